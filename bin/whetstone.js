@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+require('reflect-metadata');
+require('../dist/src/cli/main.js');
