@@ -1,0 +1,31 @@
+/**
+ * The `whetstone` command line. Each subcommand lives in `commands/<name>.ts` and exports `run(argv)`.
+ * Commands are loaded lazily so that `whetstone metrics` does not pay for onnxruntime start-up.
+ */
+import { UserInputError } from '../errors';
+
+type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> };
+
+const commands: Record<string, Command> = {};
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `usage: whetstone <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  const command = name ? commands[name] : undefined;
+  if (!command) {
+    process.stderr.write(usage());
+    process.exitCode = name && name !== '--help' ? 2 : 0;
+    return;
+  }
+  await (await command.load()).run(rest);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`whetstone: ${message}\n`);
+  process.exitCode = err instanceof UserInputError ? 2 : 1;
+});
