@@ -1,0 +1,257 @@
+/**
+ * A symbolic tensor graph with concrete static shapes. Callers build one graph per batch shape; every op
+ * builder (see ops.ts) infers its output shape and dtype here, so shape errors surface while building,
+ * not inside onnxruntime.
+ */
+
+export type DType = 'float32' | 'float16' | 'int64' | 'int32' | 'bool';
+export type TypedArray = Float32Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array;
+
+/** How a tensor enters the graph. 'param' is a runtime feed that autodiff may differentiate. */
+export type TensorKind = 'input' | 'param' | 'initializer' | 'constant' | 'op';
+
+/** ONNX attribute values: a number is an INT, number[] INTS, string STRING, {float} FLOAT, {floats} FLOATS. */
+export type AttrValue = number | number[] | string | { float: number } | { floats: number[] };
+
+export class Tensor {
+  constructor(
+    readonly graph: Graph,
+    readonly id: number,
+    readonly name: string,
+    readonly shape: readonly number[],
+    readonly dtype: DType,
+    readonly kind: TensorKind,
+    /** The node producing this tensor (kind 'op' only). */
+    readonly node: Node | null,
+    /** Host data (kind 'initializer' or 'constant' only). */
+    readonly data: TypedArray | null,
+  ) {}
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  get size(): number {
+    return sizeOf(this.shape);
+  }
+
+  toString(): string {
+    return `${this.name}: ${this.dtype}[${this.shape.join(', ')}]`;
+  }
+}
+
+export interface Node {
+  readonly id: number;
+  readonly opType: string;
+  readonly inputs: readonly Tensor[];
+  readonly outputs: Tensor[];
+  readonly attrs: Readonly<Record<string, AttrValue>>;
+  /** A `detach` node: emitted as Identity, but autodiff stops here. */
+  readonly stopGradient: boolean;
+}
+
+export interface OutputSpec {
+  dtype: DType;
+  shape: readonly number[];
+}
+
+export function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export const isFloat = (dtype: DType): boolean => dtype === 'float32' || dtype === 'float16';
+
+export function arrayTypeFor(dtype: DType): { new (n: number): TypedArray } {
+  switch (dtype) {
+    case 'float32':
+      return Float32Array;
+    case 'float16':
+      return Uint16Array;
+    case 'int64':
+      return BigInt64Array;
+    case 'int32':
+      return Int32Array;
+    case 'bool':
+      return Uint8Array;
+  }
+}
+
+/** IEEE half-precision bits of a number (round to nearest even), for float16 constants and initializers. */
+export function toFloat16Bits(value: number): number {
+  const f32 = new Float32Array([value]);
+  const bits = new Uint32Array(f32.buffer)[0];
+  const sign = (bits >>> 16) & 0x8000;
+  const exp = (bits >>> 23) & 0xff;
+  let mant = bits & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  let e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let half = mant >> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const midpoint = 1 << (shift - 1);
+    if (rem > midpoint || (rem === midpoint && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mant >> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
+  if (half >> 10 >= 0x1f) e = 0x1f;
+  return sign | (e === 0x1f ? 0x7c00 : half);
+}
+
+/** Numbers into a typed array of `dtype`. */
+export function typedArrayOf(values: ArrayLike<number>, dtype: DType): TypedArray {
+  const n = values.length;
+  switch (dtype) {
+    case 'int64': {
+      const out = new BigInt64Array(n);
+      for (let i = 0; i < n; i++) out[i] = BigInt(Math.trunc(values[i]));
+      return out;
+    }
+    case 'float16': {
+      const out = new Uint16Array(n);
+      for (let i = 0; i < n; i++) out[i] = toFloat16Bits(values[i]);
+      return out;
+    }
+    default: {
+      const out = new (arrayTypeFor(dtype))(n) as Float32Array | Int32Array | Uint8Array;
+      for (let i = 0; i < n; i++) out[i] = values[i];
+      return out;
+    }
+  }
+}
+
+function checkShape(shape: readonly number[], what: string): void {
+  if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new Error(`${what}: shape [${shape.join(', ')}] must be non-negative integers`);
+  }
+}
+
+export class Graph {
+  readonly tensors: Tensor[] = [];
+  /** Nodes in creation order, which is a topological order. */
+  readonly nodes: Node[] = [];
+  readonly outputs = new Map<string, Tensor>();
+  private readonly names = new Set<string>();
+
+  /** A runtime feed that is never differentiated (token ids, masks, optimizer scalars). */
+  input(name: string, shape: readonly number[], dtype: DType): Tensor {
+    return this.leaf(name, shape, dtype, 'input', null);
+  }
+
+  /** A runtime feed that autodiff may differentiate: trainable weights. */
+  param(name: string, shape: readonly number[], dtype: DType = 'float32'): Tensor {
+    return this.leaf(name, shape, dtype, 'param', null);
+  }
+
+  /** A frozen weight baked into the ONNX model (loaded onto the device once). */
+  initializer(name: string, data: TypedArray, shape: readonly number[], dtype: DType = 'float32'): Tensor {
+    this.checkData(name, data, shape, dtype);
+    return this.leaf(name, shape, dtype, 'initializer', data);
+  }
+
+  /** A small literal: a scalar (shape []) or an array. Numbers are converted to `dtype`. */
+  constant(
+    value: number | readonly number[] | TypedArray,
+    dtype: DType = 'float32',
+    shape?: readonly number[],
+  ): Tensor {
+    const data =
+      typeof value === 'number'
+        ? typedArrayOf([value], dtype)
+        : Array.isArray(value)
+          ? typedArrayOf(value as readonly number[], dtype)
+          : (value as TypedArray);
+    const dims = shape ?? (typeof value === 'number' ? [] : [data.length]);
+    this.checkData('constant', data, dims, dtype);
+    return this.leaf(this.freshName('const'), dims, dtype, 'constant', data);
+  }
+
+  /** Expose `tensor` as a model output called `name`. */
+  output(name: string, tensor: Tensor): void {
+    this.own(tensor, `output '${name}'`);
+    if (this.outputs.has(name) || this.names.has(name))
+      throw new Error(`output name '${name}' is already used`);
+    this.names.add(name);
+    this.outputs.set(name, tensor);
+  }
+
+  /** Append a node; used by op builders after they have inferred the output specs. */
+  addNode(
+    opType: string,
+    inputs: readonly Tensor[],
+    outputSpecs: readonly OutputSpec[],
+    attrs: Record<string, AttrValue> = {},
+    stopGradient = false,
+  ): Tensor[] {
+    inputs.forEach((t) => this.own(t, opType));
+    const node: Node = { id: this.nodes.length, opType, inputs, outputs: [], attrs, stopGradient };
+    for (const spec of outputSpecs) {
+      checkShape(spec.shape, opType);
+      const t = new Tensor(
+        this,
+        this.tensors.length,
+        this.reserve(this.freshName(opType)),
+        [...spec.shape],
+        spec.dtype,
+        'op',
+        node,
+        null,
+      );
+      this.tensors.push(t);
+      node.outputs.push(t);
+    }
+    this.nodes.push(node);
+    return node.outputs;
+  }
+
+  /** Feeds in declaration order (inputs and params). */
+  get feeds(): Tensor[] {
+    return this.tensors.filter((t) => t.kind === 'input' || t.kind === 'param');
+  }
+
+  private leaf(
+    name: string,
+    shape: readonly number[],
+    dtype: DType,
+    kind: TensorKind,
+    data: TypedArray | null,
+  ) {
+    checkShape(shape, name);
+    this.reserve(name);
+    const t = new Tensor(this, this.tensors.length, name, [...shape], dtype, kind, null, data);
+    this.tensors.push(t);
+    return t;
+  }
+
+  private freshName(prefix: string): string {
+    let name = `${prefix}_${this.tensors.length}`;
+    while (this.names.has(name)) name += '_';
+    return name;
+  }
+
+  private reserve(name: string): string {
+    if (this.names.has(name)) throw new Error(`tensor name '${name}' is already used in this graph`);
+    this.names.add(name);
+    return name;
+  }
+
+  private own(t: Tensor, where: string): void {
+    if (t.graph !== this) throw new Error(`${where}: tensor ${t.name} belongs to another graph`);
+  }
+
+  private checkData(name: string, data: TypedArray, shape: readonly number[], dtype: DType): void {
+    if (!(data instanceof arrayTypeFor(dtype))) {
+      throw new Error(
+        `${name}: ${dtype} data must be a ${arrayTypeFor(dtype).name}, got ${data.constructor.name}`,
+      );
+    }
+    if (data.length !== sizeOf(shape)) {
+      throw new Error(`${name}: ${data.length} values do not fill shape [${shape.join(', ')}]`);
+    }
+  }
+}

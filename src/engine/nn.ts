@@ -1,0 +1,110 @@
+/**
+ * Neural-network composites built from primitive ops only, so autodiff needs no extra rules and every op can
+ * run on the GPU providers (no LogSoftmax, OneHot or SoftmaxCrossEntropyLoss, which fall back to the CPU).
+ */
+import { DType, Graph, Tensor } from './graph';
+import * as op from './ops';
+
+/** x * sigmoid(x) */
+export function silu(x: Tensor): Tensor {
+  return op.mul(x, op.sigmoid(x));
+}
+
+/** GELU, exact form: 0.5 x (1 + erf(x / sqrt 2)). */
+export function geluErf(x: Tensor): Tensor {
+  return op.mul(op.mul(x, 0.5), op.add(op.erf(op.mul(x, Math.SQRT1_2)), 1));
+}
+
+/** GELU, tanh approximation (GPT-2's gelu_new): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+export function geluTanh(x: Tensor): Tensor {
+  const inner = op.mul(op.add(x, op.mul(op.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
+  return op.mul(op.mul(x, 0.5), op.add(op.tanh(inner), 1));
+}
+
+/** LLaMA RMSNorm over the last axis: weight * x / sqrt(mean(x^2) + eps). Shaped so onnxruntime can fuse it. */
+export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+  const variance = op.reduceMean(op.pow(x, 2), [-1], true); // (..., 1)
+  return op.mul(op.div(x, op.sqrt(op.add(variance, eps))), weight);
+}
+
+/** LayerNorm over the last axis with biased variance, as torch.nn.LayerNorm. */
+export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number): Tensor {
+  const centered = op.sub(x, op.reduceMean(x, [-1], true));
+  const variance = op.reduceMean(op.pow(centered, 2), [-1], true); // (..., 1)
+  return op.add(op.mul(op.div(centered, op.sqrt(op.add(variance, eps))), weight), bias);
+}
+
+/** log(softmax(x)) stably: x - max - log(sum(exp(x - max))). The max is detached: its gradient cancels. */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  const shifted = op.sub(x, op.detach(op.reduceMax(x, [axis], true)));
+  return op.sub(shifted, op.log(op.reduceSum(op.exp(shifted), [axis], true)));
+}
+
+export interface CrossEntropyOptions {
+  /** Targets equal to this are skipped (torch's default -100). */
+  ignoreIndex?: number;
+  /** 'mean' over non-ignored targets (torch's default), 'sum', or 'none' (per target, 0 where ignored). */
+  reduction?: 'mean' | 'sum' | 'none';
+}
+
+/**
+ * torch.nn.functional.cross_entropy for logits (..., V) and int64 targets (...).
+ * Returns a scalar (mean/sum) or the per-target losses (shape of targets).
+ */
+export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  const { ignoreIndex = -100, reduction = 'mean' } = opts;
+  const vocab = logits.shape[logits.rank - 1];
+  if (targets.dtype !== 'int64') throw new Error(`crossEntropy: targets must be int64, got ${targets}`);
+  if (targets.shape.join() !== logits.shape.slice(0, -1).join()) {
+    throw new Error(`crossEntropy: targets ${targets} do not match logits ${logits}`);
+  }
+  const flatLogits = op.reshape(logits, [-1, vocab]); // (N, V)
+  const flatTargets = op.reshape(targets, [-1, 1]); // (N, 1)
+  const keep = op.not(op.equal(flatTargets, ignoreIndex)); // (N, 1)
+  const safeTargets = op.where(keep, flatTargets, 0); // ignored rows read class 0, then are zeroed
+  const picked = op.gatherElements(logSoftmax(flatLogits, -1), safeTargets, 1); // (N, 1)
+  const keepF = op.cast(keep, logits.dtype);
+  const losses = op.mul(op.neg(picked), keepF); // (N, 1)
+  if (reduction === 'none') return op.reshape(losses, targets.shape);
+  const total = op.reduceSum(losses, [0, 1]);
+  if (reduction === 'sum') return total;
+  return op.div(total, op.reduceSum(keepF, [0, 1]));
+}
+
+/** HF Linear: x (..., in) @ W^T + b with W stored (out, in). One Gemm with transB, no Transpose of W. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+  const [out, inF] = weight.shape;
+  if (x.shape[x.rank - 1] !== inF)
+    throw new Error(`linear: input ${x} does not match weight ${weight} (out, in)`);
+  const flat = x.rank === 2 ? x : op.reshape(x, [-1, inF]); // (N, in)
+  const y = op.gemm(flat, weight, bias, { transB: true }); // (N, out)
+  return x.rank === 2 ? y : op.reshape(y, [...x.shape.slice(0, -1), out]);
+}
+
+/** Most negative finite value of a float dtype (torch.finfo(dtype).min), the additive "masked" score. */
+export function minValue(dtype: DType): number {
+  return dtype === 'float16' ? -65504 : -3.4028234663852886e38;
+}
+
+/** Boolean (1, 1, T, T) mask: query i may see key j when j <= i. */
+export function causalMask(g: Graph, t: number): Tensor {
+  const data = new Uint8Array(t * t);
+  for (let i = 0; i < t; i++) for (let j = 0; j <= i; j++) data[i * t + j] = 1;
+  return g.constant(data, 'bool', [1, 1, t, t]);
+}
+
+/**
+ * Additive attention bias (B, 1, T, T): 0 where query i may attend key j (causal and key not padding),
+ * the dtype's minimum elsewhere. `paddingMask` is (B, T) with 1 for real tokens (HF attention_mask).
+ */
+export function attentionBias(g: Graph, paddingMask: Tensor, dtype: DType = 'float32'): Tensor {
+  const [b, t] = paddingMask.shape;
+  const keys = op.reshape(paddingMask.dtype === 'bool' ? paddingMask : op.cast(paddingMask, 'bool'), [
+    b,
+    1,
+    1,
+    t,
+  ]);
+  const visible = op.and(causalMask(g, t), keys); // (B, 1, T, T)
+  return op.where(visible, g.constant(0, dtype), g.constant(minValue(dtype), dtype));
+}

@@ -1,0 +1,180 @@
+/**
+ * Emit a Graph as an ONNX ModelProto. Only nodes that reach the chosen outputs are written (dead code is
+ * pruned). Large initializers can go to an external-data side file so models above protobuf's 2 GiB limit load.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { onnx } from 'onnx-proto';
+import { AttrValue, Graph, Node, Tensor, TypedArray } from './graph';
+import { ONNX_DTYPE } from './ops';
+
+export const OPSET = 18;
+const IR_VERSION = 8;
+/** Offsets in the side file are page-aligned so onnxruntime can memory-map them. */
+const EXTERNAL_ALIGNMENT = 4096;
+const PROTOBUF_LIMIT = 2 ** 31 - 1;
+
+export interface EmitOptions {
+  /** Output names to keep (default: every `graph.output`). */
+  outputs?: readonly string[];
+  /** Initializers at least this large go to the side file (only when writing to a path). Default 1024 bytes. */
+  externalDataThresholdBytes?: number;
+}
+
+export interface Emitted {
+  model: onnx.IModelProto;
+  /** Initializers chosen for the side file, in file order. */
+  external: Tensor[];
+}
+
+function bytesOf(data: TypedArray): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function attribute(name: string, v: AttrValue): onnx.IAttributeProto {
+  const A = onnx.AttributeProto.AttributeType;
+  if (typeof v === 'number') return { name, type: A.INT, i: v };
+  if (typeof v === 'string') return { name, type: A.STRING, s: new TextEncoder().encode(v) };
+  if (Array.isArray(v)) return { name, type: A.INTS, ints: v };
+  if ('float' in v) return { name, type: A.FLOAT, f: v.float };
+  return { name, type: A.FLOATS, floats: v.floats };
+}
+
+function valueInfo(name: string, t: Tensor): onnx.IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: { elemType: ONNX_DTYPE[t.dtype], shape: { dim: t.shape.map((d) => ({ dimValue: d })) } },
+    },
+  };
+}
+
+/** Nodes needed for `roots`, in topological (creation) order. */
+export function liveNodes(roots: readonly Tensor[]): Node[] {
+  const live = new Set<Node>();
+  const stack = roots.map((t) => t.node).filter((n): n is Node => n !== null);
+  while (stack.length) {
+    const n = stack.pop() as Node;
+    if (live.has(n)) continue;
+    live.add(n);
+    for (const t of n.inputs) if (t.node && !live.has(t.node)) stack.push(t.node);
+  }
+  return [...live].sort((a, b) => a.id - b.id);
+}
+
+function outputsOf(graph: Graph, names?: readonly string[]): [string, Tensor][] {
+  const chosen = names ?? [...graph.outputs.keys()];
+  if (chosen.length === 0) throw new Error('emit: the graph has no outputs');
+  return chosen.map((n) => {
+    const t = graph.outputs.get(n);
+    if (!t) throw new Error(`emit: unknown output '${n}' (outputs: ${[...graph.outputs.keys()].join(', ')})`);
+    return [n, t];
+  });
+}
+
+/**
+ * Build the ModelProto. With `toFile` false every initializer is inline; otherwise those at or above the
+ * threshold are marked external (location `externalFile`, page-aligned offsets) and returned in `external`.
+ */
+export function buildModel(graph: Graph, opts: EmitOptions = {}, externalFile?: string): Emitted {
+  const outs = outputsOf(graph, opts.outputs);
+  const nodes = liveNodes(outs.map(([, t]) => t));
+  const used = new Set<Tensor>(outs.map(([, t]) => t));
+  nodes.forEach((n) => n.inputs.forEach((t) => used.add(t)));
+
+  const threshold = opts.externalDataThresholdBytes ?? 1024;
+  const external: Tensor[] = [];
+  let offset = 0;
+  const initializer: onnx.ITensorProto[] = [];
+  for (const t of graph.tensors) {
+    if (!used.has(t) || !t.data) continue;
+    const proto: onnx.ITensorProto = { name: t.name, dims: [...t.shape], dataType: ONNX_DTYPE[t.dtype] };
+    if (externalFile !== undefined && t.kind === 'initializer' && t.data.byteLength >= threshold) {
+      offset = Math.ceil(offset / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
+      proto.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+      proto.externalData = [
+        { key: 'location', value: externalFile },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(t.data.byteLength) },
+      ];
+      offset += t.data.byteLength;
+      external.push(t);
+    } else {
+      proto.rawData = bytesOf(t.data);
+    }
+    initializer.push(proto);
+  }
+
+  const node: onnx.INodeProto[] = nodes.map((n) => ({
+    name: `n${n.id}_${n.opType}`,
+    opType: n.opType,
+    input: n.inputs.map((t) => t.name),
+    output: n.outputs.map((t) => t.name),
+    attribute: Object.entries(n.attrs).map(([k, v]) => attribute(k, v)),
+  }));
+  // Graph outputs are Identity-renamed tensors; onnxruntime folds these away.
+  for (const [name, t] of outs)
+    node.push({ name: `out_${name}`, opType: 'Identity', input: [t.name], output: [name] });
+
+  const input = graph.feeds.filter((t) => used.has(t)).map((t) => valueInfo(t.name, t));
+  const model: onnx.IModelProto = {
+    irVersion: IR_VERSION,
+    producerName: 'whetstone',
+    opsetImport: [{ domain: '', version: OPSET }],
+    graph: { name: 'whetstone', node, input, initializer, output: outs.map(([n, t]) => valueInfo(n, t)) },
+  };
+  return { model, external };
+}
+
+/** The model as one in-memory protobuf (every initializer inline). Fails beyond protobuf's 2 GiB limit. */
+export function emitModel(graph: Graph, opts: EmitOptions = {}): Uint8Array {
+  const { model } = buildModel(graph, opts);
+  const bytes = (model.graph?.initializer ?? []).reduce((s, t) => s + (t.rawData?.byteLength ?? 0), 0);
+  if (bytes > PROTOBUF_LIMIT) {
+    throw new Error(
+      `emit: ${bytes} bytes of initializers exceed protobuf's 2 GiB limit; use writeModel() (external data)`,
+    );
+  }
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/**
+ * Write `modelPath` plus, when any initializer reaches the threshold, `<modelPath>.data` beside it
+ * (ONNX external data). onnxruntime must then load the model from this path.
+ */
+export function writeModel(
+  graph: Graph,
+  modelPath: string,
+  opts: EmitOptions = {},
+): { modelPath: string; dataPath?: string } {
+  const dataName = `${path.basename(modelPath)}.data`;
+  const { model, external } = buildModel(graph, opts, dataName);
+  fs.mkdirSync(path.dirname(modelPath), { recursive: true });
+  let dataPath: string | undefined;
+  if (external.length) {
+    dataPath = path.join(path.dirname(modelPath), dataName);
+    const fd = fs.openSync(dataPath, 'w');
+    try {
+      let offset = 0;
+      for (const t of external) {
+        offset = Math.ceil(offset / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
+        const bytes = bytesOf(t.data as TypedArray);
+        // Write in 1 GiB pieces: fs.writeSync rejects buffers above 2 GiB.
+        for (let at = 0; at < bytes.byteLength; at += 2 ** 30) {
+          const piece = bytes.subarray(at, Math.min(at + 2 ** 30, bytes.byteLength));
+          fs.writeSync(fd, piece, 0, piece.byteLength, offset + at);
+        }
+        offset += bytes.byteLength;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  fs.writeFileSync(modelPath, onnx.ModelProto.encode(model).finish());
+  return { modelPath, dataPath };
+}
+
+/** Op types of the nodes that reach the chosen outputs (for placement tests). */
+export function opTypes(graph: Graph, outputs?: readonly string[]): string[] {
+  return liveNodes(outputsOf(graph, outputs).map(([, t]) => t)).map((n) => n.opType);
+}
