@@ -179,12 +179,17 @@ export function gemm(a: Tensor, b: Tensor, c?: Tensor, opts: GemmOptions = {}): 
 
 function reduce(op: string, x: Tensor, axes: readonly number[], keepdims: boolean): Tensor {
   const norm = [...new Set(axes.map((a) => normAxis(a, x.rank, op)))].sort((a, b) => a - b);
+  // ONNX reads empty axes as "all axes"; callers say so explicitly with allAxes(x).
+  if (norm.length === 0) fail(op, `needs at least one axis (use allAxes(x)), got ${x}`);
   const shape = keepdims
     ? x.shape.map((d, i) => (norm.includes(i) ? 1 : d))
     : x.shape.filter((_, i) => !norm.includes(i));
   const g = x.graph;
   return one(g, op, [x, g.constant(norm, 'int64')], shape, x.dtype, { keepdims: keepdims ? 1 : 0 });
 }
+
+/** [0, 1, ..., rank - 1]: reduce everything. */
+export const allAxes = (x: Tensor): number[] => x.shape.map((_, i) => i);
 
 export const reduceSum = (x: Tensor, axes: readonly number[], keepdims = false): Tensor =>
   reduce('ReduceSum', x, axes, keepdims);
@@ -373,7 +378,7 @@ export function scatterND(
   updates: Tensor,
   reduction: ScatterReduction = 'none',
 ): Tensor {
-  checkIndices('ScatterND', indices);
+  if (indices.dtype !== 'int64') fail('ScatterND', `indices must be int64, got ${indices}`);
   const k = indices.shape[indices.rank - 1];
   const want = [...indices.shape.slice(0, -1), ...data.shape.slice(k)];
   if (fmt(want) !== fmt(updates.shape))
@@ -381,6 +386,19 @@ export function scatterND(
   const attrs: Record<string, AttrValue> = reduction === 'none' ? {} : { reduction };
   return one(data.graph, 'ScatterND', [data, indices, updates], data.shape, data.dtype, attrs);
 }
+
+/** GatherND (batch_dims 0): indices (..., k) pick data[:k] slices; output = indices[:-1] + data[k:]. */
+export function gatherND(data: Tensor, indices: Tensor): Tensor {
+  if (indices.dtype !== 'int64') fail('GatherND', `indices must be int64, got ${indices}`);
+  const k = indices.shape[indices.rank - 1];
+  if (k > data.rank) fail('GatherND', `index depth ${k} exceeds the rank of ${data}`);
+  const shape = [...indices.shape.slice(0, -1), ...data.shape.slice(k)];
+  return one(data.graph, 'GatherND', [data, indices], shape, data.dtype);
+}
+
+/** Sum of squares over `axes` (one pass, no squared temporary). */
+export const reduceSumSquare = (x: Tensor, axes: readonly number[], keepdims = false): Tensor =>
+  reduce('ReduceSumSquare', x, axes, keepdims);
 
 /** Keep the upper (or lower) triangle of the last two axes, offset by k; the rest becomes 0. */
 export function trilu(x: Tensor, upper: boolean, k = 0): Tensor {
