@@ -1,0 +1,213 @@
+/**
+ * The tail of a training step as graph builders, mirroring PyTorch exactly:
+ * torch.nn.utils.clip_grad_norm_ (global L2 norm, coef = maxNorm / (norm + 1e-6) clamped to <= 1) and
+ * torch.optim.AdamW (decoupled decay, lerp'd first moment, bias corrections, eps after sqrt(v_hat)).
+ * Step-dependent numbers enter as scalar feeds so one graph serves every step; plain host functions of the
+ * same math serve as references.
+ */
+import { Graph, Tensor } from './graph';
+import * as op from './ops';
+
+// ---- gradient norm and clipping ----
+
+/** sqrt(sum of squares of every gradient), per tensor first then over tensors (as clip_grad_norm_). */
+export function globalGradNorm(grads: readonly Tensor[]): Tensor {
+  if (grads.length === 0) throw new Error('globalGradNorm: no gradients');
+  const norms = grads.map((grad) => {
+    const g32 = grad.dtype === 'float32' ? grad : op.cast(grad, 'float32');
+    const flat = g32.rank === 0 ? op.reshape(g32, [1]) : g32;
+    return op.reshape(op.sqrt(op.reduceSumSquare(flat, op.allAxes(flat))), [1]); // (1)
+  });
+  const stacked = norms.length === 1 ? norms[0] : op.concat(norms, 0); // (P)
+  return op.sqrt(op.reduceSumSquare(stacked, [0])); // ()
+}
+
+/** min(maxNorm / (norm + 1e-6), 1): the factor clip_grad_norm_ multiplies every gradient by. */
+export function clipCoefficient(norm: Tensor, maxNorm: Tensor | number): Tensor {
+  return op.clip(op.div(maxNorm, op.add(norm, 1e-6)), undefined, 1);
+}
+
+/** Global-norm clipping: the pre-clipping norm and the scaled gradients. */
+export function clipGradients(
+  grads: readonly Tensor[],
+  maxNorm: Tensor | number,
+): { norm: Tensor; clipped: Tensor[] } {
+  const norm = globalGradNorm(grads);
+  const coef = clipCoefficient(norm, maxNorm);
+  return {
+    norm,
+    clipped: grads.map((g) => op.mul(g, g.dtype === coef.dtype ? coef : op.cast(coef, g.dtype))),
+  };
+}
+
+// ---- AdamW ----
+
+export interface AdamWConfig {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+}
+
+export const ADAMW_DEFAULTS: AdamWConfig = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
+
+/** Scalar feeds that change every step, computed on the host in float64 as torch does. */
+export interface AdamWScalars {
+  /** 1 - lr * weightDecay: the decoupled decay factor (applied to decayed parameters only). */
+  decay: Tensor;
+  /** lr / (1 - beta1^step). */
+  stepSize: Tensor;
+  /** sqrt(1 - beta2^step). */
+  biasCorrection2Sqrt: Tensor;
+}
+
+export const ADAMW_FEEDS = {
+  decay: 'adamw.decay',
+  stepSize: 'adamw.step_size',
+  biasCorrection2Sqrt: 'adamw.bias_correction2_sqrt',
+} as const;
+
+/** Declare the three scalar float32 inputs (named as in ADAMW_FEEDS). */
+export function adamWScalarInputs(g: Graph): AdamWScalars {
+  return {
+    decay: g.input(ADAMW_FEEDS.decay, [], 'float32'),
+    stepSize: g.input(ADAMW_FEEDS.stepSize, [], 'float32'),
+    biasCorrection2Sqrt: g.input(ADAMW_FEEDS.biasCorrection2Sqrt, [], 'float32'),
+  };
+}
+
+/** Host values of the scalar feeds for optimizer step `step` (1-based) at learning rate `lr`. */
+export function adamWScalarValues(
+  step: number,
+  lr: number,
+  cfg: AdamWConfig,
+): Record<keyof AdamWScalars, number> {
+  if (!Number.isInteger(step) || step < 1)
+    throw new Error(`adamWScalarValues: step must be an integer >= 1, got ${step}`);
+  return {
+    decay: 1 - lr * cfg.weightDecay,
+    stepSize: lr / (1 - cfg.beta1 ** step),
+    biasCorrection2Sqrt: Math.sqrt(1 - cfg.beta2 ** step),
+  };
+}
+
+/** The same values as ready-to-feed float32 scalars keyed by feed name. */
+export function adamWFeeds(
+  step: number,
+  lr: number,
+  cfg: AdamWConfig,
+): Record<string, { data: Float32Array; shape: [] }> {
+  const v = adamWScalarValues(step, lr, cfg);
+  const scalar = (x: number) => ({ data: new Float32Array([x]), shape: [] as [] });
+  return {
+    [ADAMW_FEEDS.decay]: scalar(v.decay),
+    [ADAMW_FEEDS.stepSize]: scalar(v.stepSize),
+    [ADAMW_FEEDS.biasCorrection2Sqrt]: scalar(v.biasCorrection2Sqrt),
+  };
+}
+
+export interface AdamWState {
+  param: Tensor;
+  expAvg: Tensor;
+  expAvgSq: Tensor;
+}
+
+/**
+ * One AdamW update of a parameter (float32 math, as torch's single-tensor path):
+ *   p *= decay (if decayed); m = lerp(m, g, 1 - beta1); v = v * beta2 + (1 - beta2) g^2;
+ *   p -= stepSize * m / (sqrt(v) / sqrt(1 - beta2^t) + eps).
+ */
+export function adamWUpdate(
+  state: AdamWState,
+  grad: Tensor,
+  s: AdamWScalars,
+  cfg: AdamWConfig,
+  decayed: boolean,
+): AdamWState {
+  const { param, expAvg, expAvgSq } = state;
+  const p = decayed && cfg.weightDecay !== 0 ? op.mul(param, s.decay) : param;
+  const m = op.add(expAvg, op.mul(op.sub(grad, expAvg), 1 - cfg.beta1));
+  const v = op.add(op.mul(expAvgSq, cfg.beta2), op.mul(op.mul(grad, 1 - cfg.beta2), grad)); // addcmul order
+  const denom = op.add(op.div(op.sqrt(v), s.biasCorrection2Sqrt), cfg.eps);
+  return { param: op.sub(p, op.div(op.mul(m, s.stepSize), denom)), expAvg: m, expAvgSq: v }; // addcdiv order
+}
+
+export interface TrainableParam {
+  /** The param feed (g.param) holding the current weights. */
+  param: Tensor;
+  grad: Tensor;
+  /** Apply weight decay to this parameter (transformers' default: not to biases and norm weights). */
+  decayed: boolean;
+}
+
+/** Output names of a parameter's updated state. */
+export const stateNames = (name: string) => ({
+  param: `${name}.next`,
+  expAvg: `${name}.exp_avg.next`,
+  expAvgSq: `${name}.exp_avg_sq.next`,
+  expAvgIn: `${name}.exp_avg`,
+  expAvgSqIn: `${name}.exp_avg_sq`,
+});
+
+/**
+ * Append clipping and AdamW for `params` to their graph: inputs `<name>.exp_avg`, `<name>.exp_avg_sq` and the
+ * ADAMW_FEEDS scalars; outputs `grad_norm` (before clipping) and `<name>.next`, `<name>.exp_avg.next`,
+ * `<name>.exp_avg_sq.next`. `maxGradNorm` null skips clipping (the norm is still reported).
+ */
+export function appendAdamW(
+  params: readonly TrainableParam[],
+  cfg: AdamWConfig,
+  maxGradNorm: number | null,
+): void {
+  if (params.length === 0) throw new Error('appendAdamW: no parameters');
+  const g = params[0].param.graph;
+  const grads = params.map((p) => p.grad);
+  const { norm, clipped } =
+    maxGradNorm === null
+      ? { norm: globalGradNorm(grads), clipped: grads }
+      : clipGradients(grads, maxGradNorm);
+  g.output('grad_norm', norm);
+  const scalars = adamWScalarInputs(g);
+  params.forEach(({ param, decayed }, i) => {
+    const names = stateNames(param.name);
+    const state = {
+      param,
+      expAvg: g.input(names.expAvgIn, param.shape, param.dtype),
+      expAvgSq: g.input(names.expAvgSqIn, param.shape, param.dtype),
+    };
+    const next = adamWUpdate(state, clipped[i], scalars, cfg, decayed);
+    g.output(names.param, next.param);
+    g.output(names.expAvg, next.expAvg);
+    g.output(names.expAvgSq, next.expAvgSq);
+  });
+}
+
+// ---- host references (float64) ----
+
+/** clip_grad_norm_ on host arrays: returns the pre-clipping norm and scales `grads` in place. */
+export function clipGradNormHost(grads: Float64Array[], maxNorm: number): { norm: number; coef: number } {
+  const norm = Math.sqrt(grads.reduce((s, g) => s + g.reduce((a, x) => a + x * x, 0), 0));
+  const coef = Math.min(maxNorm / (norm + 1e-6), 1);
+  grads.forEach((g) => g.forEach((x, i) => (g[i] = x * coef)));
+  return { norm, coef };
+}
+
+/** One torch.optim.AdamW step on host arrays, in place. `step` is 1-based. */
+export function adamWStepHost(
+  param: Float64Array,
+  grad: Float64Array,
+  expAvg: Float64Array,
+  expAvgSq: Float64Array,
+  step: number,
+  lr: number,
+  cfg: AdamWConfig,
+  decayed = true,
+): void {
+  const { decay, stepSize, biasCorrection2Sqrt } = adamWScalarValues(step, lr, cfg);
+  for (let i = 0; i < param.length; i++) {
+    if (decayed) param[i] *= decay;
+    expAvg[i] += (grad[i] - expAvg[i]) * (1 - cfg.beta1);
+    expAvgSq[i] = expAvgSq[i] * cfg.beta2 + (1 - cfg.beta2) * grad[i] * grad[i];
+    param[i] -= (stepSize * expAvg[i]) / (Math.sqrt(expAvgSq[i]) / biasCorrection2Sqrt + cfg.eps);
+  }
+}
