@@ -62,7 +62,11 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   const flatTargets = op.reshape(targets, [-1, 1]); // (N, 1)
   const keep = op.not(op.equal(flatTargets, ignoreIndex)); // (N, 1)
   const safeTargets = op.where(keep, flatTargets, 0); // ignored rows read class 0, then are zeroed
-  const picked = op.gatherElements(logSoftmax(flatLogits, -1), safeTargets, 1); // (N, 1)
+  // log p[target] = shifted[target] - logsumexp(shifted): gather before subtracting so neither the forward
+  // nor the backward materialises a second (N, V) log-probability tensor.
+  const shifted = op.sub(flatLogits, op.detach(op.reduceMax(flatLogits, [1], true))); // (N, V)
+  const lse = op.log(op.reduceSum(op.exp(shifted), [1], true)); // (N, 1)
+  const picked = op.sub(op.gatherElements(shifted, safeTargets, 1), lse); // (N, 1)
   const keepF = op.cast(keep, logits.dtype);
   const losses = op.mul(op.neg(picked), keepF); // (N, 1)
   if (reduction === 'none') return op.reshape(losses, targets.shape);
