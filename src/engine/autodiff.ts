@@ -46,8 +46,53 @@ function expandReduced(grad: Tensor, input: Tensor, axes: readonly number[]): Te
   return op.expand(g, input.shape);
 }
 
-const zeros = (like: Tensor, shape: readonly number[] = like.shape) =>
-  op.full(like.graph, shape, 0, like.dtype);
+/** Zero tensors made here: a scatter-add into one of them can add into another contribution instead. */
+const madeZeros = new WeakSet<Tensor>();
+function zeros(like: Tensor, shape: readonly number[] = like.shape): Tensor {
+  const z = op.full(like.graph, shape, 0, like.dtype);
+  madeZeros.add(z);
+  return z;
+}
+
+/**
+ * g * t. When t has g's shape and g is an Expand whose source broadcasts against t to that shape, multiply the
+ * source instead: broadcasting does the expansion inside Mul, sparing a full-size copy.
+ */
+function mulGrad(g: Tensor, t: Tensor): Tensor {
+  const n = g.node;
+  if (n?.opType === 'Expand' && sameShape(g.shape, t.shape)) {
+    const src = n.inputs[0];
+    if (sameShape(op.broadcastShapes(src.shape, t.shape), t.shape)) return op.mul(src, t);
+  }
+  return op.mul(g, t);
+}
+
+/** A scatter-add of updates into autodiff-made zeros (the gradient of Gather/GatherElements/GatherND). */
+function isScatterIntoZeros(t: Tensor): boolean {
+  const n = t.node;
+  const scatter = n?.opType === 'ScatterElements' || n?.opType === 'ScatterND';
+  return !!n && scatter && n.attrs.reduction === 'add' && madeZeros.has(n.inputs[0]);
+}
+
+/** Redo the scatter-add of `sparse` into `base` instead of into zeros. */
+function scatterInto(base: Tensor, sparse: Tensor): Tensor {
+  const n = sparse.node as Node;
+  const [, indices, updates] = n.inputs;
+  return n.opType === 'ScatterElements'
+    ? op.scatterElements(base, indices, updates, n.attrs.axis as number, 'add')
+    : op.scatterND(base, indices, updates, 'add');
+}
+
+/** Sum gradient contributions, folding scatter-adds into a dense sum rather than adding full-size zeros. */
+function sumContributions(contributions: readonly Tensor[]): Tensor {
+  const dense = contributions.filter((t) => !isScatterIntoZeros(t));
+  const sparse = contributions.filter(isScatterIntoZeros);
+  if (dense.length === 0) return sparse.slice(1).reduce(scatterInto, sparse[0]);
+  return sparse.reduce(
+    scatterInto,
+    dense.reduce((acc, t) => op.add(acc, t)),
+  );
+}
 
 /** (Reduce axes, keepdims) of a Reduce* node. */
 function reduceAxes(ctx: GradContext): number[] {
@@ -125,24 +170,24 @@ export const gradientRules: Record<string, GradientRule> = {
     need(1) ? unbroadcast(op.neg(g as Tensor), b.shape) : null,
   ],
   Mul: ({ inputs: [a, b], grads: [g], need }) => [
-    need(0) ? unbroadcast(op.mul(g as Tensor, b), a.shape) : null,
-    need(1) ? unbroadcast(op.mul(g as Tensor, a), b.shape) : null,
+    need(0) ? unbroadcast(mulGrad(g as Tensor, b), a.shape) : null,
+    need(1) ? unbroadcast(mulGrad(g as Tensor, a), b.shape) : null,
   ],
   Div: ({ inputs: [a, b], outputs: [y], grads: [g], need }) => [
     need(0) ? unbroadcast(op.div(g as Tensor, b), a.shape) : null,
     need(1) ? unbroadcast(op.neg(op.div(op.mul(g as Tensor, y), b)), b.shape) : null, // -g a / b^2
   ],
   Pow: ({ inputs: [a, b], outputs: [y], grads: [g], need }) => [
-    need(0) ? unbroadcast(op.mul(g as Tensor, op.mul(b, op.pow(a, op.sub(b, 1)))), a.shape) : null,
+    need(0) ? unbroadcast(mulGrad(g as Tensor, op.mul(b, op.pow(a, op.sub(b, 1)))), a.shape) : null,
     need(1) ? unbroadcast(op.mul(g as Tensor, op.mul(y, op.log(a))), b.shape) : null,
   ],
   Neg: ({ grads: [g] }) => [op.neg(g as Tensor)],
-  Exp: ({ outputs: [y], grads: [g] }) => [op.mul(g as Tensor, y)],
+  Exp: ({ outputs: [y], grads: [g] }) => [mulGrad(g as Tensor, y)],
   Log: ({ inputs: [x], grads: [g] }) => [op.div(g as Tensor, x)],
   Sqrt: ({ outputs: [y], grads: [g] }) => [op.div(op.mul(g as Tensor, 0.5), y)],
   Reciprocal: ({ outputs: [y], grads: [g] }) => [op.neg(op.mul(g as Tensor, op.mul(y, y)))],
-  Tanh: ({ outputs: [y], grads: [g] }) => [op.mul(g as Tensor, op.sub(1, op.mul(y, y)))],
-  Sigmoid: ({ outputs: [y], grads: [g] }) => [op.mul(g as Tensor, op.mul(y, op.sub(1, y)))],
+  Tanh: ({ outputs: [y], grads: [g] }) => [mulGrad(g as Tensor, op.sub(1, op.mul(y, y)))],
+  Sigmoid: ({ outputs: [y], grads: [g] }) => [mulGrad(g as Tensor, op.mul(y, op.sub(1, y)))],
   Erf: ({ inputs: [x], grads: [g] }) => [
     op.mul(g as Tensor, op.mul(op.exp(op.neg(op.mul(x, x))), 2 / Math.sqrt(Math.PI))),
   ],
@@ -160,11 +205,11 @@ export const gradientRules: Record<string, GradientRule> = {
     const [x] = ctx.inputs;
     const axes = reduceAxes(ctx);
     const count = axes.reduce((n, a) => n * x.shape[a], 1);
-    return [op.mul(expandReduced(ctx.grads[0] as Tensor, x, axes), 1 / count), null];
+    return [expandReduced(op.mul(ctx.grads[0] as Tensor, 1 / count), x, axes), null];
   },
   ReduceSumSquare: (ctx) => {
     const [x] = ctx.inputs;
-    return [op.mul(expandReduced(ctx.grads[0] as Tensor, x, reduceAxes(ctx)), op.mul(x, 2)), null];
+    return [mulGrad(expandReduced(ctx.grads[0] as Tensor, x, reduceAxes(ctx)), op.mul(x, 2)), null];
   },
   ReduceMax: (ctx) => {
     // torch.amax semantics: the gradient is shared evenly among tied maxima.
@@ -172,7 +217,7 @@ export const gradientRules: Record<string, GradientRule> = {
     const axes = reduceAxes(ctx);
     const hits = op.cast(op.equal(x, expandReduced(ctx.outputs[0], x, axes)), x.dtype);
     const share = op.div(hits, op.reduceSum(hits, axes, true));
-    return [op.mul(expandReduced(ctx.grads[0] as Tensor, x, axes), share), null];
+    return [mulGrad(expandReduced(ctx.grads[0] as Tensor, x, axes), share), null];
   },
   Softmax: ({ node, outputs: [y], grads: [g] }) => {
     // dx = y * (g - sum(g * y)) along the softmax axis.
@@ -324,7 +369,7 @@ export function gradients(loss: Tensor, wrt: readonly Tensor[], seed?: Tensor): 
   const total = (t: Tensor): Tensor | null => {
     const c = contributions.get(t);
     if (!c) return null;
-    const g = c.reduce((acc, x) => op.add(acc, x));
+    const g = c.length === 1 ? c[0] : sumContributions(c);
     contributions.set(t, [g]);
     return g;
   };

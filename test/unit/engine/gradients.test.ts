@@ -312,6 +312,15 @@ const cases: GradCase[] = [
     shapes: [[2, 4], [4], [4]],
     build: (_, [x, w, b]) => nn.layerNorm(x, w, b, 1e-5),
   },
+  {
+    rule: 'composite',
+    label: 'tied embedding: gather and matmul of one table',
+    shapes: [[5, 3]],
+    build: (g, [table]) => {
+      const rows = op.gather(table, i64(g, [4, 1, 4], [3]), 0); // (3, 3)
+      return nn.linear(rows, table); // (3, 5): scatter-add folds into the Gemm gradient
+    },
+  },
   { rule: 'composite', label: 'gelu tanh', shapes: [[6]], build: (_, [x]) => nn.geluTanh(x) },
   { rule: 'composite', label: 'gelu erf', shapes: [[6]], build: (_, [x]) => nn.geluErf(x) },
   {
