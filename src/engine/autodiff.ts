@@ -148,6 +148,16 @@ function extremumRule(pick: typeof op.greater) {
   };
 }
 
+/** d a^b / d a = b a^(b-1); a constant scalar exponent is folded on the host (x^2 -> 2x, no Pow). */
+function powDerivative(a: Tensor, b: Tensor): Tensor {
+  if (b.kind !== 'constant' || b.size !== 1 || !(b.data instanceof Float32Array)) {
+    return op.mul(b, op.pow(a, op.sub(b, 1)));
+  }
+  const c = b.data[0];
+  if (c === 1) return op.full(a.graph, a.shape, 1, a.dtype);
+  return op.mul(c === 2 ? a : op.pow(a, c - 1), c);
+}
+
 /** Gradient of an index-preserving reshape (Reshape, Squeeze, Unsqueeze, Identity). */
 const reshapeBack: GradientRule = ({ inputs: [x], grads: [g] }) => [op.reshape(g as Tensor, x.shape), null];
 
@@ -178,7 +188,7 @@ export const gradientRules: Record<string, GradientRule> = {
     need(1) ? unbroadcast(op.neg(op.div(op.mul(g as Tensor, y), b)), b.shape) : null, // -g a / b^2
   ],
   Pow: ({ inputs: [a, b], outputs: [y], grads: [g], need }) => [
-    need(0) ? unbroadcast(mulGrad(g as Tensor, op.mul(b, op.pow(a, op.sub(b, 1)))), a.shape) : null,
+    need(0) ? unbroadcast(mulGrad(g as Tensor, powDerivative(a, b)), a.shape) : null,
     need(1) ? unbroadcast(op.mul(g as Tensor, op.mul(y, op.log(a))), b.shape) : null,
   ],
   Neg: ({ grads: [g] }) => [op.neg(g as Tensor)],
