@@ -23,6 +23,8 @@ export interface SessionOptions extends EmitOptions {
   modelDir?: string;
   inMemoryLimitBytes?: number;
   graphOptimizationLevel?: ort.InferenceSession.SessionOptions['graphOptimizationLevel'];
+  /** Further onnxruntime session options (memory arena, profiling...), applied last. */
+  ortOptions?: Omit<ort.InferenceSession.SessionOptions, 'executionProviders'>;
 }
 
 /** A feed: an ort.Tensor (possibly GPU-resident), data with its shape, or bare data whose shape the graph knows. */
@@ -155,6 +157,7 @@ export async function createSession(
     graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
     ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
     ...(opts.preferredOutputLocation ? { preferredOutputLocation: opts.preferredOutputLocation } : {}),
+    ...opts.ortOptions,
   };
 
   let model: string | Uint8Array;
