@@ -136,15 +136,6 @@ export class Session {
   }
 }
 
-/** Make an ort.Tensor from host data (a convenience for callers building feeds). */
-export function hostTensor(
-  data: TypedArray,
-  shape: readonly number[],
-  dtype: DType = dtypeOfArray(data),
-): ort.Tensor {
-  return new ort.Tensor(ORT_TYPE[dtype], data, [...shape]);
-}
-
 /** Create a session from a Graph (emitted here), a model path, or model bytes. */
 export async function createSession(
   source: Graph | string | Uint8Array,
