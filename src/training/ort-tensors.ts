@@ -1,0 +1,11 @@
+/** Host data as onnxruntime tensors (no copy: the tensor wraps the typed array). */
+import * as ort from 'onnxruntime-node';
+import { DType, TypedArray } from '../engine/graph';
+
+export function ortTensor(data: TypedArray, shape: readonly number[], dtype: DType): ort.Tensor {
+  return new ort.Tensor(dtype, data, [...shape]);
+}
+
+export function float32Tensor(data: Float32Array, shape: readonly number[]): ort.Tensor {
+  return ortTensor(data, shape, 'float32');
+}

@@ -1,0 +1,234 @@
+/**
+ * The optimizer-step engine: given micro-batches and a learning rate, runs one AdamW step of an Objective on
+ * onnxruntime and advances the TrainState. Sessions are cached per batch shape (callers bucket sequence lengths
+ * so few shapes occur). One micro-batch runs the fused graph; several accumulate gradients first.
+ * Epochs, shuffling, schedules and checkpoints live in loop.ts.
+ */
+import * as ort from 'onnxruntime-node';
+import { adamWFeeds, stateNames } from '../engine/optim';
+import { ExecutionProvider, Feed, Session, createSession } from '../engine/session';
+import { float32Tensor, ortTensor } from './ort-tensors';
+import { Batch, NoiseInput, Objective } from './objective';
+import {
+  GRAD_SCALE,
+  OUT,
+  OptimizerOptions,
+  StepGraph,
+  batchSignature,
+  buildFusedStepGraph,
+  buildGradientGraph,
+  buildUpdateGraph,
+} from './step-graphs';
+import { TrainState, readScalar } from './train-state';
+
+export interface TrainerOptions extends OptimizerOptions {
+  executionProvider?: ExecutionProvider;
+  /** CPU intra-op threads. */
+  threads?: number;
+  /** Keep trainable tensors and moments on the device between steps (GPU providers). */
+  stateOnDevice?: boolean;
+  /** Uniform [0, 1) numbers for noise inputs such as dropout masks (a seeded, saveable RNG). */
+  random: () => number;
+}
+
+export interface StepResult {
+  /** Loss of the step's batch measured before the update. */
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  metrics: Record<string, number>;
+  tokens: number;
+  examples: number;
+}
+
+interface Compiled {
+  session: Session;
+  step: StepGraph;
+}
+
+export class Trainer {
+  private readonly sessions = new Map<string, Promise<Compiled>>();
+  private zeroGrads: Map<string, ort.Tensor> | null = null;
+
+  constructor(
+    readonly objective: Objective,
+    readonly state: TrainState,
+    private readonly opts: TrainerOptions,
+  ) {}
+
+  /** One optimizer step over `microBatches` (gradients accumulated when there are several). */
+  async step(microBatches: readonly Batch[], learningRate: number): Promise<StepResult> {
+    if (microBatches.length === 0) throw new Error('Trainer.step: no micro-batches');
+    const tokens = microBatches.reduce((s, b) => s + b.tokens, 0);
+    const examples = microBatches.reduce((s, b) => s + b.examples, 0);
+    const result =
+      microBatches.length === 1
+        ? await this.fusedStep(microBatches[0], learningRate)
+        : await this.accumulatedStep(microBatches, learningRate);
+    this.state.step += 1;
+    return { ...result, tokens, examples };
+  }
+
+  /** Number of distinct compiled graphs (for tests and diagnostics). */
+  get compiledGraphs(): number {
+    return this.sessions.size;
+  }
+
+  async release(): Promise<void> {
+    const all = await Promise.all(this.sessions.values());
+    this.sessions.clear();
+    await Promise.all(all.map((c) => c.session.release()));
+  }
+
+  private async fusedStep(batch: Batch, lr: number): Promise<Omit<StepResult, 'tokens' | 'examples'>> {
+    const { session, step } = await this.compiled(`fused|${batchSignature(batch)}`, () =>
+      buildFusedStepGraph(this.objective, batch, this.opts),
+    );
+    const out = await session.run({
+      ...this.batchFeeds(batch, step.noise),
+      ...this.stateFeeds(step.paramNames),
+      ...adamWFeeds(this.state.step + 1, lr, this.opts.adamW),
+    });
+    this.takeState(step.paramNames, out);
+    const metrics: Record<string, number> = {};
+    for (const m of step.metricNames) metrics[m] = await readScalar(out[OUT.metric(m)]);
+    return { loss: await readScalar(out[OUT.loss]), gradNorm: await readScalar(out[OUT.gradNorm]), metrics };
+  }
+
+  private async accumulatedStep(
+    batches: readonly Batch[],
+    lr: number,
+  ): Promise<Omit<StepResult, 'tokens' | 'examples'>> {
+    let acc: Map<string, ort.Tensor> | null = null;
+    let lossSum = 0;
+    let weight = 0;
+    const metricSums: Record<string, number> = {};
+    let paramNames: string[] = [];
+    for (const batch of batches) {
+      const { session, step } = await this.compiled(`grad|${batchSignature(batch)}`, () =>
+        buildGradientGraph(this.objective, batch),
+      );
+      paramNames = step.paramNames;
+      const current = acc ?? this.zeros(step.paramNames);
+      const feeds: Record<string, Feed> = this.batchFeeds(batch, step.noise);
+      for (const name of step.paramNames) {
+        feeds[name] = this.param(name).value;
+        feeds[OUT.gradAcc(name)] = current.get(name)!;
+      }
+      const out = await session.run(feeds);
+      acc = new Map(step.paramNames.map((n) => [n, out[OUT.gradAccNext(n)]]));
+      lossSum += await readScalar(out[OUT.lossSum]);
+      weight += await readScalar(out[OUT.weight]);
+      for (const m of step.metricNames)
+        metricSums[m] = (metricSums[m] ?? 0) + (await readScalar(out[OUT.metric(m)]));
+    }
+    const scale = 1 / Math.max(weight, 1);
+    const { session } = await this.compiled('update', () =>
+      buildUpdateGraph(
+        paramNames.map((name) => ({ name, shape: this.param(name).value.dims })),
+        this.opts,
+      ),
+    );
+    const feeds: Record<string, Feed> = {
+      ...this.stateFeeds(paramNames),
+      ...adamWFeeds(this.state.step + 1, lr, this.opts.adamW),
+      [GRAD_SCALE]: float32Tensor(new Float32Array([scale]), []),
+    };
+    for (const name of paramNames) feeds[OUT.gradAcc(name)] = acc!.get(name)!;
+    const out = await session.run(feeds);
+    this.takeState(paramNames, out);
+    const metrics = Object.fromEntries(Object.entries(metricSums).map(([k, v]) => [k, v * scale]));
+    return { loss: lossSum * scale, gradNorm: await readScalar(out[OUT.gradNorm]), metrics };
+  }
+
+  private compiled(key: string, build: () => StepGraph): Promise<Compiled> {
+    let entry = this.sessions.get(key);
+    if (!entry) {
+      entry = (async () => {
+        const step = build();
+        this.checkParams(step.paramNames);
+        const session = await createSession(step.graph, {
+          executionProvider: this.opts.executionProvider ?? 'cpu',
+          threads: this.opts.threads,
+          preferredOutputLocation: this.opts.stateOnDevice ? this.deviceOutputs(step.paramNames) : undefined,
+        });
+        return { session, step };
+      })();
+      this.sessions.set(key, entry);
+      entry.catch(() => this.sessions.delete(key));
+    }
+    return entry;
+  }
+
+  private deviceOutputs(paramNames: readonly string[]): Record<string, ort.Tensor.DataLocation> {
+    const out: Record<string, ort.Tensor.DataLocation> = {};
+    for (const name of paramNames) {
+      const n = stateNames(name);
+      for (const o of [n.param, n.expAvg, n.expAvgSq, OUT.gradAccNext(name)]) out[o] = 'gpu-buffer';
+    }
+    return out;
+  }
+
+  private checkParams(names: readonly string[]): void {
+    const missing = names.filter((n) => !this.state.params.has(n));
+    if (missing.length || names.length !== this.state.params.size) {
+      const extra = [...this.state.params.keys()].filter((n) => !names.includes(n));
+      throw new Error(
+        `objective '${this.objective.name}' trains [${missing.join(', ')}] not in the train state` +
+          (extra.length ? `; the state has [${extra.join(', ')}] the objective does not train` : ''),
+      );
+    }
+  }
+
+  private param(name: string) {
+    const p = this.state.params.get(name);
+    if (!p) throw new Error(`no train state for '${name}'`);
+    return p;
+  }
+
+  private batchFeeds(batch: Batch, noise: readonly NoiseInput[]): Record<string, Feed> {
+    const feeds: Record<string, Feed> = {};
+    for (const [name, t] of Object.entries(batch.tensors)) feeds[name] = ortTensor(t.data, t.shape, t.dtype);
+    for (const n of noise) feeds[n.input.name] = float32Tensor(this.dropoutMask(n), n.input.shape);
+    return feeds;
+  }
+
+  /** Inverted-dropout keep mask: 1 / (1 - p) with probability 1 - p, else 0. */
+  private dropoutMask(n: NoiseInput): Float32Array {
+    const mask = new Float32Array(n.input.size);
+    const keep = 1 - n.p;
+    for (let i = 0; i < mask.length; i++) mask[i] = this.opts.random() < keep ? 1 / keep : 0;
+    return mask;
+  }
+
+  private stateFeeds(paramNames: readonly string[]): Record<string, Feed> {
+    const feeds: Record<string, Feed> = {};
+    for (const name of paramNames) {
+      const s = this.param(name);
+      const n = stateNames(name);
+      feeds[name] = s.value;
+      feeds[n.expAvgIn] = s.expAvg;
+      feeds[n.expAvgSqIn] = s.expAvgSq;
+    }
+    return feeds;
+  }
+
+  private takeState(paramNames: readonly string[], out: Record<string, ort.Tensor>): void {
+    for (const name of paramNames) {
+      const n = stateNames(name);
+      this.state.params.set(name, { value: out[n.param], expAvg: out[n.expAvg], expAvgSq: out[n.expAvgSq] });
+    }
+  }
+
+  private zeros(paramNames: readonly string[]): Map<string, ort.Tensor> {
+    if (!this.zeroGrads) {
+      this.zeroGrads = new Map(
+        paramNames.map((n) => {
+          const dims = this.param(n).value.dims;
+          return [n, float32Tensor(new Float32Array(this.param(n).value.size), dims)];
+        }),
+      );
+    }
+    return this.zeroGrads;
+  }
+}
