@@ -1,0 +1,2 @@
+/** Dataset loading: JSONL rows, tokenized examples, validation split, batches. */
+export * from './rows';
