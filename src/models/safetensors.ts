@@ -1,0 +1,395 @@
+/**
+ * safetensors files: an 8-byte little-endian header length, a JSON header ({name: {dtype, shape, data_offsets}},
+ * plus an optional "__metadata__" string map), then the raw little-endian bytes of every tensor.
+ * No maintained npm package reads them from disk (the `safetensors` package is an abandoned 0.0.1), so this is a
+ * small careful reader/writer. Reading is lazy: opening reads only the headers; each tensor is read from disk
+ * when asked for, so a multi-gigabyte checkpoint never sits in memory twice. Sharded checkpoints are read through
+ * `model.safetensors.index.json` as one set of names.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserInputError } from '../errors';
+import { toFloat16Bits } from '../engine/graph';
+
+export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+
+const DTYPE_BYTES: Record<SafetensorsDtype, number> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+};
+const FLOAT_DTYPES: readonly SafetensorsDtype[] = ['F64', 'F32', 'F16', 'BF16'];
+
+export const SINGLE_FILE = 'model.safetensors';
+export const INDEX_FILE = 'model.safetensors.index.json';
+
+export interface TensorEntry {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  /** The file holding the tensor and its bytes' absolute [start, end) within it. */
+  file: string;
+  start: number;
+  end: number;
+}
+
+/** Bytes of one tensor as stored (little-endian), ready to hand to ONNX or to write back unchanged. */
+export interface RawTensor {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  bytes: Uint8Array;
+}
+
+/** Element data to write; 16-bit floats are given as their bits in a Uint16Array. */
+export type TensorData =
+  | Float64Array
+  | Float32Array
+  | Uint16Array
+  | BigInt64Array
+  | Int32Array
+  | Int16Array
+  | Int8Array
+  | Uint8Array;
+
+export interface WritableTensor {
+  dtype: SafetensorsDtype;
+  shape: readonly number[];
+  data: TensorData;
+}
+
+const elementCount = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+function bad(file: string, what: string, field?: string): never {
+  throw new UserInputError(`${file}: ${what}`, field ? [file, field] : [file], 'BAD_CHECKPOINT');
+}
+
+function readExactly(fd: number, length: number, position: number): Uint8Array {
+  // A fresh ArrayBuffer so typed views over it are aligned (Buffer.allocUnsafe may hand out a pooled offset).
+  const out = new Uint8Array(new ArrayBuffer(length));
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(fd, out, done, length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  if (done !== length) throw new Error(`short read: ${done} of ${length} bytes at ${position}`);
+  return out;
+}
+
+function parseHeader(file: string): { entries: TensorEntry[]; metadata: Record<string, string> } {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (err) {
+    return bad(file, `cannot open safetensors file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size < 8) bad(file, `not a safetensors file: ${size} bytes, shorter than the 8-byte header length`);
+    const headerLength = Number(Buffer.from(readExactly(fd, 8, 0)).readBigUInt64LE(0));
+    if (headerLength > size - 8)
+      bad(file, `header length ${headerLength} runs past the end of the ${size}-byte file`);
+    let header: Record<string, unknown>;
+    try {
+      header = JSON.parse(Buffer.from(readExactly(fd, headerLength, 8)).toString('utf8'));
+    } catch (err) {
+      return bad(file, `header is not valid JSON (${(err as Error).message})`);
+    }
+    const dataStart = 8 + headerLength;
+    const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+    const entries = Object.entries(header)
+      .filter(([name]) => name !== '__metadata__')
+      .map(([name, raw]) => {
+        const e = raw as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
+        const dtype = e.dtype as SafetensorsDtype;
+        if (!(dtype in DTYPE_BYTES))
+          bad(file, `tensor "${name}" has unsupported dtype ${JSON.stringify(e.dtype)}`, name);
+        if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+          bad(file, `tensor "${name}" has a malformed shape ${JSON.stringify(e.shape)}`, name);
+        }
+        const [begin, end] = e.data_offsets ?? [];
+        const expected = elementCount(e.shape) * DTYPE_BYTES[dtype];
+        if (!Number.isInteger(begin) || end - begin !== expected || dataStart + end > size) {
+          bad(
+            file,
+            `tensor "${name}" (${dtype} ${JSON.stringify(e.shape)}, ${expected} bytes) has data_offsets ` +
+              `${JSON.stringify(e.data_offsets)} that do not fit the ${size - dataStart} data bytes`,
+            name,
+          );
+        }
+        return { name, dtype, shape: e.shape, file, start: dataStart + begin, end: dataStart + end };
+      });
+    return { entries, metadata };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** 16-bit float bits -> number (IEEE binary16). */
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+let halfValues: Float32Array | undefined;
+/** All 65536 binary16 values, built on first use: a lookup is much faster than decoding each element. */
+function halfTable(): Float32Array {
+  if (!halfValues) {
+    halfValues = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) halfValues[h] = halfToFloat(h);
+  }
+  return halfValues;
+}
+
+/** Convert stored float bytes of any float dtype to float32. */
+function toFloat32(dtype: SafetensorsDtype, bytes: Uint8Array): Float32Array {
+  switch (dtype) {
+    case 'F32':
+      return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    case 'F64':
+      return Float32Array.from(new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8));
+    case 'BF16': {
+      // bfloat16 is the top half of a float32: shift the bits into place.
+      const half = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
+      const bits = new Uint32Array(half.length);
+      for (let i = 0; i < half.length; i++) bits[i] = half[i] << 16;
+      return new Float32Array(bits.buffer);
+    }
+    case 'F16': {
+      const half = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
+      const table = halfTable();
+      const out = new Float32Array(half.length);
+      for (let i = 0; i < half.length; i++) out[i] = table[half[i]];
+      return out;
+    }
+    default:
+      throw new Error(`${dtype} is not a float dtype`);
+  }
+}
+
+/**
+ * The tensors of one safetensors file or of a sharded set, read lazily by name. Files are opened per read, so
+ * a reader holds no descriptors and needs no closing.
+ */
+export class SafetensorsReader {
+  private constructor(
+    private readonly entries: Map<string, TensorEntry>,
+    /** `__metadata__` of the (first) file, e.g. {"format": "pt"}. */
+    readonly metadata: Record<string, string>,
+  ) {}
+
+  /** One .safetensors file. */
+  static open(file: string): SafetensorsReader {
+    const { entries, metadata } = parseHeader(file);
+    return new SafetensorsReader(new Map(entries.map((e) => [e.name, e])), metadata);
+  }
+
+  /** A model folder: `model.safetensors.index.json` (sharded) if present, else `model.safetensors`. */
+  static openFolder(folder: string): SafetensorsReader {
+    const indexPath = path.join(folder, INDEX_FILE);
+    if (!fs.existsSync(indexPath)) return SafetensorsReader.open(path.join(folder, SINGLE_FILE));
+    let index: { weight_map?: Record<string, string> };
+    try {
+      index = JSON.parse(fs.readFileSync(indexPath, 'utf8'));
+    } catch (err) {
+      return bad(indexPath, `not valid JSON (${(err as Error).message})`);
+    }
+    const weightMap = index.weight_map;
+    if (typeof weightMap !== 'object' || weightMap === null)
+      bad(indexPath, 'has no "weight_map" object', 'weight_map');
+    const entries = new Map<string, TensorEntry>();
+    let metadata: Record<string, string> = {};
+    for (const shard of [...new Set(Object.values(weightMap))].sort()) {
+      const shardPath = path.join(folder, shard);
+      if (!fs.existsSync(shardPath))
+        bad(indexPath, `names shard "${shard}", which is not in ${folder}`, 'weight_map');
+      const parsed = parseHeader(shardPath);
+      if (entries.size === 0) metadata = parsed.metadata;
+      for (const e of parsed.entries) entries.set(e.name, e);
+    }
+    for (const [name, shard] of Object.entries(weightMap)) {
+      if (entries.get(name)?.file !== path.join(folder, shard)) {
+        bad(
+          indexPath,
+          `says tensor "${name}" is in "${shard}", but that shard does not hold it`,
+          'weight_map',
+        );
+      }
+    }
+    return new SafetensorsReader(entries, metadata);
+  }
+
+  names(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  entry(name: string): TensorEntry {
+    const e = this.entries.get(name);
+    if (!e) throw new UserInputError(`checkpoint has no tensor "${name}"`, [name], 'BAD_CHECKPOINT');
+    return e;
+  }
+
+  /** The stored bytes, in the stored dtype. */
+  raw(name: string): RawTensor {
+    const e = this.entry(name);
+    const fd = fs.openSync(e.file, 'r');
+    try {
+      return { dtype: e.dtype, shape: e.shape, bytes: readExactly(fd, e.end - e.start, e.start) };
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** A float tensor (F32, F16, BF16 or F64) as float32. */
+  float32(name: string): Float32Array {
+    const { dtype, bytes } = this.raw(name);
+    if (!FLOAT_DTYPES.includes(dtype)) {
+      throw new UserInputError(`tensor "${name}" is ${dtype}, not a float tensor`, [name], 'BAD_CHECKPOINT');
+    }
+    return toFloat32(dtype, bytes);
+  }
+
+  /** An integer tensor (I64, I32, I16, I8, U8, BOOL) as plain numbers; I64 values must fit 2^53. */
+  integers(name: string): number[] {
+    const { dtype, bytes } = this.raw(name);
+    const b = bytes.buffer;
+    switch (dtype) {
+      case 'I64':
+        return Array.from(new BigInt64Array(b), (v) => {
+          if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+            throw new UserInputError(`tensor "${name}" holds ${v}, beyond 2^53`, [name], 'BAD_CHECKPOINT');
+          }
+          return Number(v);
+        });
+      case 'I32':
+        return Array.from(new Int32Array(b));
+      case 'I16':
+        return Array.from(new Int16Array(b));
+      case 'I8':
+        return Array.from(new Int8Array(b));
+      case 'U8':
+      case 'BOOL':
+        return Array.from(bytes);
+      default:
+        throw new UserInputError(
+          `tensor "${name}" is ${dtype}, not an integer tensor`,
+          [name],
+          'BAD_CHECKPOINT',
+        );
+    }
+  }
+}
+
+/** Float32 values as a tensor to write in `dtype` (F32, F16 or BF16, the latter rounded to nearest even). */
+export function floatTensor(
+  data: Float32Array,
+  shape: readonly number[],
+  dtype: 'F32' | 'F16' | 'BF16' = 'F32',
+): WritableTensor {
+  if (dtype === 'F32') return { dtype, shape, data };
+  const out = new Uint16Array(data.length);
+  if (dtype === 'F16') {
+    for (let i = 0; i < data.length; i++) out[i] = toFloat16Bits(data[i]);
+  } else {
+    const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
+    for (let i = 0; i < data.length; i++) {
+      const b = bits[i];
+      const isNaN = (b & 0x7f800000) === 0x7f800000 && (b & 0x7fffff) !== 0;
+      out[i] = isNaN ? (b >>> 16) | 0x40 : (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
+    }
+  }
+  return { dtype, shape, data: out };
+}
+
+/**
+ * Write tensors to one safetensors file, in the given order, with `__metadata__` (default {"format": "pt"}, which
+ * transformers expects). The header is padded with spaces to 8 bytes, as the Python writer does.
+ */
+export function writeSafetensors(
+  file: string,
+  tensors: Record<string, WritableTensor>,
+  metadata: Record<string, string> = { format: 'pt' },
+): void {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    const length = elementCount(t.shape) * DTYPE_BYTES[t.dtype];
+    if (t.data.byteLength !== length) {
+      throw new Error(
+        `tensor "${name}": ${t.data.byteLength} bytes of data for ${t.dtype} ${JSON.stringify(t.shape)}`,
+      );
+    }
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + length] };
+    offset += length;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  const fd = fs.openSync(file, 'w');
+  try {
+    fs.writeSync(fd, prefix);
+    fs.writeSync(fd, json);
+    for (const t of Object.values(tensors)) {
+      fs.writeSync(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Write a model's tensors into `folder`: one `model.safetensors` when they fit in `maxShardBytes`, else shards
+ * `model-0000i-of-0000n.safetensors` plus `model.safetensors.index.json`, as transformers' save_pretrained does.
+ * Returns the files written.
+ */
+export function writeModelSafetensors(
+  folder: string,
+  tensors: Record<string, WritableTensor>,
+  maxShardBytes = 5 * 2 ** 30,
+): string[] {
+  const shards: Record<string, WritableTensor>[] = [{}];
+  let shardBytes = 0;
+  let totalSize = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    const bytes = t.data.byteLength;
+    if (shardBytes > 0 && shardBytes + bytes > maxShardBytes) {
+      shards.push({});
+      shardBytes = 0;
+    }
+    shards[shards.length - 1][name] = t;
+    shardBytes += bytes;
+    totalSize += bytes;
+  }
+  fs.mkdirSync(folder, { recursive: true });
+  if (shards.length === 1) {
+    writeSafetensors(path.join(folder, SINGLE_FILE), tensors);
+    return [SINGLE_FILE];
+  }
+  const pad = (i: number) => String(i).padStart(5, '0');
+  const weightMap: Record<string, string> = {};
+  const files = shards.map((shard, i) => {
+    const file = `model-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`;
+    writeSafetensors(path.join(folder, file), shard);
+    for (const name of Object.keys(shard)) weightMap[name] = file;
+    return file;
+  });
+  const index = { metadata: { total_size: totalSize }, weight_map: weightMap };
+  fs.writeFileSync(path.join(folder, INDEX_FILE), JSON.stringify(index, null, 2) + '\n');
+  return [...files, INDEX_FILE];
+}
