@@ -114,7 +114,7 @@ function parseHeader(file: string): { entries: TensorEntry[]; metadata: Record<s
         if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) {
           bad(file, `tensor "${name}" has a malformed shape ${JSON.stringify(e.shape)}`, name);
         }
-        const [begin, end] = e.data_offsets ?? [];
+        const [begin, end] = Array.isArray(e.data_offsets) ? e.data_offsets : [NaN, NaN];
         const expected = elementCount(e.shape) * DTYPE_BYTES[dtype];
         if (!Number.isInteger(begin) || end - begin !== expected || dataStart + end > size) {
           bad(
