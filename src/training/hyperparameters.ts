@@ -5,6 +5,7 @@
  * Unknown keys are errors, so a misspelt name never silently falls back to a default.
  */
 import { UserInputError } from '../errors';
+import { SCHEDULE_NAMES, ScheduleName, isScheduleName } from './schedules';
 
 export const MAX_SEQUENCE_LENGTH_LIMIT = 4096;
 
@@ -12,7 +13,7 @@ export interface Hyperparameters {
   epochs: number;
   batchSize: number;
   learningRate: number;
-  lrScheduler: string;
+  lrScheduler: ScheduleName;
   warmupRatio: number;
   weightDecay: number;
   /** Decay every parameter (as a bare torch AdamW) instead of skipping biases and norm weights. */
@@ -69,6 +70,9 @@ const boolean: Check = (v, path) => (typeof v === 'boolean' ? v : fail(path, 'tr
 const text: Check = (v, path) =>
   typeof v === 'string' && v.length > 0 ? v : fail(path, 'a non-empty string', v);
 
+const schedule: Check = (v, path) =>
+  typeof v === 'string' && isScheduleName(v) ? v : fail(path, `one of ${SCHEDULE_NAMES.join(', ')}`, v);
+
 const nullable =
   (check: Check): Check =>
   (v, path) =>
@@ -85,7 +89,7 @@ export const HYPERPARAMETER_FIELDS: Record<keyof Hyperparameters, { check: Check
   epochs: { check: number(0, Infinity, true), default: 3 },
   batchSize: { check: integer(1), default: 8 },
   learningRate: { check: number(0), default: 5e-5 },
-  lrScheduler: { check: text, default: 'linear' },
+  lrScheduler: { check: schedule, default: 'linear' },
   warmupRatio: { check: number(0, 1), default: 0 },
   weightDecay: { check: number(0), default: 0 },
   weightDecayAll: { check: boolean, default: false },
