@@ -1,0 +1,4 @@
+/** Every migration in order; listed explicitly so the same list works from TypeScript sources and compiled JS. */
+import { InitialSchema1732730000000 } from './1732730000000-InitialSchema';
+
+export const MIGRATIONS = [InitialSchema1732730000000];

@@ -1,0 +1,77 @@
+/**
+ * Process configuration, read from the environment once and validated, so a typo in a variable fails at start-up
+ * with its name rather than as a confusing error deep inside a request.
+ */
+import path from 'node:path';
+import { UserInputError } from './errors';
+
+export type ExecutionProviderName = 'cpu' | 'webgpu' | 'cuda';
+
+export interface Config {
+  /** PostgreSQL connection string. */
+  databaseUrl: string;
+  /** PostgreSQL schema holding Whetstone's tables (tests use one schema each). */
+  databaseSchema: string;
+  /** Redis connection string (queue and live events). */
+  redisUrl: string;
+  /** Prefix of every Redis key and channel: Bull queues and pub/sub (tests use one prefix each). */
+  redisPrefix: string;
+  host: string;
+  port: number;
+  /** When set, becomes an admin key of the default project on first start. */
+  bootstrapKey: string | undefined;
+  /** Where workers write job outputs and checkpoints; share it between machines for cross-machine resume. */
+  dataDir: string;
+  /** Root under which `createDataset(input: {path})` and `registerModel` may read server-side files. */
+  importRoot: string;
+  /** Bull lock duration and stalled-job check interval (ms): how soon a dead worker's job moves on. */
+  queueLockMs: number;
+  queueStalledIntervalMs: number;
+  /** Rows of step metrics a worker buffers before writing them, and the longest it waits (ms). */
+  metricsBatchSize: number;
+  metricsFlushMs: number;
+  /** Seconds to wait for requests and jobs to drain on SIGTERM. */
+  shutdownGraceSeconds: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new UserInputError(`environment variable ${name}=${raw} must be an integer in [${min}, ${max}]`, [
+      name,
+    ]);
+  }
+  return value;
+}
+
+function identifier(env: Env, name: string, fallback: string, pattern: RegExp): string {
+  const value = env[name] || fallback;
+  if (!pattern.test(value)) {
+    throw new UserInputError(`environment variable ${name}=${value} must match ${pattern}`, [name]);
+  }
+  return value;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const dataDir = path.resolve(env.WHETSTONE_DATA_DIR || 'data');
+  return {
+    databaseUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/whetstone',
+    databaseSchema: identifier(env, 'WHETSTONE_DB_SCHEMA', 'public', /^[a-z_][a-z0-9_]{0,62}$/),
+    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    redisPrefix: identifier(env, 'WHETSTONE_REDIS_PREFIX', 'whetstone', /^[A-Za-z0-9_.-]{1,64}$/),
+    host: env.HOST || '0.0.0.0',
+    port: integer(env, 'PORT', 4000, 0, 65535),
+    bootstrapKey: env.WHETSTONE_BOOTSTRAP_KEY || undefined,
+    dataDir,
+    importRoot: path.resolve(env.WHETSTONE_IMPORT_ROOT || '/'),
+    queueLockMs: integer(env, 'WHETSTONE_QUEUE_LOCK_MS', 30_000, 500, 3_600_000),
+    queueStalledIntervalMs: integer(env, 'WHETSTONE_QUEUE_STALLED_INTERVAL_MS', 30_000, 500, 3_600_000),
+    metricsBatchSize: integer(env, 'WHETSTONE_METRICS_BATCH', 50, 1, 10_000),
+    metricsFlushMs: integer(env, 'WHETSTONE_METRICS_FLUSH_MS', 1000, 10, 60_000),
+    shutdownGraceSeconds: integer(env, 'WHETSTONE_SHUTDOWN_GRACE_S', 30, 0, 3600),
+  };
+}

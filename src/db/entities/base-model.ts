@@ -1,0 +1,38 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { bigintAsNumber } from './columns';
+
+/** A Hugging Face model folder registered on the server's disk (or a disk every worker mounts at the same path). */
+@Entity({ name: 'base_models' })
+export class BaseModelEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ name: 'project_id', type: 'uuid' })
+  projectId: string;
+
+  @Column({ type: 'text' })
+  name: string;
+
+  @Column({ type: 'text' })
+  path: string;
+
+  /** `architectures[0]` of config.json, e.g. LlamaForCausalLM. */
+  @Column({ type: 'text' })
+  architecture: string;
+
+  /** `model_type` of config.json, e.g. llama. */
+  @Column({ name: 'model_type', type: 'text' })
+  modelType: string;
+
+  @Column({ name: 'parameter_count', type: 'bigint', transformer: bigintAsNumber })
+  parameterCount: number;
+
+  @Column({ name: 'max_sequence_length', type: 'integer' })
+  maxSequenceLength: number;
+
+  @Column({ name: 'vocabulary_size', type: 'integer' })
+  vocabularySize: number;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
+  createdAt: Date;
+}

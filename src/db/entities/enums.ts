@@ -1,0 +1,44 @@
+/** Value sets stored in text columns (checked by constraints in the migrations) and exposed as GraphQL enums. */
+
+export enum ApiKeyRole {
+  ADMIN = 'ADMIN',
+  MEMBER = 'MEMBER',
+}
+
+export enum DatasetKind {
+  SFT = 'SFT',
+  PREFERENCE = 'PREFERENCE',
+  PROMPT_ONLY = 'PROMPT_ONLY',
+}
+
+export enum DatasetSplit {
+  TRAIN = 'TRAIN',
+  VALIDATION = 'VALIDATION',
+}
+
+export enum TrainingMethod {
+  SFT = 'SFT',
+  REWARD_MODEL = 'REWARD_MODEL',
+  DPO = 'DPO',
+  RL = 'RL',
+}
+
+export enum ParameterScale {
+  FULL = 'FULL',
+  LORA = 'LORA',
+  PROMPT_TUNING = 'PROMPT_TUNING',
+}
+
+export enum TrainingJobStatus {
+  QUEUED = 'QUEUED',
+  RUNNING = 'RUNNING',
+  SUCCEEDED = 'SUCCEEDED',
+  FAILED = 'FAILED',
+  CANCELLED = 'CANCELLED',
+}
+
+export const TERMINAL_STATUSES: readonly TrainingJobStatus[] = [
+  TrainingJobStatus.SUCCEEDED,
+  TrainingJobStatus.FAILED,
+  TrainingJobStatus.CANCELLED,
+];

@@ -1,0 +1,30 @@
+import { ApiKeyEntity } from './api-key';
+import { BaseModelEntity } from './base-model';
+import { CheckpointEntity } from './checkpoint';
+import { DatasetEntity, DatasetRowEntity } from './dataset';
+import { ProjectEntity } from './project';
+import { StepMetricEntity } from './step-metric';
+import { TrainingJobEntity } from './training-job';
+
+export * from './enums';
+export {
+  ApiKeyEntity,
+  BaseModelEntity,
+  CheckpointEntity,
+  DatasetEntity,
+  DatasetRowEntity,
+  ProjectEntity,
+  StepMetricEntity,
+  TrainingJobEntity,
+};
+
+export const ENTITIES = [
+  ProjectEntity,
+  ApiKeyEntity,
+  BaseModelEntity,
+  DatasetEntity,
+  DatasetRowEntity,
+  TrainingJobEntity,
+  StepMetricEntity,
+  CheckpointEntity,
+];
