@@ -23,14 +23,12 @@
  *   platform's `[{"prompt": str}]`.
  */
 import { UserInputError } from '../../errors';
+import type { ChatMessage } from '../../models/tokenizer';
 
 export type DatasetKind = 'SFT' | 'PREFERENCE' | 'PROMPT_ONLY';
 export const DATASET_KINDS: readonly DatasetKind[] = ['SFT', 'PREFERENCE', 'PROMPT_ONLY'];
 
-export interface ChatMessage {
-  role: string;
-  content: string;
-}
+export type { ChatMessage };
 
 /** SFT: plain text pair, or a conversation whose last message (an assistant turn) is the target. */
 export type SftRow = { prompt: string; response: string } | { messages: ChatMessage[] };
