@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Redis from 'ioredis';
-import { Client } from 'pg';
 import { loadConfig, type Config } from '../../../src/config';
 import { createDataSource, migrateUp } from '../../../src/db/data-source';
 
@@ -49,10 +48,9 @@ export async function createTestEnv(
     config,
     env,
     dispose: async () => {
-      const pg = new Client({ connectionString: config.databaseUrl });
-      await pg.connect();
-      await pg.query(`DROP SCHEMA IF EXISTS "${config.databaseSchema}" CASCADE`);
-      await pg.end();
+      const ds = await createDataSource(config, 1).initialize();
+      await ds.query(`DROP SCHEMA IF EXISTS "${config.databaseSchema}" CASCADE`);
+      await ds.destroy();
       const redis = new Redis(config.redisUrl);
       const keys = await redis.keys(`${config.redisPrefix}:*`);
       if (keys.length) await redis.del(...keys);

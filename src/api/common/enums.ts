@@ -1,0 +1,91 @@
+/** Registers the enums the schema exposes, with a description for every value. */
+import { registerEnumType } from 'type-graphql';
+import {
+  ApiKeyRole,
+  DatasetKind,
+  ParameterScale,
+  TrainingJobStatus,
+  TrainingMethod,
+} from '../../db/entities';
+import { ExecutionProvider, LrScheduler } from '../training-jobs/hyperparameters';
+
+registerEnumType(ApiKeyRole, {
+  name: 'ApiKeyRole',
+  description: 'What an API key may do beyond using its project.',
+  valuesConfig: {
+    ADMIN: {
+      description: 'Also creates and revokes keys; admins of the default project also create projects.',
+    },
+    MEMBER: { description: 'Uses the project: models, datasets, jobs.' },
+  },
+});
+
+registerEnumType(DatasetKind, {
+  name: 'DatasetKind',
+  description: 'The shape of a dataset row; it decides which training methods can use the dataset.',
+  valuesConfig: {
+    SFT: { description: 'Prompt and response ({"prompt","response"}, alpaca or chat messages); for SFT.' },
+    PREFERENCE: { description: 'Prompt with a chosen and a rejected answer; for REWARD_MODEL and DPO.' },
+    PROMPT_ONLY: { description: 'Prompts alone ({"prompt"}); for RL.' },
+  },
+});
+
+registerEnumType(TrainingMethod, {
+  name: 'TrainingMethod',
+  description: 'How a job trains.',
+  valuesConfig: {
+    SFT: { description: 'Supervised fine-tuning on prompt/response pairs (SFT dataset).' },
+    REWARD_MODEL: { description: 'A scalar reward head trained on preference pairs (PREFERENCE dataset).' },
+    DPO: { description: 'Direct preference optimisation (PREFERENCE dataset).' },
+    RL: { description: 'Reinforcement learning against a reward model (PROMPT_ONLY dataset).' },
+  },
+});
+
+registerEnumType(ParameterScale, {
+  name: 'ParameterScale',
+  description: 'Which parameters a job trains.',
+  valuesConfig: {
+    FULL: { description: 'Every weight of the model.' },
+    LORA: { description: 'Low-rank adapters on chosen linear layers; the base weights stay frozen.' },
+    PROMPT_TUNING: {
+      description: 'Virtual token embeddings prepended to the input; the base weights stay frozen.',
+    },
+  },
+});
+
+registerEnumType(TrainingJobStatus, {
+  name: 'TrainingJobStatus',
+  description:
+    'Where a job is in its life: QUEUED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED; FAILED or CANCELLED jobs can be resumed (back to QUEUED).',
+  valuesConfig: {
+    QUEUED: { description: 'Waiting for a worker.' },
+    RUNNING: { description: 'A worker is training it.' },
+    SUCCEEDED: { description: 'Finished every step; the final checkpoint is stored.' },
+    FAILED: { description: 'Stopped by an error (see `error`).' },
+    CANCELLED: { description: 'Stopped on request; the last checkpoint is kept.' },
+  },
+});
+
+registerEnumType(LrScheduler, {
+  name: 'LrScheduler',
+  description: 'Learning-rate schedules, as transformers.get_scheduler defines them.',
+  valuesConfig: {
+    LINEAR: { description: 'Linear decay to 0 after warm-up.' },
+    COSINE: { description: 'Half-cosine decay to 0 after warm-up.' },
+    COSINE_WITH_RESTARTS: { description: 'Cosine decay with hard restarts.' },
+    POLYNOMIAL: { description: 'Polynomial decay (power 1) to 1e-7.' },
+    CONSTANT: { description: 'Constant; warm-up is ignored.' },
+    CONSTANT_WITH_WARMUP: { description: 'Constant after a linear warm-up.' },
+    INVERSE_SQRT: { description: 'Inverse square-root decay after warm-up.' },
+  },
+});
+
+registerEnumType(ExecutionProvider, {
+  name: 'ExecutionProvider',
+  description: 'The ONNX Runtime execution provider a worker trains on.',
+  valuesConfig: {
+    CPU: { description: 'The CPU.' },
+    WEBGPU: { description: 'Any GPU through WebGPU (Vulkan, Metal, D3D12).' },
+    CUDA: { description: 'NVIDIA GPUs, where the CUDA libraries are installed.' },
+  },
+});

@@ -1,0 +1,56 @@
+/** Registered base models: a model folder is inspected once, at registration, and its facts stored. */
+import type { DataSource } from 'typeorm';
+import { BaseModelEntity } from '../../db/entities';
+import { UserInputError } from '../../errors';
+import { isUuid } from '../common/ids';
+import { checkName } from '../common/names';
+import { checkServerPath } from '../common/paths';
+import type { Principal } from '../context';
+import { isUniqueViolation } from '../common/db-errors';
+import { badInput, notFound } from '../errors';
+import { inspectModelFolder } from './inspect';
+
+export class ModelService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly importRoot: string,
+  ) {}
+
+  list(principal: Principal): Promise<BaseModelEntity[]> {
+    return this.db
+      .getRepository(BaseModelEntity)
+      .find({ where: { projectId: principal.projectId }, order: { createdAt: 'DESC', id: 'DESC' } });
+  }
+
+  async get(principal: Principal, id: string): Promise<BaseModelEntity> {
+    const model = await this.find(principal, id);
+    if (!model) throw notFound('BaseModel', id);
+    return model;
+  }
+
+  async find(principal: Principal, id: string): Promise<BaseModelEntity | null> {
+    if (!isUuid(id)) return null;
+    return this.db.getRepository(BaseModelEntity).findOneBy({ id, projectId: principal.projectId });
+  }
+
+  async register(principal: Principal, input: { name: string; path: string }): Promise<BaseModelEntity> {
+    const name = checkName(input.name, ['input', 'name']);
+    const dir = checkServerPath(input.path, this.importRoot, ['input', 'path']);
+    let facts;
+    try {
+      facts = await inspectModelFolder(dir);
+    } catch (err) {
+      if (err instanceof UserInputError) throw badInput(err.message, ['input', 'path']);
+      throw err;
+    }
+    try {
+      return await this.db
+        .getRepository(BaseModelEntity)
+        .save({ projectId: principal.projectId, name, path: dir, ...facts });
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw badInput(`a model named "${name}" is already registered`, ['input', 'name']);
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * Projects and their API keys: authentication of a presented secret, the bootstrap of the default project, and
+ * key management (admins only, within their own project).
+ */
+import type { DataSource } from 'typeorm';
+import { ApiKeyEntity, ApiKeyRole, ProjectEntity } from '../../db/entities';
+import type { Principal } from '../context';
+import { isUuid } from '../common/ids';
+import { checkName } from '../common/names';
+import { badInput, conflict, forbidden, notFound } from '../errors';
+import { displayPrefix, generateApiKeySecret, hashApiKey } from './api-keys';
+
+export const DEFAULT_PROJECT_NAME = 'default';
+
+/** Writing `last_used_at` on every request would make every read a write; once a minute is enough to audit. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+const MIN_BOOTSTRAP_KEY_LENGTH = 16;
+
+export interface CreatedKey {
+  apiKey: ApiKeyEntity;
+  secret: string;
+}
+
+export class ProjectService {
+  private readonly lastUsedWritten = new Map<string, number>();
+
+  constructor(private readonly db: DataSource) {}
+
+  /** The principal a secret stands for, or null when it is unknown or revoked. */
+  async authenticate(secret: string): Promise<Principal | null> {
+    const rows: { id: string; project_id: string; role: ApiKeyRole; is_default: boolean }[] =
+      await this.db.query(
+        `SELECT k.id, k.project_id, k.role, p.is_default
+         FROM api_keys k JOIN projects p ON p.id = k.project_id
+        WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
+        [hashApiKey(secret)],
+      );
+    if (rows.length === 0) return null;
+    const row = rows[0];
+    this.touch(row.id);
+    return { apiKeyId: row.id, projectId: row.project_id, role: row.role, isDefaultProject: row.is_default };
+  }
+
+  private touch(keyId: string): void {
+    const now = Date.now();
+    if (now - (this.lastUsedWritten.get(keyId) ?? 0) < LAST_USED_RESOLUTION_MS) return;
+    this.lastUsedWritten.set(keyId, now);
+    this.db.query(`UPDATE api_keys SET last_used_at = now() WHERE id = $1`, [keyId]).catch(() => undefined);
+  }
+
+  /**
+   * Creates the default project if missing and, when a bootstrap key is configured, makes it an admin key of that
+   * project. Safe to run from several processes at once.
+   */
+  async bootstrap(bootstrapKey: string | undefined): Promise<ProjectEntity> {
+    if (bootstrapKey !== undefined && bootstrapKey.length < MIN_BOOTSTRAP_KEY_LENGTH) {
+      throw new Error(`WHETSTONE_BOOTSTRAP_KEY must be at least ${MIN_BOOTSTRAP_KEY_LENGTH} characters`);
+    }
+    return this.db.transaction(async (m) => {
+      await m.query(`INSERT INTO projects (name, is_default) VALUES ($1, true) ON CONFLICT DO NOTHING`, [
+        DEFAULT_PROJECT_NAME,
+      ]);
+      const project = await m.getRepository(ProjectEntity).findOneByOrFail({ isDefault: true });
+      if (bootstrapKey !== undefined) {
+        await m.query(
+          `INSERT INTO api_keys (project_id, name, role, key_hash, key_prefix)
+           VALUES ($1, 'bootstrap', 'ADMIN', $2, $3) ON CONFLICT (key_hash) DO NOTHING`,
+          [project.id, hashApiKey(bootstrapKey), displayPrefix(bootstrapKey)],
+        );
+      }
+      return project;
+    });
+  }
+
+  async project(principal: Principal): Promise<ProjectEntity> {
+    return this.db.getRepository(ProjectEntity).findOneByOrFail({ id: principal.projectId });
+  }
+
+  async apiKey(principal: Principal): Promise<ApiKeyEntity> {
+    return this.db.getRepository(ApiKeyEntity).findOneByOrFail({ id: principal.apiKeyId });
+  }
+
+  async listKeys(principal: Principal): Promise<ApiKeyEntity[]> {
+    requireAdmin(principal);
+    return this.db
+      .getRepository(ApiKeyEntity)
+      .find({ where: { projectId: principal.projectId }, order: { createdAt: 'DESC', id: 'DESC' } });
+  }
+
+  async createKey(principal: Principal, name: string, role: ApiKeyRole): Promise<CreatedKey> {
+    requireAdmin(principal);
+    return this.insertKey(this.db, principal.projectId, checkName(name, ['input', 'name']), role);
+  }
+
+  async revokeKey(principal: Principal, id: string): Promise<ApiKeyEntity> {
+    requireAdmin(principal);
+    const repo = this.db.getRepository(ApiKeyEntity);
+    const key = isUuid(id) ? await repo.findOneBy({ id, projectId: principal.projectId }) : null;
+    if (!key) throw notFound('ApiKey', id);
+    if (key.revokedAt) throw conflict(`ApiKey ${id} is already revoked`);
+    await this.db.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, [id]);
+    return repo.findOneByOrFail({ id });
+  }
+
+  /** A new project and its first admin key; only admins of the default project may do this. */
+  async createProject(
+    principal: Principal,
+    name: string,
+  ): Promise<{ project: ProjectEntity; adminKey: CreatedKey }> {
+    requireAdmin(principal);
+    if (!principal.isDefaultProject)
+      throw forbidden('only admins of the default project can create projects');
+    const checked = checkName(name, ['input', 'name']);
+    return this.db.transaction(async (m) => {
+      const taken = await m.getRepository(ProjectEntity).existsBy({ name: checked });
+      if (taken) throw badInput(`a project named "${checked}" already exists`, ['input', 'name']);
+      const project = await m.getRepository(ProjectEntity).save({ name: checked, isDefault: false });
+      const adminKey = await this.insertKey(m, project.id, 'admin', ApiKeyRole.ADMIN);
+      return { project, adminKey };
+    });
+  }
+
+  private async insertKey(
+    db: Pick<DataSource, 'getRepository'>,
+    projectId: string,
+    name: string,
+    role: ApiKeyRole,
+  ): Promise<CreatedKey> {
+    const secret = generateApiKeySecret();
+    const apiKey = await db.getRepository(ApiKeyEntity).save({
+      projectId,
+      name,
+      role,
+      keyHash: hashApiKey(secret),
+      keyPrefix: displayPrefix(secret),
+      revokedAt: null,
+      lastUsedAt: null,
+    });
+    return { apiKey, secret };
+  }
+}
+
+function requireAdmin(principal: Principal): void {
+  if (principal.role !== ApiKeyRole.ADMIN) throw forbidden('this needs an ADMIN API key');
+}

@@ -1,0 +1,54 @@
+/**
+ * The executable schema, built from the resolver classes. `printSchemaSDL` is what schema/schema.graphql holds:
+ * a test fails when they differ, and `npm run schema:emit` rewrites the file.
+ */
+import 'reflect-metadata';
+import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
+import { buildSchema } from 'type-graphql';
+import { DatasetResolver } from './datasets/resolver';
+import { ModelResolver } from './models/resolver';
+import { ProjectResolver } from './projects/resolver';
+import { TrainingJobResolver } from './training-jobs/resolver';
+
+export const RESOLVERS = [ProjectResolver, ModelResolver, DatasetResolver, TrainingJobResolver] as const;
+
+let built: Promise<GraphQLSchema> | undefined;
+
+/**
+ * type-graphql insists on a PubSub for any subscription, but every subscription here brings its own stream
+ * (relayed from Redis, see training-jobs/progress.ts); topic-based subscriptions are a programming error.
+ */
+const noTopicSubscriptions = {
+  publish: () => {
+    throw new Error('subscriptions use their own `subscribe` streams, not type-graphql topics');
+  },
+  subscribe: () => {
+    throw new Error('subscriptions use their own `subscribe` streams, not type-graphql topics');
+  },
+};
+
+const ROOT_DESCRIPTIONS = {
+  Query:
+    "Reads of the caller's project: models, datasets, training jobs with their metrics and checkpoints, keys.",
+  Mutation:
+    'Changes to the caller’s project: register models, import datasets, create, cancel and resume jobs, keys.',
+  Subscription: 'Live events over WebSocket (graphql-ws; pass the key as connectionParams.authorization).',
+};
+
+async function build(): Promise<GraphQLSchema> {
+  const schema = await buildSchema({ resolvers: RESOLVERS, validate: false, pubSub: noTopicSubscriptions });
+  // type-graphql has no option for the descriptions of the root types.
+  for (const root of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
+    if (root) root.description = ROOT_DESCRIPTIONS[root.name as keyof typeof ROOT_DESCRIPTIONS];
+  }
+  return schema;
+}
+
+export function buildApiSchema(): Promise<GraphQLSchema> {
+  built ??= build();
+  return built;
+}
+
+export function printSchemaSDL(schema: GraphQLSchema): string {
+  return printSchema(lexicographicSortSchema(schema)) + '\n';
+}

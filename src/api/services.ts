@@ -1,0 +1,39 @@
+/** The services behind the resolvers, built once per API process. */
+import type { DataSource } from 'typeorm';
+import type { Config } from '../config';
+import type { EventPublisher } from '../queue/publisher';
+import type { TypedQueue } from '../queue/queues';
+import type { ChannelSubscriber } from '../queue/subscriber';
+import { DatasetService } from './datasets/service';
+import { ModelService } from './models/service';
+import { ProjectService } from './projects/service';
+import { ProgressStreams } from './training-jobs/progress';
+import { TrainingJobService } from './training-jobs/service';
+
+export interface Services {
+  projects: ProjectService;
+  models: ModelService;
+  datasets: DatasetService;
+  jobs: TrainingJobService;
+  progress: ProgressStreams;
+}
+
+export interface ServiceDeps {
+  config: Pick<Config, 'importRoot' | 'redisPrefix'>;
+  db: DataSource;
+  trainingQueue: TypedQueue<'training'>;
+  publisher: EventPublisher;
+  subscriber: ChannelSubscriber;
+}
+
+export function createServices({ config, db, trainingQueue, publisher, subscriber }: ServiceDeps): Services {
+  const models = new ModelService(db, config.importRoot);
+  const datasets = new DatasetService(db, config.importRoot);
+  return {
+    projects: new ProjectService(db),
+    models,
+    datasets,
+    jobs: new TrainingJobService(db, models, datasets, trainingQueue, publisher),
+    progress: new ProgressStreams(db, subscriber, publisher, config.redisPrefix),
+  };
+}

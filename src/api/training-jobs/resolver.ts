@@ -1,0 +1,160 @@
+import {
+  Arg,
+  Ctx,
+  FieldResolver,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+  Subscription,
+} from 'type-graphql';
+import type { SubscribeResolverData } from 'type-graphql';
+import { ParameterScale } from '../../db/entities';
+import type { RequestContext } from '../context';
+import { Dataset } from '../datasets/types';
+import { BaseModel } from '../models/types';
+import { TrainingHyperparameters } from './hyperparameter-types';
+import { toApiHyperparameters } from './hyperparameters';
+import {
+  Checkpoint,
+  CreateTrainingJobInput,
+  StepMetric,
+  TrainingJob,
+  TrainingJobConnection,
+  TrainingJobFilter,
+  TrainingJobProgressEvent,
+  TrainingJobStatusEvent,
+} from './types';
+
+type SubscribeData<Args> = SubscribeResolverData<unknown, Args, RequestContext>;
+
+@Resolver(() => TrainingJob)
+export class TrainingJobResolver {
+  @Query(() => TrainingJob, { description: 'One job of the project (NOT_FOUND otherwise).' })
+  trainingJob(
+    @Arg('id', () => ID, { description: 'Job id.' }) id: string,
+    @Ctx() { principal, services }: RequestContext,
+  ): Promise<TrainingJob> {
+    return services.jobs.get(principal, id);
+  }
+
+  @Query(() => TrainingJobConnection, { description: "The project's jobs, newest first, a page at a time." })
+  trainingJobs(
+    @Arg('filter', () => TrainingJobFilter, {
+      nullable: true,
+      description: 'Conditions every listed job meets.',
+    })
+    filter: TrainingJobFilter | null,
+    @Arg('first', () => Int, { defaultValue: 20, description: 'Page size, 1 to 100. Default: 20.' })
+    first: number,
+    @Arg('after', () => String, {
+      nullable: true,
+      description: 'Cursor of the last job of the previous page.',
+    })
+    after: string | null,
+    @Ctx() { principal, services }: RequestContext,
+  ): Promise<TrainingJobConnection> {
+    return services.jobs.list(principal, filter ?? {}, first, after ?? null);
+  }
+
+  @FieldResolver(() => BaseModel, { description: 'The model the job trains.' })
+  async baseModel(@Root() job: TrainingJob, @Ctx() { loaders }: RequestContext): Promise<BaseModel> {
+    return (await loaders.baseModel.load(job.baseModelId)) as BaseModel;
+  }
+
+  @FieldResolver(() => Dataset, { description: 'The dataset the job trains on.' })
+  async dataset(@Root() job: TrainingJob, @Ctx() { loaders }: RequestContext): Promise<Dataset> {
+    return (await loaders.dataset.load(job.datasetId)) as Dataset;
+  }
+
+  @FieldResolver(() => TrainingHyperparameters, { description: 'The hyperparameters the job runs with.' })
+  hyperparameters(@Root() job: TrainingJob): TrainingHyperparameters {
+    return toApiHyperparameters(job.hyperparameters, job.parameterScale as ParameterScale);
+  }
+
+  @FieldResolver(() => Boolean, { description: 'True once cancellation was requested for a running job.' })
+  cancelRequested(@Root() job: TrainingJob): boolean {
+    return job.cancelRequestedAt !== null;
+  }
+
+  @FieldResolver(() => [StepMetric], {
+    description:
+      'The step series in step order. With maxPoints, a longer series is cut into maxPoints equal buckets and the last step of each is returned (the final step is always included).',
+  })
+  metrics(
+    @Root() job: TrainingJob,
+    @Arg('maxPoints', () => Int, {
+      nullable: true,
+      description: 'Downsample to at most this many points (1 to 100000).',
+    })
+    maxPoints: number | null,
+    @Arg('fromStep', () => Int, { nullable: true, description: 'First step to include.' })
+    fromStep: number | null,
+    @Arg('toStep', () => Int, { nullable: true, description: 'Last step to include.' }) toStep: number | null,
+    @Ctx() { services }: RequestContext,
+  ): Promise<StepMetric[]> {
+    return services.jobs.metrics(job.id, { maxPoints, fromStep, toStep });
+  }
+
+  @FieldResolver(() => [Checkpoint], { description: 'Saved checkpoints, by step.' })
+  checkpoints(@Root() job: TrainingJob, @Ctx() { services }: RequestContext): Promise<Checkpoint[]> {
+    return services.jobs.checkpoints(job.id);
+  }
+
+  @Mutation(() => TrainingJob, {
+    description: 'Checks and queues a training job; a worker picks it up. Bad input stores nothing.',
+  })
+  createTrainingJob(
+    @Arg('input', () => CreateTrainingJobInput, { description: 'The job.' }) input: CreateTrainingJobInput,
+    @Ctx() { principal, services }: RequestContext,
+  ): Promise<TrainingJob> {
+    return services.jobs.create(principal, input);
+  }
+
+  @Mutation(() => TrainingJob, {
+    description:
+      'Cancels a job: a QUEUED one at once; a RUNNING one stops within one optimizer step, keeps its last checkpoint and becomes CANCELLED (watch the status). CONFLICT for finished jobs.',
+  })
+  cancelTrainingJob(
+    @Arg('id', () => ID, { description: 'Job id.' }) id: string,
+    @Ctx() { principal, services }: RequestContext,
+  ): Promise<TrainingJob> {
+    return services.jobs.cancel(principal, id);
+  }
+
+  @Mutation(() => TrainingJob, {
+    description:
+      'Queues a FAILED or CANCELLED job again to continue from one of its checkpoints (optimizer, schedule and data order included); steps after it run again. CONFLICT for other statuses.',
+  })
+  resumeTrainingJob(
+    @Arg('id', () => ID, { description: 'Job id.' }) id: string,
+    @Arg('checkpointId', () => ID, { description: 'One of the job’s checkpoints.' }) checkpointId: string,
+    @Ctx() { principal, services }: RequestContext,
+  ): Promise<TrainingJob> {
+    return services.jobs.resume(principal, id, checkpointId);
+  }
+
+  @Subscription(() => TrainingJobProgressEvent, {
+    description:
+      'Live progress of one job: first its current state (SNAPSHOT), then one STEP event per optimizer step and one STATUS event per status change, in order; ends after a final status.',
+    subscribe: ({ args, context }: SubscribeData<{ jobId: string }>) =>
+      context.services.progress.jobProgress(context.principal, args.jobId),
+  })
+  trainingJobProgress(
+    @Arg('jobId', () => ID, { description: 'Job id.' }) _jobId: string,
+    @Root() event: TrainingJobProgressEvent,
+  ): TrainingJobProgressEvent {
+    return event;
+  }
+
+  @Subscription(() => TrainingJobStatusEvent, {
+    description: 'Every status change of every job of the caller’s project.',
+    subscribe: ({ context }: SubscribeData<Record<string, never>>) =>
+      context.services.progress.projectStatus(context.principal),
+  })
+  trainingJobStatusChanged(@Root() event: TrainingJobStatusEvent): TrainingJobStatusEvent {
+    return event;
+  }
+}

@@ -1,0 +1,297 @@
+/**
+ * Training jobs: creation (checked input, one row, one queue entry), cancellation, resumption from a checkpoint,
+ * and the history queries. Status changes go through the state machine in src/db/job-status.ts and are announced
+ * on the project's status channel.
+ */
+import type { DataSource } from 'typeorm';
+import {
+  CheckpointEntity,
+  DatasetKind,
+  ParameterScale,
+  StepMetricEntity,
+  TrainingJobEntity,
+  TrainingJobStatus as S,
+  TrainingMethod,
+} from '../../db/entities';
+import { transitionJob, type Transition } from '../../db/job-status';
+import { queryRows } from '../../db/query';
+import type { StatusEventPayload } from '../../queue/events';
+import type { EventPublisher } from '../../queue/publisher';
+import type { TypedQueue } from '../../queue/queues';
+import { UserInputError } from '../../errors';
+import { isUuid } from '../common/ids';
+import { checkName } from '../common/names';
+import type { Principal } from '../context';
+import type { DatasetService } from '../datasets/service';
+import { badInput, conflict, notFound } from '../errors';
+import type { ModelService } from '../models/service';
+import { decodeCursor, encodeCursor } from './cursor';
+import { ApiHyperparameters, resolveHyperparameters, toStored } from './hyperparameters';
+
+/** The dataset kind each method trains on. */
+export const DATASET_KIND_OF: Record<TrainingMethod, DatasetKind> = {
+  [TrainingMethod.SFT]: DatasetKind.SFT,
+  [TrainingMethod.REWARD_MODEL]: DatasetKind.PREFERENCE,
+  [TrainingMethod.DPO]: DatasetKind.PREFERENCE,
+  [TrainingMethod.RL]: DatasetKind.PROMPT_ONLY,
+};
+
+/** A reward model is a score head on a full or LoRA-adapted model; virtual tokens alone cannot learn a head. */
+const UNSUPPORTED_SCALES: Partial<Record<TrainingMethod, ParameterScale[]>> = {
+  [TrainingMethod.REWARD_MODEL]: [ParameterScale.PROMPT_TUNING],
+};
+
+export interface CreateTrainingJobRequest {
+  name: string;
+  baseModelId: string;
+  datasetId: string;
+  method: TrainingMethod;
+  parameterScale: ParameterScale;
+  hyperparameters?: ApiHyperparameters | null;
+}
+
+export interface JobFilter {
+  status?: S[] | null;
+  method?: TrainingMethod[] | null;
+  baseModelId?: string | null;
+  datasetId?: string | null;
+}
+
+export interface JobPage {
+  edges: { cursor: string; node: TrainingJobEntity }[];
+  pageInfo: { endCursor: string | null; hasNextPage: boolean };
+}
+
+export const MAX_PAGE_SIZE = 100;
+
+export class TrainingJobService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly models: ModelService,
+    private readonly datasets: DatasetService,
+    private readonly queue: TypedQueue<'training'>,
+    private readonly events: EventPublisher,
+  ) {}
+
+  async get(principal: Principal, id: string): Promise<TrainingJobEntity> {
+    const job = isUuid(id)
+      ? await this.db.getRepository(TrainingJobEntity).findOneBy({ id, projectId: principal.projectId })
+      : null;
+    if (!job) throw notFound('TrainingJob', id);
+    return job;
+  }
+
+  async list(principal: Principal, filter: JobFilter, first: number, after: string | null): Promise<JobPage> {
+    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
+      throw badInput(`first must be 1 to ${MAX_PAGE_SIZE}`, ['first']);
+    }
+    const where = ['project_id = $1'];
+    const params: unknown[] = [principal.projectId];
+    const add = (sql: (p: string) => string, value: unknown) => {
+      params.push(value);
+      where.push(sql(`$${params.length}`));
+    };
+    if (filter.status?.length) add((p) => `status = ANY(${p}::text[])`, filter.status);
+    if (filter.method?.length) add((p) => `method = ANY(${p}::text[])`, filter.method);
+    for (const key of ['baseModelId', 'datasetId'] as const) {
+      const id = filter[key];
+      if (id === null || id === undefined) continue;
+      if (!isUuid(id)) return { edges: [], pageInfo: { endCursor: null, hasNextPage: false } };
+      add((p) => `${key === 'baseModelId' ? 'base_model_id' : 'dataset_id'} = ${p}`, id);
+    }
+    if (after !== null) {
+      const c = decodeCursor(after, ['after']);
+      params.push(c.createdAt, c.id);
+      where.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
+    }
+    params.push(first + 1);
+    const ids: { id: string }[] = await this.db.query(
+      `SELECT id FROM training_jobs WHERE ${where.join(' AND ')}
+        ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
+    const page = ids.slice(0, first).map((r) => r.id);
+    const rows = page.length ? await this.db.getRepository(TrainingJobEntity).findByIds(page) : [];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const edges = page.map((id) => {
+      const node = byId.get(id) as TrainingJobEntity;
+      return { cursor: encodeCursor(node), node };
+    });
+    return {
+      edges,
+      pageInfo: { endCursor: edges.at(-1)?.cursor ?? null, hasNextPage: ids.length > first },
+    };
+  }
+
+  async create(principal: Principal, input: CreateTrainingJobRequest): Promise<TrainingJobEntity> {
+    const name = checkName(input.name, ['input', 'name']);
+    const [model, dataset] = await Promise.all([
+      this.models.find(principal, input.baseModelId),
+      this.datasets.find(principal, input.datasetId),
+    ]);
+    if (!model) throw badInput(`no model ${input.baseModelId} in this project`, ['input', 'baseModelId']);
+    if (!dataset) throw badInput(`no dataset ${input.datasetId} in this project`, ['input', 'datasetId']);
+    const wanted = DATASET_KIND_OF[input.method];
+    if (dataset.kind !== wanted) {
+      throw badInput(
+        `method ${input.method} trains on a ${wanted} dataset; "${dataset.name}" is ${dataset.kind}`,
+        ['input', 'datasetId'],
+      );
+    }
+    if (UNSUPPORTED_SCALES[input.method]?.includes(input.parameterScale)) {
+      throw badInput(`method ${input.method} cannot train with parameterScale ${input.parameterScale}`, [
+        'input',
+        'parameterScale',
+      ]);
+    }
+    let hyperparameters;
+    try {
+      hyperparameters = resolveHyperparameters(input.hyperparameters ?? {}, {
+        parameterScale: input.parameterScale,
+        modelMaxSequenceLength: model.maxSequenceLength,
+        path: ['input', 'hyperparameters'],
+      });
+    } catch (err) {
+      if (err instanceof UserInputError) throw badInput(err.message, err.path);
+      throw err;
+    }
+    const job = await this.db.getRepository(TrainingJobEntity).save({
+      projectId: principal.projectId,
+      name,
+      baseModelId: model.id,
+      datasetId: dataset.id,
+      method: input.method,
+      parameterScale: input.parameterScale,
+      hyperparameters: toStored(hyperparameters),
+      checkpointEverySteps: hyperparameters.engine.checkpointEverySteps,
+      status: S.QUEUED,
+    });
+    try {
+      await this.enqueue(job);
+    } catch (err) {
+      // A job nobody will ever take must not stay behind as QUEUED.
+      await this.db.getRepository(TrainingJobEntity).delete({ id: job.id });
+      throw err;
+    }
+    await this.announce({ job, previousStatus: null });
+    return job;
+  }
+
+  /**
+   * A queued job is cancelled at once; a running one is asked to stop: its worker checkpoints within one step and
+   * marks it CANCELLED. Asking again is harmless.
+   */
+  async cancel(principal: Principal, id: string): Promise<TrainingJobEntity> {
+    const job = await this.get(principal, id);
+    if (job.status === S.QUEUED) {
+      const moved = await transitionJob(this.db.manager, id, [S.QUEUED], S.CANCELLED, { finished_at: 'now' });
+      if (moved) {
+        await this.announce(moved);
+        return moved.job;
+      }
+    }
+    const requested = await queryRows<{ id: string }>(
+      this.db,
+      `UPDATE training_jobs SET cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now()
+        WHERE id = $1 AND status = 'RUNNING' RETURNING id`,
+      [id],
+    );
+    const current = await this.get(principal, id);
+    if (requested.length > 0) {
+      await this.events.requestCancel(id);
+      return current;
+    }
+    if (current.status === S.CANCELLED) return current;
+    throw conflict(`job ${id} is ${current.status}; only QUEUED or RUNNING jobs can be cancelled`);
+  }
+
+  /**
+   * Puts a FAILED or CANCELLED job back in the queue to continue from one of its checkpoints: the steps after that
+   * checkpoint are forgotten and run again.
+   */
+  async resume(principal: Principal, id: string, checkpointId: string): Promise<TrainingJobEntity> {
+    const job = await this.get(principal, id);
+    const checkpoint = isUuid(checkpointId)
+      ? await this.db.getRepository(CheckpointEntity).findOneBy({ id: checkpointId, jobId: job.id })
+      : null;
+    if (!checkpoint) throw badInput(`job ${id} has no checkpoint ${checkpointId}`, ['checkpointId']);
+    const moved = await this.db.transaction(async (m) => {
+      const t = await transitionJob(m, id, [S.FAILED, S.CANCELLED], S.QUEUED, {
+        resume_checkpoint_id: checkpoint.id,
+        cancel_requested_at: null,
+        error: null,
+        finished_at: null,
+        worker_id: null,
+      });
+      if (!t) return null;
+      await m.query(`DELETE FROM training_step_metrics WHERE job_id = $1 AND step > $2`, [
+        id,
+        checkpoint.step,
+      ]);
+      await m.query(
+        `UPDATE training_jobs SET step = $2,
+                progress = CASE WHEN total_steps > 0 THEN $2::float8 / total_steps ELSE 0 END,
+                latest_loss = (SELECT loss FROM training_step_metrics WHERE job_id = $1 AND step = $2),
+                epoch = (SELECT epoch FROM training_step_metrics WHERE job_id = $1 AND step = $2)
+          WHERE id = $1`,
+        [id, checkpoint.step],
+      );
+      return t;
+    });
+    if (!moved) throw conflict(`job ${id} is ${job.status}; only FAILED or CANCELLED jobs can be resumed`);
+    const resumed = await this.get(principal, id);
+    await this.enqueue(resumed);
+    await this.announce({ job: resumed, previousStatus: moved.previousStatus });
+    return resumed;
+  }
+
+  /**
+   * The step series, in step order. With `maxPoints`, longer series are cut into that many equal buckets and the
+   * last step of each bucket is returned (so the final step is always present).
+   */
+  async metrics(
+    jobId: string,
+    opts: { maxPoints?: number | null; fromStep?: number | null; toStep?: number | null },
+  ): Promise<StepMetricEntity[]> {
+    if (opts.maxPoints != null && (opts.maxPoints < 1 || opts.maxPoints > 100_000)) {
+      throw badInput('maxPoints must be 1 to 100000', ['maxPoints']);
+    }
+    const qb = this.db
+      .getRepository(StepMetricEntity)
+      .createQueryBuilder('m')
+      .where('m.job_id = :jobId', { jobId })
+      .andWhere('m.step >= :from', { from: opts.fromStep ?? 0 })
+      .andWhere('m.step <= :to', { to: opts.toStep ?? 2 ** 31 - 1 });
+    if (opts.maxPoints != null) {
+      qb.andWhere(
+        `m.step IN (SELECT max(step) FROM (
+           SELECT step, ntile(:buckets) OVER (ORDER BY step) AS bucket FROM training_step_metrics
+            WHERE job_id = :jobId AND step >= :from AND step <= :to) b GROUP BY bucket)`,
+        { buckets: opts.maxPoints },
+      );
+    }
+    return qb.orderBy('m.step', 'ASC').getMany();
+  }
+
+  checkpoints(jobId: string): Promise<CheckpointEntity[]> {
+    return this.db.getRepository(CheckpointEntity).find({ where: { jobId }, order: { step: 'ASC' } });
+  }
+
+  private async enqueue(job: TrainingJobEntity): Promise<void> {
+    await this.queue.add({ jobId: job.id, projectId: job.projectId });
+  }
+
+  private announce(t: Pick<Transition, 'job'> & { previousStatus: S | null }): Promise<void> {
+    const event: StatusEventPayload = {
+      type: 'status',
+      jobId: t.job.id,
+      projectId: t.job.projectId,
+      name: t.job.name,
+      status: t.job.status,
+      previousStatus: t.previousStatus,
+      error: t.job.error,
+      at: new Date().toISOString(),
+    };
+    return this.events.publishStatus(event);
+  }
+}

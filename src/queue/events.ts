@@ -1,0 +1,55 @@
+/**
+ * Live job events. Workers (and the API, for status changes it makes itself) publish them to Redis pub/sub; every
+ * API process relays them to its own subscribers. Channels: one per job (step and status events) and one per
+ * project (status events only).
+ */
+import type { TrainingJobStatus } from '../db/entities';
+
+export interface StepEventPayload {
+  type: 'step';
+  jobId: string;
+  projectId: string;
+  epoch: number;
+  step: number;
+  totalSteps: number;
+  loss: number;
+  learningRate: number;
+  gradNorm: number;
+  tokensPerSecond: number;
+  elapsedSeconds: number;
+  etaSeconds: number;
+  extra: Record<string, number> | null;
+  /** ISO time of publication (for measuring delivery delay). */
+  at: string;
+}
+
+export interface StatusEventPayload {
+  type: 'status';
+  jobId: string;
+  projectId: string;
+  name: string;
+  status: TrainingJobStatus;
+  previousStatus: TrainingJobStatus | null;
+  error: string | null;
+  at: string;
+}
+
+export type JobEventPayload = StepEventPayload | StatusEventPayload;
+
+export function jobChannel(prefix: string, jobId: string): string {
+  return `${prefix}:events:job:${jobId}`;
+}
+
+export function projectStatusChannel(prefix: string, projectId: string): string {
+  return `${prefix}:events:project:${projectId}:status`;
+}
+
+/** Worker-side channel that carries cancellation requests to whichever worker runs the job. */
+export function cancelChannel(prefix: string): string {
+  return `${prefix}:control:cancel`;
+}
+
+/** The latest step event of a job, kept so a new subscriber's snapshot is not behind the batched metric writes. */
+export function latestStepKey(prefix: string, jobId: string): string {
+  return `${prefix}:job:${jobId}:latest-step`;
+}

@@ -1,0 +1,47 @@
+/** Publishes job events and cancellation requests on Redis. */
+import type Redis from 'ioredis';
+import {
+  cancelChannel,
+  jobChannel,
+  latestStepKey,
+  projectStatusChannel,
+  StatusEventPayload,
+  StepEventPayload,
+} from './events';
+
+/** A finished job's latest step is also in PostgreSQL; the key only has to outlive the batching delay. */
+const LATEST_STEP_TTL_SECONDS = 24 * 3600;
+
+export class EventPublisher {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  async publishStep(event: StepEventPayload): Promise<void> {
+    const json = JSON.stringify(event);
+    await this.redis
+      .multi()
+      .set(latestStepKey(this.prefix, event.jobId), json, 'EX', LATEST_STEP_TTL_SECONDS)
+      .publish(jobChannel(this.prefix, event.jobId), json)
+      .exec();
+  }
+
+  async publishStatus(event: StatusEventPayload): Promise<void> {
+    const json = JSON.stringify(event);
+    await this.redis
+      .multi()
+      .publish(jobChannel(this.prefix, event.jobId), json)
+      .publish(projectStatusChannel(this.prefix, event.projectId), json)
+      .exec();
+  }
+
+  async requestCancel(jobId: string): Promise<void> {
+    await this.redis.publish(cancelChannel(this.prefix), JSON.stringify({ jobId }));
+  }
+
+  async latestStep(jobId: string): Promise<StepEventPayload | null> {
+    const json = await this.redis.get(latestStepKey(this.prefix, jobId));
+    return json ? (JSON.parse(json) as StepEventPayload) : null;
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The Bull queues, one typed payload each. A second queue (e.g. `evaluation`) is one more entry in
+ * `QueuePayloads` and `QUEUE_NAMES`; the worker refuses to start while a queue has no handler.
+ */
+import Bull from 'bull';
+import type { Config } from '../config';
+
+export interface TrainingQueuePayload {
+  jobId: string;
+  projectId: string;
+}
+
+export interface QueuePayloads {
+  training: TrainingQueuePayload;
+}
+
+export type QueueName = keyof QueuePayloads;
+
+export const QUEUE_NAMES: readonly QueueName[] = ['training'];
+
+export type TypedQueue<N extends QueueName> = Bull.Queue<QueuePayloads[N]>;
+
+/**
+ * Retries cover infrastructure failures and worker shutdown (the handler throws); failures of the job itself are
+ * recorded in PostgreSQL and end the Bull job normally.
+ */
+const JOB_OPTIONS: Bull.JobOptions = {
+  attempts: 20,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: true,
+  removeOnFail: 1000,
+};
+
+export function createQueue<N extends QueueName>(
+  name: N,
+  config: Pick<Config, 'redisUrl' | 'redisPrefix' | 'queueLockMs' | 'queueStalledIntervalMs'>,
+): TypedQueue<N> {
+  return new Bull<QueuePayloads[N]>(name, config.redisUrl, {
+    prefix: `${config.redisPrefix}:bull`,
+    defaultJobOptions: JOB_OPTIONS,
+    settings: {
+      lockDuration: config.queueLockMs,
+      lockRenewTime: Math.floor(config.queueLockMs / 2),
+      stalledInterval: config.queueStalledIntervalMs,
+      // A job whose worker died is handed on this many times before Bull gives up on it.
+      maxStalledCount: 5,
+    },
+  });
+}

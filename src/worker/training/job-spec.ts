@@ -1,0 +1,54 @@
+/** Reads what one run of a job needs from PostgreSQL (any worker on any machine can) into the engine's spec. */
+import path from 'node:path';
+import type { EntityManager } from 'typeorm';
+import {
+  BaseModelEntity,
+  CheckpointEntity,
+  DatasetEntity,
+  DatasetSplit,
+  TrainingJobEntity,
+} from '../../db/entities';
+import { fromStored } from '../../api/training-jobs/hyperparameters';
+import type { TrainingRunSpec } from './contract';
+
+export function jobOutputDir(dataDir: string, jobId: string): string {
+  return path.join(dataDir, 'jobs', jobId);
+}
+
+export interface RunPlan {
+  spec: TrainingRunSpec;
+  /** Step of the checkpoint the run continues from (0: from scratch). */
+  startStep: number;
+}
+
+export async function planRun(
+  db: EntityManager,
+  job: TrainingJobEntity,
+  outputDir: string,
+): Promise<RunPlan> {
+  const model = await db.getRepository(BaseModelEntity).findOneByOrFail({ id: job.baseModelId });
+  const dataset = await db.getRepository(DatasetEntity).findOneByOrFail({ id: job.datasetId });
+  const rows: { data: unknown }[] = await db.query(
+    `SELECT data FROM dataset_rows WHERE dataset_id = $1 AND split = $2 ORDER BY index`,
+    [dataset.id, DatasetSplit.TRAIN],
+  );
+  const checkpoint = job.resumeCheckpointId
+    ? await db.getRepository(CheckpointEntity).findOneBy({ id: job.resumeCheckpointId })
+    : null;
+  const { engine, executionProvider } = fromStored(job.hyperparameters);
+  return {
+    spec: {
+      jobId: job.id,
+      method: job.method,
+      parameterScale: job.parameterScale,
+      modelPath: model.path,
+      dataset: { kind: dataset.kind, rows: rows.map((r) => r.data) },
+      hyperparameters: { ...engine },
+      outputDir,
+      ...(checkpoint ? { resumeFrom: checkpoint.path } : {}),
+      executionProvider: executionProvider.toLowerCase() as TrainingRunSpec['executionProvider'],
+      checkpointEverySteps: job.checkpointEverySteps,
+    },
+    startStep: checkpoint?.step ?? 0,
+  };
+}
