@@ -20,8 +20,6 @@ describe('Rng (xoshiro128**)', () => {
   });
 
   it('gives different streams for different seeds and the same for the same seed', () => {
-    const draw = (seed: number) =>
-      Array.from({ length: 4 }, Rng.fromSeed(seed).nextUint32.bind(Rng.fromSeed(seed)));
     const a = Rng.fromSeed(0);
     const b = Rng.fromSeed(0);
     const c = Rng.fromSeed(1);
