@@ -90,6 +90,10 @@ export async function createApiApp(config: Config): Promise<ApiApp> {
       },
       context: (ctx) => contextFor((ctx.extra as WsExtra).principal as Principal),
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e.toJSON(), e)),
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors
+          ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) }
+          : undefined,
     },
     wsServer,
   );

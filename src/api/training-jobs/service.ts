@@ -229,10 +229,10 @@ export class TrainingJobService {
         checkpoint.step,
       ]);
       await m.query(
-        `UPDATE training_jobs SET step = $2,
-                progress = CASE WHEN total_steps > 0 THEN $2::float8 / total_steps ELSE 0 END,
-                latest_loss = (SELECT loss FROM training_step_metrics WHERE job_id = $1 AND step = $2),
-                epoch = (SELECT epoch FROM training_step_metrics WHERE job_id = $1 AND step = $2)
+        `UPDATE training_jobs SET step = $2::int,
+                progress = CASE WHEN total_steps > 0 THEN $2::int::float8 / total_steps ELSE 0 END,
+                latest_loss = (SELECT loss FROM training_step_metrics WHERE job_id = $1 AND step = $2::int),
+                epoch = (SELECT epoch FROM training_step_metrics WHERE job_id = $1 AND step = $2::int)
           WHERE id = $1`,
         [id, checkpoint.step],
       );

@@ -72,8 +72,8 @@ export class MetricsWriter {
     const last = rows[rows.length - 1];
     const updated = await queryRows<{ cancel_requested_at: Date | null }>(
       this.db,
-      `UPDATE training_jobs SET step = $2, epoch = $3, total_steps = $4, latest_loss = $5,
-              progress = CASE WHEN $4 > 0 THEN $2::float8 / $4 ELSE 0 END, updated_at = now()
+      `UPDATE training_jobs SET step = $2::int, epoch = $3::int, total_steps = $4::int, latest_loss = $5::float8,
+              progress = CASE WHEN $4::int > 0 THEN $2::int::float8 / $4::int ELSE 0 END, updated_at = now()
         WHERE id = $1 RETURNING cancel_requested_at`,
       [this.jobId, last.step, last.epoch, last.totalSteps, last.loss],
     );

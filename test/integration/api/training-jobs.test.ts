@@ -1,0 +1,287 @@
+import { createQueue } from '../../../src/queue/queues';
+import {
+  CREATE_DATASET,
+  CREATE_JOB,
+  demoModelDir,
+  REGISTER_MODEL,
+  sftJsonl,
+  startTestApi,
+  TestApi,
+} from '../support/api';
+import { errorCode, Gql } from '../support/client';
+
+describe('training jobs through the API (no worker)', () => {
+  let api: TestApi;
+  let modelId: string;
+  let sftId: string;
+  let prefId: string;
+  let teamB: Gql;
+
+  beforeAll(async () => {
+    api = await startTestApi();
+    modelId = (await api.admin(REGISTER_MODEL, { input: { name: 'demo', path: demoModelDir() } })).data
+      ?.registerModel.id;
+    sftId = (await api.admin(CREATE_DATASET, { input: { name: 'sft', kind: 'SFT', jsonl: sftJsonl(8) } }))
+      .data?.createDataset.id;
+    prefId = (
+      await api.admin(CREATE_DATASET, {
+        input: { name: 'pref', kind: 'PREFERENCE', jsonl: '{"prompt":"p","chosen":"a","rejected":"b"}' },
+      })
+    ).data?.createDataset.id;
+    const made = await api.admin(
+      `mutation { createProject(input: { name: "team-b" }) { adminKey { secret } } }`,
+    );
+    teamB = api.as(made.data?.createProject.adminKey.secret);
+  });
+  afterAll(() => api.close());
+
+  const job = (over: Record<string, unknown> = {}) => ({
+    name: 'job',
+    baseModelId: modelId,
+    datasetId: sftId,
+    method: 'SFT',
+    parameterScale: 'LORA',
+    ...over,
+  });
+  const jobCount = async () =>
+    Number((await api.app.db.query(`SELECT count(*) AS n FROM training_jobs`))[0].n);
+
+  it('creates a QUEUED job with defaults filled in and queues it on `training`', async () => {
+    const result = await api.admin(CREATE_JOB, {
+      input: job({ hyperparameters: { learningRate: 0.01, lrScheduler: 'COSINE', loraRank: 4 } }),
+    });
+    expect(result.errors).toBeUndefined();
+    const created = result.data?.createTrainingJob;
+    expect(created).toMatchObject({
+      status: 'QUEUED',
+      method: 'SFT',
+      parameterScale: 'LORA',
+      step: 0,
+      progress: 0,
+      baseModel: { id: modelId },
+      dataset: { id: sftId },
+      hyperparameters: {
+        epochs: 3,
+        batchSize: 8,
+        learningRate: 0.01,
+        lrScheduler: 'COSINE',
+        loraRank: 4,
+        loraAlpha: 8,
+        loraTargets: ['q_proj', 'v_proj'],
+        numVirtualTokens: null,
+        maxSequenceLength: 1024,
+        checkpointEverySteps: 50,
+        executionProvider: 'CPU',
+      },
+    });
+    const queue = createQueue('training', api.env.config);
+    try {
+      const waiting = await queue.getWaiting();
+      expect(waiting.map((j) => j.data)).toContainEqual({ jobId: created.id, projectId: expect.any(String) });
+    } finally {
+      await queue.close();
+    }
+    const stored = await api.app.db.query(`SELECT hyperparameters FROM training_jobs WHERE id = $1`, [
+      created.id,
+    ]);
+    expect(stored[0].hyperparameters).toMatchObject({
+      lrScheduler: 'cosine',
+      loraRank: 4,
+      executionProvider: 'CPU',
+    });
+  });
+
+  it('answers every bad input with BAD_USER_INPUT at the field and stores nothing', async () => {
+    const before = await jobCount();
+    const hp = (h: Record<string, unknown>) => job({ hyperparameters: h });
+    const cases: [Record<string, unknown>, string[]][] = [
+      [job({ name: '' }), ['input', 'name']],
+      [job({ baseModelId: 'nope' }), ['input', 'baseModelId']],
+      [job({ baseModelId: '00000000-0000-4000-8000-000000000000' }), ['input', 'baseModelId']],
+      [job({ datasetId: 'nope' }), ['input', 'datasetId']],
+      [job({ method: 'DPO' }), ['input', 'datasetId']],
+      [job({ datasetId: prefId }), ['input', 'datasetId']],
+      [
+        job({ method: 'REWARD_MODEL', datasetId: prefId, parameterScale: 'PROMPT_TUNING' }),
+        ['input', 'parameterScale'],
+      ],
+      [hp({ learningRate: 0 }), ['input', 'hyperparameters', 'learningRate']],
+      [hp({ learningRate: 2 }), ['input', 'hyperparameters', 'learningRate']],
+      [hp({ epochs: 0 }), ['input', 'hyperparameters', 'epochs']],
+      [hp({ batchSize: 5000 }), ['input', 'hyperparameters', 'batchSize']],
+      [hp({ warmupRatio: 1.5 }), ['input', 'hyperparameters', 'warmupRatio']],
+      [hp({ loraDropout: 0.95 }), ['input', 'hyperparameters', 'loraDropout']],
+      [hp({ loraTargets: [] }), ['input', 'hyperparameters', 'loraTargets']],
+      [hp({ loraTargets: ['q_proj', 'bad name'] }), ['input', 'hyperparameters', 'loraTargets', '1']],
+      [hp({ numVirtualTokens: 10 }), ['input', 'hyperparameters', 'numVirtualTokens']],
+      [hp({ maxSequenceLength: 4096 }), ['input', 'hyperparameters', 'maxSequenceLength']],
+      [
+        job({ parameterScale: 'FULL', hyperparameters: { loraRank: 8 } }),
+        ['input', 'hyperparameters', 'loraRank'],
+      ],
+    ];
+    for (const [input, where] of cases) {
+      const r = await api.admin(CREATE_JOB, { input });
+      expect({ input, code: errorCode(r), path: r.errors?.[0].extensions?.path }).toEqual({
+        input,
+        code: 'BAD_USER_INPUT',
+        path: where,
+      });
+    }
+    // Type errors are refused by GraphQL itself, also before anything is stored.
+    expect(errorCode(await api.admin(CREATE_JOB, { input: hp({ epochs: 1.5 }) }))).toBe('BAD_USER_INPUT');
+    expect(errorCode(await api.admin(CREATE_JOB, { input: hp({ lrScheduler: 'SOMETIMES' }) }))).toBe(
+      'BAD_USER_INPUT',
+    );
+    expect(await jobCount()).toBe(before);
+  });
+
+  it('cancels a QUEUED job at once; a finished job cannot be cancelled (CONFLICT)', async () => {
+    const id = (await api.admin(CREATE_JOB, { input: job() })).data?.createTrainingJob.id;
+    const cancel = `mutation($id: ID!) { cancelTrainingJob(id: $id) { status finishedAt cancelRequested } }`;
+    const cancelled = await api.admin(cancel, { id });
+    expect(cancelled.data?.cancelTrainingJob).toMatchObject({ status: 'CANCELLED', cancelRequested: false });
+    expect(cancelled.data?.cancelTrainingJob.finishedAt).not.toBeNull();
+    expect((await api.admin(cancel, { id })).data?.cancelTrainingJob.status).toBe('CANCELLED');
+
+    await api.app.db.query(`UPDATE training_jobs SET status = 'SUCCEEDED' WHERE id = $1`, [id]);
+    expect(errorCode(await api.admin(cancel, { id }))).toBe('CONFLICT');
+  });
+
+  it('marks a RUNNING job for cancellation (its worker stops it)', async () => {
+    const id = (await api.admin(CREATE_JOB, { input: job() })).data?.createTrainingJob.id;
+    await api.app.db.query(`UPDATE training_jobs SET status = 'RUNNING' WHERE id = $1`, [id]);
+    const r = await api.admin(
+      `mutation($id: ID!) { cancelTrainingJob(id: $id) { status cancelRequested } }`,
+      { id },
+    );
+    expect(r.data?.cancelTrainingJob).toEqual({ status: 'RUNNING', cancelRequested: true });
+  });
+
+  it('resumes FAILED or CANCELLED jobs from one of their checkpoints, forgetting later steps', async () => {
+    const id = (await api.admin(CREATE_JOB, { input: job() })).data?.createTrainingJob.id;
+    const other = (await api.admin(CREATE_JOB, { input: job() })).data?.createTrainingJob.id;
+    const db = api.app.db;
+    for (let step = 1; step <= 6; step++) {
+      await db.query(
+        `INSERT INTO training_step_metrics VALUES ($1, $2::int, 1, 6, $3, 0.001, 1, 100, $2::int, 6 - $2::int, NULL, now())`,
+        [id, step, 10 - step],
+      );
+    }
+    const [cp2] = await db.query(
+      `INSERT INTO checkpoints (job_id, step, path, metrics) VALUES ($1, 2, '/tmp/c2', '{"loss": 8}') RETURNING id`,
+      [id],
+    );
+    const [cpOther] = await db.query(
+      `INSERT INTO checkpoints (job_id, step, path, metrics) VALUES ($1, 2, '/tmp/o2', '{}') RETURNING id`,
+      [other],
+    );
+    const resume = `mutation($id: ID!, $cp: ID!) {
+      resumeTrainingJob(id: $id, checkpointId: $cp) { status step latestLoss metrics { step } checkpoints { id step } }
+    }`;
+    expect(errorCode(await api.admin(resume, { id, cp: cp2.id }))).toBe('CONFLICT'); // QUEUED
+    await db.query(
+      `UPDATE training_jobs SET status = 'FAILED', error = 'boom', step = 6, total_steps = 6 WHERE id = $1`,
+      [id],
+    );
+    const foreign = await api.admin(resume, { id, cp: cpOther.id });
+    expect(foreign.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', path: ['checkpointId'] });
+
+    const resumed = await api.admin(resume, { id, cp: cp2.id });
+    expect(resumed.data?.resumeTrainingJob).toEqual({
+      status: 'QUEUED',
+      step: 2,
+      latestLoss: 8,
+      metrics: [{ step: 1 }, { step: 2 }],
+      checkpoints: [{ id: cp2.id, step: 2 }],
+    });
+    const row = await db.query(`SELECT resume_checkpoint_id, error FROM training_jobs WHERE id = $1`, [id]);
+    expect(row[0]).toEqual({ resume_checkpoint_id: cp2.id, error: null });
+  });
+
+  it('lists jobs newest first with cursor pages and filters', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      ids.push(
+        (await api.admin(CREATE_JOB, { input: job({ name: `page-${i}` }) })).data?.createTrainingJob.id,
+      );
+    }
+    const list = `query($first: Int, $after: String, $filter: TrainingJobFilter) {
+      trainingJobs(first: $first, after: $after, filter: $filter) {
+        edges { cursor node { id name status } } pageInfo { endCursor hasNextPage }
+      }
+    }`;
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const page: { data: any } = await api.admin(list, { first: 3, after, filter: { status: ['QUEUED'] } }); // eslint-disable-line @typescript-eslint/no-explicit-any
+      const conn = page.data.trainingJobs;
+      seen.push(...conn.edges.map((e: { node: { id: string } }) => e.node.id));
+      if (!conn.pageInfo.hasNextPage) break;
+      after = conn.pageInfo.endCursor;
+    }
+    expect(seen.slice(0, 7)).toEqual([...ids].reverse());
+    const all = await api.app.db.query(
+      `SELECT id FROM training_jobs WHERE status = 'QUEUED' ORDER BY created_at DESC, id DESC`,
+    );
+    expect(seen).toEqual(all.map((r: { id: string }) => r.id));
+
+    const byModel = await api.admin(list, { first: 100, filter: { baseModelId: modelId, method: ['SFT'] } });
+    expect(byModel.data?.trainingJobs.edges.length).toBe(Number((await jobCount()).toString()));
+    const none = await api.admin(list, { filter: { method: ['DPO'] } });
+    expect(none.data?.trainingJobs).toEqual({ edges: [], pageInfo: { endCursor: null, hasNextPage: false } });
+    expect(errorCode(await api.admin(list, { after: 'garbage' }))).toBe('BAD_USER_INPUT');
+    expect(errorCode(await api.admin(list, { first: 1000 }))).toBe('BAD_USER_INPUT');
+  });
+
+  it('downsamples the metric series on request, always keeping the last step', async () => {
+    const id = (await api.admin(CREATE_JOB, { input: job() })).data?.createTrainingJob.id;
+    await api.app.db.query(
+      `INSERT INTO training_step_metrics
+       SELECT $1, s, 1, 100, 1.0 / s, 0.001, 1, 100, s, 100 - s, NULL, now() FROM generate_series(1, 100) s`,
+      [id],
+    );
+    const q = `query($id: ID!, $n: Int) { trainingJob(id: $id) { metrics(maxPoints: $n) { step loss } } }`;
+    expect((await api.admin(q, { id })).data?.trainingJob.metrics).toHaveLength(100);
+    const ten = (await api.admin(q, { id, n: 10 })).data?.trainingJob.metrics;
+    expect(ten.map((m: { step: number }) => m.step)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
+    expect(ten[9].loss).toBeCloseTo(0.01);
+    const window = await api.admin(
+      `query($id: ID!) { trainingJob(id: $id) { metrics(fromStep: 5, toStep: 7) { step } } }`,
+      {
+        id,
+      },
+    );
+    expect(window.data?.trainingJob.metrics).toEqual([{ step: 5 }, { step: 6 }, { step: 7 }]);
+    expect(errorCode(await api.admin(q, { id, n: 0 }))).toBe('BAD_USER_INPUT');
+  });
+
+  it("keeps projects apart: another project's jobs, models and datasets are NOT_FOUND or invisible", async () => {
+    const id = (await api.admin(CREATE_JOB, { input: job() })).data?.createTrainingJob.id;
+    const get = await teamB(`query($id: ID!) { trainingJob(id: $id) { id } }`, { id });
+    expect(errorCode(get)).toBe('NOT_FOUND');
+    expect(errorCode(await teamB(`mutation($id: ID!) { cancelTrainingJob(id: $id) { id } }`, { id }))).toBe(
+      'NOT_FOUND',
+    );
+    expect(
+      errorCode(
+        await teamB(`mutation($id: ID!) { resumeTrainingJob(id: $id, checkpointId: $id) { id } }`, { id }),
+      ),
+    ).toBe('NOT_FOUND');
+    const list = await teamB(`{ trainingJobs { edges { node { id } } } models { id } datasets { id } }`);
+    expect(list.data).toEqual({ trainingJobs: { edges: [] }, models: [], datasets: [] });
+    expect(errorCode(await teamB(`query($id: ID!) { model(id: $id) { id } }`, { id: modelId }))).toBe(
+      'NOT_FOUND',
+    );
+    expect(errorCode(await teamB(`query($id: ID!) { dataset(id: $id) { id } }`, { id: sftId }))).toBe(
+      'NOT_FOUND',
+    );
+    const borrow = await teamB(CREATE_JOB, { input: job() });
+    expect(borrow.errors?.[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      path: ['input', 'baseModelId'],
+    });
+    const still = await api.admin(`query($id: ID!) { trainingJob(id: $id) { status } }`, { id });
+    expect(still.data?.trainingJob.status).toBe('QUEUED');
+  });
+});
