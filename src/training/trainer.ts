@@ -85,7 +85,7 @@ export class Trainer {
       buildFusedStepGraph(this.objective, batch, this.opts),
     );
     const out = await session.run({
-      ...this.batchFeeds(batch, step.noise),
+      ...this.batchFeeds(session, batch, step.noise),
       ...this.stateFeeds(step.paramNames),
       ...adamWFeeds(this.state.step + 1, lr, this.opts.adamW),
     });
@@ -110,7 +110,7 @@ export class Trainer {
       );
       paramNames = step.paramNames;
       const current = acc ?? this.zeros(step.paramNames);
-      const feeds: Record<string, Feed> = this.batchFeeds(batch, step.noise);
+      const feeds: Record<string, Feed> = this.batchFeeds(session, batch, step.noise);
       for (const name of step.paramNames) {
         feeds[name] = this.param(name).value;
         feeds[OUT.gradAcc(name)] = current.get(name)!;
@@ -186,10 +186,17 @@ export class Trainer {
     return p;
   }
 
-  private batchFeeds(batch: Batch, noise: readonly NoiseInput[]): Record<string, Feed> {
+  /** Batch tensors the graph reads (an objective may leave some unused, e.g. a mask) and fresh noise. */
+  private batchFeeds(session: Session, batch: Batch, noise: readonly NoiseInput[]): Record<string, Feed> {
     const feeds: Record<string, Feed> = {};
-    for (const [name, t] of Object.entries(batch.tensors)) feeds[name] = ortTensor(t.data, t.shape, t.dtype);
-    for (const n of noise) feeds[n.input.name] = float32Tensor(this.dropoutMask(n), n.input.shape);
+    for (const [name, t] of Object.entries(batch.tensors)) {
+      if (session.inputNames.includes(name)) feeds[name] = ortTensor(t.data, t.shape, t.dtype);
+    }
+    for (const n of noise) {
+      if (session.inputNames.includes(n.input.name)) {
+        feeds[n.input.name] = float32Tensor(this.dropoutMask(n), n.input.shape);
+      }
+    }
     return feeds;
   }
 

@@ -1,0 +1,167 @@
+/**
+ * What a run leaves for users, in the layouts other tools load: a full update as a Hugging Face model folder
+ * (config.json, model.safetensors, tokenizer and generation files copied from the base model), LoRA and prompt
+ * tuning as a PEFT adapter folder (adapter_config.json with the fields peft 0.21 writes, adapter_model.safetensors
+ * with PEFT's key names).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { WritableTensor, floatTensor, writeModelSafetensors, writeSafetensors } from '../models/safetensors';
+import { HostTensor } from './objective';
+
+export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
+export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
+/** The peft release whose adapter layout these files follow (the fixtures were saved by it). */
+const PEFT_LAYOUT_VERSION = '0.21.0';
+
+/** Files of a model folder that describe its tokenizer and generation defaults, copied into a full checkpoint. */
+const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'chat_template.jinja',
+  'generation_config.json',
+  'tokenizer.model',
+  'vocab.json',
+  'merges.txt',
+];
+
+export type PeftTaskType = 'CAUSAL_LM' | 'SEQ_CLS';
+
+export interface LoraConfigFields {
+  r: number;
+  alpha: number;
+  dropout: number;
+  /** Module names as peft stores them after resolving 'all-linear'. */
+  targetModules: readonly string[];
+  baseModel: string | null;
+  taskType: PeftTaskType;
+  /** GPT-2 Conv1D layers store weights (in, out). */
+  fanInFanOut?: boolean;
+}
+
+/** adapter_config.json of a LoRA adapter (every field peft writes, at its default where we do not use it). */
+export function loraAdapterConfig(o: LoraConfigFields): Record<string, unknown> {
+  return {
+    alora_invocation_tokens: null,
+    alpha_pattern: {},
+    arrow_config: null,
+    auto_mapping: null,
+    base_model_name_or_path: o.baseModel,
+    bias: 'none',
+    corda_config: null,
+    ensure_weight_tying: false,
+    eva_config: null,
+    exclude_modules: null,
+    fan_in_fan_out: o.fanInFanOut ?? false,
+    inference_mode: true,
+    init_lora_weights: true,
+    kasa_config: null,
+    layer_replication: null,
+    layers_pattern: null,
+    layers_to_transform: null,
+    loftq_config: {},
+    lora_alpha: o.alpha,
+    lora_bias: false,
+    lora_dropout: o.dropout,
+    lora_ga_config: null,
+    megatron_config: null,
+    megatron_core: 'megatron.core',
+    modules_to_save: null,
+    monteclora_config: null,
+    peft_type: 'LORA',
+    peft_version: PEFT_LAYOUT_VERSION,
+    qalora_group_size: 16,
+    r: o.r,
+    rank_pattern: {},
+    revision: null,
+    target_modules: [...o.targetModules].sort(),
+    target_parameters: null,
+    task_type: o.taskType,
+    trainable_token_indices: null,
+    use_bdlora: null,
+    use_dora: false,
+    use_qalora: false,
+    use_rslora: false,
+    velora_config: null,
+  };
+}
+
+export interface PromptTuningConfigFields {
+  numVirtualTokens: number;
+  tokenDim: number;
+  numLayers: number;
+  numHeads: number;
+  initText: string | null;
+  baseModel: string | null;
+  taskType: PeftTaskType;
+}
+
+/** adapter_config.json of a prompt-tuning adapter. */
+export function promptTuningAdapterConfig(o: PromptTuningConfigFields): Record<string, unknown> {
+  return {
+    auto_mapping: null,
+    base_model_name_or_path: o.baseModel,
+    inference_mode: true,
+    modules_to_save: null,
+    num_attention_heads: o.numHeads,
+    num_layers: o.numLayers,
+    num_transformer_submodules: 1,
+    num_virtual_tokens: o.numVirtualTokens,
+    peft_type: 'PROMPT_TUNING',
+    peft_version: PEFT_LAYOUT_VERSION,
+    prompt_tuning_init: o.initText === null ? 'RANDOM' : 'TEXT',
+    prompt_tuning_init_text: o.initText,
+    revision: null,
+    task_type: o.taskType,
+    token_dim: o.tokenDim,
+    tokenizer_kwargs: null,
+    tokenizer_name_or_path: o.initText === null ? null : o.baseModel,
+  };
+}
+
+function toWritable(tensors: ReadonlyMap<string, HostTensor>): Record<string, WritableTensor> {
+  const out: Record<string, WritableTensor> = {};
+  for (const [name, t] of tensors) {
+    if (!(t.data instanceof Float32Array))
+      throw new Error(`${name}: only float32 tensors are saved, got ${t.dtype}`);
+    out[name] = floatTensor(t.data, t.shape);
+  }
+  return out;
+}
+
+/** A PEFT adapter folder; `tensors` are keyed by PEFT names. */
+export function writeAdapterFolder(
+  dir: string,
+  config: Record<string, unknown>,
+  tensors: ReadonlyMap<string, HostTensor>,
+): void {
+  fs.mkdirSync(dir, { recursive: true });
+  writeSafetensors(path.join(dir, ADAPTER_WEIGHTS_FILE), toWritable(tensors));
+  fs.writeFileSync(path.join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
+}
+
+/**
+ * A Hugging Face model folder: `config` (the base model's parsed config.json) saved as float32, the weights
+ * keyed by their HF names, and the base folder's tokenizer and generation files.
+ */
+export function writeModelFolder(
+  dir: string,
+  baseDir: string,
+  config: Record<string, unknown>,
+  tensors: ReadonlyMap<string, HostTensor>,
+): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const { torch_dtype: _legacy, ...rest } = config;
+  fs.writeFileSync(
+    path.join(dir, 'config.json'),
+    JSON.stringify({ ...rest, dtype: 'float32' }, null, 2) + '\n',
+  );
+  writeModelSafetensors(dir, toWritable(tensors));
+  for (const file of TOKENIZER_FILES) {
+    const from = path.join(baseDir, file);
+    if (fs.existsSync(from) && path.resolve(from) !== path.resolve(dir, file)) {
+      fs.copyFileSync(from, path.join(dir, file));
+    }
+  }
+}

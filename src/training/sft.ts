@@ -1,0 +1,51 @@
+/**
+ * Supervised fine-tuning: next-token cross-entropy over the labelled tokens (the response and its end-of-sequence
+ * token; the prompt and padding carry label -100), as transformers' causal-LM loss: logits at t predict labels at
+ * t + 1. The shift is applied to the (B, T) int labels, never to the (B, T, V) logits, so no slice of the largest
+ * activation is materialised.
+ */
+import { Graph, Tensor } from '../engine/graph';
+import * as nn from '../engine/nn';
+import * as op from '../engine/ops';
+import { HostTensor, Objective, ObjectiveOutputs } from './objective';
+import { IGNORE_INDEX } from './data/examples';
+
+/** A causal LM's forward pass on a graph: logits (B, T, V) for input ids and mask (B, T), and its trainables. */
+export type CausalLMForward = (
+  g: Graph,
+  inputs: { inputIds: Tensor; attentionMask: Tensor },
+) => { logits: Tensor; params: ReadonlyMap<string, Tensor>; noise?: ObjectiveOutputs['noise'] };
+
+/** labels[:, 1:] followed by IGNORE_INDEX: the target of each position. (B, T) */
+export function shiftLabels(labels: Tensor): Tensor {
+  const [b, t] = labels.shape;
+  const next = op.slice(labels, [1], [t], [1]); // (B, T-1)
+  return op.concat([next, op.full(labels.graph, [b, 1], IGNORE_INDEX, 'int64')], 1);
+}
+
+export class SftObjective implements Objective {
+  readonly name = 'sft';
+
+  constructor(
+    private readonly forward: CausalLMForward,
+    private readonly initial: ReadonlyMap<string, HostTensor>,
+  ) {}
+
+  build(g: Graph, batch: Readonly<Record<string, Tensor>>): ObjectiveOutputs {
+    const { input_ids: inputIds, attention_mask: attentionMask, labels } = batch;
+    if (!inputIds || !attentionMask || !labels) {
+      throw new Error(
+        `sft: a batch needs input_ids, attention_mask and labels, got ${Object.keys(batch).join(', ')}`,
+      );
+    }
+    const { logits, params, noise } = this.forward(g, { inputIds, attentionMask }); // (B, T, V)
+    const targets = shiftLabels(labels); // (B, T)
+    const lossSum = nn.crossEntropy(logits, targets, { ignoreIndex: IGNORE_INDEX, reduction: 'sum' });
+    const weight = op.reduceSum(op.cast(op.not(op.equal(targets, IGNORE_INDEX)), 'float32'), [0, 1]);
+    return { lossSum, weight, params, noise };
+  }
+
+  initialParameters(): ReadonlyMap<string, HostTensor> {
+    return this.initial;
+  }
+}
