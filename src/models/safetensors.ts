@@ -356,7 +356,7 @@ export function writeSafetensors(
 /**
  * Write a model's tensors into `folder`: one `model.safetensors` when they fit in `maxShardBytes`, else shards
  * `model-0000i-of-0000n.safetensors` plus `model.safetensors.index.json`, as transformers' save_pretrained does.
- * Returns the files written.
+ * Weights already in the folder are replaced. Returns the files written.
  */
 export function writeModelSafetensors(
   folder: string,
@@ -377,6 +377,11 @@ export function writeModelSafetensors(
     totalSize += bytes;
   }
   fs.mkdirSync(folder, { recursive: true });
+  // Earlier weights in the folder (another shard count, a stale index) would be read instead of these.
+  for (const old of fs.readdirSync(folder)) {
+    if (old === INDEX_FILE || /^model(-\d{5}-of-\d{5})?\.safetensors$/.test(old))
+      fs.rmSync(path.join(folder, old));
+  }
   if (shards.length === 1) {
     writeSafetensors(path.join(folder, SINGLE_FILE), tensors);
     return [SINGLE_FILE];
