@@ -3,3 +3,4 @@ export * from './rows';
 export * from './examples';
 export * from './split';
 export * from './batches';
+export * from './file';

@@ -1,4 +1,7 @@
-import { parseDatasetJsonl } from '../../../../src/training/data';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseDatasetJsonl, readDatasetFile } from '../../../../src/training/data';
 import { UserInputError } from '../../../../src/errors';
 
 function errorOf(fn: () => unknown): UserInputError {
@@ -130,5 +133,30 @@ describe('parseDatasetJsonl PREFERENCE and PROMPT_ONLY', () => {
 
   it('rejects an unknown kind', () => {
     expect(() => parseDatasetJsonl('', 'RL' as never)).toThrow(/unknown dataset kind "RL"/);
+  });
+});
+
+describe('readDatasetFile', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dataset-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('reads rows and names the file and line of a broken row', () => {
+    const file = path.join(dir, 'train.jsonl');
+    fs.writeFileSync(file, '{"prompt": "p", "response": "r"}\n{"prompt": "p"\n');
+    const err = errorOf(() => readDatasetFile(file, 'SFT'));
+    expect(err.message).toMatch(new RegExp(`^${file}: line 2: not valid JSON`));
+    expect(err.path).toEqual([file, 'line', '2']);
+    fs.writeFileSync(file, '{"prompt": "p", "response": "r"}\n');
+    expect(readDatasetFile(file, 'SFT')).toEqual([{ prompt: 'p', response: 'r' }]);
+  });
+
+  it('names a missing or empty file', () => {
+    expect(() => readDatasetFile(path.join(dir, 'none.jsonl'), 'SFT')).toThrow(
+      /none\.jsonl: cannot read the dataset \(ENOENT\)/,
+    );
+    fs.writeFileSync(path.join(dir, 'empty.jsonl'), '\n\n');
+    expect(() => readDatasetFile(path.join(dir, 'empty.jsonl'), 'SFT')).toThrow(
+      /empty\.jsonl: the dataset has no rows/,
+    );
   });
 });
