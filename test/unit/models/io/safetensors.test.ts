@@ -85,6 +85,18 @@ describe('SafetensorsReader', () => {
     expect(st.entry('f').shape).toEqual([2, 3]);
   });
 
+  it('decodes every F16 bit pattern to a float that encodes back to the same bits', () => {
+    const bits = Uint16Array.from({ length: 65536 }, (_, i) => i);
+    const file = path.join(dir, 'all.safetensors');
+    writeSafetensors(file, { h: { dtype: 'F16', shape: [65536], data: bits } });
+    const values = SafetensorsReader.open(file).float32('h');
+    const back = floatTensor(values, [65536], 'F16').data as Uint16Array;
+    const isNaN16 = (h: number) => (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
+    const differing = bits.filter((h, i) => !isNaN16(h) && back[i] !== h);
+    expect(differing.length).toBe(0);
+    expect(bits.filter((h, i) => isNaN16(h) !== Number.isNaN(values[i])).length).toBe(0);
+  });
+
   it('writes headers the Python reader accepts: 8-byte aligned, __metadata__ format pt', () => {
     const file = path.join(dir, 'x.safetensors');
     writeSafetensors(file, { a: floatTensor(new Float32Array([1, 2, 3]), [3]) });
