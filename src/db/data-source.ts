@@ -20,6 +20,8 @@ export function createDataSource(
     migrationsTableName: 'migrations',
     synchronize: false,
     migrationsRun: false,
+    // Ids come from gen_random_uuid() (built in since PostgreSQL 13) in the migrations; no extension needed.
+    installExtensions: false,
     // Unqualified names in the hand-written migrations and queries resolve in the configured schema.
     extra: { max: poolSize, options: `-c search_path=${config.databaseSchema}` },
   });

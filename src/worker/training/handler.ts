@@ -89,6 +89,7 @@ export class TrainingHandler {
     const { db, publisher } = this.deps;
     const jobId = job.id;
     const child = forkRunner();
+    this.deps.log(`job ${jobId}: training in process ${child.pid}`);
     let stopReason: StopReason | null = null;
     let lastStep: StepEvent | null = null;
     const stop = (reason: StopReason) => {

@@ -1,0 +1,36 @@
+import { createDataSource } from '../../../src/db/data-source';
+import { DEMO_MODEL_NAME, setup } from '../../../src/setup';
+import { createTestEnv, TestEnv } from '../support/env';
+
+describe('setup (first start on a fresh database)', () => {
+  let env: TestEnv;
+  beforeAll(async () => {
+    env = await createTestEnv({
+      migrate: false,
+      env: { WHETSTONE_BOOTSTRAP_KEY: 'setup-test-bootstrap-key' },
+    });
+  });
+  afterAll(() => env.dispose());
+
+  it('migrates, creates the default project with the bootstrap key, registers the demo model; again is a no-op', async () => {
+    const lines: string[] = [];
+    await setup(env.config, (l) => lines.push(l));
+    await setup(env.config, (l) => lines.push(l));
+    expect(lines.filter((l) => l.startsWith('migrations applied'))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith('registered demo-tiny-llama'))).toHaveLength(1);
+    const db = await createDataSource(env.config, 1).initialize();
+    try {
+      const models = await db.query(
+        `SELECT m.name, m.architecture, m.parameter_count FROM base_models m JOIN projects p ON p.id = m.project_id
+          WHERE p.is_default`,
+      );
+      expect(models).toEqual([
+        { name: DEMO_MODEL_NAME, architecture: 'LlamaForCausalLM', parameter_count: expect.any(String) },
+      ]);
+      const keys = await db.query(`SELECT role FROM api_keys`);
+      expect(keys).toEqual([{ role: 'ADMIN' }]);
+    } finally {
+      await db.destroy();
+    }
+  });
+});
