@@ -70,12 +70,15 @@ function bad(file: string, what: string, field?: string): never {
   throw new UserInputError(`${file}: ${what}`, field ? [file, field] : [file], 'BAD_CHECKPOINT');
 }
 
+/** Bytes per read or write call; Node refuses lengths of 2 GiB and more in one call. */
+const IO_CHUNK = 2 ** 30;
+
 function readExactly(fd: number, length: number, position: number): Uint8Array {
   // A fresh ArrayBuffer so typed views over it are aligned (Buffer.allocUnsafe may hand out a pooled offset).
   const out = new Uint8Array(new ArrayBuffer(length));
   let done = 0;
   while (done < length) {
-    const n = fs.readSync(fd, out, done, length - done, position + done);
+    const n = fs.readSync(fd, out, done, Math.min(IO_CHUNK, length - done), position + done);
     if (n === 0) break;
     done += n;
   }
@@ -316,6 +319,13 @@ export function floatTensor(
   return { dtype, shape, data: out };
 }
 
+/** Write all of `bytes` in chunks: one write call takes under 2 GiB, and tensors of large models exceed that. */
+function writeFully(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.byteLength;) {
+    done += fs.writeSync(fd, bytes, done, Math.min(IO_CHUNK, bytes.byteLength - done));
+  }
+}
+
 /**
  * Write tensors to one safetensors file, in the given order, with `__metadata__` (default {"format": "pt"}, which
  * transformers expects). The header is padded with spaces to 8 bytes, as the Python writer does.
@@ -343,10 +353,10 @@ export function writeSafetensors(
   prefix.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
   const fd = fs.openSync(file, 'w');
   try {
-    fs.writeSync(fd, prefix);
-    fs.writeSync(fd, json);
+    writeFully(fd, prefix);
+    writeFully(fd, Buffer.from(json));
     for (const t of Object.values(tensors)) {
-      fs.writeSync(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+      writeFully(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
     }
   } finally {
     fs.closeSync(fd);
