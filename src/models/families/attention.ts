@@ -1,0 +1,139 @@
+/**
+ * Pieces every family's attention shares: RoPE tables, the additive mask (causal + padding, with or without a
+ * static cache), writing new keys/values into a cache, and scaled dot-product attention with grouped-query heads.
+ */
+import { Graph, Tensor } from '../../engine/graph';
+import * as nn from '../../engine/nn';
+import * as op from '../../engine/ops';
+import { LayerCache } from '../model';
+
+/**
+ * cos and sin tables (P, D) for positions 0..P-1, as transformers' default RoPE computes them in float32:
+ * inv_freq = 1 / theta^(2i/D), freqs = pos * inv_freq, emb = cat(freqs, freqs).
+ */
+export function ropeTables(
+  theta: number,
+  headDim: number,
+  positions: number,
+): { cos: Float32Array; sin: Float32Array } {
+  const half = headDim / 2;
+  const invFreq = Array.from({ length: half }, (_, i) =>
+    Math.fround(1 / Math.fround(theta ** ((2 * i) / headDim))),
+  );
+  const cos = new Float32Array(positions * headDim);
+  const sin = new Float32Array(positions * headDim);
+  for (let p = 0; p < positions; p++) {
+    for (let i = 0; i < half; i++) {
+      const angle = Math.fround(p * invFreq[i]);
+      const c = Math.cos(angle);
+      const s = Math.sin(angle);
+      cos[p * headDim + i] = cos[p * headDim + i + half] = c;
+      sin[p * headDim + i] = sin[p * headDim + i + half] = s;
+    }
+  }
+  return { cos, sin };
+}
+
+/** Per-token RoPE factors (B or 1, T, 1, D), broadcasting over the heads of a (B, T, H, D) tensor. */
+export interface Rope {
+  cos: Tensor;
+  sin: Tensor;
+}
+
+/**
+ * RoPE factors for a run. Without `positionIds` the positions are offset..offset+T-1 (the same for every row) and
+ * the tables are constants; with them, rows of a constant table of `tableSize` positions are gathered.
+ */
+export function buildRope(
+  g: Graph,
+  theta: number,
+  headDim: number,
+  t: number,
+  where: { offset: number } | { positionIds: Tensor; tableSize: number },
+): Rope {
+  if ('offset' in where) {
+    const { cos, sin } = ropeTables(theta, headDim, where.offset + t);
+    const rows = (table: Float32Array) => table.subarray(where.offset * headDim);
+    return {
+      cos: g.constant(rows(cos), 'float32', [1, t, 1, headDim]),
+      sin: g.constant(rows(sin), 'float32', [1, t, 1, headDim]),
+    };
+  }
+  const { cos, sin } = ropeTables(theta, headDim, where.tableSize);
+  const pick = (table: Float32Array) => {
+    const rows = op.gather(g.constant(table, 'float32', [where.tableSize, headDim]), where.positionIds); // (B, T, D)
+    return op.unsqueeze(rows, [2]); // (B, T, 1, D)
+  };
+  return { cos: pick(cos), sin: pick(sin) };
+}
+
+/** x * cos + rotate_half(x) * sin for x (B, T, H, D), rotate_half(x) = cat(-x2, x1). */
+export function applyRope(x: Tensor, rope: Rope): Tensor {
+  const d = x.shape[3];
+  const [x1, x2] = op.split(x, [d / 2, d / 2], 3);
+  const rotated = op.concat([op.neg(x2), x1], 3);
+  return op.add(op.mul(x, rope.cos), op.mul(rotated, rope.sin));
+}
+
+/**
+ * Additive mask (B, 1, T, Tk): 0 where query i may read key j, the float minimum elsewhere.
+ * Without a cache Tk = T and keys are causal in sequence order; with a cache the T queries sit at slots
+ * slot..slot+T-1 and may read every earlier-or-same slot that `keyMask` (B, Tk) marks as a real token.
+ */
+export function attentionMask(g: Graph, keyMask: Tensor, t: number, slot?: Tensor): Tensor {
+  if (!slot) return nn.attentionBias(g, keyMask);
+  const [b, tk] = keyMask.shape;
+  const keySlots = op.reshape(op.arange(g, 0, tk), [1, tk]); // (1, Tk)
+  const querySlots = op.reshape(op.add(op.arange(g, 0, t), slot), [t, 1]); // (T, 1)
+  const causal = op.lessOrEqual(keySlots, querySlots); // (T, Tk)
+  const real = op.reshape(keyMask.dtype === 'bool' ? keyMask : op.cast(keyMask, 'bool'), [b, 1, 1, tk]);
+  const visible = op.and(op.reshape(causal, [1, 1, t, tk]), real); // (B, 1, T, Tk)
+  return op.where(visible, g.constant(0), g.constant(nn.minValue('float32')));
+}
+
+/** Write `fresh` (B, Hkv, T, D) into `cache` (B, Hkv, Tmax, D) at slots slot..slot+T-1. */
+export function writeCache(cache: Tensor, fresh: Tensor, slot: Tensor): Tensor {
+  const g = cache.graph;
+  const [b, h, t] = fresh.shape;
+  const bh = new BigInt64Array(b * h * t * 2);
+  for (let i = 0; i < b; i++)
+    for (let j = 0; j < h; j++)
+      for (let k = 0; k < t; k++) bh.set([BigInt(i), BigInt(j)], ((i * h + j) * t + k) * 2);
+  const slots = op.expand(op.reshape(op.add(op.arange(g, 0, t), slot), [1, 1, t, 1]), [b, h, t, 1]);
+  const indices = op.concat([g.constant(bh, 'int64', [b, h, t, 2]), slots], 3); // (B, Hkv, T, 3)
+  return op.scatterND(cache, indices, fresh);
+}
+
+/**
+ * softmax(q k^T * scale + mask) v for q (B, T, H, D) and k, v (B, Tk, Hkv, D) — or, with `cache`, k and v the
+ * new tokens' entries, written into the cache first. Query heads h read key/value head h / (H / Hkv) (repeat_kv)
+ * by grouping the queries as (B, Hkv, R*T, D), so keys and values are never copied per head.
+ * Returns the context (B, T, H*D) and the caches after the write.
+ */
+export function attend(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  mask: Tensor,
+  scale: number,
+  cache?: { layer: LayerCache; slot: Tensor },
+): { context: Tensor; present?: LayerCache } {
+  const [b, t, h, d] = q.shape;
+  const hkv = k.shape[2];
+  const r = h / hkv;
+  let keys = op.transpose(k, [0, 2, 1, 3]); // (B, Hkv, Tk, D)
+  let values = op.transpose(v, [0, 2, 1, 3]); // (B, Hkv, Tk, D)
+  let present: LayerCache | undefined;
+  if (cache) {
+    keys = writeCache(cache.layer.key, keys, cache.slot); // (B, Hkv, Tmax, D)
+    values = writeCache(cache.layer.value, values, cache.slot);
+    present = { key: keys, value: values };
+  }
+  const tk = keys.shape[2];
+  const grouped = op.reshape(op.transpose(op.mul(q, scale), [0, 2, 1, 3]), [b, hkv, r * t, d]); // (B, Hkv, R*T, D)
+  const scores = op.reshape(op.matmul(grouped, op.transposeLast2(keys)), [b, h, t, tk]); // (B, H, T, Tk)
+  const probs = op.softmax(op.add(scores, mask), -1);
+  const context = op.matmul(op.reshape(probs, [b, hkv, r * t, tk]), values); // (B, Hkv, R*T, D)
+  const merged = op.transpose(op.reshape(context, [b, h, t, d]), [0, 2, 1, 3]); // (B, T, H, D)
+  return { context: op.reshape(merged, [b, t, h * d]), present };
+}

@@ -1,0 +1,165 @@
+/**
+ * What every family's forward pass needs from the model and the options: base weights as params or frozen
+ * initializers (by ParamPolicy), linear layers with LoRA where targeted, activations, and the output heads.
+ */
+import { Graph, Tensor } from '../../engine/graph';
+import * as nn from '../../engine/nn';
+import * as op from '../../engine/ops';
+import { UserInputError } from '../../errors';
+import { Activation } from '../config';
+import { loraDelta, loraKey, loraModules, loraScale } from '../lora';
+import { CausalLMOptions, DropoutInput, LoadedModel, LoraSpec, PromptSpec } from '../model';
+import { PROMPT_KEY } from '../prompt-tuning';
+import { LinearModule } from './layout';
+
+export class ForwardBuilder {
+  readonly params = new Map<string, Tensor>();
+  readonly noise: DropoutInput[] = [];
+  readonly lora: LoraSpec | null;
+  readonly prompt: PromptSpec | null;
+  private readonly leaves = new Map<string, Tensor>();
+  private readonly adapted: ReadonlySet<string>;
+
+  constructor(
+    readonly g: Graph,
+    readonly m: LoadedModel,
+    readonly opts: CausalLMOptions,
+    /** The checkpoint's name for a module path (GPT-2 files may lack the `transformer.` prefix). */
+    readonly checkpointName: (modulePath: string) => string = (p) => p,
+  ) {
+    const adapter = opts.adapterEnabled === false ? undefined : opts.adapter;
+    if (adapter && opts.policy === 'full') {
+      throw new Error('buildCausalLM: policy "full" trains the base weights; it takes no adapter');
+    }
+    if (adapter && opts.policy === 'frozen' && !adapter.weights) {
+      throw new Error('buildCausalLM: a frozen adapter needs its weights');
+    }
+    this.lora = adapter?.kind === 'lora' ? adapter : null;
+    this.prompt = adapter?.kind === 'prompt' ? adapter : null;
+    this.adapted = new Set(this.lora ? loraModules(m.config, this.lora).map((l) => l.path) : []);
+  }
+
+  /** A base weight by checkpoint name: a graph param under policy 'full', else a frozen initializer. */
+  weight(name: string, shape?: readonly number[]): Tensor {
+    const known = this.leaves.get(name);
+    if (known) return known;
+    if (!this.m.weights.has(name)) {
+      throw new UserInputError(
+        `${this.m.dir}: the checkpoint has no tensor ${name}, which a ${this.m.config.architecture} needs`,
+        [this.m.dir, name],
+        'BAD_CHECKPOINT',
+      );
+    }
+    const stored = this.m.weights.shape(name);
+    if (shape && stored.join() !== shape.join()) {
+      throw new UserInputError(
+        `${this.m.dir}: tensor ${name} has shape [${stored.join(', ')}], the config implies [${shape.join(', ')}]`,
+        [this.m.dir, name],
+        'BAD_CHECKPOINT',
+      );
+    }
+    let t: Tensor;
+    if (this.opts.policy === 'full') {
+      t = this.g.param(name, stored);
+      this.params.set(name, t);
+    } else {
+      t = this.g.initializer(name, this.m.weights.get(name).data, stored);
+    }
+    this.leaves.set(name, t);
+    return t;
+  }
+
+  /** An adapter tensor by PEFT name: a param under policy 'adapter', else an initializer from the adapter's weights. */
+  adapterWeight(name: string, shape: readonly number[], weights: LoraSpec['weights']): Tensor {
+    const known = this.leaves.get(name);
+    if (known) return known;
+    let t: Tensor;
+    if (this.opts.policy === 'adapter') {
+      t = this.g.param(name, shape);
+      this.params.set(name, t);
+    } else {
+      t = this.g.initializer(name, weights!.get(name).data, shape);
+    }
+    this.leaves.set(name, t);
+    return t;
+  }
+
+  /** A linear layer (HF Linear or GPT-2 Conv1D) on x (..., in), plus its LoRA branch where targeted. */
+  linear(mod: LinearModule, x: Tensor): Tensor {
+    const name = this.checkpointName(mod.path);
+    const shape =
+      mod.layout === 'linear' ? [mod.outFeatures, mod.inFeatures] : [mod.inFeatures, mod.outFeatures];
+    const w = this.weight(`${name}.weight`, shape);
+    const b = mod.bias ? this.weight(`${name}.bias`, [mod.outFeatures]) : undefined;
+    let y: Tensor;
+    if (mod.layout === 'linear') {
+      y = nn.linear(x, w, b);
+    } else {
+      const flat = op.reshape(x, [-1, mod.inFeatures]); // (N, in)
+      y = op.reshape(op.gemm(flat, w, b), [...x.shape.slice(0, -1), mod.outFeatures]);
+    }
+    if (!this.lora || !this.adapted.has(mod.path)) return y;
+    const a = this.adapterWeight(loraKey(mod.path, 'A'), [this.lora.r, mod.inFeatures], this.lora.weights);
+    const bw = this.adapterWeight(loraKey(mod.path, 'B'), [mod.outFeatures, this.lora.r], this.lora.weights);
+    let keep: Tensor | undefined;
+    if (this.opts.policy === 'adapter' && this.lora.dropout > 0) {
+      keep = this.g.input(`${loraKey(mod.path, 'A')}.dropout_keep`, x.shape, 'float32');
+      this.noise.push({ input: keep, kind: 'dropout', p: this.lora.dropout });
+    }
+    return op.add(y, loraDelta(x, a, bw, loraScale(this.lora), keep));
+  }
+
+  /** The prompt-tuning embeddings (N, C), or null without a prompt adapter. */
+  promptEmbeddings(): Tensor | null {
+    if (!this.prompt) return null;
+    const shape = [this.prompt.numVirtualTokens, this.m.config.hiddenSize];
+    return this.adapterWeight(PROMPT_KEY, shape, this.prompt.weights);
+  }
+
+  activation(kind: Activation, x: Tensor): Tensor {
+    switch (kind) {
+      case 'silu':
+        return nn.silu(x);
+      case 'gelu_new':
+      case 'gelu_pytorch_tanh':
+        return nn.geluTanh(x);
+      case 'gelu':
+        return nn.geluErf(x);
+      case 'relu':
+        return op.relu(x);
+    }
+  }
+
+  /**
+   * The output head on hidden (B, T, C): the LM head (tied to `embedding` where the config says so; Baichuan2's
+   * NormHead normalizes the rows of its weight first) or the sequence-classification `score` layer.
+   */
+  head(hidden: Tensor, embedding: string): Tensor {
+    const c = this.m.config;
+    const kind = this.opts.head ?? (c.head === 'sequence_classification' ? 'score' : 'lm');
+    if (kind === 'score') return nn.linear(hidden, this.weight('score.weight', [c.numLabels, c.hiddenSize]));
+    let w = c.tieWordEmbeddings
+      ? this.weight(embedding)
+      : this.weight('lm_head.weight', [c.vocabSize, c.hiddenSize]);
+    if (c.normHead) {
+      // F.normalize(W, dim=1): rows divided by max(||row||, 1e-12)
+      const norms = op.sqrt(op.reduceSumSquare(w, [1], true)); // (V, 1)
+      w = op.div(w, op.maximum(norms, 1e-12));
+    }
+    return nn.linear(hidden, w);
+  }
+}
+
+/** Index (B) of each row's last real token, from a (B, T) mask: max over t of t * mask[t]. */
+export function lastTokenIndex(attentionMask: Tensor): Tensor {
+  const [, t] = attentionMask.shape;
+  const mask = attentionMask.dtype === 'int64' ? attentionMask : op.cast(attentionMask, 'int64');
+  return op.reduceMax(op.mul(mask, op.reshape(op.arange(attentionMask.graph, 0, t), [1, t])), [1]);
+}
+
+/** hidden (B, T, C) at one position per row, indices (B) int64 -> (B, 1, C). */
+export function pickPositions(hidden: Tensor, indices: Tensor): Tensor {
+  const [b, , c] = hidden.shape;
+  const idx = op.expand(op.reshape(indices, [b, 1, 1]), [b, 1, c]);
+  return op.gatherElements(hidden, idx, 1);
+}

@@ -1,0 +1,25 @@
+/** What a model family provides to the shared forward-pass driver (families/index.ts). */
+import { Tensor } from '../../engine/graph';
+import { LayerCache, LoadedModel } from '../model';
+import { ForwardBuilder } from './builder';
+
+/** Positions of the L tokens the layers see: offset..offset+L-1 for every row, or per-token ids. */
+export type Positions = { offset: number } | { positionIds: Tensor; tableSize: number };
+
+export interface LayerContext {
+  positions: Positions;
+  /** Additive attention mask (B, 1, L, Tk). */
+  mask: Tensor;
+  cache?: { layers: readonly LayerCache[]; slot: Tensor };
+}
+
+export interface Family {
+  /** The checkpoint's tensor-name prefix for a module path. */
+  checkpointName(m: LoadedModel): (modulePath: string) => string;
+  /** Checkpoint name of the token embedding (the tied head reads it too). */
+  embeddingName(m: LoadedModel): string;
+  /** Token embeddings (B, T, C). */
+  embed(b: ForwardBuilder, inputIds: Tensor): Tensor;
+  /** The decoder stack and final norm on embeddings (B, L, C): hidden (B, L, C) and updated caches. */
+  layers(b: ForwardBuilder, x: Tensor, ctx: LayerContext): { hidden: Tensor; present?: LayerCache[] };
+}
