@@ -1,30 +1,17 @@
 /**
- * What a run leaves for users, in the layouts other tools load: a full update as a Hugging Face model folder
- * (config.json, model.safetensors, tokenizer and generation files copied from the base model), LoRA and prompt
- * tuning as a PEFT adapter folder (adapter_config.json with the fields peft 0.21 writes, adapter_model.safetensors
- * with PEFT's key names).
+ * PEFT adapter folders, what LoRA and prompt tuning leave for users: adapter_config.json with the fields peft 0.21
+ * writes and adapter_model.safetensors with PEFT's key names. (A full update is a Hugging Face model folder:
+ * models/checkpoint-folder.ts writes those.)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { WritableTensor, floatTensor, writeModelSafetensors, writeSafetensors } from '../models/safetensors';
+import { WritableTensor, floatTensor, writeSafetensors } from '../models/safetensors';
 import { HostTensor } from './objective';
 
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
 /** The peft release whose adapter layout these files follow (the fixtures were saved by it). */
 const PEFT_LAYOUT_VERSION = '0.21.0';
-
-/** Files of a model folder that describe its tokenizer and generation defaults, copied into a full checkpoint. */
-const TOKENIZER_FILES = [
-  'tokenizer.json',
-  'tokenizer_config.json',
-  'special_tokens_map.json',
-  'chat_template.jinja',
-  'generation_config.json',
-  'tokenizer.model',
-  'vocab.json',
-  'merges.txt',
-];
 
 export type PeftTaskType = 'CAUSAL_LM' | 'SEQ_CLS';
 
@@ -120,7 +107,8 @@ export function promptTuningAdapterConfig(o: PromptTuningConfigFields): Record<s
   };
 }
 
-function toWritable(tensors: ReadonlyMap<string, HostTensor>): Record<string, WritableTensor> {
+/** float32 host tensors as safetensors entries (F32), keyed as given. */
+export function toWritable(tensors: ReadonlyMap<string, HostTensor>): Record<string, WritableTensor> {
   const out: Record<string, WritableTensor> = {};
   for (const [name, t] of tensors) {
     if (!(t.data instanceof Float32Array))
@@ -139,29 +127,4 @@ export function writeAdapterFolder(
   fs.mkdirSync(dir, { recursive: true });
   writeSafetensors(path.join(dir, ADAPTER_WEIGHTS_FILE), toWritable(tensors));
   fs.writeFileSync(path.join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
-}
-
-/**
- * A Hugging Face model folder: `config` (the base model's parsed config.json) saved as float32, the weights
- * keyed by their HF names, and the base folder's tokenizer and generation files.
- */
-export function writeModelFolder(
-  dir: string,
-  baseDir: string,
-  config: Record<string, unknown>,
-  tensors: ReadonlyMap<string, HostTensor>,
-): void {
-  fs.mkdirSync(dir, { recursive: true });
-  const { torch_dtype: _legacy, ...rest } = config;
-  fs.writeFileSync(
-    path.join(dir, 'config.json'),
-    JSON.stringify({ ...rest, dtype: 'float32' }, null, 2) + '\n',
-  );
-  writeModelSafetensors(dir, toWritable(tensors));
-  for (const file of TOKENIZER_FILES) {
-    const from = path.join(baseDir, file);
-    if (fs.existsSync(from) && path.resolve(from) !== path.resolve(dir, file)) {
-      fs.copyFileSync(from, path.join(dir, file));
-    }
-  }
 }

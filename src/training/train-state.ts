@@ -28,7 +28,7 @@ export class TrainState {
     readonly params: Map<string, ParamState>,
   ) {}
 
-  /** Fresh state: the given initial values (copied, the caller's arrays stay untouched) and zero moments. */
+  /** Fresh state: the initial values (wrapped, never written: each step outputs new tensors) and zero moments. */
   static initial(values: ReadonlyMap<string, HostTensor>): TrainState {
     const params = new Map<string, ParamState>();
     for (const [name, t] of values) {
@@ -36,7 +36,7 @@ export class TrainState {
         throw new Error(`trainable '${name}' must be float32, got ${t.dtype}`);
       const zeros = () => float32Tensor(new Float32Array(t.data.length), t.shape);
       params.set(name, {
-        value: float32Tensor(t.data.slice(), t.shape),
+        value: float32Tensor(t.data, t.shape),
         expAvg: zeros(),
         expAvgSq: zeros(),
       });

@@ -87,7 +87,7 @@ export class Trainer {
     const out = await session.run({
       ...this.batchFeeds(session, batch, step.noise),
       ...this.stateFeeds(step.paramNames),
-      ...adamWFeeds(this.state.step + 1, lr, this.opts.adamW),
+      ...this.optimizerFeeds(session, lr),
     });
     this.takeState(step.paramNames, out);
     const metrics: Record<string, number> = {};
@@ -131,7 +131,7 @@ export class Trainer {
     );
     const feeds: Record<string, Feed> = {
       ...this.stateFeeds(paramNames),
-      ...adamWFeeds(this.state.step + 1, lr, this.opts.adamW),
+      ...this.optimizerFeeds(session, lr),
       [GRAD_SCALE]: float32Tensor(new Float32Array([scale]), []),
     };
     for (const name of paramNames) feeds[OUT.gradAcc(name)] = acc!.get(name)!;
@@ -184,6 +184,12 @@ export class Trainer {
     const p = this.state.params.get(name);
     if (!p) throw new Error(`no train state for '${name}'`);
     return p;
+  }
+
+  /** AdamW's step scalars the graph reads (without weight decay it has no decay factor). */
+  private optimizerFeeds(session: Session, lr: number): Record<string, Feed> {
+    const all = adamWFeeds(this.state.step + 1, lr, this.opts.adamW);
+    return Object.fromEntries(Object.entries(all).filter(([name]) => session.inputNames.includes(name)));
   }
 
   /** Batch tensors the graph reads (an objective may leave some unused, e.g. a mask) and fresh noise. */

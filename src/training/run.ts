@@ -1,0 +1,253 @@
+/**
+ * One training run from a request to its checkpoints, shared by `whetstone train` and the worker's job runner:
+ * load the model and data, build the method's Objective over the chosen parameterization (full, LoRA, prompt
+ * tuning), restore a checkpoint when resuming, run the loop, and write checkpoints (`<output>/checkpoint-<step>`
+ * on the way and when stopped, the output folder itself at the end).
+ */
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import { UserInputError } from '../errors';
+import { ExecutionProvider } from '../engine/session';
+import { checkSequenceLength } from '../models/config';
+import { LoadedModel, loadModel } from '../models/model';
+import { LogEntry, TrainerStateFile, readMoments, readTrainerState, writeResumeState } from './checkpoint';
+import { ParameterScale } from './config-file';
+import { SftRow, collateSft, exampleData, padTokenIdOf, tokenizeSftRows } from './data';
+import { PromptTemplate } from './data/examples';
+import { Hyperparameters } from './hyperparameters';
+import { LoopPosition, START, planSteps, runLoop } from './loop';
+import { Parameterization, parameterize } from './parameterization';
+import { StepEvent } from './progress';
+import { Rng } from './rng';
+import { SftObjective } from './sft';
+import { HostParamState, TrainState } from './train-state';
+import { Trainer } from './trainer';
+
+export interface TrainingRequest {
+  method: 'sft';
+  parameterScale: ParameterScale;
+  modelPath: string;
+  rows: readonly SftRow[];
+  template: PromptTemplate;
+  /** A PEFT folder to start LoRA or prompt tuning from. */
+  initAdapter: string | null;
+  hyperparameters: Hyperparameters;
+  output: string;
+  resumeFrom: string | null;
+  executionProvider: ExecutionProvider;
+  threads: number | null;
+}
+
+export interface RunHooks {
+  onStart?(info: {
+    totalSteps: number;
+    examples: number;
+    skipped: number;
+    truncated: number;
+    resumedAt: number;
+  }): void;
+  onStep(event: StepEvent): void | Promise<void>;
+  onCheckpoint(c: { step: number; path: string; metrics: Record<string, number> }): void | Promise<void>;
+  shouldStop(): boolean;
+}
+
+export interface RunResult {
+  finalCheckpoint: string;
+  /** True when the run ended on a stop request before its planned total. */
+  stopped: boolean;
+  steps: number;
+}
+
+/** Keys that do not change the trajectory, so a resume may change them. */
+const RESUME_FREE_KEYS: ReadonlySet<keyof Hyperparameters> = new Set(['checkpointEverySteps']);
+
+function fingerprint(examples: readonly { inputIds: number[]; labels: number[] }[]): string {
+  const h = createHash('sha256');
+  for (const e of examples) h.update(JSON.stringify([e.inputIds, e.labels]));
+  return h.digest('hex');
+}
+
+function checkResumable(
+  saved: TrainerStateFile,
+  req: TrainingRequest,
+  dataPrint: string,
+  examples: number,
+): void {
+  const mismatch = (what: string) => {
+    throw new UserInputError(`resumeFrom ${req.resumeFrom}: ${what}`, ['resumeFrom'], 'BAD_CHECKPOINT');
+  };
+  if (saved.method !== req.method || saved.parameterScale !== req.parameterScale) {
+    mismatch(
+      `it was trained with ${saved.method}/${saved.parameterScale}, not ${req.method}/${req.parameterScale}`,
+    );
+  }
+  if (saved.data.fingerprint !== dataPrint) {
+    mismatch(`it was trained on other data (${saved.data.examples} examples; now ${examples})`);
+  }
+  const changed = (Object.keys(req.hyperparameters) as (keyof Hyperparameters)[]).filter(
+    (k) =>
+      !RESUME_FREE_KEYS.has(k) &&
+      JSON.stringify(saved.hyperparameters[k]) !== JSON.stringify(req.hyperparameters[k]),
+  );
+  if (changed.length) mismatch(`hyperparameters differ from the checkpoint's: ${changed.join(', ')}`);
+}
+
+/** The model to build on: a full-update checkpoint is itself the model; adapters sit on the base model. */
+function modelDir(req: TrainingRequest): string {
+  return req.resumeFrom && req.parameterScale === 'full' ? req.resumeFrom : req.modelPath;
+}
+
+export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promise<RunResult> {
+  const hp = req.hyperparameters;
+  const saved = req.resumeFrom ? readTrainerState(req.resumeFrom) : null;
+  const model: LoadedModel = await loadModel(modelDir(req));
+
+  const maxLength = hp.maxSequenceLength ?? Math.min(1024, model.config.maxPositionEmbeddings);
+  const virtualTokens = req.parameterScale === 'prompt_tuning' ? hp.numVirtualTokens : 0;
+  checkSequenceLength(model.config, maxLength + virtualTokens, 'hyperparameters.maxSequenceLength');
+  const tokenized = tokenizeSftRows(req.rows, model.tokenizer, {
+    maxSequenceLength: maxLength,
+    template: req.template,
+  });
+  if (tokenized.examples.length === 0) {
+    const why = tokenized.skipped[0]
+      ? ` (row ${tokenized.skipped[0].row + 1}: ${tokenized.skipped[0].reason})`
+      : '';
+    throw new UserInputError(`the dataset has no usable example${why}`, ['dataset']);
+  }
+  const padTokenId = padTokenIdOf(model.tokenizer);
+  const data = exampleData(tokenized.examples, (batch) =>
+    collateSft(batch, { padTokenId, padToMultipleOf: hp.sequenceBucket, maxLength }),
+  );
+  const dataPrint = fingerprint(tokenized.examples);
+  if (saved) checkResumable(saved, req, dataPrint, tokenized.examples.length);
+
+  const rng = saved ? Rng.fromState(saved.rng) : Rng.fromSeed(hp.seed);
+  const params: Parameterization = parameterize(model, {
+    scale: req.parameterScale,
+    hyperparameters: hp,
+    adapterDir: req.resumeFrom && req.parameterScale !== 'full' ? req.resumeFrom : req.initAdapter,
+    rng,
+  });
+  const objective = new SftObjective(params.forward, params.initial);
+  const state = saved ? restoreState(saved, params, req.resumeFrom!) : TrainState.initial(params.initial);
+  const trainer = new Trainer(objective, state, {
+    adamW: { beta1: hp.adamBeta1, beta2: hp.adamBeta2, eps: hp.adamEpsilon, weightDecay: hp.weightDecay },
+    maxGradNorm: hp.maxGradNorm > 0 ? hp.maxGradNorm : null,
+    weightDecayAll: hp.weightDecayAll,
+    executionProvider: req.executionProvider,
+    threads: req.threads ?? undefined,
+    random: () => rng.next(),
+  });
+
+  const options = {
+    epochs: hp.epochs,
+    batchSize: hp.batchSize,
+    gradientAccumulationSteps: hp.gradientAccumulationSteps,
+    shuffle: hp.shuffle,
+    lrScheduler: hp.lrScheduler,
+    learningRate: hp.learningRate,
+    warmupRatio: hp.warmupRatio,
+  };
+  const plan = planSteps(data.size, options);
+  const logHistory: LogEntry[] = saved ? [...saved.logHistory] : [];
+  let last: StepEvent | null = null;
+  let finalCheckpoint = req.resumeFrom ?? req.output;
+  let stopped = false;
+  hooks.onStart?.({
+    totalSteps: plan.totalSteps,
+    examples: data.size,
+    skipped: tokenized.skipped.length,
+    truncated: tokenized.truncated,
+    resumedAt: state.step,
+  });
+
+  const checkpoint = async (reason: 'interval' | 'final' | 'stop', position: LoopPosition) => {
+    const dir = reason === 'final' ? req.output : path.join(req.output, `checkpoint-${state.step}`);
+    const host = await state.toHost();
+    params.save(dir, valuesOf(host));
+    writeResumeState(
+      dir,
+      {
+        format: 'whetstone-trainer-state',
+        version: 1,
+        method: req.method,
+        parameterScale: req.parameterScale,
+        globalStep: state.step,
+        totalSteps: plan.totalSteps,
+        position,
+        rng: rng.state(),
+        data: { examples: data.size, fingerprint: dataPrint },
+        trainables: [...host.keys()],
+        hyperparameters: hp,
+        logHistory,
+      },
+      host,
+    );
+    finalCheckpoint = dir;
+    stopped = reason === 'stop';
+    const metrics = last
+      ? { loss: last.loss, gradNorm: last.gradNorm, learningRate: last.learningRate, ...last.extra }
+      : {};
+    await hooks.onCheckpoint({ step: state.step, path: dir, metrics });
+  };
+
+  try {
+    await runLoop({
+      trainer,
+      data,
+      options,
+      shuffler: rng,
+      position: saved ? saved.position : START,
+      checkpointEverySteps: hp.checkpointEverySteps,
+      hooks: {
+        onStep: async (event) => {
+          last = event;
+          logHistory.push({
+            step: event.step,
+            epoch: event.epoch,
+            loss: event.loss,
+            gradNorm: event.gradNorm,
+            learningRate: event.learningRate,
+          });
+          await hooks.onStep(event);
+        },
+        onCheckpoint: checkpoint,
+        shouldStop: hooks.shouldStop,
+      },
+    });
+  } finally {
+    await trainer.release();
+  }
+  return { finalCheckpoint, stopped, steps: state.step };
+}
+
+function valuesOf(host: ReadonlyMap<string, HostParamState>) {
+  return new Map(
+    [...host].map(([name, s]) => [name, { data: s.value, shape: s.shape, dtype: 'float32' as const }]),
+  );
+}
+
+/** Trainables from the checkpoint's artifact (already in `params.initial`) with its Adam moments. */
+function restoreState(saved: TrainerStateFile, params: Parameterization, dir: string): TrainState {
+  const names = [...params.initial.keys()];
+  if (names.join('\n') !== [...saved.trainables].join('\n')) {
+    throw new UserInputError(
+      `resumeFrom ${dir}: it trains [${saved.trainables.join(', ')}], this run [${names.join(', ')}]`,
+      ['resumeFrom'],
+      'BAD_CHECKPOINT',
+    );
+  }
+  const moments = readMoments(dir, new Map(names.map((n) => [n, params.initial.get(n)!.shape])));
+  const states = new Map<string, HostParamState>();
+  for (const [name, t] of params.initial) {
+    const m = moments.get(name)!;
+    states.set(name, {
+      shape: t.shape,
+      value: t.data as Float32Array,
+      expAvg: m.expAvg,
+      expAvgSq: m.expAvgSq,
+    });
+  }
+  return TrainState.fromHost(saved.globalStep, states);
+}

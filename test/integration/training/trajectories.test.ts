@@ -1,0 +1,155 @@
+/**
+ * The trainer against PyTorch: the `full`, `lora` and `prompt_tuning` trajectories of hf-tiny/reference.json on
+ * sft_batch.safetensors (losses and gradient norms per step, end states).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadModel } from '../../../src/models/model';
+import { SafetensorsReader } from '../../../src/models/safetensors';
+import { Batch } from '../../../src/training/objective';
+import { parseHyperparameters } from '../../../src/training/hyperparameters';
+import { parameterize } from '../../../src/training/parameterization';
+import { Rng } from '../../../src/training/rng';
+import { SftObjective } from '../../../src/training/sft';
+import { TrainState } from '../../../src/training/train-state';
+import { Trainer } from '../../../src/training/trainer';
+import { hfTiny } from '../../helpers/fixtures';
+
+interface Trajectory {
+  lr: number;
+  weight_decay: number;
+  steps: number;
+  losses: number[];
+  grad_norms: number[];
+}
+const reference = JSON.parse(fs.readFileSync(hfTiny('reference.json'), 'utf8'));
+const trajectories: Record<string, Trajectory> = reference.trajectories;
+
+function sftBatch(): Batch {
+  const r = SafetensorsReader.open(hfTiny('sft_batch.safetensors'));
+  const tensor = (name: string) => {
+    const e = r.entry(name);
+    return { data: BigInt64Array.from(r.integers(name), BigInt), shape: e.shape, dtype: 'int64' as const };
+  };
+  const mask = r.integers('attention_mask');
+  return {
+    tensors: {
+      input_ids: tensor('input_ids'),
+      attention_mask: tensor('attention_mask'),
+      labels: tensor('labels'),
+    },
+    tokens: mask.reduce((a, b) => a + b, 0),
+    examples: r.entry('input_ids').shape[0],
+  };
+}
+
+/** |a - b| / |b| */
+const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
+
+async function runTrajectory(scale: 'full' | 'lora' | 'prompt_tuning', adapterDir: string | null) {
+  const t = trajectories[scale === 'prompt_tuning' ? 'prompt_tuning' : scale];
+  const model = await loadModel(hfTiny('llama-tiny'));
+  const params = parameterize(model, {
+    scale,
+    hyperparameters: parseHyperparameters({ weightDecay: t.weight_decay, weightDecayAll: true }),
+    adapterDir,
+    rng: Rng.fromSeed(0),
+  });
+  const trainer = new Trainer(
+    new SftObjective(params.forward, params.initial),
+    TrainState.initial(params.initial),
+    {
+      adamW: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: t.weight_decay },
+      maxGradNorm: 1,
+      weightDecayAll: true,
+      threads: 2,
+      random: Math.random,
+    },
+  );
+  const batch = sftBatch();
+  const losses: number[] = [];
+  const norms: number[] = [];
+  for (let i = 0; i < t.steps; i++) {
+    const r = await trainer.step([batch], t.lr);
+    losses.push(r.loss);
+    norms.push(r.gradNorm);
+  }
+  await trainer.release();
+  return { t, losses, norms, values: await trainer.state.valuesToHost(), params, initial: params.initial };
+}
+
+function expectTrajectory(run: Awaited<ReturnType<typeof runTrajectory>>) {
+  const { t, losses, norms } = run;
+  expect(rel(losses[0], t.losses[0])).toBeLessThan(1e-4);
+  expect(rel(norms[0], t.grad_norms[0])).toBeLessThan(1e-4);
+  for (let i = 0; i < t.steps; i++) {
+    expect(rel(losses[i], t.losses[i])).toBeLessThan(1e-3);
+    expect(rel(norms[i], t.grad_norms[i])).toBeLessThan(1e-3);
+  }
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+test('full fine-tuning follows PyTorch and ends at full_final', async () => {
+  const run = await runTrajectory('full', null);
+  expectTrajectory(run);
+  const final = SafetensorsReader.openFolder(hfTiny('full_final'));
+  let worst = 0;
+  for (const [name, v] of run.values)
+    worst = Math.max(worst, maxAbsDiff(v.data as Float32Array, final.float32(name)));
+  expect(worst).toBeLessThan(1e-4);
+});
+
+test('LoRA follows PyTorch from lora_init, changes only adapter tensors and ends at lora_final', async () => {
+  const run = await runTrajectory('lora', hfTiny('lora_init'));
+  expectTrajectory(run);
+  const final = SafetensorsReader.open(hfTiny('lora_final', 'adapter_model.safetensors'));
+  expect([...run.values.keys()].sort()).toEqual(final.names().sort()); // only adapter tensors are trained
+  let worst = 0;
+  for (const [name, v] of run.values)
+    worst = Math.max(worst, maxAbsDiff(v.data as Float32Array, final.float32(name)));
+  expect(worst).toBeLessThan(1e-4);
+
+  // the adapter written after training has lora_final's keys, shapes and config fields
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-lora-'));
+  try {
+    run.params.save(dir, run.values);
+    const written = SafetensorsReader.open(path.join(dir, 'adapter_model.safetensors'));
+    expect(written.names().sort()).toEqual(final.names().sort());
+    for (const n of final.names()) expect(written.entry(n).shape).toEqual(final.entry(n).shape);
+    const ours = JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8'));
+    const theirs = JSON.parse(fs.readFileSync(hfTiny('lora_final', 'adapter_config.json'), 'utf8'));
+    expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
+    for (const k of [
+      'peft_type',
+      'r',
+      'lora_alpha',
+      'lora_dropout',
+      'target_modules',
+      'task_type',
+      'bias',
+      'fan_in_fan_out',
+    ]) {
+      expect(ours[k]).toEqual(theirs[k]);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('prompt tuning follows PyTorch from prompt_init and ends at prompt_final', async () => {
+  const run = await runTrajectory('prompt_tuning', hfTiny('prompt_init'));
+  expectTrajectory(run);
+  const final = SafetensorsReader.open(hfTiny('prompt_final', 'adapter_model.safetensors'));
+  expect([...run.values.keys()]).toEqual(['prompt_embeddings']);
+  const worst = maxAbsDiff(
+    run.values.get('prompt_embeddings')!.data as Float32Array,
+    final.float32('prompt_embeddings'),
+  );
+  expect(worst).toBeLessThan(1e-4);
+});
