@@ -6,7 +6,9 @@ import { UserInputError } from '../errors';
 
 type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Promise<void> }> };
 
-const commands: Record<string, Command> = {};
+const commands: Record<string, Command> = {
+  train: { summary: 'fine-tune a model as a config file says', load: () => import('./commands/train') },
+};
 
 function usage(): string {
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
