@@ -5,11 +5,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../models/model';
 import { WritableTensor, floatTensor, writeSafetensors } from '../models/safetensors';
 import { HostTensor } from './objective';
 
-export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
-export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
 /** The peft release whose adapter layout these files follow (the fixtures were saved by it). */
 const PEFT_LAYOUT_VERSION = '0.21.0';
 
@@ -125,6 +124,6 @@ export function writeAdapterFolder(
   tensors: ReadonlyMap<string, HostTensor>,
 ): void {
   fs.mkdirSync(dir, { recursive: true });
-  writeSafetensors(path.join(dir, ADAPTER_WEIGHTS_FILE), toWritable(tensors));
-  fs.writeFileSync(path.join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
+  writeSafetensors(path.join(dir, ADAPTER_WEIGHTS), toWritable(tensors));
+  fs.writeFileSync(path.join(dir, ADAPTER_CONFIG), JSON.stringify(config, null, 2) + '\n');
 }

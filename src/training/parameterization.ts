@@ -4,29 +4,19 @@
  * adapter folder). An adapter starts from a PEFT folder (initAdapter, or the checkpoint being resumed) whose
  * adapter_config.json then defines it, else it is initialised as PEFT does, drawing from the run's RNG.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { Graph } from '../engine/graph';
 import { UserInputError } from '../errors';
 import { writeModelFolder } from '../models/checkpoint-folder';
-import { familyOf } from '../models/families';
-import { checkLoraWeights, initLoraWeights, loraSpecFromConfig, resolveLoraTargets } from '../models/lora';
-import { AdapterSpec, LoadedModel, MemoryWeights, WeightStore, buildCausalLM } from '../models/model';
+import { resolveLoraTargets } from '../models/lora';
 import {
-  checkPromptWeights,
-  promptSpecFromConfig,
-  randomPromptWeights,
-  textPromptWeights,
-} from '../models/prompt-tuning';
-import { SafetensorsReader } from '../models/safetensors';
-import {
-  ADAPTER_CONFIG_FILE,
-  ADAPTER_WEIGHTS_FILE,
-  loraAdapterConfig,
-  promptTuningAdapterConfig,
-  toWritable,
-  writeAdapterFolder,
-} from './artifacts';
+  AdapterSpec,
+  LoadedModel,
+  ResolvedAdapter,
+  buildCausalLM,
+  initialParameters,
+  loadAdapter,
+  resolveAdapter,
+} from '../models/model';
+import { loraAdapterConfig, promptTuningAdapterConfig, toWritable, writeAdapterFolder } from './artifacts';
 import { ParameterScale } from './config-file';
 import { Hyperparameters } from './hyperparameters';
 import { HostTensor } from './objective';
@@ -49,104 +39,40 @@ export interface ParameterizeOptions {
   rng: Rng;
 }
 
-/** adapter_config.json and the weights of a PEFT folder. */
-function readAdapterFolder(dir: string): {
-  config: Record<string, unknown>;
-  weights: WeightStore;
-  file: string;
-} {
-  const file = path.join(dir, ADAPTER_CONFIG_FILE);
-  const weightsFile = path.join(dir, ADAPTER_WEIGHTS_FILE);
-  for (const f of [file, weightsFile]) {
-    if (!fs.existsSync(f))
+function adapterFor(m: LoadedModel, o: ParameterizeOptions): ResolvedAdapter {
+  const hp = o.hyperparameters;
+  const kind = o.scale === 'lora' ? 'lora' : 'prompt';
+  if (o.adapterDir) {
+    const adapter = loadAdapter(o.adapterDir, m);
+    if (adapter.kind !== kind) {
+      const want = kind === 'lora' ? 'LORA' : 'PROMPT_TUNING';
       throw new UserInputError(
-        `${dir} is not a PEFT adapter folder: ${path.basename(f)} is missing`,
-        [dir],
+        `${o.adapterDir} holds a ${adapter.kind} adapter, this run trains ${want}`,
+        [o.adapterDir],
         'BAD_ADAPTER',
       );
-  }
-  let config: Record<string, unknown>;
-  try {
-    config = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new UserInputError(`${file}: not valid JSON (${(err as Error).message})`, [file], 'BAD_ADAPTER');
-  }
-  const reader = SafetensorsReader.open(weightsFile);
-  const weights = new MemoryWeights(
-    reader.names().map((n) => [n, { data: reader.float32(n), shape: reader.entry(n).shape }]),
-  );
-  return { config, weights, file };
-}
-
-function expectPeftType(config: Record<string, unknown>, file: string, wanted: string): void {
-  if (config.peft_type !== wanted) {
-    throw new UserInputError(
-      `${file}: peft_type is ${JSON.stringify(config.peft_type)}, this run needs ${wanted}`,
-      [file, 'peft_type'],
-      'BAD_ADAPTER',
-    );
-  }
-}
-
-function adapterSpec(m: LoadedModel, o: ParameterizeOptions): AdapterSpec {
-  const hp = o.hyperparameters;
-  const folder = o.adapterDir ? readAdapterFolder(o.adapterDir) : null;
-  if (o.scale === 'lora') {
-    if (folder) {
-      expectPeftType(folder.config, folder.file, 'LORA');
-      const spec = { ...loraSpecFromConfig(folder.config, folder.file), weights: folder.weights };
-      checkLoraWeights(m.config, spec, folder.weights, o.adapterDir!);
-      return spec;
     }
-    const spec = {
-      kind: 'lora' as const,
-      r: hp.loraRank,
-      alpha: hp.loraAlpha,
-      dropout: hp.loraDropout,
-      targets: hp.loraTargets,
-    };
-    return { ...spec, weights: initLoraWeights(m.config, spec, () => o.rng.next()) };
+    return adapter;
   }
-  if (folder) {
-    expectPeftType(folder.config, folder.file, 'PROMPT_TUNING');
-    const spec = { ...promptSpecFromConfig(folder.config, folder.file), weights: folder.weights };
-    checkPromptWeights(m.config, spec, folder.weights, o.adapterDir!);
-    return spec;
-  }
-  const n = hp.numVirtualTokens;
-  const weights =
-    hp.promptTuningInitText === null
-      ? randomPromptWeights(m.config, n, () => o.rng.next())
-      : textPromptWeights(m.weights, familyOf(m).embeddingName(m), m.tokenizer, hp.promptTuningInitText, n);
-  return { kind: 'prompt', numVirtualTokens: n, initText: hp.promptTuningInitText, weights };
-}
-
-/** The trainable tensors' names and shapes, from a forward pass built on a small throwaway graph. */
-function trainableShapes(forward: CausalLMForward): Map<string, readonly number[]> {
-  const g = new Graph();
-  const ids = g.input('input_ids', [1, 2], 'int64');
-  const { params } = forward(g, { inputIds: ids, attentionMask: g.input('attention_mask', [1, 2], 'int64') });
-  return new Map([...params].map(([name, t]) => [name, t.shape]));
+  const spec: AdapterSpec =
+    kind === 'lora'
+      ? { kind, r: hp.loraRank, alpha: hp.loraAlpha, dropout: hp.loraDropout, targets: hp.loraTargets }
+      : { kind, numVirtualTokens: hp.numVirtualTokens, initText: hp.promptTuningInitText };
+  return resolveAdapter(m, spec, () => o.rng.next());
 }
 
 export function parameterize(m: LoadedModel, o: ParameterizeOptions): Parameterization {
   if (o.scale === 'full') {
     if (o.adapterDir)
       throw new UserInputError('initAdapter needs parameterScale lora or prompt_tuning', ['initAdapter']);
-    const forward: CausalLMForward = (g, x) => buildCausalLM(g, m, { ...x, policy: 'full' });
-    const initial = new Map<string, HostTensor>();
-    for (const name of trainableShapes(forward).keys()) initial.set(name, m.weights.get(name));
     return {
-      forward,
-      initial,
+      forward: (g, x) => buildCausalLM(g, m, { ...x, policy: 'full' }),
+      initial: initialParameters(m, 'full'),
       save: (dir, values) =>
         writeModelFolder(dir, { config: m.config, tensors: toWritable(values), sourceFolder: m.dir }),
     };
   }
-  const spec = adapterSpec(m, o);
-  const forward: CausalLMForward = (g, x) => buildCausalLM(g, m, { ...x, policy: 'adapter', adapter: spec });
-  const initial = new Map<string, HostTensor>();
-  for (const name of trainableShapes(forward).keys()) initial.set(name, spec.weights!.get(name));
+  const spec = adapterFor(m, o);
   const c = m.config;
   const config =
     spec.kind === 'lora'
@@ -168,5 +94,9 @@ export function parameterize(m: LoadedModel, o: ParameterizeOptions): Parameteri
           baseModel: m.dir,
           taskType: 'CAUSAL_LM',
         });
-  return { forward, initial, save: (dir, values) => writeAdapterFolder(dir, config, values) };
+  return {
+    forward: (g, x) => buildCausalLM(g, m, { ...x, policy: 'adapter', adapter: spec }),
+    initial: initialParameters(m, 'adapter', spec),
+    save: (dir, values) => writeAdapterFolder(dir, config, values),
+  };
 }
