@@ -156,7 +156,7 @@ export interface LayerCache {
 /**
  * Decoding with a static cache: the new tokens' keys/values are written at slots [slot, slot + T) of every layer's
  * cache; attention then reads all Tmax slots, masked by `attentionMask` (B, Tmax) over the slots (1 = a real token,
- * the new ones included). `positionIds` (B, T) give each new token's position (for RoPE or learned positions).
+ * the new ones included). The options' `positionIds` (required here) give each new token's position.
  */
 export interface KvCacheInputs {
   layers: readonly LayerCache[];
@@ -167,7 +167,6 @@ export interface KvCacheInputs {
   prefill: boolean;
   /** int64 scalar: the first slot the new tokens occupy. */
   slot: Tensor;
-  positionIds: Tensor;
 }
 
 export interface CausalLMOptions {

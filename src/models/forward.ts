@@ -1,0 +1,110 @@
+/**
+ * One-shot inference helpers over `buildCausalLM` with frozen weights: logits of a padded batch, and the
+ * next-token cross-entropy of each token of some sequences (what `whetstone loss` reports).
+ */
+import * as nn from '../engine/nn';
+import { Graph } from '../engine/graph';
+import { ExecutionProvider, createSession } from '../engine/session';
+import { lastTokenIndex, pickPositions } from './families/builder';
+import { buildCausalLM, LoadedModel, ResolvedAdapter } from './model';
+
+export interface RunOptions {
+  adapter?: ResolvedAdapter;
+  head?: 'lm' | 'score';
+  executionProvider?: ExecutionProvider;
+  threads?: number;
+}
+
+const int64 = (rows: readonly (readonly number[])[]) => BigInt64Array.from(rows.flat(), (v) => BigInt(v));
+
+/** Rows of different lengths right-padded with `pad` into (B, T), with the mask. */
+export function rightPad(
+  rows: readonly (readonly number[])[],
+  pad = 0,
+): { ids: number[][]; mask: number[][] } {
+  const t = Math.max(...rows.map((r) => r.length));
+  return {
+    ids: rows.map((r) => [...r, ...Array<number>(t - r.length).fill(pad)]),
+    mask: rows.map((r) => [...Array<number>(r.length).fill(1), ...Array<number>(t - r.length).fill(0)]),
+  };
+}
+
+/**
+ * Logits (B, T, V) of a padded batch, or with `lastToken` only at each row's last real token (B, 1, V): e.g. the
+ * reward of a sequence-classification model.
+ */
+export async function forwardLogits(
+  m: LoadedModel,
+  batch: { ids: readonly (readonly number[])[]; mask: readonly (readonly number[])[] },
+  opts: RunOptions & { lastToken?: boolean } = {},
+): Promise<{ data: Float32Array; shape: readonly number[] }> {
+  const [b, t] = [batch.ids.length, batch.ids[0].length];
+  const g = new Graph();
+  const attentionMask = g.input('attention_mask', [b, t], 'int64');
+  const out = buildCausalLM(g, m, {
+    inputIds: g.input('input_ids', [b, t], 'int64'),
+    attentionMask,
+    policy: 'frozen',
+    adapter: opts.adapter,
+    head: opts.head,
+  });
+  // Picking after the head keeps one graph shape for both uses; the head is small next to the layers.
+  const logits = opts.lastToken ? pickPositions(out.logits, lastTokenIndex(attentionMask)) : out.logits;
+  g.output('logits', logits);
+  const session = await createSession(g, {
+    executionProvider: opts.executionProvider ?? 'cpu',
+    threads: opts.threads,
+  });
+  try {
+    const res = await session.run({ input_ids: int64(batch.ids), attention_mask: int64(batch.mask) });
+    return { data: res.logits.data as Float32Array, shape: logits.shape };
+  } finally {
+    await session.release();
+  }
+}
+
+/**
+ * For each sequence, the cross-entropy of predicting each of its tokens after the first from the ones before
+ * (length - 1 values per sequence), all sequences run as one right-padded batch.
+ */
+export async function tokenLosses(
+  m: LoadedModel,
+  sequences: readonly (readonly number[])[],
+  opts: RunOptions = {},
+): Promise<number[][]> {
+  const { ids, mask } = rightPad(sequences);
+  const [b, t] = [ids.length, ids[0].length];
+  const targets = sequences.map((s) =>
+    Array.from({ length: t }, (_, j) => (j + 1 < s.length ? s[j + 1] : -100)),
+  );
+  const g = new Graph();
+  const out = buildCausalLM(g, m, {
+    inputIds: g.input('input_ids', [b, t], 'int64'),
+    attentionMask: g.input('attention_mask', [b, t], 'int64'),
+    policy: 'frozen',
+    adapter: opts.adapter,
+  });
+  const labels = g.input('targets', [b, t], 'int64');
+  g.output('losses', nn.crossEntropy(out.logits, labels, { reduction: 'none' })); // (B, T)
+  const session = await createSession(g, {
+    executionProvider: opts.executionProvider ?? 'cpu',
+    threads: opts.threads,
+  });
+  try {
+    const res = await session.run({
+      input_ids: int64(ids),
+      attention_mask: int64(mask),
+      targets: int64(targets),
+    });
+    const losses = res.losses.data as Float32Array;
+    return sequences.map((s, i) => Array.from(losses.subarray(i * t, i * t + s.length - 1)));
+  } finally {
+    await session.release();
+  }
+}
+
+/** Mean of all token losses together (each token weighs the same, whatever its sequence). */
+export function meanLoss(losses: readonly (readonly number[])[]): { loss: number; tokens: number } {
+  const all = losses.flat();
+  return { loss: all.reduce((s, v) => s + v, 0) / all.length, tokens: all.length };
+}

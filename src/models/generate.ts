@@ -1,0 +1,296 @@
+/**
+ * Batched text generation with a static key/value cache: one prefill graph runs the prompts (B, Tp) and fills
+ * caches of Tmax slots; one decode graph then runs a token per row per step, reading and writing the caches at the
+ * current slot. Every row uses the same slot layout [virtual tokens | prompt columns | generated tokens]; padding
+ * (left or right) just leaves masked slots, and each token's position is the number of real tokens before it,
+ * so a padded row computes what it would alone. Sessions are cached per shape.
+ *
+ * `useCache: false` runs the whole sequence through one full-length graph at every step (the reference the cache
+ * is checked against, and the baseline of bench/generate.ts).
+ */
+import * as ort from 'onnxruntime-node';
+import { Graph } from '../engine/graph';
+import { ExecutionProvider, Feed, Session, createSession } from '../engine/session';
+import { UserInputError } from '../errors';
+import { Rng } from '../training/rng';
+import { checkSequenceLength } from './config';
+import { buildCausalLM, LayerCache, LoadedModel, ResolvedAdapter } from './model';
+import { argmax, sampleToken, SamplingOptions } from './sampling';
+
+export interface GeneratorOptions {
+  /** An adapter applied unmerged (LoRA) or prepended (prompt tuning). */
+  adapter?: ResolvedAdapter;
+  executionProvider?: ExecutionProvider;
+  threads?: number;
+}
+
+export interface GenerateRequest {
+  /** Prompt ids per row: unpadded lists of any lengths, or rows of one length padded on either side (with `attentionMask`). */
+  prompts: readonly (readonly number[])[];
+  /** 1 for real tokens, 0 for padding; default: every given id is real (short rows are left-padded). */
+  attentionMask?: readonly (readonly number[])[];
+  maxNewTokens: number;
+  /** Sampling with a seed; absent: greedy. */
+  sampling?: SamplingOptions & { seed: number };
+  /** Rows stop after producing one of these; default the model's end-of-sequence ids; [] never stops early. */
+  eosTokenIds?: readonly number[];
+  /** Default true. */
+  useCache?: boolean;
+}
+
+export interface GenerateResult {
+  /** Per row: the prompt's real tokens, then the generated ones (up to and including an end-of-sequence id). */
+  sequences: number[][];
+  /** Per row: the generated tokens only. */
+  generated: number[][];
+}
+
+const int64 = (values: readonly number[]) => BigInt64Array.from(values, (v) => BigInt(v));
+
+/** The prompts as a rectangular (B, Tp) batch with its mask; unpadded rows are left-padded with 0. */
+function promptBatch(req: GenerateRequest): { ids: number[][]; mask: number[][] } {
+  if (req.prompts.length === 0) throw new UserInputError('generation needs at least one prompt', ['prompts']);
+  const width = Math.max(...req.prompts.map((p) => p.length));
+  if (req.attentionMask) {
+    req.prompts.forEach((p, i) => {
+      if (p.length !== width || req.attentionMask![i]?.length !== width) {
+        throw new UserInputError(
+          `prompt row ${i}: padded prompts and their mask must all have length ${width}`,
+          ['prompts'],
+        );
+      }
+    });
+  }
+  const ids = req.prompts.map((p) => [...Array<number>(width - p.length).fill(0), ...p]);
+  const mask =
+    req.attentionMask?.map((row) => row.map((v) => (v ? 1 : 0))) ??
+    req.prompts.map((p) => [...Array<number>(width - p.length).fill(0), ...Array<number>(p.length).fill(1)]);
+  mask.forEach((row, i) => {
+    if (!row.includes(1)) throw new UserInputError(`prompt row ${i} has no tokens`, ['prompts']);
+  });
+  return { ids, mask };
+}
+
+/** Host-side layout of the batch: ids and mask per slot, [virtual | prompt | generated]. */
+class Slots {
+  readonly ids: number[][];
+  readonly mask: number[][];
+
+  constructor(
+    readonly virtual: number,
+    readonly promptWidth: number,
+    readonly total: number,
+    prompt: { ids: number[][]; mask: number[][] },
+  ) {
+    const tail = total - virtual - promptWidth;
+    this.ids = prompt.ids.map((r) => [
+      ...Array<number>(virtual).fill(0),
+      ...r,
+      ...Array<number>(tail).fill(0),
+    ]);
+    this.mask = prompt.mask.map((r) => [
+      ...Array<number>(virtual).fill(1),
+      ...r,
+      ...Array<number>(tail).fill(0),
+    ]);
+  }
+
+  get batch(): number {
+    return this.ids.length;
+  }
+
+  set(slot: number, tokens: readonly number[]): void {
+    tokens.forEach((t, b) => {
+      this.ids[b][slot] = t;
+      this.mask[b][slot] = 1;
+    });
+  }
+
+  /** Positions of slots [from, to): the count of real slots before each (0 where masked: never attended). */
+  positions(from: number, to: number): number[] {
+    return this.mask.flatMap((row) => {
+      let real = row.slice(0, from).reduce((s, v) => s + v, 0);
+      return row.slice(from, to).map((v) => (v ? real++ : 0));
+    });
+  }
+
+  /** Per row, the last real slot below `end`, relative to `from`. */
+  lastReal(from: number, end: number): number[] {
+    return this.mask.map((row) => row.lastIndexOf(1, end - 1) - from);
+  }
+
+  /** ids of slots [from, to) as (B, to - from). */
+  idsIn(from: number, to: number): number[] {
+    return this.ids.flatMap((r) => r.slice(from, to));
+  }
+
+  maskIn(from: number, to: number): number[] {
+    return this.mask.flatMap((r) => r.slice(from, to));
+  }
+}
+
+export class Generator {
+  private readonly sessions = new Map<string, Promise<Session>>();
+
+  constructor(
+    readonly model: LoadedModel,
+    readonly opts: GeneratorOptions = {},
+  ) {}
+
+  private get virtual(): number {
+    const a = this.opts.adapter;
+    return a?.kind === 'prompt' ? a.numVirtualTokens : 0;
+  }
+
+  async generate(req: GenerateRequest): Promise<GenerateResult> {
+    const c = this.model.config;
+    if (!Number.isInteger(req.maxNewTokens) || req.maxNewTokens < 1) {
+      throw new UserInputError(`maxNewTokens must be a positive integer, got ${req.maxNewTokens}`, [
+        'maxNewTokens',
+      ]);
+    }
+    const prompt = promptBatch(req);
+    const width = prompt.ids[0].length;
+    const total = this.virtual + width + req.maxNewTokens;
+    checkSequenceLength(c, total, 'prompt length + maxNewTokens');
+    const slots = new Slots(this.virtual, width, total, prompt);
+    const eos = new Set(req.eosTokenIds ?? c.eosTokenIds);
+    const rng = req.sampling ? Rng.fromSeed(req.sampling.seed) : null;
+    const pick = (logits: Float32Array, row: number) =>
+      rng && req.sampling
+        ? sampleToken(logits, row * c.vocabSize, c.vocabSize, req.sampling, () => rng.next())
+        : argmax(logits, row * c.vocabSize, c.vocabSize);
+
+    const generated: number[][] = slots.ids.map(() => []);
+    const done = slots.ids.map(() => false);
+    const step = req.useCache === false ? await this.fullStepper(slots) : await this.cachedStepper(slots);
+    for (let k = 0; k < req.maxNewTokens && done.includes(false); k++) {
+      const logits = await step(k); // (B, 1, V)
+      const next = slots.ids.map((_, b) => (done[b] ? 0 : pick(logits, b)));
+      slots.set(this.virtual + width + k, next);
+      next.forEach((t, b) => {
+        if (done[b]) return;
+        generated[b].push(t);
+        if (eos.has(t)) done[b] = true;
+      });
+    }
+    const sequences = prompt.ids.map((row, b) => [
+      ...row.filter((_, j) => prompt.mask[b][j]),
+      ...generated[b],
+    ]);
+    return { sequences, generated };
+  }
+
+  async release(): Promise<void> {
+    const sessions = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of sessions) await (await s).release();
+  }
+
+  /** One session per graph shape; `build` fills the graph. */
+  private session(key: string, build: (g: Graph) => void): Promise<Session> {
+    let s = this.sessions.get(key);
+    if (!s) {
+      const g = new Graph();
+      build(g);
+      s = createSession(g, {
+        executionProvider: this.opts.executionProvider ?? 'cpu',
+        threads: this.opts.threads,
+      });
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  /** Cached decoding: step 0 prefills the prompt; step k > 0 feeds the token generated at step k - 1. */
+  private async cachedStepper(slots: Slots): Promise<(k: number) => Promise<Float32Array>> {
+    const c = this.model.config;
+    const { batch, total, virtual, promptWidth } = slots;
+    const cacheShape = [batch, c.numKvHeads, total, c.headDim];
+    const graphFor = (prefill: boolean) => (g: Graph) => {
+      const t = prefill ? promptWidth : 1;
+      const layers: LayerCache[] = Array.from({ length: c.numLayers }, (_, i) => ({
+        key: g.input(`past.${i}.key`, cacheShape, 'float32'),
+        value: g.input(`past.${i}.value`, cacheShape, 'float32'),
+      }));
+      const out = buildCausalLM(g, this.model, {
+        inputIds: g.input('input_ids', [batch, t], 'int64'),
+        attentionMask: g.input('attention_mask', [batch, total], 'int64'),
+        positionIds: g.input('position_ids', [batch, (prefill ? virtual : 0) + t], 'int64'),
+        policy: 'frozen',
+        adapter: this.opts.adapter,
+        cache: { layers, slot: g.input('cache_slot', [], 'int64'), prefill },
+        logitsAt: prefill ? g.input('logits_at', [batch], 'int64') : undefined,
+      });
+      g.output('logits', out.logits);
+      out.present!.forEach((p, i) => {
+        g.output(`present.${i}.key`, p.key);
+        g.output(`present.${i}.value`, p.value);
+      });
+    };
+    const shapeKey = `${batch}x${promptWidth}/${total}`;
+    const prefill = await this.session(`prefill:${shapeKey}`, graphFor(true));
+    const decode = await this.session(`decode:${shapeKey}`, graphFor(false));
+    const zeros = new ort.Tensor(
+      'float32',
+      new Float32Array(cacheShape.reduce((a, b) => a * b, 1)),
+      cacheShape,
+    );
+    let caches: Record<string, Feed> = {};
+    for (let i = 0; i < c.numLayers; i++) caches[`past.${i}.key`] = caches[`past.${i}.value`] = zeros;
+
+    return async (k) => {
+      const start = k === 0 ? 0 : virtual + promptWidth + k - 1; // first slot this run writes
+      const end = virtual + promptWidth + k;
+      const feeds: Record<string, Feed> = {
+        ...caches,
+        input_ids: {
+          data: int64(slots.idsIn(k === 0 ? virtual : start, end)),
+          shape: [batch, end - (k === 0 ? virtual : start)],
+        },
+        attention_mask: { data: int64(slots.mask.flat()), shape: [batch, total] },
+        position_ids: { data: int64(slots.positions(start, end)), shape: [batch, end - start] },
+        cache_slot: { data: int64([start]), shape: [] },
+      };
+      if (k === 0) feeds.logits_at = { data: int64(slots.lastReal(virtual, end)), shape: [batch] };
+      const out = await (k === 0 ? prefill : decode).run(feeds);
+      caches = {};
+      for (let i = 0; i < c.numLayers; i++) {
+        caches[`past.${i}.key`] = out[`present.${i}.key`];
+        caches[`past.${i}.value`] = out[`present.${i}.value`];
+      }
+      return out.logits.data as Float32Array;
+    };
+  }
+
+  /** Uncached decoding: the full (B, Tp + maxNew) sequence, future slots masked, at every step. */
+  private async fullStepper(slots: Slots): Promise<(k: number) => Promise<Float32Array>> {
+    const { batch, total, virtual, promptWidth } = slots;
+    const text = total - virtual;
+    const session = await this.session(`full:${batch}x${text}`, (g) => {
+      const out = buildCausalLM(g, this.model, {
+        inputIds: g.input('input_ids', [batch, text], 'int64'),
+        attentionMask: g.input('attention_mask', [batch, text], 'int64'),
+        positionIds: g.input('position_ids', [batch, total], 'int64'),
+        policy: 'frozen',
+        adapter: this.opts.adapter,
+        logitsAt: g.input('logits_at', [batch], 'int64'),
+      });
+      g.output('logits', out.logits);
+    });
+    return async (k) => {
+      const out = await session.run({
+        input_ids: { data: int64(slots.idsIn(virtual, total)), shape: [batch, text] },
+        attention_mask: { data: int64(slots.maskIn(virtual, total)), shape: [batch, text] },
+        position_ids: { data: int64(slots.positions(0, total)), shape: [batch, total] },
+        logits_at: { data: int64(slots.lastReal(virtual, virtual + promptWidth + k)), shape: [batch] },
+      });
+      return out.logits.data as Float32Array;
+    };
+  }
+}
+
+/** Decoded text of generated ids (special tokens dropped). */
+export function decodeText(m: LoadedModel, ids: readonly number[]): string {
+  return m.tokenizer.decode(ids, { skipSpecialTokens: true });
+}

@@ -1,0 +1,77 @@
+import { Generator } from '../../../src/models/generate';
+import { loadModel, LoadedModel } from '../../../src/models/model';
+import { SafetensorsReader } from '../../../src/models/safetensors';
+import { hfTiny } from '../../helpers/fixtures';
+
+describe('generation with a static key/value cache (llama-tiny)', () => {
+  let model: LoadedModel;
+  let gen: Generator;
+  const ref = SafetensorsReader.open(hfTiny('llama-tiny', 'reference.safetensors'));
+  const prompt = ref.integers('generate_prompt');
+  const expected = ref.integers('generate_greedy16');
+
+  beforeAll(async () => {
+    model = await loadModel(hfTiny('llama-tiny'));
+    gen = new Generator(model, { threads: 1 });
+  });
+  afterAll(() => gen.release());
+
+  it('greedy decoding reproduces generate_greedy16, with and without the cache', async () => {
+    for (const useCache of [true, false]) {
+      const out = await gen.generate({ prompts: [prompt], maxNewTokens: 16, eosTokenIds: [], useCache });
+      expect(out.sequences[0]).toEqual(expected);
+    }
+  });
+
+  it('rows padded on the left or the right generate what each prompt generates alone', async () => {
+    const prompts = [prompt, prompt.slice(0, 3), [1, 200, 17, 45, 301, 9, 88, 5]];
+    const alone = await Promise.all(
+      prompts.map(
+        async (p) => (await gen.generate({ prompts: [p], maxNewTokens: 6, eosTokenIds: [] })).generated[0],
+      ),
+    );
+    const width = 8;
+    const left = prompts.map((p) => [...Array(width - p.length).fill(0), ...p]);
+    const leftMask = prompts.map((p) => [...Array(width - p.length).fill(0), ...Array(p.length).fill(1)]);
+    const right = prompts.map((p) => [...p, ...Array(width - p.length).fill(0)]);
+    const rightMask = prompts.map((p) => [...Array(p.length).fill(1), ...Array(width - p.length).fill(0)]);
+    for (const [rowsIn, mask] of [
+      [left, leftMask],
+      [right, rightMask],
+    ]) {
+      for (const useCache of [true, false]) {
+        const out = await gen.generate({
+          prompts: rowsIn,
+          attentionMask: mask,
+          maxNewTokens: 6,
+          eosTokenIds: [],
+          useCache,
+        });
+        expect(out.generated).toEqual(alone);
+        expect(out.sequences[1]).toEqual([...prompts[1], ...alone[1]]);
+      }
+    }
+  });
+
+  it('stops a row at an end-of-sequence id and keeps that id', async () => {
+    const stopAt = expected[prompt.length + 3];
+    const out = await gen.generate({ prompts: [prompt], maxNewTokens: 16, eosTokenIds: [stopAt] });
+    const firstHit = expected.slice(prompt.length).indexOf(stopAt);
+    expect(out.generated[0]).toEqual(expected.slice(prompt.length, prompt.length + firstHit + 1));
+  });
+
+  it('samples reproducibly from a seed; a tiny top-p keeps only the argmax', async () => {
+    const sample = (seed: number, topP: number) =>
+      gen.generate({
+        prompts: [prompt],
+        maxNewTokens: 10,
+        eosTokenIds: [],
+        sampling: { temperature: 1.5, topP, seed },
+      });
+    const a = await sample(7, 0.95);
+    expect((await sample(7, 0.95)).generated).toEqual(a.generated);
+    const others = await Promise.all([8, 9, 10].map((s) => sample(s, 0.95)));
+    expect(others.some((o) => o.generated[0].join() !== a.generated[0].join())).toBe(true);
+    expect((await sample(3, 1e-6)).sequences[0]).toEqual(expected.slice(0, prompt.length + 10));
+  });
+});
