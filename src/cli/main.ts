@@ -8,6 +8,10 @@ type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Pro
 
 const commands: Record<string, Command> = {
   train: { summary: 'fine-tune a model as a config file says', load: () => import('./commands/train') },
+  metrics: {
+    summary: 'score predictions against references (accuracy, F1, ROUGE, BLEU-4)',
+    load: () => import('./commands/metrics'),
+  },
 };
 
 function usage(): string {
