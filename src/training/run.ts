@@ -102,9 +102,17 @@ export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promis
   const saved = req.resumeFrom ? readTrainerState(req.resumeFrom) : null;
   const model: LoadedModel = await loadModel(modelDir(req));
 
-  const maxLength = hp.maxSequenceLength ?? Math.min(1024, model.config.maxPositionEmbeddings);
+  // Prompt tuning's virtual tokens take positions ahead of the text.
   const virtualTokens = req.parameterScale === 'prompt_tuning' ? hp.numVirtualTokens : 0;
-  checkSequenceLength(model.config, maxLength + virtualTokens, 'hyperparameters.maxSequenceLength');
+  const maxLength =
+    hp.maxSequenceLength ?? Math.min(1024, model.config.maxPositionEmbeddings - virtualTokens);
+  checkSequenceLength(
+    model.config,
+    maxLength + virtualTokens,
+    virtualTokens
+      ? `hyperparameters.maxSequenceLength ${maxLength} + numVirtualTokens`
+      : 'hyperparameters.maxSequenceLength',
+  );
   const tokenized = tokenizeSftRows(req.rows, model.tokenizer, {
     maxSequenceLength: maxLength,
     template: req.template,

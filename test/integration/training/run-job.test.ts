@@ -1,0 +1,87 @@
+/** The worker's entry point: a job spec in, step events and checkpoints out; stop requests; unavailable methods. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { UnavailableError, UserInputError } from '../../../src/errors';
+import { readTrainerState } from '../../../src/training/checkpoint';
+import { StepEvent, TrainingRunSpec, runTrainingJob } from '../../../src/training/run-job';
+import { hfTiny } from '../../helpers/fixtures';
+
+let dir: string;
+beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-job-'))));
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const spec = (over: Partial<TrainingRunSpec> = {}): TrainingRunSpec => ({
+  jobId: 'job-1',
+  method: 'SFT',
+  parameterScale: 'PROMPT_TUNING',
+  modelPath: hfTiny('llama-tiny'),
+  dataset: {
+    kind: 'SFT',
+    rows: [
+      { prompt: 'Colour of the sky?', response: ' Blue.' },
+      [{ prompt: 'Two times four?', response: [[' Eight.']] }],
+      { instruction: 'Opposite of up', output: 'Down' },
+    ],
+  },
+  hyperparameters: { epochs: 2, batchSize: 2, learningRate: 0.01, numVirtualTokens: 4 },
+  outputDir: dir,
+  executionProvider: 'cpu',
+  ...over,
+});
+
+test('an SFT job streams every step and checkpoint and ends with its final checkpoint', async () => {
+  const steps: StepEvent[] = [];
+  const checkpoints: { step: number; path: string; metrics: Record<string, number> }[] = [];
+  const result = await runTrainingJob(spec({ checkpointEverySteps: 2 }), {
+    onStep: (e) => void steps.push(e),
+    onCheckpoint: (c) => void checkpoints.push(c),
+    shouldStop: () => false,
+  });
+  expect(steps.map((s) => [s.epoch, s.step, s.totalSteps])).toEqual([
+    [1, 1, 4],
+    [1, 2, 4],
+    [2, 3, 4],
+    [2, 4, 4],
+  ]);
+  steps.forEach((s) => {
+    expect(Number.isFinite(s.loss) && s.gradNorm > 0 && s.tokensPerSecond > 0 && s.elapsedSeconds > 0).toBe(
+      true,
+    );
+  });
+  expect(checkpoints.map((c) => [c.step, c.path])).toEqual([
+    [2, path.join(dir, 'checkpoint-2')],
+    [4, dir],
+  ]);
+  expect(checkpoints[1].metrics.loss).toBe(steps[3].loss);
+  expect(result.finalCheckpoint).toBe(dir);
+  const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8'));
+  expect(cfg).toMatchObject({ peft_type: 'PROMPT_TUNING', num_virtual_tokens: 4, token_dim: 64 });
+});
+
+test('a stop request ends the job after the current step with a resumable checkpoint', async () => {
+  let steps = 0;
+  const result = await runTrainingJob(spec(), {
+    onStep: () => void steps++,
+    onCheckpoint: () => undefined,
+    shouldStop: () => steps >= 1,
+  });
+  expect(steps).toBe(1);
+  expect(result.finalCheckpoint).toBe(path.join(dir, 'checkpoint-1'));
+  expect(readTrainerState(result.finalCheckpoint)).toMatchObject({
+    globalStep: 1,
+    position: { epoch: 0, microBatch: 1 },
+  });
+});
+
+test('methods without an objective yet and mismatched datasets are refused clearly', async () => {
+  const hooks = { onStep: () => undefined, onCheckpoint: () => undefined, shouldStop: () => false };
+  await expect(runTrainingJob(spec({ method: 'DPO' }), hooks)).rejects.toThrow(UnavailableError);
+  await expect(runTrainingJob(spec({ method: 'DPO' }), hooks)).rejects.toThrow(/DPO is not available yet/);
+  await expect(runTrainingJob(spec({ dataset: { kind: 'PREFERENCE', rows: [] } }), hooks)).rejects.toThrow(
+    /needs an SFT dataset/,
+  );
+  await expect(
+    runTrainingJob(spec({ dataset: { kind: 'SFT', rows: [{ prompt: 'x' }] } }), hooks),
+  ).rejects.toThrow(UserInputError);
+});
