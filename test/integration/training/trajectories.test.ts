@@ -47,7 +47,21 @@ function sftBatch(): Batch {
 /** |a - b| / |b| */
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 
-async function runTrajectory(scale: 'full' | 'lora' | 'prompt_tuning', adapterDir: string | null) {
+/** Rows [from, to) of a batch. */
+function rows(batch: Batch, from: number, to: number): Batch {
+  const tensors: Batch['tensors'] = {};
+  for (const [name, t] of Object.entries(batch.tensors)) {
+    const width = t.shape[1];
+    tensors[name] = { ...t, data: t.data.slice(from * width, to * width), shape: [to - from, width] };
+  }
+  return { tensors, tokens: batch.tokens, examples: to - from };
+}
+
+async function runTrajectory(
+  scale: 'full' | 'lora' | 'prompt_tuning',
+  adapterDir: string | null,
+  microBatches: (b: Batch) => Batch[] = (b) => [b],
+) {
   const t = trajectories[scale === 'prompt_tuning' ? 'prompt_tuning' : scale];
   const model = await loadModel(hfTiny('llama-tiny'));
   const params = parameterize(model, {
@@ -71,7 +85,7 @@ async function runTrajectory(scale: 'full' | 'lora' | 'prompt_tuning', adapterDi
   const losses: number[] = [];
   const norms: number[] = [];
   for (let i = 0; i < t.steps; i++) {
-    const r = await trainer.step([batch], t.lr);
+    const r = await trainer.step(microBatches(batch), t.lr);
     losses.push(r.loss);
     norms.push(r.gradNorm);
   }
@@ -152,4 +166,9 @@ test('prompt tuning follows PyTorch from prompt_init and ends at prompt_final', 
     final.float32('prompt_embeddings'),
   );
   expect(worst).toBeLessThan(1e-4);
+});
+
+test('gradient accumulation over two micro-batches of the batch follows the same full trajectory', async () => {
+  const run = await runTrajectory('full', null, (b) => [rows(b, 0, 1), rows(b, 1, 4)]);
+  expectTrajectory(run);
 });
