@@ -8,6 +8,14 @@ type Command = { summary: string; load: () => Promise<{ run(argv: string[]): Pro
 
 const commands: Record<string, Command> = {
   train: { summary: 'fine-tune a model as a config file says', load: () => import('./commands/train') },
+  generate: {
+    summary: 'generate text with a model (and adapter), greedy or sampled, with a KV cache',
+    load: () => import('./commands/generate'),
+  },
+  loss: {
+    summary: 'mean next-token cross-entropy of texts under a model',
+    load: () => import('./commands/loss'),
+  },
   metrics: {
     summary: 'score predictions against references (accuracy, F1, ROUGE, BLEU-4)',
     load: () => import('./commands/metrics'),

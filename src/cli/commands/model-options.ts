@@ -1,0 +1,57 @@
+/** Flag parsing shared by the model commands (generate, loss): errors name the flag and show the usage. */
+import { parseArgs, ParseArgsConfig } from 'node:util';
+import { UserInputError } from '../../errors';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export function parseOrExplain<O extends Options>(argv: string[], options: O, usage: string) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UserInputError(`${(err as Error).message}\n${usage}`, ['argv']);
+  }
+}
+
+export function numberOption(
+  value: string | undefined,
+  flag: string,
+  range: { above?: number; max?: number },
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  const ok =
+    value.trim() !== '' &&
+    Number.isFinite(n) &&
+    (range.above === undefined || n > range.above) &&
+    (range.max === undefined || n <= range.max);
+  if (!ok) {
+    const bounds = [
+      range.above !== undefined ? `> ${range.above}` : '',
+      range.max !== undefined ? `<= ${range.max}` : '',
+    ]
+      .filter(Boolean)
+      .join(' and ');
+    throw new UserInputError(`${flag} must be a number ${bounds}, got ${JSON.stringify(value)}`, [flag]);
+  }
+  return n;
+}
+
+export function intOption(
+  value: string | undefined,
+  flag: string,
+  range: { min?: number; max?: number },
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (
+    !/^\d+$/.test(value.trim()) ||
+    (range.min !== undefined && n < range.min) ||
+    (range.max !== undefined && n > range.max)
+  ) {
+    throw new UserInputError(
+      `${flag} must be an integer${range.min !== undefined ? ` >= ${range.min}` : ''}, got ${JSON.stringify(value)}`,
+      [flag],
+    );
+  }
+  return n;
+}
