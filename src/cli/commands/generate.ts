@@ -5,7 +5,6 @@
  * included where the tokenizer adds one); --prompt-ids are used as given. Prints the text of all ids, prompt
  * included; with --json `{"ids": [...], "text": "..."}`.
  */
-import { parseArgs } from 'node:util';
 import { UserInputError } from '../../errors';
 import { ExecutionProvider } from '../../engine/session';
 import { decodeText, Generator } from '../../models/generate';
