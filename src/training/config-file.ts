@@ -8,6 +8,7 @@ import YAML from 'yaml';
 import { UserInputError } from '../errors';
 import { ExecutionProvider } from '../engine/session';
 import { Hyperparameters, parseHyperparameters } from './hyperparameters';
+import { TRAINING_METHODS, findMethod } from './methods';
 
 export type ParameterScale = 'full' | 'lora' | 'prompt_tuning';
 export const PARAMETER_SCALES: readonly ParameterScale[] = ['full', 'lora', 'prompt_tuning'];
@@ -20,7 +21,8 @@ export interface TrainConfig {
   model: string;
   dataset: string;
   template: Template;
-  method: 'sft';
+  /** A method name of TRAINING_METHODS, lower case ('sft'). */
+  method: string;
   parameterScale: ParameterScale;
   initAdapter: string | null;
   hyperparameters: Hyperparameters;
@@ -77,6 +79,16 @@ function oneOf<T extends string>(
   throw new UserInputError(`${key} must be one of ${values.join(', ')}, got ${JSON.stringify(v)}`, [key]);
 }
 
+function methodName(raw: Record<string, unknown>): string {
+  const available = Object.values(TRAINING_METHODS).map((m) => m.name);
+  const name = oneOf(raw, 'method', [...available, 'reward_model', 'dpo', 'rl'], 'sft');
+  if (!findMethod(name))
+    throw new UserInputError(`method ${name} is not available yet (available: ${available.join(', ')})`, [
+      'method',
+    ]);
+  return name;
+}
+
 /** An existing path (cwd first, then the config folder); `kind` says what it must be. */
 function existing(raw: Record<string, unknown>, key: string, base: string, kind: 'file' | 'dir'): string {
   const v = raw[key];
@@ -117,7 +129,7 @@ export function parseTrainConfig(raw: unknown, file: string): TrainConfig {
     model: existing(obj, 'model', base, 'dir'),
     dataset: existing(obj, 'dataset', base, 'file'),
     template: oneOf(obj, 'template', TEMPLATES, 'plain'),
-    method: oneOf(obj, 'method', ['sft'] as const, 'sft'),
+    method: methodName(obj),
     parameterScale,
     initAdapter,
     hyperparameters: parseHyperparameters(obj.hyperparameters),

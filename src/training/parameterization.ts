@@ -9,6 +9,8 @@ import { writeModelFolder } from '../models/checkpoint-folder';
 import { resolveLoraTargets } from '../models/lora';
 import {
   AdapterSpec,
+  CausalLMOptions,
+  CausalLMOutputs,
   LoadedModel,
   ResolvedAdapter,
   buildCausalLM,
@@ -21,7 +23,17 @@ import { ParameterScale } from './config-file';
 import { Hyperparameters } from './hyperparameters';
 import { HostTensor } from './objective';
 import { Rng } from './rng';
-import { CausalLMForward } from './sft';
+import { Graph } from '../engine/graph';
+
+/**
+ * The trained model's forward pass on a graph: logits for input ids and mask (B, T), its trainables and noise.
+ * Objectives may ask for the score head, logits at given positions, or (adapters) the base model alone.
+ */
+export type CausalLMForward = (
+  g: Graph,
+  inputs: Pick<CausalLMOptions, 'inputIds' | 'attentionMask'> &
+    Partial<Pick<CausalLMOptions, 'head' | 'logitsAt' | 'adapterEnabled'>>,
+) => Pick<CausalLMOutputs, 'logits' | 'params'> & Partial<Pick<CausalLMOutputs, 'hidden' | 'noise'>>;
 
 export interface Parameterization {
   forward: CausalLMForward;

@@ -1,12 +1,13 @@
 /**
  * The worker's entry point (the contract src/worker/training/contract.ts restates): a job spec from the API in,
- * progress and checkpoints out through hooks. SFT runs here; the alignment methods (reward model, DPO, RL)
- * register their objectives later and until then fail with a clear "not available yet".
+ * progress and checkpoints out through hooks. Methods come from TRAINING_METHODS; one without an entry yet
+ * (reward model, DPO, RL until the alignment work adds them) fails with a clear "not available yet".
  */
 import { UnavailableError, UserInputError } from '../errors';
 import { ExecutionProvider } from '../engine/session';
 import { ParameterScale } from './config-file';
-import { DatasetKind, SftRow, parseDatasetJsonl } from './data';
+import { DatasetKind, DatasetRow, parseDatasetJsonl } from './data';
+import { MethodName, TRAINING_METHODS, TrainingMethod } from './methods';
 import { parseHyperparameters } from './hyperparameters';
 import { StepEvent } from './progress';
 import { runTraining } from './run';
@@ -15,7 +16,7 @@ export type { StepEvent } from './progress';
 
 export interface TrainingRunSpec {
   jobId: string;
-  method: 'SFT' | 'REWARD_MODEL' | 'DPO' | 'RL';
+  method: MethodName;
   parameterScale: 'FULL' | 'LORA' | 'PROMPT_TUNING';
   modelPath: string;
   dataset: { kind: DatasetKind; rows: unknown[] };
@@ -39,22 +40,26 @@ const SCALES: Record<TrainingRunSpec['parameterScale'], ParameterScale> = {
 };
 
 /** Rows as JSONL so the dataset parser checks them (errors then name the row as its line number). */
-function sftRows(spec: TrainingRunSpec): SftRow[] {
-  if (spec.dataset.kind !== 'SFT') {
-    throw new UserInputError(`method SFT needs an SFT dataset, got ${spec.dataset.kind}`, [
-      'dataset',
-      'kind',
-    ]);
+function datasetRows(spec: TrainingRunSpec, method: TrainingMethod): DatasetRow[] {
+  if (spec.dataset.kind !== method.datasetKind) {
+    throw new UserInputError(
+      `method ${spec.method} needs a dataset of kind ${method.datasetKind}, got ${spec.dataset.kind}`,
+      ['dataset', 'kind'],
+    );
   }
-  return parseDatasetJsonl(spec.dataset.rows.map((r) => JSON.stringify(r)).join('\n'), 'SFT') as SftRow[];
+  return parseDatasetJsonl(spec.dataset.rows.map((r) => JSON.stringify(r)).join('\n'), method.datasetKind);
 }
 
 export async function runTrainingJob(
   spec: TrainingRunSpec,
   hooks: TrainingHooks,
 ): Promise<{ finalCheckpoint: string }> {
-  if (spec.method !== 'SFT') {
-    throw new UnavailableError(`training method ${spec.method} is not available yet (only SFT is)`);
+  const method = TRAINING_METHODS[spec.method];
+  if (!method) {
+    const available = Object.keys(TRAINING_METHODS).join(', ');
+    throw new UnavailableError(
+      `training method ${spec.method} is not available yet (available: ${available})`,
+    );
   }
   const scale = SCALES[spec.parameterScale];
   if (!scale)
@@ -67,10 +72,10 @@ export async function runTrainingJob(
   });
   const result = await runTraining(
     {
-      method: 'sft',
+      method,
       parameterScale: scale,
       modelPath: spec.modelPath,
-      rows: sftRows(spec),
+      rows: datasetRows(spec, method),
       // Conversation rows always go through the model's chat template; text rows use the plain template.
       template: 'plain',
       initAdapter: null,

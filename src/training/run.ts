@@ -12,22 +12,23 @@ import { checkSequenceLength } from '../models/config';
 import { LoadedModel, loadModel } from '../models/model';
 import { LogEntry, TrainerStateFile, readMoments, readTrainerState, writeResumeState } from './checkpoint';
 import { ParameterScale } from './config-file';
-import { SftRow, collateSft, exampleData, padTokenIdOf, tokenizeSftRows } from './data';
+import { DatasetRow, exampleData, padTokenIdOf } from './data';
 import { PromptTemplate } from './data/examples';
 import { Hyperparameters } from './hyperparameters';
 import { LoopPosition, START, planSteps, runLoop } from './loop';
+import { TrainingMethod } from './methods';
 import { Parameterization, parameterize } from './parameterization';
 import { StepEvent } from './progress';
 import { Rng } from './rng';
-import { SftObjective } from './sft';
 import { HostParamState, TrainState } from './train-state';
 import { Trainer } from './trainer';
 
 export interface TrainingRequest {
-  method: 'sft';
+  method: TrainingMethod;
   parameterScale: ParameterScale;
   modelPath: string;
-  rows: readonly SftRow[];
+  /** Rows of the method's dataset kind. */
+  rows: readonly DatasetRow[];
   template: PromptTemplate;
   /** A PEFT folder to start LoRA or prompt tuning from. */
   initAdapter: string | null;
@@ -61,9 +62,9 @@ export interface RunResult {
 /** Keys that do not change the trajectory, so a resume may change them. */
 const RESUME_FREE_KEYS: ReadonlySet<keyof Hyperparameters> = new Set(['checkpointEverySteps']);
 
-function fingerprint(examples: readonly { inputIds: number[]; labels: number[] }[]): string {
+function fingerprint(examples: readonly unknown[]): string {
   const h = createHash('sha256');
-  for (const e of examples) h.update(JSON.stringify([e.inputIds, e.labels]));
+  for (const e of examples) h.update(JSON.stringify(e));
   return h.digest('hex');
 }
 
@@ -76,9 +77,10 @@ function checkResumable(
   const mismatch = (what: string) => {
     throw new UserInputError(`resumeFrom ${req.resumeFrom}: ${what}`, ['resumeFrom'], 'BAD_CHECKPOINT');
   };
-  if (saved.method !== req.method || saved.parameterScale !== req.parameterScale) {
+  const method = req.method.name;
+  if (saved.method !== method || saved.parameterScale !== req.parameterScale) {
     mismatch(
-      `it was trained with ${saved.method}/${saved.parameterScale}, not ${req.method}/${req.parameterScale}`,
+      `it was trained with ${saved.method}/${saved.parameterScale}, not ${method}/${req.parameterScale}`,
     );
   }
   if (saved.data.fingerprint !== dataPrint) {
@@ -113,7 +115,7 @@ export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promis
       ? `hyperparameters.maxSequenceLength ${maxLength} + numVirtualTokens`
       : 'hyperparameters.maxSequenceLength',
   );
-  const tokenized = tokenizeSftRows(req.rows, model.tokenizer, {
+  const tokenized = req.method.tokenize(req.rows, model.tokenizer, {
     maxSequenceLength: maxLength,
     template: req.template,
   });
@@ -125,7 +127,7 @@ export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promis
   }
   const padTokenId = padTokenIdOf(model.tokenizer);
   const data = exampleData(tokenized.examples, (batch) =>
-    collateSft(batch, { padTokenId, padToMultipleOf: hp.sequenceBucket, maxLength }),
+    req.method.collate(batch, { padTokenId, padToMultipleOf: hp.sequenceBucket, maxLength }),
   );
   const dataPrint = fingerprint(tokenized.examples);
   if (saved) checkResumable(saved, req, dataPrint, tokenized.examples.length);
@@ -137,7 +139,7 @@ export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promis
     adapterDir: req.resumeFrom && req.parameterScale !== 'full' ? req.resumeFrom : req.initAdapter,
     rng,
   });
-  const objective = new SftObjective(params.forward, params.initial);
+  const objective = req.method.objective({ model, params, hyperparameters: hp });
   const state = saved ? restoreState(saved, params, req.resumeFrom!) : TrainState.initial(params.initial);
   const trainer = new Trainer(objective, state, {
     adamW: { beta1: hp.adamBeta1, beta2: hp.adamBeta2, eps: hp.adamEpsilon, weightDecay: hp.weightDecay },
@@ -179,7 +181,7 @@ export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promis
       {
         format: 'whetstone-trainer-state',
         version: 1,
-        method: req.method,
+        method: req.method.name,
         parameterScale: req.parameterScale,
         globalStep: state.step,
         totalSteps: plan.totalSteps,

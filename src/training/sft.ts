@@ -9,12 +9,7 @@ import * as nn from '../engine/nn';
 import * as op from '../engine/ops';
 import { HostTensor, Objective, ObjectiveOutputs } from './objective';
 import { IGNORE_INDEX } from './data/examples';
-
-/** A causal LM's forward pass on a graph: logits (B, T, V) for input ids and mask (B, T), and its trainables. */
-export type CausalLMForward = (
-  g: Graph,
-  inputs: { inputIds: Tensor; attentionMask: Tensor },
-) => { logits: Tensor; params: ReadonlyMap<string, Tensor>; noise?: ObjectiveOutputs['noise'] };
+import { CausalLMForward } from './parameterization';
 
 /** labels[:, 1:] followed by IGNORE_INDEX: the target of each position. (B, T) */
 export function shiftLabels(labels: Tensor): Tensor {

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { UserInputError } from '../../errors';
 import { loadTrainConfig } from '../../training/config-file';
-import { SftRow, readDatasetFile } from '../../training/data';
+import { readDatasetFile } from '../../training/data';
+import { findMethod } from '../../training/methods';
 import { progressBar, stepJsonLine } from '../../training/progress';
 import { runTraining } from '../../training/run';
 
@@ -30,7 +31,8 @@ export async function run(argv: string[]): Promise<void> {
       throw new UserInputError(`--resume: ${values.resume} does not exist`, ['--resume']);
     config.resumeFrom = values.resume;
   }
-  const rows = readDatasetFile(config.dataset, 'SFT') as SftRow[];
+  const method = findMethod(config.method)!; // checked when the config was read
+  const rows = readDatasetFile(config.dataset, method.datasetKind);
 
   const bar = process.stderr.isTTY && !values.json;
   const emit = (obj: Record<string, unknown>) => process.stdout.write(JSON.stringify(obj) + '\n');
@@ -44,7 +46,7 @@ export async function run(argv: string[]): Promise<void> {
   try {
     const result = await runTraining(
       {
-        method: config.method,
+        method,
         parameterScale: config.parameterScale,
         modelPath: config.model,
         rows,

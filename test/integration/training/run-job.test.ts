@@ -79,7 +79,7 @@ test('methods without an objective yet and mismatched datasets are refused clear
   await expect(runTrainingJob(spec({ method: 'DPO' }), hooks)).rejects.toThrow(UnavailableError);
   await expect(runTrainingJob(spec({ method: 'DPO' }), hooks)).rejects.toThrow(/DPO is not available yet/);
   await expect(runTrainingJob(spec({ dataset: { kind: 'PREFERENCE', rows: [] } }), hooks)).rejects.toThrow(
-    /needs an SFT dataset/,
+    /needs a dataset of kind SFT, got PREFERENCE/,
   );
   await expect(
     runTrainingJob(spec({ dataset: { kind: 'SFT', rows: [{ prompt: 'x' }] } }), hooks),

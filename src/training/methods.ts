@@ -1,0 +1,56 @@
+/**
+ * Training methods: how a method turns dataset rows into examples and micro-batches, and which Objective it
+ * optimises. The run (run.ts) is the same for all of them; a new method (reward model, DPO, RL) is one entry in
+ * TRAINING_METHODS, never a second loop.
+ */
+import { LoadedModel } from '../models/model';
+import { TextTokenizer } from '../models/tokenizer';
+import { CollateOptions, DatasetKind, DatasetRow, SftRow, collateSft, tokenizeSftRows } from './data';
+import { SftExample, TokenizeOptions, Tokenized } from './data/examples';
+import { Hyperparameters } from './hyperparameters';
+import { Batch, Objective } from './objective';
+import { Parameterization } from './parameterization';
+import { SftObjective } from './sft';
+
+export type MethodName = 'SFT' | 'REWARD_MODEL' | 'DPO' | 'RL';
+
+export interface MethodContext {
+  model: LoadedModel;
+  /** What is trained (full, LoRA, prompt tuning) and its forward pass. */
+  params: Parameterization;
+  hyperparameters: Hyperparameters;
+}
+
+export interface TrainingMethod<E = unknown> {
+  /** Lower-case name, as configs and checkpoints spell it ('sft'). */
+  readonly name: string;
+  readonly datasetKind: DatasetKind;
+  tokenize(rows: readonly DatasetRow[], tok: TextTokenizer, o: TokenizeOptions): Tokenized<E>;
+  collate(examples: E[], o: CollateOptions): Batch;
+  objective(ctx: MethodContext): Objective;
+}
+
+/**
+ * A method with its example type erased, for the registry: the run only passes a method's own examples back to
+ * it (tokenize -> collate), so the erasure is safe.
+ */
+export function defineMethod<E>(method: TrainingMethod<E>): TrainingMethod {
+  return method as unknown as TrainingMethod;
+}
+
+export const sftMethod = defineMethod<SftExample>({
+  name: 'sft',
+  datasetKind: 'SFT',
+  // The rows were parsed as an SFT dataset (datasetKind).
+  tokenize: (rows, tok, o) => tokenizeSftRows(rows as readonly SftRow[], tok, o),
+  collate: collateSft,
+  objective: ({ params }) => new SftObjective(params.forward, params.initial),
+});
+
+/** The methods that can run; the others answer "not available yet". */
+export const TRAINING_METHODS: Partial<Record<MethodName, TrainingMethod>> = { SFT: sftMethod };
+
+/** A method by its API or config name (SFT, sft). */
+export function findMethod(name: string): TrainingMethod | undefined {
+  return TRAINING_METHODS[name.toUpperCase() as MethodName];
+}
