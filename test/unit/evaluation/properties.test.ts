@@ -1,6 +1,7 @@
 /** Properties of the scores over generated token lists (fast-check). */
 import fc from 'fast-check';
 import { SampleScores, lcsLength, scoreTokens } from '../../../src/evaluation/metrics';
+import { internPair, ngramMatches } from '../../../src/evaluation/metrics/ngrams';
 
 // A small alphabet so that generated lists share n-grams of every order; a few longer words as well.
 const token = fc.oneof(fc.constantFrom('a', 'b', 'c', 'd'), fc.string({ minLength: 1, maxLength: 3 }));
@@ -73,16 +74,24 @@ describe('score properties', () => {
     );
   });
 
-  it('ROUGE-1 and ROUGE-2 overlaps equal textbook multiset counting', () => {
+  const orders = [1, 2, 3, 4];
+
+  it('n-gram overlaps of orders 1-4 equal textbook multiset counting', () => {
     fc.assert(
       fc.property(tokens, tokens, (p, r) => {
-        const s = scoreTokens(p, r);
-        if (p.length > 0 && r.length > 0)
-          expect(s.rouge1.recall * r.length).toBeCloseTo(naiveOverlap(p, r, 1), 9);
-        if (p.length > 1 && r.length > 1)
-          expect(s.rouge2.recall * (r.length - 1)).toBeCloseTo(naiveOverlap(p, r, 2), 9);
+        expect(ngramMatches(internPair(p, r), 4)).toEqual(orders.map((n) => naiveOverlap(p, r, n)));
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('overlaps stay right on lists long enough to grow the scratch buffers', () => {
+    const long = fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'), { minLength: 150, maxLength: 600 });
+    fc.assert(
+      fc.property(long, long, (p, r) => {
+        expect(ngramMatches(internPair(p, r), 4)).toEqual(orders.map((n) => naiveOverlap(p, r, n)));
+      }),
+      { numRuns: 20 },
     );
   });
 
