@@ -153,6 +153,16 @@ test.each([
   expect(run.stderr).toMatch(message);
 });
 
+test('a model of an unknown architecture is refused naming its model_type', () => {
+  const model = path.join(dir, 'mamba');
+  fs.cpSync(hfTiny('llama-tiny'), model, { recursive: true });
+  const config = JSON.parse(fs.readFileSync(path.join(model, 'config.json'), 'utf8'));
+  fs.writeFileSync(path.join(model, 'config.json'), JSON.stringify({ ...config, model_type: 'mamba' }));
+  const run = train('mamba', { ...base('mamba', {}), model });
+  expect(run.status).toBe(2);
+  expect(run.stderr).toMatch(/mamba/);
+});
+
 test('a dataset with a broken line is named by file and line', () => {
   const broken = path.join(dir, 'broken.jsonl');
   fs.writeFileSync(broken, '{"prompt": "a", "response": "b"}\n{"prompt": "a", "response": \n');
