@@ -150,7 +150,7 @@ export class Trainer {
         const session = await createSession(step.graph, {
           executionProvider: this.opts.executionProvider ?? 'cpu',
           threads: this.opts.threads,
-          preferredOutputLocation: this.opts.stateOnDevice ? this.deviceOutputs(step.paramNames) : undefined,
+          preferredOutputLocation: this.opts.stateOnDevice ? this.deviceOutputs(step) : undefined,
         });
         return { session, step };
       })();
@@ -160,11 +160,14 @@ export class Trainer {
     return entry;
   }
 
-  private deviceOutputs(paramNames: readonly string[]): Record<string, ort.Tensor.DataLocation> {
+  /** The step graph's state outputs (next values, moments, gradient accumulators), kept on the device. */
+  private deviceOutputs(step: StepGraph): Record<string, ort.Tensor.DataLocation> {
     const out: Record<string, ort.Tensor.DataLocation> = {};
-    for (const name of paramNames) {
+    for (const name of step.paramNames) {
       const n = stateNames(name);
-      for (const o of [n.param, n.expAvg, n.expAvgSq, OUT.gradAccNext(name)]) out[o] = 'gpu-buffer';
+      for (const o of [n.param, n.expAvg, n.expAvgSq, OUT.gradAccNext(name)]) {
+        if (step.graph.outputs.has(o)) out[o] = 'gpu-buffer';
+      }
     }
     return out;
   }
