@@ -2,17 +2,22 @@ import { ApiKeyEntity } from './api-key';
 import { BaseModelEntity } from './base-model';
 import { CheckpointEntity } from './checkpoint';
 import { DatasetEntity, DatasetRowEntity } from './dataset';
+import { EvaluationJobEntity } from './evaluation-job';
+import { EvaluationSampleEntity } from './evaluation-sample';
 import { ProjectEntity } from './project';
 import { StepMetricEntity } from './step-metric';
 import { TrainingJobEntity } from './training-job';
 
 export * from './enums';
+export * from './evaluation-job';
+export * from './evaluation-scores';
 export {
   ApiKeyEntity,
   BaseModelEntity,
   CheckpointEntity,
   DatasetEntity,
   DatasetRowEntity,
+  EvaluationSampleEntity,
   ProjectEntity,
   StepMetricEntity,
   TrainingJobEntity,
@@ -27,4 +32,6 @@ export const ENTITIES = [
   TrainingJobEntity,
   StepMetricEntity,
   CheckpointEntity,
+  EvaluationJobEntity,
+  EvaluationSampleEntity,
 ];

@@ -1,3 +1,4 @@
+import { MIGRATIONS } from '../../../migrations';
 import { createDataSource, migrateUp } from '../../../src/db/data-source';
 import { createTestEnv, TestEnv } from '../support/env';
 
@@ -7,10 +8,14 @@ const TABLES = [
   'checkpoints',
   'dataset_rows',
   'datasets',
+  'evaluation_jobs',
+  'evaluation_samples',
   'projects',
   'training_jobs',
   'training_step_metrics',
 ];
+
+const NAMES = MIGRATIONS.map((m) => new m().name);
 
 describe('migrations', () => {
   let env: TestEnv;
@@ -30,7 +35,7 @@ describe('migrations', () => {
       ).map((r: { table_name: string }) => r.table_name);
     try {
       const applied = await migrateUp(ds, env.config.databaseSchema);
-      expect(applied).toEqual(['InitialSchema1732730000000']);
+      expect(applied).toEqual(NAMES);
       expect(await tables()).toEqual([...TABLES, 'migrations'].sort());
       expect(await migrateUp(ds, env.config.databaseSchema)).toEqual([]);
 
@@ -46,11 +51,11 @@ describe('migrations', () => {
         ]),
       );
 
-      await ds.undoLastMigration({ transaction: 'each' });
+      for (let i = 0; i < NAMES.length; i++) await ds.undoLastMigration({ transaction: 'each' });
       expect(await tables()).toEqual(['migrations']);
       expect(await ds.query(`SELECT * FROM migrations`)).toEqual([]);
 
-      expect(await migrateUp(ds, env.config.databaseSchema)).toEqual(['InitialSchema1732730000000']);
+      expect(await migrateUp(ds, env.config.databaseSchema)).toEqual(NAMES);
       expect(await tables()).toEqual([...TABLES, 'migrations'].sort());
     } finally {
       if (ds.isInitialized) await ds.destroy();
