@@ -202,7 +202,10 @@ export const gradientRules: Record<string, GradientRule> = {
     op.mul(g as Tensor, op.mul(op.exp(op.neg(op.mul(x, x))), 2 / Math.sqrt(Math.PI))),
   ],
   Relu: ({ inputs: [x], grads: [g] }) => [op.where(op.greater(x, 0), g as Tensor, 0)],
-  Abs: ({ inputs: [x], grads: [g] }) => [op.mul(g as Tensor, op.sign(x))],
+  // sign(x) from comparisons: the WebGPU provider has no Sign kernel.
+  Abs: ({ inputs: [x], grads: [g] }) => [
+    op.mul(g as Tensor, op.sub(op.cast(op.greater(x, 0), x.dtype), op.cast(op.less(x, 0), x.dtype))),
+  ],
   Sign: () => [null], // piecewise constant: zero gradient
   Identity: ({ grads: [g] }) => [g],
   Cast: ({ inputs: [x], grads: [g] }) => [isFloat(x.dtype) ? op.cast(g as Tensor, x.dtype) : null],
@@ -291,7 +294,9 @@ export const gradientRules: Record<string, GradientRule> = {
     const axis = node.attrs.axis as number;
     const gy = g as Tensor; // data[:axis] + indices + data[axis+1:]
     const ir = indices.rank;
-    const idx = op.unsqueeze(indices.dtype === 'int64' ? indices : op.cast(indices, 'int64'), [-1]);
+    // Unsqueeze before the cast: the WebGPU provider unsqueezes int32 but not int64 (ScatterND wants int64).
+    const col = op.unsqueeze(indices, [-1]); // indices + (1)
+    const idx = col.dtype === 'int64' ? col : op.cast(col, 'int64');
     if (axis === 0) return [op.scatterND(zeros(data), idx, gy, 'add'), null];
     const front = [...Array(ir).keys()].map((i) => axis + i);
     const rest = gy.shape.map((_, i) => i).filter((i) => i < axis || i >= axis + ir);

@@ -48,26 +48,32 @@ export interface CrossEntropyOptions {
 }
 
 /**
- * torch.nn.functional.cross_entropy for logits (..., V) and int64 targets (...).
+ * torch.nn.functional.cross_entropy for logits (..., V) and int64 or int32 targets (...).
  * Returns a scalar (mean/sum) or the per-target losses (shape of targets).
+ *
+ * On the WebGPU provider int32 targets keep every node on the device; int64 targets leave the label arithmetic
+ * (Reshape, Equal, Where on int64) to the CPU, arranged so those nodes read only the host-fed targets and nothing
+ * computed on the device comes back to the host.
  */
 export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   const { ignoreIndex = -100, reduction = 'mean' } = opts;
   const vocab = logits.shape[logits.rank - 1];
-  if (targets.dtype !== 'int64') throw new Error(`crossEntropy: targets must be int64, got ${targets}`);
+  if (targets.dtype !== 'int64' && targets.dtype !== 'int32') {
+    throw new Error(`crossEntropy: targets must be int64 or int32, got ${targets}`);
+  }
   if (targets.shape.join() !== logits.shape.slice(0, -1).join()) {
     throw new Error(`crossEntropy: targets ${targets} do not match logits ${logits}`);
   }
   const flatLogits = op.reshape(logits, [-1, vocab]); // (N, V)
   const flatTargets = op.reshape(targets, [-1, 1]); // (N, 1)
-  const keep = op.not(op.equal(flatTargets, ignoreIndex)); // (N, 1)
-  const safeTargets = op.where(keep, flatTargets, 0); // ignored rows read class 0, then are zeroed
+  const ignored = op.equal(flatTargets, ignoreIndex); // (N, 1)
+  const safeTargets = op.where(ignored, 0, flatTargets); // ignored rows read class 0, then are zeroed
   // log p[target] = shifted[target] - logsumexp(shifted): gather before subtracting so neither the forward
   // nor the backward materialises a second (N, V) log-probability tensor.
   const shifted = op.sub(flatLogits, op.detach(op.reduceMax(flatLogits, [1], true))); // (N, V)
   const lse = op.log(op.reduceSum(op.exp(shifted), [1], true)); // (N, 1)
   const picked = op.sub(op.gatherElements(shifted, safeTargets, 1), lse); // (N, 1)
-  const keepF = op.cast(keep, logits.dtype);
+  const keepF = op.cast(op.not(ignored), logits.dtype);
   const losses = op.mul(op.neg(picked), keepF); // (N, 1)
   if (reduction === 'none') return op.reshape(losses, targets.shape);
   const total = op.reduceSum(losses, [0, 1]);
