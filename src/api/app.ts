@@ -7,7 +7,10 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import type { GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import Redis from 'ioredis';
@@ -15,13 +18,14 @@ import type { DataSource } from 'typeorm';
 import { WebSocketServer } from 'ws';
 import type { Config } from '../config';
 import { createDataSource } from '../db/data-source';
+import { apiKeyRevokedChannel } from '../queue/events';
 import { EventPublisher } from '../queue/publisher';
 import { createQueue, type TypedQueue } from '../queue/queues';
 import { ChannelSubscriber } from '../queue/subscriber';
 import type { Principal, RequestContext } from './context';
 import { formatError, unauthenticated } from './errors';
 import { BodyTooLargeError, sendJson, toGraphQLRequest, writeGraphQLResponse } from './http';
-import { createLoaders } from './loaders';
+import { createLoaders, createRowCaches } from './loaders';
 import { secretFromAuthorization } from './projects/api-keys';
 import { buildApiSchema } from './schema';
 import { createServices, type Services } from './services';
@@ -64,15 +68,19 @@ export async function createApiApp(config: Config): Promise<ApiApp> {
   const trainingQueue: TypedQueue<'training'> = createQueue('training', config);
   const services = createServices({ config, db, trainingQueue, publisher, subscriber });
   await services.projects.bootstrap(config.bootstrapKey);
+  await subscriber.listen(apiKeyRevokedChannel(config.redisPrefix), (m) =>
+    services.keyCache.evictKey((m as { apiKeyId: string }).apiKeyId),
+  );
 
   const schema: GraphQLSchema = await buildApiSchema();
   const httpServer = createServer();
   const wsServer = new WebSocketServer({ server: httpServer, path: GRAPHQL_PATH });
 
+  const rowCaches = createRowCaches();
   const contextFor = (principal: Principal): RequestContext => ({
     principal,
     services,
-    loaders: createLoaders(db, principal.projectId),
+    loaders: createLoaders(db, rowCaches, principal.projectId),
   });
 
   const wsCleanup = useServer<Record<string, unknown>, WsExtra>(
@@ -100,10 +108,13 @@ export async function createApiApp(config: Config): Promise<ApiApp> {
 
   const apollo = new ApolloServer<RequestContext>({
     schema,
+    includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) => formatError(formatted, error),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ApolloServerPluginLandingPageDisabled(),
+      // No HTTP caching of this API; the plugin would otherwise instrument every field resolution.
+      ApolloServerPluginCacheControlDisabled(),
       { serverWillStart: async () => ({ drainServer: async () => wsCleanup.dispose() }) },
     ],
   });

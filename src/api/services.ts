@@ -6,12 +6,15 @@ import type { TypedQueue } from '../queue/queues';
 import type { ChannelSubscriber } from '../queue/subscriber';
 import { DatasetService } from './datasets/service';
 import { ModelService } from './models/service';
+import { PrincipalCache } from './projects/principal-cache';
 import { ProjectService } from './projects/service';
 import { ProgressStreams } from './training-jobs/progress';
 import { TrainingJobService } from './training-jobs/service';
 
 export interface Services {
   projects: ProjectService;
+  /** Evicts revoked keys announced by any API process. */
+  keyCache: PrincipalCache;
   models: ModelService;
   datasets: DatasetService;
   jobs: TrainingJobService;
@@ -29,8 +32,10 @@ export interface ServiceDeps {
 export function createServices({ config, db, trainingQueue, publisher, subscriber }: ServiceDeps): Services {
   const models = new ModelService(db, config.importRoot);
   const datasets = new DatasetService(db, config.importRoot);
+  const cache = new PrincipalCache();
   return {
-    projects: new ProjectService(db),
+    projects: new ProjectService(db, { cache, announce: (id) => publisher.announceKeyRevoked(id) }),
+    keyCache: cache,
     models,
     datasets,
     jobs: new TrainingJobService(db, models, datasets, trainingQueue, publisher),

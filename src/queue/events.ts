@@ -49,6 +49,11 @@ export function cancelChannel(prefix: string): string {
   return `${prefix}:control:cancel`;
 }
 
+/** API processes forget a revoked API key when its id arrives here. */
+export function apiKeyRevokedChannel(prefix: string): string {
+  return `${prefix}:control:api-key-revoked`;
+}
+
 /** The latest step event of a job, kept so a new subscriber's snapshot is not behind the batched metric writes. */
 export function latestStepKey(prefix: string, jobId: string): string {
   return `${prefix}:job:${jobId}:latest-step`;

@@ -1,6 +1,7 @@
 /** Publishes job events and cancellation requests on Redis. */
 import type Redis from 'ioredis';
 import {
+  apiKeyRevokedChannel,
   cancelChannel,
   jobChannel,
   latestStepKey,
@@ -38,6 +39,10 @@ export class EventPublisher {
 
   async requestCancel(jobId: string): Promise<void> {
     await this.redis.publish(cancelChannel(this.prefix), JSON.stringify({ jobId }));
+  }
+
+  async announceKeyRevoked(apiKeyId: string): Promise<void> {
+    await this.redis.publish(apiKeyRevokedChannel(this.prefix), JSON.stringify({ apiKeyId }));
   }
 
   async latestStep(jobId: string): Promise<StepEventPayload | null> {

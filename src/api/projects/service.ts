@@ -9,6 +9,7 @@ import { isUuid } from '../common/ids';
 import { checkName } from '../common/names';
 import { badInput, conflict, forbidden, notFound } from '../errors';
 import { displayPrefix, generateApiKeySecret, hashApiKey } from './api-keys';
+import type { PrincipalCache } from './principal-cache';
 
 export const DEFAULT_PROJECT_NAME = 'default';
 
@@ -22,24 +23,43 @@ export interface CreatedKey {
   secret: string;
 }
 
+export interface KeyRevocation {
+  cache: PrincipalCache;
+  /** Tells every API process (this one included) to forget a revoked key. */
+  announce(apiKeyId: string): Promise<void>;
+}
+
 export class ProjectService {
   private readonly lastUsedWritten = new Map<string, number>();
 
-  constructor(private readonly db: DataSource) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly revocation?: KeyRevocation,
+  ) {}
 
   /** The principal a secret stands for, or null when it is unknown or revoked. */
   async authenticate(secret: string): Promise<Principal | null> {
+    const hash = hashApiKey(secret);
+    const cached = this.revocation?.cache.get(hash);
+    if (cached) return cached;
     const rows: { id: string; project_id: string; role: ApiKeyRole; is_default: boolean }[] =
       await this.db.query(
         `SELECT k.id, k.project_id, k.role, p.is_default
          FROM api_keys k JOIN projects p ON p.id = k.project_id
         WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
-        [hashApiKey(secret)],
+        [hash],
       );
     if (rows.length === 0) return null;
     const row = rows[0];
     this.touch(row.id);
-    return { apiKeyId: row.id, projectId: row.project_id, role: row.role, isDefaultProject: row.is_default };
+    const principal = {
+      apiKeyId: row.id,
+      projectId: row.project_id,
+      role: row.role,
+      isDefaultProject: row.is_default,
+    };
+    this.revocation?.cache.set(hash, principal);
+    return principal;
   }
 
   private touch(keyId: string): void {
@@ -100,6 +120,8 @@ export class ProjectService {
     if (!key) throw notFound('ApiKey', id);
     if (key.revokedAt) throw conflict(`ApiKey ${id} is already revoked`);
     await this.db.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, [id]);
+    this.revocation?.cache.evictKey(id);
+    await this.revocation?.announce(id);
     return repo.findOneByOrFail({ id });
   }
 

@@ -3,7 +3,7 @@
  * and the history queries. Status changes go through the state machine in src/db/job-status.ts and are announced
  * on the project's status channel.
  */
-import type { DataSource } from 'typeorm';
+import type { DataSource, ObjectLiteral } from 'typeorm';
 import {
   CheckpointEntity,
   DatasetKind,
@@ -14,6 +14,7 @@ import {
   TrainingMethod,
 } from '../../db/entities';
 import { transitionJob, type Transition } from '../../db/job-status';
+import { hydrator } from '../../db/hydrate';
 import { queryRows } from '../../db/query';
 import type { StatusEventPayload } from '../../queue/events';
 import type { EventPublisher } from '../../queue/publisher';
@@ -65,13 +66,17 @@ export interface JobPage {
 export const MAX_PAGE_SIZE = 100;
 
 export class TrainingJobService {
+  private readonly toJob: (row: ObjectLiteral) => TrainingJobEntity;
+
   constructor(
     private readonly db: DataSource,
     private readonly models: ModelService,
     private readonly datasets: DatasetService,
     private readonly queue: TypedQueue<'training'>,
     private readonly events: EventPublisher,
-  ) {}
+  ) {
+    this.toJob = hydrator(db, TrainingJobEntity);
+  }
 
   async get(principal: Principal, id: string): Promise<TrainingJobEntity> {
     const job = isUuid(id)
@@ -85,6 +90,8 @@ export class TrainingJobService {
     if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
       throw badInput(`first must be 1 to ${MAX_PAGE_SIZE}`, ['first']);
     }
+    const empty: JobPage = { edges: [], pageInfo: { endCursor: null, hasNextPage: false } };
+    // One query, served by the (project_id, [status | method | base_model_id,] created_at, id) indexes.
     const where = ['project_id = $1'];
     const params: unknown[] = [principal.projectId];
     const add = (sql: (p: string) => string, value: unknown) => {
@@ -93,33 +100,31 @@ export class TrainingJobService {
     };
     if (filter.status?.length) add((p) => `status = ANY(${p}::text[])`, filter.status);
     if (filter.method?.length) add((p) => `method = ANY(${p}::text[])`, filter.method);
-    for (const key of ['baseModelId', 'datasetId'] as const) {
+    for (const [key, column] of [
+      ['baseModelId', 'base_model_id'],
+      ['datasetId', 'dataset_id'],
+    ] as const) {
       const id = filter[key];
       if (id === null || id === undefined) continue;
-      if (!isUuid(id)) return { edges: [], pageInfo: { endCursor: null, hasNextPage: false } };
-      add((p) => `${key === 'baseModelId' ? 'base_model_id' : 'dataset_id'} = ${p}`, id);
+      if (!isUuid(id)) return empty;
+      add((p) => `${column} = ${p}::uuid`, id);
     }
     if (after !== null) {
       const c = decodeCursor(after, ['after']);
       params.push(c.createdAt, c.id);
-      where.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
+      where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
     }
     params.push(first + 1);
-    const ids: { id: string }[] = await this.db.query(
-      `SELECT id FROM training_jobs WHERE ${where.join(' AND ')}
+    const raw: ObjectLiteral[] = await this.db.query(
+      `SELECT * FROM training_jobs WHERE ${where.join(' AND ')}
         ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
       params,
     );
-    const page = ids.slice(0, first).map((r) => r.id);
-    const rows = page.length ? await this.db.getRepository(TrainingJobEntity).findByIds(page) : [];
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    const edges = page.map((id) => {
-      const node = byId.get(id) as TrainingJobEntity;
-      return { cursor: encodeCursor(node), node };
-    });
+    const rows = raw.map(this.toJob);
+    const edges = rows.slice(0, first).map((node) => ({ cursor: encodeCursor(node), node }));
     return {
       edges,
-      pageInfo: { endCursor: edges.at(-1)?.cursor ?? null, hasNextPage: ids.length > first },
+      pageInfo: { endCursor: edges.at(-1)?.cursor ?? null, hasNextPage: rows.length > first },
     };
   }
 
