@@ -2,7 +2,8 @@ import request from 'supertest';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { BOOTSTRAP_KEY, startTestApi, TestApi } from '../support/api';
-import { errorCode, wsUrl } from '../support/client';
+import { createApiApp } from '../../../src/api/app';
+import { errorCode, httpClient, wsUrl } from '../support/client';
 
 const VIEWER = `{ viewer { project { name isDefault } apiKey { role name } } }`;
 
@@ -89,6 +90,23 @@ describe('access: API keys and projects', () => {
     ).toBe('NOT_FOUND');
     const bKeys = await teamB(`{ apiKeys { id } }`);
     expect(bKeys.data?.apiKeys).toEqual([{ id: made.data?.createProject.adminKey.apiKey.id }]);
+  });
+
+  it('revokes a key in every API process at once (replicas cache authenticated keys)', async () => {
+    const replica = await createApiApp(api.env.config);
+    try {
+      const created = await api.admin(
+        `mutation { createApiKey(input: { name: "replicated" }) { secret apiKey { id } } }`,
+      );
+      const { secret, apiKey } = created.data!.createApiKey;
+      const onReplica = httpClient(replica.httpServer, secret);
+      expect((await onReplica(VIEWER)).status).toBe(200); // now cached by the replica
+      await api.admin(`mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: apiKey.id });
+      await new Promise((r) => setTimeout(r, 100)); // the announcement travels through Redis
+      expect(errorCode(await onReplica(VIEWER))).toBe('UNAUTHENTICATED');
+    } finally {
+      await replica.close();
+    }
   });
 
   it('closes WebSocket connections without a valid key (4401) and accepts the key in connectionParams', async () => {
