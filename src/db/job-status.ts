@@ -56,10 +56,31 @@ export async function transitionJob(
   /** Only if this worker holds the job (a worker finishing a job must not overwrite another's takeover). */
   onlyWorker?: string,
 ): Promise<Transition | null> {
+  const previousStatus = await updateStatus(db, 'training_jobs', ALLOWED, jobId, from, to, patch, onlyWorker);
+  if (previousStatus === null) return null;
+  const job = await db.getRepository(TrainingJobEntity).findOneByOrFail({ id: jobId });
+  return { job, previousStatus };
+}
+
+/**
+ * The conditional UPDATE behind every job state machine (training and evaluation jobs): sets `status` to `to`
+ * and the patched columns ('now', 'first': now unless already set, 'increment', or a value) where the row's
+ * status is one of `from`; returns the status it left, or null.
+ */
+export async function updateStatus<T extends string>(
+  db: EntityManager,
+  table: string,
+  allowed: Record<T, readonly T[]>,
+  id: string,
+  from: readonly T[],
+  to: T,
+  patch: Record<string, unknown>,
+  onlyWorker?: string,
+): Promise<T | null> {
   for (const f of from) {
-    if (!canTransition(f, to)) throw new Error(`job status ${f} cannot move to ${to}`);
+    if (!allowed[f].includes(to)) throw new Error(`${table} status ${f} cannot move to ${to}`);
   }
-  const params: unknown[] = [jobId, from, to];
+  const params: unknown[] = [id, from, to];
   const sets = ['status = $3', 'updated_at = now()'];
   for (const [column, value] of Object.entries(patch)) {
     if (value === 'now') sets.push(`${column} = now()`);
@@ -75,15 +96,13 @@ export async function transitionJob(
     params.push(onlyWorker);
     guard = ` AND prev.worker_id = $${params.length}`;
   }
-  const rows = await queryRows<{ id: string; previous_status: S }>(
+  const rows = await queryRows<{ previous_status: T }>(
     db,
-    `WITH prev AS (SELECT id, status, worker_id FROM training_jobs WHERE id = $1 FOR UPDATE)
-     UPDATE training_jobs t SET ${sets.join(', ')}
+    `WITH prev AS (SELECT id, status, worker_id FROM ${table} WHERE id = $1 FOR UPDATE)
+     UPDATE ${table} t SET ${sets.join(', ')}
      FROM prev WHERE t.id = prev.id AND prev.status = ANY($2::text[])${guard}
-     RETURNING t.id, prev.status AS previous_status`,
+     RETURNING prev.status AS previous_status`,
     params,
   );
-  if (rows.length === 0) return null;
-  const job = await db.getRepository(TrainingJobEntity).findOneByOrFail({ id: jobId });
-  return { job, previousStatus: rows[0].previous_status };
+  return rows.length ? rows[0].previous_status : null;
 }
