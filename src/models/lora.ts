@@ -22,12 +22,13 @@ export function matchesTarget(modulePath: string, targets: readonly string[]): b
   return targets.some((t) => modulePath === t || modulePath.endsWith(`.${t}`));
 }
 
-/** The LoRA spec's targets as names, with 'all-linear' resolved (as PEFT stores them in adapter_config.json). */
+/**
+ * The LoRA spec's targets as adapter_config.json stores them: as given, the family's default when absent, and for
+ * 'all-linear' the module paths of every linear layer below the head (PEFT 0.21 writes full paths there).
+ */
 export function resolveLoraTargets(c: ModelConfig, targets: LoraSpec['targets'] | undefined): string[] {
   if (targets === undefined) return defaultLoraTargets(c);
-  if (targets === 'all-linear') {
-    return [...new Set(linearModules(c).map((m) => m.path.split('.').pop()!))].sort();
-  }
+  if (targets === 'all-linear') return linearModules(c).map((m) => m.path);
   return [...targets];
 }
 
