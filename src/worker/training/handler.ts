@@ -11,10 +11,10 @@ import { TrainingJobEntity, TrainingJobStatus as S } from '../../db/entities';
 import { transitionJob, type Transition, type TransitionPatch } from '../../db/job-status';
 import type { EventPublisher } from '../../queue/publisher';
 import type { TrainingQueuePayload } from '../../queue/queues';
-import type { CheckpointEvent, StepEvent, TrainingRunSpec } from './contract';
+import type { StepEvent, TrainingRunSpec } from '../../training/run-job';
 import { forkRunner } from './child';
 import { jobOutputDir, planRun } from './job-spec';
-import type { FromRunner, StopReason } from './messages';
+import type { CheckpointEvent, FromRunner, StopReason } from './messages';
 import { MetricsWriter } from './metrics-writer';
 
 export interface TrainingHandlerDeps {

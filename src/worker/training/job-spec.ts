@@ -9,7 +9,7 @@ import {
   TrainingJobEntity,
 } from '../../db/entities';
 import { fromStored } from '../../api/training-jobs/hyperparameters';
-import type { TrainingRunSpec } from './contract';
+import type { TrainingRunSpec } from '../../training/run-job';
 
 export function jobOutputDir(dataDir: string, jobId: string): string {
   return path.join(dataDir, 'jobs', jobId);

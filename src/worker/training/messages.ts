@@ -1,5 +1,7 @@
 /** The IPC protocol between a worker and the child process that trains one job. */
-import type { CheckpointEvent, StepEvent, TrainingRunSpec } from './contract';
+import type { StepEvent, TrainingHooks, TrainingRunSpec } from '../../training/run-job';
+
+export type CheckpointEvent = Parameters<TrainingHooks['onCheckpoint']>[0];
 
 export type StopReason = 'cancel' | 'shutdown';
 

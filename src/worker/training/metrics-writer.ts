@@ -5,7 +5,7 @@
  */
 import type { DataSource } from 'typeorm';
 import { queryRows } from '../../db/query';
-import type { StepEvent } from './contract';
+import type { StepEvent } from '../../training/run-job';
 
 export interface MetricsWriterOptions {
   batchSize: number;

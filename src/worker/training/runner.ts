@@ -4,11 +4,7 @@
  * When the worker goes away (killed), the IPC channel closes and this process exits with it.
  */
 import { UserInputError } from '../../errors';
-import type { RunTrainingJob } from './contract';
 import type { FromRunner, ToRunner } from './messages';
-
-/** Loaded by name: see contract.ts. */
-const RUN_JOB_MODULE = '../../training/run-job';
 
 let stopRequested = false;
 let finished = false;
@@ -22,8 +18,8 @@ function send(message: FromRunner): Promise<void> {
 
 async function run(spec: Extract<ToRunner, { type: 'start' }>['spec']): Promise<void> {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { runTrainingJob } = require(RUN_JOB_MODULE) as { runTrainingJob: RunTrainingJob };
+    // Loaded here, not at the top: the engine (onnxruntime) starts only in a process that trains.
+    const { runTrainingJob } = await import('../../training/run-job');
     const result = await runTrainingJob(spec, {
       onStep: (event) => send({ type: 'step', event }),
       onCheckpoint: (checkpoint) => send({ type: 'checkpoint', checkpoint }),

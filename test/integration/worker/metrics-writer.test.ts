@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../../../src/db/data-source';
-import type { StepEvent } from '../../../src/worker/training/contract';
+import type { StepEvent } from '../../../src/training/run-job';
 import { MetricsWriter } from '../../../src/worker/training/metrics-writer';
 import { createTestEnv, TestEnv } from '../support/env';
 import { insertJob } from '../support/rows';
