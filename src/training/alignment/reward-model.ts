@@ -1,0 +1,114 @@
+/**
+ * Reward-model training: a scalar head read at each sequence's last real token, trained on preference pairs
+ * with the pairwise loss -logsigmoid(r_chosen - r_rejected) (Bradley-Terry), averaged over pairs.
+ * Metrics: accuracy (r_chosen > r_rejected) and mean margin (r_chosen - r_rejected).
+ *
+ * Full update trains every weight the forward pass reads (the head included) through the ordinary full
+ * parameterization of a sequence-classification model; LoRA trains the adapter and the head, which peft keeps
+ * whole as a `modules_to_save` module (see reward-checkpoint.ts).
+ */
+import { Graph, Tensor } from '../../engine/graph';
+import * as op from '../../engine/ops';
+import { UnavailableError } from '../../errors';
+import { LoraSpec, buildCausalLM, initialParameters, resolveAdapter } from '../../models/model';
+import { HostTensor, Objective, ObjectiveOutputs } from '../objective';
+import { ParameterizeOptions, parameterize } from '../parameterization';
+import { pairwiseLoss, preferenceMetricSums } from './losses';
+import { pairedInputs, splitPairs } from './paired-batch';
+import { LoraRewardAdapter, readRewardAdapter, writeRewardAdapter } from './reward-checkpoint';
+import { LoadedModel } from '../../models/model';
+import { PEFT_SCORE_WEIGHT, SCORE_WEIGHT, rewardAtLastToken } from './score-head';
+
+/** A reward model's forward pass: one reward per row (N) for ids and mask (N, T), and its trainables. */
+export type RewardForward = (
+  g: Graph,
+  inputs: { inputIds: Tensor; attentionMask: Tensor },
+) => { rewards: Tensor; params: ReadonlyMap<string, Tensor>; noise?: ObjectiveOutputs['noise'] };
+
+export interface RewardParameterization {
+  forward: RewardForward;
+  initial: ReadonlyMap<string, HostTensor>;
+  save(dir: string, values: ReadonlyMap<string, HostTensor>): void;
+}
+
+export class RewardModelObjective implements Objective {
+  readonly name = 'reward_model';
+
+  constructor(
+    private readonly forward: RewardForward,
+    private readonly initial: ReadonlyMap<string, HostTensor>,
+  ) {}
+
+  build(g: Graph, batch: Readonly<Record<string, Tensor>>): ObjectiveOutputs {
+    const paired = pairedInputs(batch, this.name);
+    const { rewards, params, noise } = this.forward(g, paired); // (2B)
+    const { chosen, rejected } = splitPairs(rewards, paired.pairs); // (B) each
+    const lossSum = op.reduceSum(pairwiseLoss(chosen, rejected), [0]);
+    const weight = g.constant(paired.pairs, 'float32');
+    return { lossSum, weight, params, noise, metricSums: preferenceMetricSums(chosen, rejected) };
+  }
+
+  initialParameters(): ReadonlyMap<string, HostTensor> {
+    return this.initial;
+  }
+}
+
+/** The LoRA adapter of a reward-model run: from a SEQ_CLS adapter folder (with its head), else fresh. */
+function loraAdapter(
+  m: LoadedModel,
+  o: ParameterizeOptions,
+): { adapter: LoraRewardAdapter; head: HostTensor } {
+  if (o.adapterDir) return readRewardAdapter(o.adapterDir, m);
+  const hp = o.hyperparameters;
+  const spec: LoraSpec = {
+    kind: 'lora',
+    r: hp.loraRank,
+    alpha: hp.loraAlpha,
+    dropout: hp.loraDropout,
+    targets: hp.loraTargets,
+  };
+  const adapter = resolveAdapter(m, spec, () => o.rng.next()) as LoraRewardAdapter;
+  return { adapter, head: m.weights.get(SCORE_WEIGHT) };
+}
+
+/**
+ * What a reward-model run trains, for `m` a one-label sequence-classification model (see withScoreHead).
+ * Full: every weight the forward reads; LoRA: the adapter tensors and the head, under PEFT names.
+ */
+export function rewardParameterization(m: LoadedModel, o: ParameterizeOptions): RewardParameterization {
+  if (m.config.head !== 'sequence_classification' || m.config.numLabels !== 1) {
+    throw new Error('rewardParameterization: the model needs a one-label score head (withScoreHead)');
+  }
+  if (o.scale === 'full') {
+    const p = parameterize(m, o); // the config's default head is the score head
+    return {
+      forward: (g, x) => {
+        const out = p.forward(g, x); // logits (N, T, 1)
+        return {
+          rewards: rewardAtLastToken(out.logits, x.attentionMask),
+          params: out.params,
+          noise: out.noise,
+        };
+      },
+      initial: p.initial,
+      save: p.save,
+    };
+  }
+  if (o.scale !== 'lora') {
+    throw new UnavailableError('reward models train with parameterScale FULL or LORA, not PROMPT_TUNING');
+  }
+  const { adapter, head } = loraAdapter(m, o);
+  return {
+    forward: (g, x) => {
+      const out = buildCausalLM(g, m, { ...x, policy: 'adapter', adapter });
+      const score = g.param(PEFT_SCORE_WEIGHT, [1, m.config.hiddenSize]);
+      const params = new Map(out.params).set(PEFT_SCORE_WEIGHT, score);
+      return { rewards: rewardAtLastToken(out.hidden, x.attentionMask, score), params, noise: out.noise };
+    },
+    initial: new Map<string, HostTensor>(initialParameters(m, 'adapter', adapter)).set(
+      PEFT_SCORE_WEIGHT,
+      head,
+    ),
+    save: (dir, values) => writeRewardAdapter(dir, m, adapter, values),
+  };
+}
