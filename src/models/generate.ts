@@ -22,7 +22,15 @@ export interface GeneratorOptions {
   adapter?: ResolvedAdapter;
   executionProvider?: ExecutionProvider;
   threads?: number;
+  /**
+   * Shapes are rounded up so that requests of similar sizes share sessions: the prompt width to a multiple of
+   * `prompt` (extra left padding) and the cache slots to a multiple of `slots` (extra masked slots). Padding never
+   * changes results. Default { prompt: 16, slots: 64 }; 1 and 1 give exact shapes.
+   */
+  buckets?: { prompt: number; slots: number };
 }
+
+const roundUp = (n: number, multiple: number) => Math.ceil(n / multiple) * multiple;
 
 export interface GenerateRequest {
   /** Prompt ids per row: unpadded lists of any lengths, or rows of one length padded on either side (with `attentionMask`). */
@@ -149,10 +157,14 @@ export class Generator {
         'maxNewTokens',
       ]);
     }
-    const prompt = promptBatch(req);
-    const width = prompt.ids[0].length;
-    const total = this.virtual + width + req.maxNewTokens;
-    checkSequenceLength(c, total, 'prompt length + maxNewTokens');
+    const given = promptBatch(req);
+    const longest = Math.max(...given.mask.map((r) => r.reduce((s, v) => s + v, 0)));
+    checkSequenceLength(c, this.virtual + longest + req.maxNewTokens, 'prompt length + maxNewTokens');
+    const buckets = this.opts.buckets ?? { prompt: 16, slots: 64 };
+    const width = roundUp(given.ids[0].length, buckets.prompt);
+    const extra = (row: number[]) => [...Array<number>(width - row.length).fill(0), ...row];
+    const prompt = { ids: given.ids.map(extra), mask: given.mask.map(extra) };
+    const total = roundUp(this.virtual + width + req.maxNewTokens, buckets.slots);
     const slots = new Slots(this.virtual, width, total, prompt);
     const eos = new Set(req.eosTokenIds ?? c.eosTokenIds);
     const rng = req.sampling ? Rng.fromSeed(req.sampling.seed) : null;

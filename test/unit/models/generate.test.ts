@@ -53,6 +53,24 @@ describe('generation with a static key/value cache (llama-tiny)', () => {
     }
   });
 
+  it('shape buckets (extra left padding and cache slots) change nothing', async () => {
+    const exact = new Generator(model, { threads: 1, buckets: { prompt: 1, slots: 1 } });
+    const coarse = new Generator(model, { threads: 1, buckets: { prompt: 32, slots: 128 } });
+    const req = { prompts: [prompt, prompt.slice(0, 2)], maxNewTokens: 7, eosTokenIds: [] };
+    for (const useCache of [true, false]) {
+      const a = await exact.generate({ ...req, useCache });
+      expect((await coarse.generate({ ...req, useCache })).generated).toEqual(a.generated);
+      expect(a.sequences[0]).toEqual(expected.slice(0, prompt.length + 7));
+    }
+    await Promise.all([exact.release(), coarse.release()]);
+  });
+
+  it("refuses a prompt plus new tokens beyond the model's positions", async () => {
+    await expect(gen.generate({ prompts: [prompt], maxNewTokens: 251 })).rejects.toThrow(
+      /exceeds the model's limit of 256/,
+    );
+  });
+
   it('stops a row at an end-of-sequence id and keeps that id', async () => {
     const stopAt = expected[prompt.length + 3];
     const out = await gen.generate({ prompts: [prompt], maxNewTokens: 16, eosTokenIds: [stopAt] });
