@@ -1,0 +1,141 @@
+/**
+ * Per-token log-probabilities of token sequences under a causal LM, forward only: the frozen reference of DPO and
+ * RL, and the sampling policy's "old" log-probabilities in RL. The model is any CausalLMForward: a frozen one
+ * (weights as initializers), or a trainable parameterization whose current values are fed as inputs, so one
+ * session serves every step of a run (and, fed other values, the reference too).
+ *
+ * Alignment is that of shifted labels: position t holds log p(ids[t + 1] | ids[..t]), and 0 where ids[t + 1] is
+ * not scored (before `from`, or padding).
+ */
+import * as ort from 'onnxruntime-node';
+import { Graph } from '../../engine/graph';
+import * as nn from '../../engine/nn';
+import * as op from '../../engine/ops';
+import { ExecutionProvider, Feed, Session, createSession } from '../../engine/session';
+import { IGNORE_INDEX } from '../data/examples';
+import { HostTensor } from '../objective';
+import { ortTensor } from '../ort-tensors';
+import { CausalLMForward, shiftLabels } from '../sft';
+import { padRows } from './padding';
+
+export interface ScoredRow {
+  ids: readonly number[];
+  /** Tokens ids[from..] are scored (e.g. the response after its prompt); from >= 1. */
+  from: number;
+}
+
+export interface TokenLogProbsResult {
+  /** (N, T) row-major; T is the padded length. */
+  values: Float32Array;
+  shape: [number, number];
+}
+
+export interface LogProbsOptions {
+  executionProvider?: ExecutionProvider;
+  threads?: number;
+  /** Pad lengths up to a multiple of this. Default 16. */
+  bucket?: number;
+  /** The model's position range (padding never goes beyond it). */
+  maxLength?: number;
+  padTokenId?: number;
+}
+
+interface Compiled {
+  session: Session;
+  paramNames: string[];
+  noiseNames: { name: string; size: number }[];
+}
+
+/** Labels of scored rows: ids at positions >= from, IGNORE_INDEX elsewhere, right-padded to `t`. (N, T) */
+export function scoredLabels(rows: readonly ScoredRow[], t: number): BigInt64Array {
+  const labels = new BigInt64Array(rows.length * t).fill(BigInt(IGNORE_INDEX));
+  rows.forEach((r, b) => {
+    if (r.from < 1) throw new Error(`scored rows start at token 1 or later, got ${r.from}`);
+    for (let j = r.from; j < r.ids.length; j++) labels[b * t + j] = BigInt(r.ids[j]);
+  });
+  return labels;
+}
+
+export class TokenLogProbs {
+  private readonly sessions = new Map<string, Promise<Compiled>>();
+
+  constructor(
+    private readonly forward: CausalLMForward,
+    private readonly opts: LogProbsOptions = {},
+  ) {}
+
+  /** Log-probabilities of the scored tokens; `values` feeds the forward's trainables (none for a frozen one). */
+  async run(
+    rows: readonly ScoredRow[],
+    values: ReadonlyMap<string, ort.Tensor | HostTensor> = new Map(),
+  ): Promise<TokenLogProbsResult> {
+    const padded = padRows(
+      rows.map((r) => r.ids),
+      this.opts.padTokenId ?? 0,
+      this.opts.bucket ?? 16,
+      this.opts.maxLength,
+    );
+    const [n, t] = padded.shape;
+    const c = await this.compiled(n, t);
+    const feeds: Record<string, Feed> = {
+      input_ids: padded.ids,
+      attention_mask: padded.mask,
+      labels: { data: scoredLabels(rows, t), shape: [n, t] },
+    };
+    for (const name of c.paramNames) {
+      const v = values.get(name);
+      if (!v) throw new Error(`TokenLogProbs: no value for trainable '${name}'`);
+      feeds[name] = 'dims' in v ? v : ortTensor(v.data, v.shape, v.dtype);
+    }
+    for (const { name, size } of c.noiseNames) feeds[name] = new Float32Array(size).fill(1); // no dropout
+    const out = await c.session.run(feeds);
+    return { values: out.logps.data as Float32Array, shape: [n, t] };
+  }
+
+  /** Summed log-probability of each row's scored tokens. */
+  async sums(
+    rows: readonly ScoredRow[],
+    values?: ReadonlyMap<string, ort.Tensor | HostTensor>,
+  ): Promise<number[]> {
+    const { values: lp, shape } = await this.run(rows, values);
+    const t = shape[1];
+    return rows.map((_, b) => lp.subarray(b * t, (b + 1) * t).reduce((s, v) => s + v, 0));
+  }
+
+  async release(): Promise<void> {
+    const all = await Promise.all(this.sessions.values());
+    this.sessions.clear();
+    await Promise.all(all.map((c) => c.session.release()));
+  }
+
+  private compiled(n: number, t: number): Promise<Compiled> {
+    const key = `${n}x${t}`;
+    let entry = this.sessions.get(key);
+    if (!entry) {
+      entry = (async () => {
+        const g = new Graph();
+        const inputIds = g.input('input_ids', [n, t], 'int64');
+        const attentionMask = g.input('attention_mask', [n, t], 'int64');
+        const labels = g.input('labels', [n, t], 'int64');
+        const { logits, params, noise } = this.forward(g, { inputIds, attentionMask }); // (N, T, V)
+        const losses = nn.crossEntropy(logits, shiftLabels(labels), {
+          ignoreIndex: IGNORE_INDEX,
+          reduction: 'none',
+        }); // (N, T), 0 where ignored
+        g.output('logps', op.neg(losses));
+        const session = await createSession(g, {
+          executionProvider: this.opts.executionProvider ?? 'cpu',
+          threads: this.opts.threads,
+        });
+        const paramNames = [...params.keys()].filter((p) => session.inputNames.includes(p));
+        const noiseNames = (noise ?? [])
+          .filter((x) => session.inputNames.includes(x.input.name))
+          .map((x) => ({ name: x.input.name, size: x.input.size }));
+        return { session, paramNames, noiseNames };
+      })();
+      this.sessions.set(key, entry);
+      entry.catch(() => this.sessions.delete(key));
+    }
+    return entry;
+  }
+}
