@@ -21,6 +21,7 @@ import { startWorkerProcess, WorkerProcess } from '../integration/support/worker
 const PROGRESS = `subscription($id: ID!) {
   trainingJobProgress(jobId: $id) {
     kind jobId status epoch step totalSteps loss learningRate gradNorm tokensPerSecond elapsedSeconds etaSeconds
+    error
   }
 }`;
 const JOB = `query($id: ID!) {
@@ -104,26 +105,29 @@ describe('training end to end', () => {
   };
 
   it('trains an SFT LoRA job: snapshot, every step in order with a falling loss, SUCCEEDED; metrics and checkpoint agree', async () => {
-    await worker();
     const id = await createJob('e2e-sft', {
-      epochs: 6,
+      epochs: 8,
       batchSize: 4,
-      learningRate: 0.02,
+      learningRate: 0.05,
+      lrScheduler: 'CONSTANT',
       loraRank: 8,
-      loraAlpha: 16,
+      loraAlpha: 32,
+      loraTargets: ['all-linear'],
       maxSequenceLength: 64,
       checkpointEverySteps: 4,
       seed: 1,
     });
     const sub = subscribe(id);
+    await sub.waitFor(1); // subscribed while QUEUED: no worker runs yet
+    await worker();
     await sub.done;
     const all = events(sub);
     expect(all[0]).toMatchObject({ kind: 'SNAPSHOT', status: 'QUEUED', step: 0 });
     expect(all[1]).toMatchObject({ kind: 'STATUS', status: 'RUNNING' });
-    expect(all[all.length - 1]).toMatchObject({ kind: 'STATUS', status: 'SUCCEEDED' });
+    expect(all[all.length - 1]).toMatchObject({ kind: 'STATUS', status: 'SUCCEEDED', error: null });
     const stepEvents = steps(sub);
     const total = stepEvents[0].totalSteps as number;
-    expect(total).toBe(12); // 8 rows / batch 4 = 2 steps per epoch, 6 epochs
+    expect(total).toBe(16); // 8 rows / batch 4 = 2 steps per epoch, 8 epochs
     expect(stepEvents.map((e) => e.step)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     for (const e of stepEvents) {
       expect(Number.isFinite(e.loss)).toBe(true);
@@ -132,7 +136,9 @@ describe('training end to end', () => {
     }
     const losses = stepEvents.map((e) => e.loss as number);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    expect(mean(losses.slice(-2))).toBeLessThan(mean(losses.slice(0, 2)) * 0.8);
+    // The demo model is random: its output head (std 0.02, after a unit-weight RMSNorm, neither trained by LoRA)
+    // bounds the logits, so the loss falls from about ln(vocabulary) by a few tenths of a nat, not to near zero.
+    expect(mean(losses.slice(-3))).toBeLessThan(mean(losses.slice(0, 3)) - 0.25);
 
     const job = (await api.admin(JOB, { id })).data?.trainingJob;
     expect(job).toMatchObject({

@@ -4,6 +4,7 @@
  * When the worker goes away (killed), the IPC channel closes and this process exits with it.
  */
 import { UserInputError } from '../../errors';
+import { runTrainingJob } from '../../training/run-job';
 import type { FromRunner, ToRunner } from './messages';
 
 let stopRequested = false;
@@ -18,8 +19,6 @@ function send(message: FromRunner): Promise<void> {
 
 async function run(spec: Extract<ToRunner, { type: 'start' }>['spec']): Promise<void> {
   try {
-    // Loaded here, not at the top: the engine (onnxruntime) starts only in a process that trains.
-    const { runTrainingJob } = await import('../../training/run-job');
     const result = await runTrainingJob(spec, {
       onStep: (event) => send({ type: 'step', event }),
       onCheckpoint: (checkpoint) => send({ type: 'checkpoint', checkpoint }),
