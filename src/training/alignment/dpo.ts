@@ -17,7 +17,8 @@ import { LoadedModel, buildCausalLM } from '../../models/model';
 import { CollateOptions, collatePreference } from '../data/batches';
 import { PreferenceExample } from '../data/examples';
 import { Batch, HostTensor, Objective, ObjectiveOutputs } from '../objective';
-import { CausalLMForward, shiftLabels } from '../sft';
+import { CausalLMForward } from '../parameterization';
+import { shiftLabels } from '../sft';
 import { dpoTerms, preferenceMetricSums, sequenceLogProbs } from './losses';
 import { LogProbsOptions, TokenLogProbs } from './log-probs';
 import { pairedInputs, splitPairs } from './paired-batch';
@@ -49,7 +50,8 @@ export class DpoObjective implements Objective {
     if (!refChosen || !refRejected) {
       throw new Error(`dpo: a batch needs the reference log-probabilities ${REF_CHOSEN} and ${REF_REJECTED}`);
     }
-    const { logits, params, noise } = this.forward(g, paired); // (2B, T, V)
+    const { inputIds, attentionMask } = paired;
+    const { logits, params, noise } = this.forward(g, { inputIds, attentionMask }); // (2B, T, V)
     const policy = splitPairs(sequenceLogProbs(logits, shiftLabels(paired.labels!)), paired.pairs); // (B) each
     const terms = dpoTerms(policy, { chosen: refChosen, rejected: refRejected }, this.beta);
     const { accuracy, margin } = preferenceMetricSums(terms.chosenRewards, terms.rejectedRewards);

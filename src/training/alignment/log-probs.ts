@@ -15,7 +15,8 @@ import { ExecutionProvider, Feed, Session, createSession } from '../../engine/se
 import { IGNORE_INDEX } from '../data/examples';
 import { HostTensor } from '../objective';
 import { ortTensor } from '../ort-tensors';
-import { CausalLMForward, shiftLabels } from '../sft';
+import { CausalLMForward } from '../parameterization';
+import { shiftLabels } from '../sft';
 import { padRows } from './padding';
 
 export interface ScoredRow {

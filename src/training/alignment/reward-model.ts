@@ -8,40 +8,36 @@
  * whole as a `modules_to_save` module (see reward-checkpoint.ts).
  */
 import { Graph, Tensor } from '../../engine/graph';
+import * as nn from '../../engine/nn';
 import * as op from '../../engine/ops';
 import { UnavailableError } from '../../errors';
-import { LoraSpec, buildCausalLM, initialParameters, resolveAdapter } from '../../models/model';
+import { lastTokenIndex, pickPositions } from '../../models/families/builder';
+import { LoadedModel, LoraSpec, buildCausalLM, initialParameters, resolveAdapter } from '../../models/model';
 import { HostTensor, Objective, ObjectiveOutputs } from '../objective';
-import { ParameterizeOptions, parameterize } from '../parameterization';
+import { CausalLMForward, Parameterization, ParameterizeOptions, parameterize } from '../parameterization';
 import { pairwiseLoss, preferenceMetricSums } from './losses';
 import { pairedInputs, splitPairs } from './paired-batch';
 import { LoraRewardAdapter, readRewardAdapter, writeRewardAdapter } from './reward-checkpoint';
-import { LoadedModel } from '../../models/model';
-import { PEFT_SCORE_WEIGHT, SCORE_WEIGHT, rewardAtLastToken } from './score-head';
-
-/** A reward model's forward pass: one reward per row (N) for ids and mask (N, T), and its trainables. */
-export type RewardForward = (
-  g: Graph,
-  inputs: { inputIds: Tensor; attentionMask: Tensor },
-) => { rewards: Tensor; params: ReadonlyMap<string, Tensor>; noise?: ObjectiveOutputs['noise'] };
-
-export interface RewardParameterization {
-  forward: RewardForward;
-  initial: ReadonlyMap<string, HostTensor>;
-  save(dir: string, values: ReadonlyMap<string, HostTensor>): void;
-}
+import { PEFT_SCORE_WEIGHT, SCORE_WEIGHT } from './score-head';
 
 export class RewardModelObjective implements Objective {
   readonly name = 'reward_model';
 
   constructor(
-    private readonly forward: RewardForward,
+    /** A forward pass that honours `head: 'score'` and `logitsAt`. */
+    private readonly forward: CausalLMForward,
     private readonly initial: ReadonlyMap<string, HostTensor>,
   ) {}
 
   build(g: Graph, batch: Readonly<Record<string, Tensor>>): ObjectiveOutputs {
     const paired = pairedInputs(batch, this.name);
-    const { rewards, params, noise } = this.forward(g, paired); // (2B)
+    const { logits, params, noise } = this.forward(g, {
+      inputIds: paired.inputIds,
+      attentionMask: paired.attentionMask,
+      head: 'score',
+      logitsAt: lastTokenIndex(paired.attentionMask),
+    }); // (2B, 1, 1): the reward at each row's last real token
+    const rewards = op.reshape(logits, [2 * paired.pairs]);
     const { chosen, rejected } = splitPairs(rewards, paired.pairs); // (B) each
     const lossSum = op.reduceSum(pairwiseLoss(chosen, rejected), [0]);
     const weight = g.constant(paired.pairs, 'float32');
@@ -73,37 +69,26 @@ function loraAdapter(
 
 /**
  * What a reward-model run trains, for `m` a one-label sequence-classification model (see withScoreHead).
- * Full: every weight the forward reads; LoRA: the adapter tensors and the head, under PEFT names.
+ * Full: every weight the forward reads, through the ordinary full parameterization (the config's default head is
+ * the score head). LoRA: the adapter tensors and the head, under PEFT names; its forward always ends in the
+ * trainable head, read at `logitsAt` when given.
  */
-export function rewardParameterization(m: LoadedModel, o: ParameterizeOptions): RewardParameterization {
+export function rewardParameterization(m: LoadedModel, o: ParameterizeOptions): Parameterization {
   if (m.config.head !== 'sequence_classification' || m.config.numLabels !== 1) {
     throw new Error('rewardParameterization: the model needs a one-label score head (withScoreHead)');
   }
-  if (o.scale === 'full') {
-    const p = parameterize(m, o); // the config's default head is the score head
-    return {
-      forward: (g, x) => {
-        const out = p.forward(g, x); // logits (N, T, 1)
-        return {
-          rewards: rewardAtLastToken(out.logits, x.attentionMask),
-          params: out.params,
-          noise: out.noise,
-        };
-      },
-      initial: p.initial,
-      save: p.save,
-    };
-  }
+  if (o.scale === 'full') return parameterize(m, o);
   if (o.scale !== 'lora') {
     throw new UnavailableError('reward models train with parameterScale FULL or LORA, not PROMPT_TUNING');
   }
   const { adapter, head } = loraAdapter(m, o);
   return {
     forward: (g, x) => {
-      const out = buildCausalLM(g, m, { ...x, policy: 'adapter', adapter });
+      const out = buildCausalLM(g, m, { ...x, policy: 'adapter', adapter, head: 'score' });
       const score = g.param(PEFT_SCORE_WEIGHT, [1, m.config.hiddenSize]);
+      const at = x.logitsAt ? pickPositions(out.hidden, x.logitsAt) : out.hidden; // (N, T or 1, C)
       const params = new Map(out.params).set(PEFT_SCORE_WEIGHT, score);
-      return { rewards: rewardAtLastToken(out.hidden, x.attentionMask, score), params, noise: out.noise };
+      return { logits: nn.linear(at, score), hidden: out.hidden, params, noise: out.noise };
     },
     initial: new Map<string, HostTensor>(initialParameters(m, 'adapter', adapter)).set(
       PEFT_SCORE_WEIGHT,

@@ -5,12 +5,8 @@
  * architecture, so a full checkpoint written from it loads with AutoModelForSequenceClassification.
  */
 import * as path from 'node:path';
-import { Tensor } from '../../engine/graph';
-import * as nn from '../../engine/nn';
-import * as op from '../../engine/ops';
 import { UnavailableError, UserInputError } from '../../errors';
 import { ModelFamily, parseModelConfig } from '../../models/config';
-import { lastTokenIndex, pickPositions } from '../../models/families/builder';
 import { LoadedModel, WeightStore, WeightTensor } from '../../models/model';
 
 /** The head's name in a model checkpoint. */
@@ -85,15 +81,4 @@ export function withScoreHead(m: LoadedModel, random: () => number): LoadedModel
     dtype: 'float32',
   };
   return { ...m, config, weights: overlayWeights(m.weights, new Map([[SCORE_WEIGHT, head]])) };
-}
-
-/**
- * Reward per row: the head's output at the row's last real token. `scores` (B, T, 1) from a score head over
- * all positions (or the final hidden states (B, T, C) with `head` (1, C)); mask (B, T). -> (B)
- */
-export function rewardAtLastToken(scoresOrHidden: Tensor, attentionMask: Tensor, head?: Tensor): Tensor {
-  const [b] = scoresOrHidden.shape;
-  let picked = pickPositions(scoresOrHidden, lastTokenIndex(attentionMask)); // (B, 1, 1 or C)
-  if (head) picked = nn.linear(picked, head); // (B, 1, 1)
-  return op.reshape(picked, [b]);
 }
