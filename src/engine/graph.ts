@@ -136,6 +136,8 @@ export class Graph {
   /** Nodes in creation order, which is a topological order. */
   readonly nodes: Node[] = [];
   readonly outputs = new Map<string, Tensor>();
+  /** The dtype MatMul/Gemm of float32 operands compute in; 'float16' is mixed precision (see precision.ts). */
+  matmulDtype: 'float32' | 'float16' = 'float32';
   private readonly names = new Set<string>();
 
   /** A runtime feed that is never differentiated (token ids, masks, optimizer scalars). */

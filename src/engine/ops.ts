@@ -141,10 +141,20 @@ export const ONNX_DTYPE: Record<DType, number> = { float32: 1, int32: 6, int64: 
 
 // ---- linear algebra ----
 
+/** Under mixed precision, float32 operands are multiplied in the graph's matmulDtype and the product cast back. */
+function lowered(operands: readonly Tensor[]): boolean {
+  const g = operands[0].graph;
+  return g.matmulDtype !== 'float32' && operands.every((t) => t.dtype === 'float32');
+}
+
 /** Batched, broadcasting matrix product of rank >= 2 tensors: (..., M, K) @ (..., K, N) -> (..., M, N). */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.rank < 2 || b.rank < 2) fail('MatMul', `operands need rank >= 2, got ${a} and ${b}`);
   if (a.dtype !== b.dtype) fail('MatMul', `dtypes differ: ${a} vs ${b}`);
+  if (lowered([a, b])) {
+    const low = a.graph.matmulDtype;
+    return cast(matmul(cast(a, low), cast(b, low)), 'float32');
+  }
   const [m, k] = a.shape.slice(-2);
   const [k2, n] = b.shape.slice(-2);
   if (k !== k2) fail('MatMul', `inner dimensions differ: ${a} @ ${b}`);
@@ -162,6 +172,12 @@ export interface GemmOptions {
 /** alpha * op(A) @ op(B) + beta * C for 2-D A, B; C broadcasts to (M, N). */
 export function gemm(a: Tensor, b: Tensor, c?: Tensor, opts: GemmOptions = {}): Tensor {
   if (a.rank !== 2 || b.rank !== 2) fail('Gemm', `operands must be 2-D, got ${a} and ${b}`);
+  if (a.dtype !== b.dtype || (c && c.dtype !== a.dtype)) fail('Gemm', `dtypes differ: ${a}, ${b}, ${c}`);
+  const operands = c ? [a, b, c] : [a, b];
+  if (lowered(operands)) {
+    const [la, lb, lc] = operands.map((t) => cast(t, a.graph.matmulDtype));
+    return cast(gemm(la, lb, lc, opts), 'float32');
+  }
   const [m, k] = opts.transA ? [a.shape[1], a.shape[0]] : a.shape;
   const [k2, n] = opts.transB ? [b.shape[1], b.shape[0]] : b.shape;
   if (k !== k2)

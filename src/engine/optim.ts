@@ -149,6 +149,14 @@ export const stateNames = (name: string) => ({
   expAvgSqIn: `${name}.exp_avg_sq`,
 });
 
+export interface AppendAdamWOptions {
+  /**
+   * When the gradient norm is not finite (an overflow under loss scaling), output the parameters and moments
+   * unchanged instead of updating them: torch's GradScaler skipping optimizer.step(), decided on the device.
+   */
+  skipNonFinite?: boolean;
+}
+
 /**
  * Append clipping and AdamW for `params` to their graph: inputs `<name>.exp_avg`, `<name>.exp_avg_sq` and the
  * ADAMW_FEEDS scalars; outputs `grad_norm` (before clipping) and `<name>.next`, `<name>.exp_avg.next`,
@@ -158,6 +166,7 @@ export function appendAdamW(
   params: readonly TrainableParam[],
   cfg: AdamWConfig,
   maxGradNorm: number | null,
+  opts: AppendAdamWOptions = {},
 ): void {
   if (params.length === 0) throw new Error('appendAdamW: no parameters');
   const g = params[0].param.graph;
@@ -167,6 +176,9 @@ export function appendAdamW(
       ? { norm: globalGradNorm(grads), clipped: grads }
       : clipGradients(grads, maxGradNorm);
   g.output('grad_norm', norm);
+  // norm - norm is NaN exactly when the norm is inf or NaN.
+  const finite = opts.skipNonFinite ? op.equal(op.sub(norm, norm), 0) : null;
+  const guard = (next: Tensor, old: Tensor) => (finite ? op.where(finite, next, old) : next);
   const scalars = adamWScalarInputs(g);
   params.forEach(({ param, decayed }, i) => {
     const names = stateNames(param.name);
@@ -176,9 +188,9 @@ export function appendAdamW(
       expAvgSq: g.input(names.expAvgSqIn, param.shape, param.dtype),
     };
     const next = adamWUpdate(state, clipped[i], scalars, cfg, decayed);
-    g.output(names.param, next.param);
-    g.output(names.expAvg, next.expAvg);
-    g.output(names.expAvgSq, next.expAvgSq);
+    g.output(names.param, guard(next.param, state.param));
+    g.output(names.expAvg, guard(next.expAvg, state.expAvg));
+    g.output(names.expAvgSq, guard(next.expAvgSq, state.expAvgSq));
   });
 }
 

@@ -1,6 +1,6 @@
 import { onnx } from 'onnx-proto';
 import { gradients } from '../../../src/engine/autodiff';
-import { DType, Graph, Tensor } from '../../../src/engine/graph';
+import { DType, Graph } from '../../../src/engine/graph';
 import * as nn from '../../../src/engine/nn';
 import { emitModel } from '../../../src/engine/onnx';
 import * as op from '../../../src/engine/ops';
@@ -14,51 +14,14 @@ import {
 import { createSession } from '../../../src/engine/session';
 import { WEBGPU_KERNELS } from '../../../src/engine/webgpu-kernels';
 import { randn } from './helpers';
+import { IntDType, TINY, tinyTransformerLoss } from './tiny-transformer';
 
-const [B, T, C, H, V, F] = [2, 4, 8, 2, 16, 12];
+const { B, T, C, V } = TINY;
 
-/** Split the last axis into heads: (B, T, C) -> (B, H, T, C / H). */
-const heads = (x: Tensor) => op.transpose(op.reshape(x, [B, T, H, C / H]), [0, 2, 1, 3]);
-
-/**
- * A two-block pre-norm transformer training step built from the engine's nn composites: embedding Gather, causal
- * attention with a padding bias, RMSNorm + SwiGLU and LayerNorm + GELU blocks, LM head, cross-entropy, gradients,
- * clipping and AdamW. Token ids, mask and labels are fed as `ints`.
- */
-function transformerStep(ints: 'int32' | 'int64'): Graph {
+/** The tiny transformer's training step: loss, gradients, clipping and AdamW. */
+function transformerStep(ints: IntDType): Graph {
   const g = new Graph();
-  const ids = g.input('input_ids', [B, T], ints);
-  const mask = g.input('attention_mask', [B, T], ints);
-  const labels = g.input('labels', [B, T], ints);
-  const params: Tensor[] = [];
-  const param = (name: string, shape: number[]) => {
-    const p = g.param(name, shape);
-    params.push(p);
-    return p;
-  };
-  let h = op.gather(param('embed', [V, C]), ids); // (B, T, C)
-  const bias = nn.attentionBias(g, mask); // (B, 1, T, T)
-  for (const [i, kind] of (['llama', 'gpt2'] as const).entries()) {
-    const norm = (x: Tensor, which: string) =>
-      kind === 'llama'
-        ? nn.rmsNorm(x, param(`${i}.${which}.w`, [C]), 1e-6)
-        : nn.layerNorm(x, param(`${i}.${which}.w`, [C]), param(`${i}.${which}.b`, [C]), 1e-5);
-    const x = norm(h, 'ln1');
-    const [q, k, v] = ['q', 'k', 'v'].map((n) => heads(nn.linear(x, param(`${i}.${n}`, [C, C]))));
-    const scores = op.add(op.div(op.matmul(q, op.transposeLast2(k)), Math.sqrt(C / H)), bias); // (B, H, T, T)
-    const attn = op.matmul(op.softmax(scores), v); // (B, H, T, D)
-    const merged = op.reshape(op.transpose(attn, [0, 2, 1, 3]), [B, T, C]);
-    h = op.add(h, nn.linear(merged, param(`${i}.o`, [C, C]), param(`${i}.o.b`, [C])));
-    const y = norm(h, 'ln2');
-    const up = nn.linear(y, param(`${i}.up`, [F, C]));
-    const act =
-      kind === 'llama'
-        ? op.mul(nn.silu(nn.linear(y, param(`${i}.gate`, [F, C]))), up)
-        : op.add(nn.geluTanh(up), nn.geluErf(up));
-    h = op.add(h, nn.linear(act, param(`${i}.down`, [C, F])));
-  }
-  const logits = nn.linear(nn.rmsNorm(h, param('norm', [C]), 1e-6), param('lm_head', [V, C])); // (B, T, V)
-  const loss = nn.crossEntropy(logits, labels);
+  const { loss, params } = tinyTransformerLoss(g, ints);
   g.output('loss', loss);
   const grads = gradients(loss, params);
   appendAdamW(
