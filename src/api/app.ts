@@ -63,6 +63,8 @@ export async function createApiApp(config: Config): Promise<ApiApp> {
   const db = createDataSource(config);
   await db.initialize();
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
+  // Reconnection is automatic; /healthz reports an outage.
+  redis.on('error', (err: Error) => console.error(`redis: ${err.message}`));
   const subscriber = new ChannelSubscriber(new Redis(config.redisUrl));
   const publisher = new EventPublisher(redis, config.redisPrefix);
   const trainingQueue: TypedQueue<'training'> = createQueue('training', config);

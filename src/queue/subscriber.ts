@@ -10,8 +10,19 @@ export class ChannelSubscriber {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly pending = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly redis: Redis) {
+  private readonly ready: Promise<void>;
+
+  constructor(
+    private readonly redis: Redis,
+    log: (message: string) => void = (m) => console.error(m),
+  ) {
     redis.on('message', (channel: string, raw: string) => this.dispatch(channel, raw));
+    redis.on('error', (err: Error) => log(`redis subscriber: ${err.message}`));
+    // A SUBSCRIBE sent before the connection's ready check would make that check fail (subscriber mode).
+    this.ready =
+      redis.status === 'ready'
+        ? Promise.resolve()
+        : new Promise((resolve) => redis.once('ready', () => resolve()));
   }
 
   /** Resolves once Redis confirms the subscription, so no message published afterwards is missed. */
@@ -20,7 +31,10 @@ export class ChannelSubscriber {
     if (!set) {
       set = new Set();
       this.listeners.set(channel, set);
-      this.pending.set(channel, this.redis.subscribe(channel));
+      this.pending.set(
+        channel,
+        this.ready.then(() => this.redis.subscribe(channel)),
+      );
     }
     set.add(listener);
     await this.pending.get(channel);

@@ -28,8 +28,9 @@ export async function startWorker(config: Config, log = defaultLog): Promise<Wor
   const db = createDataSource(config, 4);
   await db.initialize();
   const redis = new Redis(config.redisUrl);
+  redis.on('error', (err: Error) => log(`redis: ${err.message}`));
   const publisher = new EventPublisher(redis, config.redisPrefix);
-  const subscriber = new ChannelSubscriber(new Redis(config.redisUrl));
+  const subscriber = new ChannelSubscriber(new Redis(config.redisUrl), log);
 
   const cancelCallbacks = new Map<string, () => void>();
   await subscriber.listen(cancelChannel(config.redisPrefix), (message) => {
