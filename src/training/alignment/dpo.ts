@@ -20,7 +20,7 @@ import { Batch, HostTensor, Objective, ObjectiveOutputs } from '../objective';
 import { CausalLMForward } from '../parameterization';
 import { shiftLabels } from '../sft';
 import { dpoTerms, preferenceMetricSums, sequenceLogProbs } from './losses';
-import { LogProbsOptions, TokenLogProbs } from './log-probs';
+import { LogProbsOptions, PaddingOptions, TokenLogProbs, scoredBatch } from './log-probs';
 import { pairedInputs, splitPairs } from './paired-batch';
 
 export const DEFAULT_BETA = 0.1;
@@ -86,13 +86,14 @@ export function referenceForward(base: LoadedModel): CausalLMForward {
 export async function withReferenceLogProbs(
   base: LoadedModel,
   examples: readonly PreferenceExample[],
-  o: LogProbsOptions & { batchSize: number },
+  o: LogProbsOptions & PaddingOptions & { batchSize: number },
 ): Promise<DpoExample[]> {
-  const scorer = new TokenLogProbs(referenceForward(base), {
+  const scorer = new TokenLogProbs(referenceForward(base), o);
+  const padding = {
     padTokenId: base.config.padTokenId ?? 0,
     maxLength: base.config.maxPositionEmbeddings,
     ...o,
-  });
+  };
   const out: DpoExample[] = [];
   try {
     for (let i = 0; i < examples.length; i += o.batchSize) {
@@ -101,7 +102,7 @@ export async function withReferenceLogProbs(
         ...chunk.map((e) => ({ ids: e.chosenIds, from: e.promptLength })),
         ...chunk.map((e) => ({ ids: e.rejectedIds, from: e.promptLength })),
       ];
-      const sums = await scorer.sums(rows);
+      const sums = await scorer.sums(scoredBatch(rows, padding));
       chunk.forEach((e, j) => out.push({ ...e, refChosen: sums[j], refRejected: sums[chunk.length + j] }));
     }
   } finally {

@@ -31,14 +31,23 @@ export interface TokenLogProbsResult {
   shape: [number, number];
 }
 
-export interface LogProbsOptions {
-  executionProvider?: ExecutionProvider;
-  threads?: number;
+export interface PaddingOptions {
   /** Pad lengths up to a multiple of this. Default 16. */
   bucket?: number;
   /** The model's position range (padding never goes beyond it). */
   maxLength?: number;
   padTokenId?: number;
+}
+
+export interface LogProbsOptions {
+  executionProvider?: ExecutionProvider;
+  threads?: number;
+}
+
+/** Scored rows as graph feeds: input_ids, attention_mask and labels (the scored tokens, else IGNORE_INDEX). */
+export interface ScoredBatch {
+  tensors: { input_ids: HostTensor; attention_mask: HostTensor; labels: HostTensor };
+  shape: [number, number];
 }
 
 interface Compiled {
@@ -47,14 +56,29 @@ interface Compiled {
   noiseNames: { name: string; size: number }[];
 }
 
-/** Labels of scored rows: ids at positions >= from, IGNORE_INDEX elsewhere, right-padded to `t`. (N, T) */
-export function scoredLabels(rows: readonly ScoredRow[], t: number): BigInt64Array {
-  const labels = new BigInt64Array(rows.length * t).fill(BigInt(IGNORE_INDEX));
+/** Rows right-padded into (N, T) with labels: ids at positions >= from, IGNORE_INDEX elsewhere. */
+export function scoredBatch(rows: readonly ScoredRow[], o: PaddingOptions = {}): ScoredBatch {
+  const padded = padRows(
+    rows.map((r) => r.ids),
+    o.padTokenId ?? 0,
+    o.bucket ?? 16,
+    o.maxLength,
+  );
+  const [n, t] = padded.shape;
+  const labels = new BigInt64Array(n * t).fill(BigInt(IGNORE_INDEX));
   rows.forEach((r, b) => {
     if (r.from < 1) throw new Error(`scored rows start at token 1 or later, got ${r.from}`);
     for (let j = r.from; j < r.ids.length; j++) labels[b * t + j] = BigInt(r.ids[j]);
   });
-  return labels;
+  const int64 = (data: BigInt64Array): HostTensor => ({ data, shape: [n, t], dtype: 'int64' });
+  return {
+    tensors: {
+      input_ids: int64(padded.ids.data),
+      attention_mask: int64(padded.mask.data),
+      labels: int64(labels),
+    },
+    shape: [n, t],
+  };
 }
 
 export class TokenLogProbs {
@@ -67,22 +91,13 @@ export class TokenLogProbs {
 
   /** Log-probabilities of the scored tokens; `values` feeds the forward's trainables (none for a frozen one). */
   async run(
-    rows: readonly ScoredRow[],
+    batch: ScoredBatch,
     values: ReadonlyMap<string, ort.Tensor | HostTensor> = new Map(),
   ): Promise<TokenLogProbsResult> {
-    const padded = padRows(
-      rows.map((r) => r.ids),
-      this.opts.padTokenId ?? 0,
-      this.opts.bucket ?? 16,
-      this.opts.maxLength,
-    );
-    const [n, t] = padded.shape;
+    const [n, t] = batch.shape;
     const c = await this.compiled(n, t);
-    const feeds: Record<string, Feed> = {
-      input_ids: padded.ids,
-      attention_mask: padded.mask,
-      labels: { data: scoredLabels(rows, t), shape: [n, t] },
-    };
+    const feeds: Record<string, Feed> = {};
+    for (const [name, x] of Object.entries(batch.tensors)) feeds[name] = ortTensor(x.data, x.shape, x.dtype);
     for (const name of c.paramNames) {
       const v = values.get(name);
       if (!v) throw new Error(`TokenLogProbs: no value for trainable '${name}'`);
@@ -94,13 +109,10 @@ export class TokenLogProbs {
   }
 
   /** Summed log-probability of each row's scored tokens. */
-  async sums(
-    rows: readonly ScoredRow[],
-    values?: ReadonlyMap<string, ort.Tensor | HostTensor>,
-  ): Promise<number[]> {
-    const { values: lp, shape } = await this.run(rows, values);
-    const t = shape[1];
-    return rows.map((_, b) => lp.subarray(b * t, (b + 1) * t).reduce((s, v) => s + v, 0));
+  async sums(batch: ScoredBatch, values?: ReadonlyMap<string, ort.Tensor | HostTensor>): Promise<number[]> {
+    const { values: lp, shape } = await this.run(batch, values);
+    const [n, t] = shape;
+    return Array.from({ length: n }, (_, b) => lp.subarray(b * t, (b + 1) * t).reduce((s, v) => s + v, 0));
   }
 
   async release(): Promise<void> {

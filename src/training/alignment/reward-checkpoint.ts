@@ -7,14 +7,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserInputError } from '../../errors';
-import { resolveLoraTargets, loraSpecFromConfig } from '../../models/lora';
+import { loraSpecFromConfig } from '../../models/lora';
 import {
   ADAPTER_CONFIG,
   ADAPTER_WEIGHTS,
   LoadedModel,
   LoraSpec,
   MemoryWeights,
-  ResolvedAdapter,
   SafetensorsWeights,
   WeightTensor,
   loadModel,
@@ -22,7 +21,8 @@ import {
   resolveAdapter,
 } from '../../models/model';
 import { SafetensorsReader } from '../../models/safetensors';
-import { loraAdapterConfig, writeAdapterFolder } from '../artifacts';
+import { writeAdapterFolder } from '../artifacts';
+import { LoraAdapter, loraConfigFor } from './policy';
 import { HostTensor } from '../objective';
 import {
   PEFT_SCORE_WEIGHT,
@@ -32,22 +32,9 @@ import {
   withScoreHead,
 } from './score-head';
 
-export type LoraRewardAdapter = ResolvedAdapter & { kind: 'lora' };
-
 /** adapter_config.json of a LoRA reward model (peft's SEQ_CLS task: the head saved whole). */
 export function rewardLoraConfig(m: LoadedModel, spec: LoraSpec): Record<string, unknown> {
-  return {
-    ...loraAdapterConfig({
-      r: spec.r,
-      alpha: spec.alpha,
-      dropout: spec.dropout,
-      targetModules: resolveLoraTargets(m.config, spec.targets),
-      baseModel: m.dir,
-      taskType: 'SEQ_CLS',
-      fanInFanOut: m.config.family === 'gpt2',
-    }),
-    modules_to_save: SEQ_CLS_MODULES_TO_SAVE,
-  };
+  return { ...loraConfigFor(m, spec, 'SEQ_CLS'), modules_to_save: SEQ_CLS_MODULES_TO_SAVE };
 }
 
 /** Write a LoRA reward model: `values` holds the LoRA tensors and the head, all under PEFT names. */
@@ -71,10 +58,7 @@ function readJson(file: string): Record<string, unknown> {
 }
 
 /** A LoRA reward-model folder read against its base `m`: the adapter (without the head) and the head (1, C). */
-export function readRewardAdapter(
-  dir: string,
-  m: LoadedModel,
-): { adapter: LoraRewardAdapter; head: WeightTensor } {
+export function readRewardAdapter(dir: string, m: LoadedModel): { adapter: LoraAdapter; head: WeightTensor } {
   const file = path.join(dir, ADAPTER_CONFIG);
   const cfg = readJson(file);
   if (cfg.peft_type !== 'LORA' || cfg.task_type !== 'SEQ_CLS') {
@@ -117,7 +101,7 @@ export function readRewardAdapter(
   // The head (the one module saved whole) is read above; the rest is a plain LoRA adapter.
   const loraFields = { ...cfg, modules_to_save: null };
   const spec = { ...loraSpecFromConfig(loraFields, file), weights: lora } as LoraSpec;
-  const adapter = resolveAdapter(m, spec, () => 0, path.join(dir, ADAPTER_WEIGHTS)) as LoraRewardAdapter;
+  const adapter = resolveAdapter(m, spec, () => 0, path.join(dir, ADAPTER_WEIGHTS)) as LoraAdapter;
   return { adapter, head };
 }
 

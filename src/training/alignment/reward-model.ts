@@ -12,12 +12,13 @@ import * as nn from '../../engine/nn';
 import * as op from '../../engine/ops';
 import { UnavailableError } from '../../errors';
 import { lastTokenIndex, pickPositions } from '../../models/families/builder';
-import { LoadedModel, LoraSpec, buildCausalLM, initialParameters, resolveAdapter } from '../../models/model';
+import { LoadedModel, buildCausalLM, initialParameters, resolveAdapter } from '../../models/model';
 import { HostTensor, Objective, ObjectiveOutputs } from '../objective';
 import { CausalLMForward, Parameterization, ParameterizeOptions, parameterize } from '../parameterization';
 import { pairwiseLoss, preferenceMetricSums } from './losses';
+import { LoraAdapter, loraSpecOf } from './policy';
 import { pairedInputs, splitPairs } from './paired-batch';
-import { LoraRewardAdapter, readRewardAdapter, writeRewardAdapter } from './reward-checkpoint';
+import { readRewardAdapter, writeRewardAdapter } from './reward-checkpoint';
 import { PEFT_SCORE_WEIGHT, SCORE_WEIGHT } from './score-head';
 
 export class RewardModelObjective implements Objective {
@@ -50,20 +51,9 @@ export class RewardModelObjective implements Objective {
 }
 
 /** The LoRA adapter of a reward-model run: from a SEQ_CLS adapter folder (with its head), else fresh. */
-function loraAdapter(
-  m: LoadedModel,
-  o: ParameterizeOptions,
-): { adapter: LoraRewardAdapter; head: HostTensor } {
+function loraAdapter(m: LoadedModel, o: ParameterizeOptions): { adapter: LoraAdapter; head: HostTensor } {
   if (o.adapterDir) return readRewardAdapter(o.adapterDir, m);
-  const hp = o.hyperparameters;
-  const spec: LoraSpec = {
-    kind: 'lora',
-    r: hp.loraRank,
-    alpha: hp.loraAlpha,
-    dropout: hp.loraDropout,
-    targets: hp.loraTargets,
-  };
-  const adapter = resolveAdapter(m, spec, () => o.rng.next()) as LoraRewardAdapter;
+  const adapter = resolveAdapter(m, loraSpecOf(o.hyperparameters), () => o.rng.next()) as LoraAdapter;
   return { adapter, head: m.weights.get(SCORE_WEIGHT) };
 }
 
