@@ -111,6 +111,8 @@ export async function createApiApp(config: Config): Promise<ApiApp> {
   const apollo = new ApolloServer<RequestContext>({
     schema,
     includeStacktraceInErrorResponses: false,
+    // server.ts handles SIGTERM/SIGINT; Apollo's own handlers would race it and stall the drain.
+    stopOnTerminationSignals: false,
     formatError: (formatted, error) => formatError(formatted, error),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
