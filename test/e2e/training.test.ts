@@ -260,4 +260,35 @@ describe('training end to end', () => {
       expect({ step: m.step, before }).toEqual({ step: m.step, before: m.step <= checkpointStep });
     }
   });
+
+  it('on SIGTERM a worker checkpoints its job and puts it back in the queue; another worker finishes it', async () => {
+    const first = await worker();
+    const id = await createJob('e2e-shutdown', {
+      epochs: 40,
+      batchSize: 1,
+      learningRate: 0.005,
+      maxSequenceLength: 64,
+      checkpointEverySteps: 1000,
+      seed: 4,
+    });
+    const sub = subscribe(id);
+    await waitUntil('a few steps', () => steps(sub).length >= 3);
+    expect(await first.stop()).toBe(0);
+    const requeued = (await api.admin(JOB, { id })).data?.trainingJob;
+    expect(requeued.status).toBe('QUEUED');
+    const checkpoint = requeued.checkpoints[requeued.checkpoints.length - 1];
+    expect(checkpoint.step).toBe(requeued.step);
+
+    await worker();
+    await sub.done;
+    const job = (await api.admin(JOB, { id })).data?.trainingJob;
+    expect(job).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+    expect(job.metrics.map((m: { step: number }) => m.step)).toEqual(
+      Array.from({ length: job.totalSteps }, (_, i) => i + 1),
+    );
+    const statuses = events(sub)
+      .filter((e) => e.kind === 'STATUS')
+      .map((e) => e.status);
+    expect(statuses.slice(-3)).toEqual(['QUEUED', 'RUNNING', 'SUCCEEDED']); // requeued, taken over, finished
+  });
 });
