@@ -1,0 +1,184 @@
+/**
+ * One RL iteration (GRPO-style with PPO clipping) over a batch of prompts:
+ * 1. generation: numGenerations completions per prompt sampled from the current policy with the KV-cache
+ *    generator (temperature, top-p, at most maxNewTokens, stopping at EOS);
+ * 2. rewards from the reward function, group-relative advantages per prompt;
+ * 3. log-probabilities of the completion tokens under the sampling policy ("old") and the frozen reference, from
+ *    one forward-only session of the policy fed the current values or the reference values;
+ * 4. rlEpochs optimizer steps of the clipped-ratio objective on those samples (Trainer.step; several
+ *    micro-batches accumulate gradients).
+ * Log-probabilities are those of the untempered policy, the distribution the ratio and the KL are about.
+ */
+import { ExecutionProvider } from '../../../engine/session';
+import { Generator } from '../../../models/generate';
+import { Batch, HostTensor } from '../../objective';
+import { TrainState } from '../../train-state';
+import { StepResult, Trainer, TrainerOptions } from '../../trainer';
+import { PaddingOptions, ScoredRow, TokenLogProbs, scoredBatch } from '../log-probs';
+import { Policy, policySnapshot, referenceValues } from '../policy';
+import { groupAdvantages, rewardStats } from './advantages';
+import { RL_BATCH, RlObjective } from './rl-objective';
+import { RewardFunction, Sample } from './rewards';
+
+export interface RlSettings {
+  numGenerations: number;
+  maxNewTokens: number;
+  temperature: number;
+  topP: number;
+  klCoef: number;
+  clipEpsilon: number;
+  /** Optimizer steps taken on each batch of samples. */
+  rlEpochs: number;
+  /** Micro-batches the samples of a step are split into (gradient accumulation). */
+  microBatches: number;
+}
+
+export interface RlIteration {
+  /** One per inner epoch. */
+  updates: StepResult[];
+  rewardMean: number;
+  rewardStd: number;
+  /** Mean number of generated tokens. */
+  completionLength: number;
+  samples: Sample[];
+  rewards: number[];
+  /** Seconds spent in each phase. */
+  timings: { generation: number; rewards: number; logProbs: number; update: number };
+}
+
+export interface RlTrainerOptions extends TrainerOptions {
+  executionProvider?: ExecutionProvider;
+  threads?: number;
+}
+
+const seconds = (since: number) => (performance.now() - since) / 1000;
+
+export class RlTrainer {
+  readonly trainer: Trainer;
+  private readonly logProbs: TokenLogProbs;
+  private readonly reference: ReadonlyMap<string, HostTensor>;
+  private readonly padding: PaddingOptions;
+
+  constructor(
+    readonly policy: Policy,
+    private readonly reward: RewardFunction,
+    readonly settings: RlSettings,
+    private readonly opts: RlTrainerOptions,
+    state: TrainState = TrainState.initial(policy.params.initial),
+  ) {
+    const { params } = policy;
+    const objective = new RlObjective(params.forward, params.initial, {
+      clipEpsilon: settings.clipEpsilon,
+      klCoef: settings.klCoef,
+    });
+    this.trainer = new Trainer(objective, state, opts);
+    this.logProbs = new TokenLogProbs(params.forward, opts);
+    this.reference = referenceValues(policy);
+    const c = policy.model.config;
+    this.padding = { padTokenId: c.padTokenId ?? 0, maxLength: c.maxPositionEmbeddings };
+  }
+
+  get state(): TrainState {
+    return this.trainer.state;
+  }
+
+  /** Sample, score and update on `prompts` (token ids, BOS included); `seed` seeds the sampler. */
+  async iteration(
+    prompts: readonly (readonly number[])[],
+    learningRate: number,
+    seed: number,
+  ): Promise<RlIteration> {
+    const s = this.settings;
+    let t0 = performance.now();
+    const samples = await this.sample(prompts, seed);
+    const generation = seconds(t0);
+
+    t0 = performance.now();
+    const rewards = await this.reward(samples);
+    const advantages = groupAdvantages(rewards, s.numGenerations);
+    const rewardTime = seconds(t0);
+
+    t0 = performance.now();
+    const batches = await this.batches(samples, advantages);
+    const logProbs = seconds(t0);
+
+    t0 = performance.now();
+    const updates: StepResult[] = [];
+    for (let e = 0; e < s.rlEpochs; e++) updates.push(await this.trainer.step(batches, learningRate));
+    const update = seconds(t0);
+
+    const { mean, std } = rewardStats(rewards);
+    return {
+      updates,
+      rewardMean: mean,
+      rewardStd: std,
+      completionLength: samples.reduce((n, x) => n + x.completion.length, 0) / samples.length,
+      samples,
+      rewards,
+      timings: { generation, rewards: rewardTime, logProbs, update },
+    };
+  }
+
+  async release(): Promise<void> {
+    await this.trainer.release();
+    await this.logProbs.release();
+  }
+
+  /** numGenerations completions of each prompt, grouped by prompt, from the policy as it is now. */
+  private async sample(prompts: readonly (readonly number[])[], seed: number): Promise<Sample[]> {
+    const s = this.settings;
+    const repeated = prompts.flatMap((p) => Array.from({ length: s.numGenerations }, () => p));
+    // The generator bakes weights into its sessions, so it is built on a snapshot of this iteration's policy.
+    const snapshot = policySnapshot(this.policy, await this.state.valuesToHost());
+    const generator = new Generator(snapshot.model, {
+      adapter: snapshot.adapter,
+      executionProvider: this.opts.executionProvider,
+      threads: this.opts.threads,
+    });
+    try {
+      const out = await generator.generate({
+        prompts: repeated,
+        maxNewTokens: s.maxNewTokens,
+        sampling: { temperature: s.temperature, topP: s.topP, seed },
+      });
+      return repeated.map((prompt, i) => ({ prompt, completion: out.generated[i] }));
+    } finally {
+      await generator.release();
+    }
+  }
+
+  /** The samples as micro-batches with old and reference log-probabilities and advantages. */
+  private async batches(samples: readonly Sample[], advantages: readonly number[]): Promise<Batch[]> {
+    const current = new Map([...this.state.params].map(([name, p]) => [name, p.value]));
+    const size = Math.ceil(samples.length / this.settings.microBatches);
+    const out: Batch[] = [];
+    for (let start = 0; start < samples.length; start += size) {
+      const chunk = samples.slice(start, start + size);
+      const rows: ScoredRow[] = chunk.map((x) => ({
+        ids: [...x.prompt, ...x.completion],
+        from: x.prompt.length,
+      }));
+      const scored = scoredBatch(rows, this.padding);
+      const old = await this.logProbs.run(scored, current);
+      const ref = await this.logProbs.run(scored, this.reference);
+      const float = (data: Float32Array, shape: readonly number[]): HostTensor => ({
+        data,
+        shape,
+        dtype: 'float32',
+      });
+      out.push({
+        tensors: {
+          ...scored.tensors,
+          [RL_BATCH.oldLogps]: float(old.values, old.shape),
+          [RL_BATCH.refLogps]: float(ref.values, ref.shape),
+          [RL_BATCH.advantages]: float(Float32Array.from(advantages.slice(start, start + size)), [
+            chunk.length,
+          ]),
+        },
+        tokens: rows.reduce((n, r) => n + r.ids.length, 0),
+        examples: chunk.length,
+      });
+    }
+    return out;
+  }
+}
