@@ -68,7 +68,8 @@ export async function createApiApp(config: Config): Promise<ApiApp> {
   const subscriber = new ChannelSubscriber(new Redis(config.redisUrl));
   const publisher = new EventPublisher(redis, config.redisPrefix);
   const trainingQueue: TypedQueue<'training'> = createQueue('training', config);
-  const services = createServices({ config, db, trainingQueue, publisher, subscriber });
+  const evaluationQueue: TypedQueue<'evaluation'> = createQueue('evaluation', config);
+  const services = createServices({ config, db, trainingQueue, evaluationQueue, publisher, subscriber });
   await services.projects.bootstrap(config.bootstrapKey);
   await subscriber.listen(apiKeyRevokedChannel(config.redisPrefix), (m) =>
     services.keyCache.evictKey((m as { apiKeyId: string }).apiKeyId),
@@ -190,6 +191,7 @@ export async function createApiApp(config: Config): Promise<ApiApp> {
         wsServer.close();
         if (httpServer.listening) await new Promise<void>((r) => httpServer.close(() => r()));
         await trainingQueue.close();
+        await evaluationQueue.close();
         await subscriber.close();
         await redis.quit().catch(() => redis.disconnect());
         await db.destroy();

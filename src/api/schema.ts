@@ -6,11 +6,19 @@ import 'reflect-metadata';
 import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { DatasetResolver } from './datasets/resolver';
+import { EvaluationComparisonResolver, EvaluationJobResolver } from './evaluations/resolver';
 import { ModelResolver } from './models/resolver';
 import { ProjectResolver } from './projects/resolver';
 import { TrainingJobResolver } from './training-jobs/resolver';
 
-export const RESOLVERS = [ProjectResolver, ModelResolver, DatasetResolver, TrainingJobResolver] as const;
+export const RESOLVERS = [
+  ProjectResolver,
+  ModelResolver,
+  DatasetResolver,
+  TrainingJobResolver,
+  EvaluationJobResolver,
+  EvaluationComparisonResolver,
+] as const;
 
 let built: Promise<GraphQLSchema> | undefined;
 
@@ -29,9 +37,9 @@ const noTopicSubscriptions = {
 
 const ROOT_DESCRIPTIONS = {
   Query:
-    "Reads of the caller's project: models, datasets, training jobs with their metrics and checkpoints, keys.",
+    "Reads of the caller's project: models, datasets, training jobs with their metrics and checkpoints, evaluations and their results, keys.",
   Mutation:
-    'Changes to the caller’s project: register models, import datasets, create, cancel and resume jobs, keys.',
+    'Changes to the caller’s project: register models, import datasets, create, cancel and resume jobs, evaluations, keys.',
   Subscription: 'Live events over WebSocket (graphql-ws; pass the key as connectionParams.authorization).',
 };
 

@@ -5,6 +5,7 @@ import type { EventPublisher } from '../queue/publisher';
 import type { TypedQueue } from '../queue/queues';
 import type { ChannelSubscriber } from '../queue/subscriber';
 import { DatasetService } from './datasets/service';
+import { createEvaluationServices, type EvaluationServices } from './evaluations/services';
 import { ModelService } from './models/service';
 import { PrincipalCache } from './projects/principal-cache';
 import { ProjectService } from './projects/service';
@@ -19,17 +20,26 @@ export interface Services {
   datasets: DatasetService;
   jobs: TrainingJobService;
   progress: ProgressStreams;
+  evaluations: EvaluationServices;
 }
 
 export interface ServiceDeps {
   config: Pick<Config, 'importRoot' | 'redisPrefix'>;
   db: DataSource;
   trainingQueue: TypedQueue<'training'>;
+  evaluationQueue: TypedQueue<'evaluation'>;
   publisher: EventPublisher;
   subscriber: ChannelSubscriber;
 }
 
-export function createServices({ config, db, trainingQueue, publisher, subscriber }: ServiceDeps): Services {
+export function createServices({
+  config,
+  db,
+  trainingQueue,
+  evaluationQueue,
+  publisher,
+  subscriber,
+}: ServiceDeps): Services {
   const models = new ModelService(db, config.importRoot);
   const datasets = new DatasetService(db, config.importRoot);
   const cache = new PrincipalCache();
@@ -40,5 +50,14 @@ export function createServices({ config, db, trainingQueue, publisher, subscribe
     datasets,
     jobs: new TrainingJobService(db, models, datasets, trainingQueue, publisher),
     progress: new ProgressStreams(db, subscriber, publisher, config.redisPrefix),
+    evaluations: createEvaluationServices({
+      db,
+      models,
+      datasets,
+      queue: evaluationQueue,
+      publisher,
+      subscriber,
+      redisPrefix: config.redisPrefix,
+    }),
   };
 }

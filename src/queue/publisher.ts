@@ -9,6 +9,7 @@ import {
   StatusEventPayload,
   StepEventPayload,
 } from './events';
+import type { EvaluationEventPayload } from './evaluation-events';
 
 /** A finished job's latest step is also in PostgreSQL; the key only has to outlive the batching delay. */
 const LATEST_STEP_TTL_SECONDS = 24 * 3600;
@@ -35,6 +36,10 @@ export class EventPublisher {
       .publish(jobChannel(this.prefix, event.jobId), json)
       .publish(projectStatusChannel(this.prefix, event.projectId), json)
       .exec();
+  }
+
+  async publishEvaluation(event: EvaluationEventPayload): Promise<void> {
+    await this.redis.publish(jobChannel(this.prefix, event.jobId), JSON.stringify(event));
   }
 
   async requestCancel(jobId: string): Promise<void> {

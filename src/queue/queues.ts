@@ -10,13 +10,20 @@ export interface TrainingQueuePayload {
   projectId: string;
 }
 
+/** An evaluation job (the row in `evaluation_jobs`). */
+export interface EvaluationQueuePayload {
+  jobId: string;
+  projectId: string;
+}
+
 export interface QueuePayloads {
   training: TrainingQueuePayload;
+  evaluation: EvaluationQueuePayload;
 }
 
 export type QueueName = keyof QueuePayloads;
 
-export const QUEUE_NAMES: readonly QueueName[] = ['training'];
+export const QUEUE_NAMES: readonly QueueName[] = ['training', 'evaluation'];
 
 export type TypedQueue<N extends QueueName> = Bull.Queue<QueuePayloads[N]>;
 

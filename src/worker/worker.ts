@@ -14,6 +14,7 @@ import { cancelChannel } from '../queue/events';
 import { EventPublisher } from '../queue/publisher';
 import { createQueue, QUEUE_NAMES, type QueueName, type TypedQueue } from '../queue/queues';
 import { ChannelSubscriber } from '../queue/subscriber';
+import { EvaluationHandler } from './evaluation/handler';
 import { checkHandlers, type HandlerRegistry } from './handlers';
 import { TrainingHandler } from './training/handler';
 
@@ -51,7 +52,17 @@ export async function startWorker(config: Config, log = defaultLog): Promise<Wor
     },
     log,
   });
-  const handlers: Partial<HandlerRegistry> = { training: training.handle };
+  const evaluation = new EvaluationHandler({
+    db,
+    publisher,
+    workerId: id,
+    onCancel: (jobId, cb) => {
+      cancelCallbacks.set(jobId, cb);
+      return () => cancelCallbacks.delete(jobId);
+    },
+    log,
+  });
+  const handlers: Partial<HandlerRegistry> = { training: training.handle, evaluation: evaluation.handle };
   checkHandlers(handlers);
 
   const queues = QUEUE_NAMES.map((name) => createQueue(name, config));
@@ -59,7 +70,7 @@ export async function startWorker(config: Config, log = defaultLog): Promise<Wor
     const name: QueueName = QUEUE_NAMES[i];
     void queue.process(1, handlers[name] as never);
     queue.on('error', (err) => log(`queue ${name}: ${err.message}`));
-    queue.on('failed', (job, err) => void giveUp(db, publisher, queue, job, err, log));
+    queue.on('failed', (job, err) => void giveUp(db, publisher, queue, job, err, log, evaluation));
   });
   log(`worker ${id} consuming ${QUEUE_NAMES.join(', ')}`);
 
@@ -70,7 +81,7 @@ export async function startWorker(config: Config, log = defaultLog): Promise<Wor
     close: () =>
       (closing ??= (async () => {
         await Promise.all(queues.map((q) => q.pause(true, true)));
-        const runs = training.activeRuns();
+        const runs = [...training.activeRuns(), ...evaluation.activeRuns()];
         runs.forEach((r) => r.stop('shutdown'));
         await Promise.all(runs.map((r) => r.finished));
         await Promise.all(queues.map((q) => q.close()));
@@ -92,10 +103,12 @@ async function giveUp(
   job: { data: { jobId: string }; attemptsMade: number; opts: { attempts?: number } },
   err: Error,
   log: (m: string, e?: unknown) => void,
+  evaluation: EvaluationHandler,
 ): Promise<void> {
   const final = job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled more than/.test(err.message);
-  if (!final || queue.name !== 'training') return;
+  if (!final) return;
   try {
+    if (queue.name === 'evaluation') return await evaluation.giveUp(job.data.jobId, err.message);
     const t = await transitionJob(
       db.manager,
       job.data.jobId,

@@ -52,14 +52,29 @@ describe('GraphQL schema', () => {
         'createTrainingJob',
         'cancelTrainingJob',
         'resumeTrainingJob',
+        'createEvaluationJob',
+        'cancelEvaluationJob',
         'createApiKey',
         'revokeApiKey',
       ]),
     );
     expect(names(schema.getQueryType())).toEqual(
-      expect.arrayContaining(['models', 'datasets', 'trainingJob', 'trainingJobs']),
+      expect.arrayContaining([
+        'models',
+        'datasets',
+        'trainingJob',
+        'trainingJobs',
+        'evaluationJob',
+        'evaluationResults',
+        'compareEvaluations',
+        'bestEvaluations',
+      ]),
     );
-    expect(names(schema.getSubscriptionType())).toEqual(['trainingJobProgress', 'trainingJobStatusChanged']);
+    expect(names(schema.getSubscriptionType())).toEqual([
+      'evaluationJobProgress',
+      'trainingJobProgress',
+      'trainingJobStatusChanged',
+    ]);
   });
 
   it('states range and default in every hyperparameter description', () => {

@@ -2,8 +2,10 @@ import { checkHandlers } from '../../../src/worker/handlers';
 
 describe('queue handler registry', () => {
   it('refuses to start while a queue has no handler', () => {
-    expect(() => checkHandlers({})).toThrow('no handler for queue(s): training');
-    expect(() => checkHandlers({ training: 'not a function' })).toThrow(/training/);
-    expect(() => checkHandlers({ training: async () => undefined })).not.toThrow();
+    const handler = async () => undefined;
+    expect(() => checkHandlers({})).toThrow('no handler for queue(s): training, evaluation');
+    expect(() => checkHandlers({ training: 'not a function', evaluation: handler })).toThrow(/training/);
+    expect(() => checkHandlers({ training: handler })).toThrow('no handler for queue(s): evaluation');
+    expect(() => checkHandlers({ training: handler, evaluation: handler })).not.toThrow();
   });
 });

@@ -1,0 +1,53 @@
+/**
+ * Opaque cursors of lists ordered by a number (a metric, or a row index), ties broken by a key (an id or a row
+ * index). A cursor remembers its ordering, so one from another ordering is rejected instead of silently
+ * starting elsewhere.
+ */
+import { badInput } from '../errors';
+
+export interface ValueCursor {
+  value: number;
+  key: string;
+}
+
+export function encodeValueCursor(ordering: string, c: ValueCursor): string {
+  return Buffer.from(JSON.stringify([ordering, c.value, c.key]), 'utf8').toString('base64url');
+}
+
+export function decodeValueCursor(cursor: string, ordering: string, path: readonly string[]): ValueCursor {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    parsed = null;
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== 3 ||
+    typeof parsed[1] !== 'number' ||
+    typeof parsed[2] !== 'string'
+  ) {
+    throw badInput('not a cursor of this list', path);
+  }
+  if (parsed[0] !== ordering) throw badInput('the cursor belongs to another ordering of this list', path);
+  return { value: parsed[1], key: parsed[2] };
+}
+
+export interface Page<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: { endCursor: string | null; hasNextPage: boolean };
+}
+
+/** A page from `first + 1` fetched rows. */
+export function toPage<T>(rows: readonly T[], first: number, cursorOf: (row: T) => string): Page<T> {
+  const edges = rows.slice(0, first).map((node) => ({ cursor: cursorOf(node), node }));
+  return { edges, pageInfo: { endCursor: edges.at(-1)?.cursor ?? null, hasNextPage: rows.length > first } };
+}
+
+export const MAX_PAGE_SIZE = 100;
+
+export function checkFirst(first: number): void {
+  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
+    throw badInput(`first must be 1 to ${MAX_PAGE_SIZE}`, ['first']);
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * Creating and cancelling evaluation jobs through the API (no worker): input checks with their field paths, the
+ * evaluated model resolved from a training job's checkpoints, the queue entry, cancellation, project scoping.
+ */
+import { createQueue } from '../../../src/queue/queues';
+import {
+  CREATE_DATASET,
+  demoModelDir,
+  REGISTER_MODEL,
+  sftJsonl,
+  startTestApi,
+  TestApi,
+} from '../support/api';
+import { errorCode, Gql } from '../support/client';
+import { CREATE_EVALUATION, EVALUATION, insertTrainingJob } from './support';
+
+const CANCEL = `mutation($id: ID!) { cancelEvaluationJob(id: $id) { id status cancelRequested } }`;
+
+describe('evaluation jobs through the API (no worker)', () => {
+  let api: TestApi;
+  let teamB: Gql;
+  let projectId: string;
+  let modelPath: string;
+  let modelId: string;
+  let otherModelId: string;
+  let sftId: string;
+  let prefId: string;
+
+  beforeAll(async () => {
+    api = await startTestApi();
+    modelPath = demoModelDir();
+    const register = async (name: string) =>
+      (await api.admin(REGISTER_MODEL, { input: { name, path: modelPath } })).data?.registerModel
+        .id as string;
+    modelId = await register('demo');
+    otherModelId = await register('other');
+    sftId = (
+      await api.admin(CREATE_DATASET, {
+        input: { name: 'sft', kind: 'SFT', jsonl: sftJsonl(8), validationSplitRatio: 0.25 },
+      })
+    ).data?.createDataset.id;
+    prefId = (
+      await api.admin(CREATE_DATASET, {
+        input: { name: 'pref', kind: 'PREFERENCE', jsonl: '{"prompt":"p","chosen":"a","rejected":"b"}' },
+      })
+    ).data?.createDataset.id;
+    projectId = (await api.admin(`{ viewer { project { id } } }`)).data?.viewer.project.id;
+    const made = await api.admin(
+      `mutation { createProject(input: { name: "team-b" }) { adminKey { secret } } }`,
+    );
+    teamB = api.as(made.data?.createProject.adminKey.secret);
+  });
+  afterAll(() => api.close());
+
+  const input = (over: Record<string, unknown> = {}) => ({
+    name: 'eval',
+    baseModelId: modelId,
+    datasetId: sftId,
+    ...over,
+  });
+  const create = (over: Record<string, unknown> = {}, as: Gql = api.admin) =>
+    as(CREATE_EVALUATION, { input: input(over) });
+  const rows = async () => Number((await api.app.db.query(`SELECT count(*) AS n FROM evaluation_jobs`))[0].n);
+
+  it('creates a QUEUED evaluation of the base model with the documented defaults and queues it on `evaluation`', async () => {
+    const result = await create();
+    expect(result.errors).toBeUndefined();
+    const job = result.data?.createEvaluationJob;
+    expect(job).toMatchObject({
+      status: 'QUEUED',
+      modelKind: 'BASE',
+      datasetSplit: null,
+      maxNewTokens: 64,
+      temperature: 0,
+      topP: 1,
+      seed: 42,
+      batchSize: 8,
+      segmenter: 'JIEBA',
+      stopwords: 'DEFAULT',
+      customStopwords: null,
+      executionProvider: 'CPU',
+      samplesDone: 0,
+      samplesTotal: null,
+      progress: 0,
+      results: null,
+      trainingJob: null,
+      checkpoint: null,
+      baseModel: { id: modelId },
+      dataset: { id: sftId },
+    });
+    const queue = createQueue('evaluation', api.env.config);
+    try {
+      const waiting = await queue.getWaiting();
+      expect(waiting.map((j) => j.data)).toContainEqual({ jobId: job.id, projectId });
+    } finally {
+      await queue.close();
+    }
+    const [row] = await api.app.db.query(
+      `SELECT model_path, adapter_path FROM evaluation_jobs WHERE id = $1`,
+      [job.id],
+    );
+    expect(row).toEqual({ model_path: modelPath, adapter_path: null });
+  });
+
+  it('evaluates a training job: its latest checkpoint by default, or the one named; adapters go on the base model', async () => {
+    const lora = await insertTrainingJob(api.app.db, {
+      projectId,
+      baseModelId: modelId,
+      datasetId: sftId,
+      checkpoints: [
+        { step: 4, path: '/ckpt/lora-4' },
+        { step: 8, path: '/ckpt/lora-8' },
+      ],
+    });
+    const latest = (await create({ trainingJobId: lora.id })).data?.createEvaluationJob;
+    expect(latest).toMatchObject({
+      modelKind: 'LORA',
+      trainingJob: { id: lora.id },
+      checkpoint: { step: 8 },
+    });
+    const named = (await create({ checkpointId: lora.checkpoints[0] })).data?.createEvaluationJob;
+    expect(named).toMatchObject({ modelKind: 'LORA', trainingJob: { id: lora.id }, checkpoint: { step: 4 } });
+    const paths = async (id: string) =>
+      (await api.app.db.query(`SELECT model_path, adapter_path FROM evaluation_jobs WHERE id = $1`, [id]))[0];
+    expect(await paths(named.id)).toEqual({ model_path: modelPath, adapter_path: '/ckpt/lora-4' });
+
+    const full = await insertTrainingJob(api.app.db, {
+      projectId,
+      baseModelId: modelId,
+      datasetId: sftId,
+      scale: 'FULL',
+      checkpoints: [{ step: 3, path: '/ckpt/full-3' }],
+    });
+    const fullEval = (await create({ trainingJobId: full.id })).data?.createEvaluationJob;
+    expect(fullEval.modelKind).toBe('FULL');
+    expect(await paths(fullEval.id)).toEqual({ model_path: '/ckpt/full-3', adapter_path: null });
+  });
+
+  it('rejects bad input with BAD_USER_INPUT naming the field, and stores nothing', async () => {
+    const before = await rows();
+    const none = await insertTrainingJob(api.app.db, { projectId, baseModelId: modelId, datasetId: sftId });
+    const other = await insertTrainingJob(api.app.db, {
+      projectId,
+      baseModelId: otherModelId,
+      datasetId: sftId,
+      checkpoints: [{ step: 1, path: '/ckpt/o' }],
+    });
+    const reward = await insertTrainingJob(api.app.db, {
+      projectId,
+      baseModelId: modelId,
+      datasetId: prefId,
+      method: 'REWARD_MODEL',
+      checkpoints: [{ step: 1, path: '/ckpt/rm' }],
+    });
+    const cases: [Record<string, unknown>, string[], RegExp][] = [
+      [{ name: '  ' }, ['input', 'name'], /1 to 200/],
+      [{ baseModelId: '00000000-0000-0000-0000-000000000000' }, ['input', 'baseModelId'], /no model/],
+      [{ datasetId: 'nope' }, ['input', 'datasetId'], /no dataset/],
+      [{ datasetId: prefId }, ['input', 'datasetId'], /SFT dataset/],
+      [{ maxNewTokens: 0 }, ['input', 'maxNewTokens'], /\[1, /],
+      [{ maxNewTokens: 5000 }, ['input', 'maxNewTokens'], /\[1, /],
+      [{ temperature: -1 }, ['input', 'temperature'], /\[0, 10\]/],
+      [{ topP: 0 }, ['input', 'topP'], /\(0, 1\]/],
+      [{ batchSize: 1000 }, ['input', 'batchSize'], /\[1, 256\]/],
+      [{ seed: -3 }, ['input', 'seed'], /integer/],
+      [{ stopwords: 'CUSTOM' }, ['input', 'customStopwords'], /CUSTOM needs/],
+      [{ customStopwords: ['the'] }, ['input', 'customStopwords'], /need stopwords CUSTOM/],
+      [{ trainingJobId: 'x' }, ['input', 'trainingJobId'], /no training job/],
+      [{ trainingJobId: none.id }, ['input', 'trainingJobId'], /no checkpoint yet/],
+      [{ trainingJobId: other.id }, ['input', 'trainingJobId'], /trains model/],
+      [{ trainingJobId: reward.id }, ['input', 'trainingJobId'], /REWARD_MODEL, which does not generate/],
+      [{ checkpointId: '00000000-0000-0000-0000-000000000000' }, ['input', 'checkpointId'], /no checkpoint/],
+      [
+        { trainingJobId: none.id, checkpointId: other.checkpoints[0] },
+        ['input', 'checkpointId'],
+        /is not one of/,
+      ],
+    ];
+    for (const [over, path, message] of cases) {
+      const result = await create(over);
+      expect({ over, code: errorCode(result), path: result.errors?.[0].extensions?.path }).toEqual({
+        over,
+        code: 'BAD_USER_INPUT',
+        path,
+      });
+      expect(result.errors?.[0].message).toMatch(message);
+    }
+    expect(await rows()).toBe(before);
+  });
+
+  it('keeps projects apart: another project cannot see, use or cancel them', async () => {
+    const job = (await create()).data?.createEvaluationJob;
+    expect(errorCode(await teamB(EVALUATION, { id: job.id }))).toBe('NOT_FOUND');
+    expect(errorCode(await teamB(CANCEL, { id: job.id }))).toBe('NOT_FOUND');
+    const foreign = await create({}, teamB);
+    expect(foreign.errors?.[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      path: ['input', 'baseModelId'],
+    });
+  });
+
+  it('cancels a queued evaluation at once; cancelling again answers the same; a finished one is a CONFLICT', async () => {
+    const job = (await create()).data?.createEvaluationJob;
+    expect((await api.admin(CANCEL, { id: job.id })).data?.cancelEvaluationJob).toEqual({
+      id: job.id,
+      status: 'CANCELLED',
+      cancelRequested: false,
+    });
+    expect((await api.admin(CANCEL, { id: job.id })).data?.cancelEvaluationJob.status).toBe('CANCELLED');
+    const done = (await create()).data?.createEvaluationJob;
+    await api.app.db.query(`UPDATE evaluation_jobs SET status = 'SUCCEEDED' WHERE id = $1`, [done.id]);
+    expect(errorCode(await api.admin(CANCEL, { id: done.id }))).toBe('CONFLICT');
+  });
+
+  it('asks a running evaluation to stop', async () => {
+    const job = (await create()).data?.createEvaluationJob;
+    await api.app.db.query(`UPDATE evaluation_jobs SET status = 'RUNNING' WHERE id = $1`, [job.id]);
+    expect((await api.admin(CANCEL, { id: job.id })).data?.cancelEvaluationJob).toEqual({
+      id: job.id,
+      status: 'RUNNING',
+      cancelRequested: true,
+    });
+  });
+
+  it('evaluates one split when asked, and refuses an empty one', async () => {
+    const job = (await create({ datasetSplit: 'VALIDATION' })).data?.createEvaluationJob;
+    expect(job.datasetSplit).toBe('VALIDATION');
+    const noValidation = (
+      await api.admin(CREATE_DATASET, { input: { name: 'all-train', kind: 'SFT', jsonl: sftJsonl(4) } })
+    ).data?.createDataset.id;
+    const result = await create({ datasetId: noValidation, datasetSplit: 'VALIDATION' });
+    expect(result.errors?.[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      path: ['input', 'datasetSplit'],
+    });
+  });
+});
