@@ -97,7 +97,8 @@ function signatureOf(
 /**
  * Nodes of `source` (a Graph, emitted as onnxruntime would receive it, or an ONNX model) that `provider` would not
  * place on the device, with the reason. Conservative: an op or dtype combination the table never measured is
- * reported too.
+ * reported too. Nodes whose inputs are all constants are left out: onnxruntime folds them before placement (at
+ * every optimization level but 'disabled'; the engine's sessions use 'all').
  */
 export function fallbackNodes(
   source: Graph | onnx.IModelProto,
@@ -113,9 +114,14 @@ export function fallbackNodes(
     );
   }
   const types = tensorDtypes(model);
+  const constant = new Set((model.graph?.initializer ?? []).map((t) => t.name ?? ''));
   const onDevice = new Set<string>(); // tensors produced by nodes placed on the device
   const out: Fallback[] = [];
   for (const n of model.graph?.node ?? []) {
+    if ((n.input ?? []).every((i) => !i || constant.has(i))) {
+      (n.output ?? []).forEach((o) => constant.add(o));
+      continue;
+    }
     const opType = n.opType ?? '';
     const entry = n.domain ? undefined : table.ops[opType];
     const signature = entry
@@ -126,7 +132,7 @@ export function fallbackNodes(
     else if (entry.device.includes(signature)) reason = null;
     else if (entry.device.length === 0) reason = `no ${provider} kernel for ${opType}`;
     else if (entry.host.includes(signature))
-      reason = `the ${provider} ${opType} kernel does not take ${signature} (it takes ${entry.device.join(' | ')})`;
+      reason = `the ${provider} ${opType} kernel does not take ${signature}`;
     else reason = `${opType}(${signature}) was not measured`;
     if (reason === null) {
       (n.output ?? []).forEach((o) => onDevice.add(o));
