@@ -14,7 +14,7 @@ import { LogEntry, TrainerStateFile, readMoments, readTrainerState, writeResumeS
 import { ParameterScale } from './config-file';
 import { DatasetRow, exampleData, padTokenIdOf } from './data';
 import { PromptTemplate } from './data/examples';
-import { Hyperparameters } from './hyperparameters';
+import { HYPERPARAMETER_FIELDS, Hyperparameters } from './hyperparameters';
 import { LoopPosition, START, planSteps, runLoop } from './loop';
 import { TrainingMethod } from './methods';
 import { Parameterization, parameterize } from './parameterization';
@@ -86,10 +86,12 @@ function checkResumable(
   if (saved.data.fingerprint !== dataPrint) {
     mismatch(`it was trained on other data (${saved.data.examples} examples; now ${examples})`);
   }
+  // A key newer than the checkpoint counts as its default there.
+  const savedValue = (k: keyof Hyperparameters) =>
+    k in saved.hyperparameters ? saved.hyperparameters[k] : HYPERPARAMETER_FIELDS[k].default;
   const changed = (Object.keys(req.hyperparameters) as (keyof Hyperparameters)[]).filter(
     (k) =>
-      !RESUME_FREE_KEYS.has(k) &&
-      JSON.stringify(saved.hyperparameters[k]) !== JSON.stringify(req.hyperparameters[k]),
+      !RESUME_FREE_KEYS.has(k) && JSON.stringify(savedValue(k)) !== JSON.stringify(req.hyperparameters[k]),
   );
   if (changed.length) mismatch(`hyperparameters differ from the checkpoint's: ${changed.join(', ')}`);
 }
