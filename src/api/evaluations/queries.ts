@@ -74,7 +74,7 @@ async function pageByValue<T extends ObjectLiteral>(
   first: number,
   after: string | null,
 ): Promise<Page<T>> {
-  if (after !== null) {
+  if (after != null) {
     const c = decodeValueCursor(after, o.tag, ['after']);
     qb.andWhere(`(${o.valueSql}, ${o.keySql}) ${cmp(o.direction)} (:afterValue, :afterKey)`, {
       afterValue: c.value,
@@ -139,7 +139,7 @@ export class EvaluationQueries {
     if (filter.from) qb.andWhere('e.created_at >= :from', { from: filter.from });
     if (filter.to) qb.andWhere('e.created_at < :to', { to: filter.to });
     if (orderBy) return pageByValue(qb, byJobMetric(orderBy), first, after);
-    if (after !== null) {
+    if (after != null) {
       const c = decodeCursor(after, ['after']);
       qb.andWhere('(e.created_at, e.id) < (:afterAt, :afterId)', { afterAt: c.createdAt, afterId: c.id });
     }
@@ -278,7 +278,7 @@ export class EvaluationQueries {
     const tag = `compare:${ordering(order)}`;
     const params: unknown[] = [...ids];
     let where = '';
-    if (after !== null) {
+    if (after != null) {
       const c = decodeValueCursor(after, tag, ['after']);
       params.push(c.value, Number(c.key));
       where = `WHERE (difference, index) ${cmp(order.direction)} ($${params.length - 1}::float8, $${params.length}::int)`;
