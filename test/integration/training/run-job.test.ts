@@ -85,3 +85,29 @@ test('methods without an objective yet and mismatched datasets are refused clear
     runTrainingJob(spec({ dataset: { kind: 'SFT', rows: [{ prompt: 'x' }] } }), hooks),
   ).rejects.toThrow(UserInputError);
 });
+
+test('resuming on other data or with other hyperparameters is refused', async () => {
+  let steps = 0;
+  const hooks = {
+    onStep: () => void steps++,
+    onCheckpoint: () => undefined,
+    shouldStop: () => steps >= 1,
+  };
+  const { finalCheckpoint } = await runTrainingJob(spec(), hooks);
+  const resume = { resumeFrom: finalCheckpoint, outputDir: path.join(dir, 'resumed') };
+  await expect(
+    runTrainingJob(
+      spec({ ...resume, hyperparameters: { ...spec().hyperparameters, learningRate: 0.02 } }),
+      hooks,
+    ),
+  ).rejects.toThrow(/hyperparameters differ from the checkpoint's: learningRate/);
+  await expect(
+    runTrainingJob(
+      spec({ ...resume, dataset: { kind: 'SFT', rows: [{ prompt: 'Other', response: ' data' }] } }),
+      hooks,
+    ),
+  ).rejects.toThrow(/trained on other data/);
+  await expect(runTrainingJob(spec({ ...resume, parameterScale: 'LORA' }), hooks)).rejects.toThrow(
+    /trained with sft\/prompt_tuning, not sft\/lora/,
+  );
+});
