@@ -113,6 +113,11 @@ export async function withReferenceLogProbs(
 
 /** A DPO micro-batch: the preference tensors plus the reference log-probabilities (B) float32. */
 export function collateDpo(examples: readonly DpoExample[], o: CollateOptions): Batch {
+  if (examples.some((e) => Number.isNaN(e.refChosen) || Number.isNaN(e.refRejected))) {
+    throw new Error(
+      'dpo: reference log-probabilities were not computed (withReferenceLogProbs) before collating',
+    );
+  }
   const batch = collatePreference(examples, o);
   const column = (pick: (e: DpoExample) => number): HostTensor => ({
     data: Float32Array.from(examples, pick),

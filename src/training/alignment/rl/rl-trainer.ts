@@ -9,24 +9,22 @@
  *    micro-batches accumulate gradients).
  * Log-probabilities are those of the untempered policy, the distribution the ratio and the KL are about.
  */
-import { ExecutionProvider } from '../../../engine/session';
 import { Generator } from '../../../models/generate';
-import { Batch, HostTensor } from '../../objective';
+import { Batch, HostTensor, Objective } from '../../objective';
 import { TrainState } from '../../train-state';
 import { StepResult, Trainer, TrainerOptions } from '../../trainer';
 import { PaddingOptions, ScoredRow, TokenLogProbs, scoredBatch } from '../log-probs';
 import { Policy, policySnapshot, referenceValues } from '../policy';
 import { groupAdvantages, rewardStats } from './advantages';
-import { RL_BATCH, RlObjective } from './rl-objective';
+import { RL_BATCH } from './rl-objective';
 import { RewardFunction, Sample } from './rewards';
 
+/** The sampling and update schedule of RL; the loss itself (clip range, KL weight) is the objective's. */
 export interface RlSettings {
   numGenerations: number;
   maxNewTokens: number;
   temperature: number;
   topP: number;
-  klCoef: number;
-  clipEpsilon: number;
   /** Optimizer steps taken on each batch of samples. */
   rlEpochs: number;
   /** Micro-batches the samples of a step are split into (gradient accumulation). */
@@ -46,11 +44,6 @@ export interface RlIteration {
   timings: { generation: number; rewards: number; logProbs: number; update: number };
 }
 
-export interface RlTrainerOptions extends TrainerOptions {
-  executionProvider?: ExecutionProvider;
-  threads?: number;
-}
-
 const seconds = (since: number) => (performance.now() - since) / 1000;
 
 export class RlTrainer {
@@ -61,18 +54,15 @@ export class RlTrainer {
 
   constructor(
     readonly policy: Policy,
+    /** The policy loss over sample batches (an RlObjective on the policy's forward). */
+    objective: Objective,
     private readonly reward: RewardFunction,
     readonly settings: RlSettings,
-    private readonly opts: RlTrainerOptions,
+    private readonly opts: TrainerOptions,
     state: TrainState = TrainState.initial(policy.params.initial),
   ) {
-    const { params } = policy;
-    const objective = new RlObjective(params.forward, params.initial, {
-      clipEpsilon: settings.clipEpsilon,
-      klCoef: settings.klCoef,
-    });
     this.trainer = new Trainer(objective, state, opts);
-    this.logProbs = new TokenLogProbs(params.forward, opts);
+    this.logProbs = new TokenLogProbs(policy.params.forward, opts);
     this.reference = referenceValues(policy);
     const c = policy.model.config;
     this.padding = { padTokenId: c.padTokenId ?? 0, maxLength: c.maxPositionEmbeddings };

@@ -20,6 +20,7 @@ import {
 } from '../../../../src/training/alignment/reward-model';
 import { RewardScorer } from '../../../../src/training/alignment/reward-scorer';
 import { withScoreHead } from '../../../../src/training/alignment/score-head';
+import { RlObjective } from '../../../../src/training/alignment/rl/rl-objective';
 import { RlTrainer } from '../../../../src/training/alignment/rl/rl-trainer';
 import { rewardModelRewards } from '../../../../src/training/alignment/rl/rewards';
 import { parseHyperparameters } from '../../../../src/training/hyperparameters';
@@ -121,14 +122,13 @@ async function runRl(scale: 'full' | 'lora', klCoef: number, iterations: number)
   const scorer = new RewardScorer(rewardModel, { threads: 2 });
   const rl = new RlTrainer(
     policy,
+    new RlObjective(policy.params.forward, policy.params.initial, { clipEpsilon: 0.2, klCoef }),
     rewardModelRewards(scorer, base.tokenizer),
     {
       numGenerations: 8,
       maxNewTokens: 3,
       temperature: 1,
       topP: 1,
-      klCoef,
-      clipEpsilon: 0.2,
       rlEpochs: 2,
       microBatches: 2,
     },

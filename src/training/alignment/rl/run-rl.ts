@@ -1,0 +1,203 @@
+/**
+ * An RL training run: epochs over the prompts in batches of `batchSize` prompts; each batch is one RL iteration
+ * (sample numGenerations completions per prompt, score them, rlEpochs optimizer steps; rl-trainer.ts). Unlike
+ * the other methods, a step's data comes from sampling the policy as it is at that step, so RL drives its own
+ * iterations over the same Trainer; every optimizer step still reports one StepEvent (loss, gradient norm,
+ * learning rate from the schedule over all optimizer steps, and the extras kl, clipFraction, rewardMean,
+ * rewardStd, completionLength) and checkpoints have the layout of the other methods' (artifact,
+ * optimizer.safetensors, trainer_state.json).
+ */
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import { UnavailableError, UserInputError } from '../../../errors';
+import { checkSequenceLength } from '../../../models/config';
+import { loadModel } from '../../../models/model';
+import { LogEntry, writeResumeState } from '../../checkpoint';
+import { PromptExample } from '../../data/examples';
+import { LoopPosition } from '../../loop';
+import { ProgressMeter } from '../../progress';
+import { Rng } from '../../rng';
+import type { RunHooks, RunResult, TrainingRequest } from '../../run';
+import { learningRate, warmupStepsFromRatio } from '../../schedules';
+import { Hyperparameters } from '../../hyperparameters';
+import { policyFor } from '../policy';
+import { loadRewardModel } from '../reward-checkpoint';
+import { RewardScorer } from '../reward-scorer';
+import { RlSettings, RlTrainer } from './rl-trainer';
+import { rewardModelRewards } from './rewards';
+
+export function rlSettings(hp: Hyperparameters): RlSettings {
+  return {
+    numGenerations: hp.numGenerations,
+    maxNewTokens: hp.maxNewTokens,
+    temperature: hp.temperature,
+    topP: hp.topP,
+    rlEpochs: hp.rlEpochs,
+    microBatches: hp.gradientAccumulationSteps,
+  };
+}
+
+export async function runRl(req: TrainingRequest, hooks: RunHooks): Promise<RunResult> {
+  const hp = req.hyperparameters;
+  if (req.resumeFrom) throw new UnavailableError('RL runs cannot resume from a checkpoint yet');
+  if (!req.rewardModelPath) {
+    throw new UserInputError('RL needs a reward model (rewardModelJobId)', ['rewardModelJobId']);
+  }
+  const model = await loadModel(req.modelPath);
+  const maxLength = hp.maxSequenceLength ?? Math.min(1024, model.config.maxPositionEmbeddings);
+  checkSequenceLength(model.config, maxLength, 'hyperparameters.maxSequenceLength');
+  if (hp.maxNewTokens >= maxLength) {
+    throw new UserInputError(
+      `hyperparameters.maxNewTokens ${hp.maxNewTokens} leaves no room for a prompt within maxSequenceLength ${maxLength}`,
+      ['hyperparameters', 'maxNewTokens'],
+    );
+  }
+  // A prompt may take what the completion leaves of maxSequenceLength.
+  const tokenized = req.method.tokenize(req.rows, model.tokenizer, {
+    maxSequenceLength: maxLength - hp.maxNewTokens + 1,
+    template: req.template,
+  });
+  const prompts = (tokenized.examples as PromptExample[]).map((e) => e.promptIds);
+  if (prompts.length === 0) {
+    const why = tokenized.skipped[0]
+      ? ` (row ${tokenized.skipped[0].row + 1}: ${tokenized.skipped[0].reason})`
+      : '';
+    throw new UserInputError(`the dataset has no usable prompt${why}`, ['dataset']);
+  }
+
+  const rng = Rng.fromSeed(hp.seed);
+  const policy = policyFor(model, {
+    scale: req.parameterScale,
+    hyperparameters: hp,
+    adapterDir: req.initAdapter,
+    rng,
+  });
+  const device = { executionProvider: req.executionProvider, threads: req.threads ?? undefined };
+  const scorer = new RewardScorer(await loadRewardModel(req.rewardModelPath), device);
+  const rl = new RlTrainer(
+    policy,
+    req.method.objective({ model, params: policy.params, hyperparameters: hp }),
+    rewardModelRewards(scorer, model.tokenizer),
+    rlSettings(hp),
+    {
+      adamW: { beta1: hp.adamBeta1, beta2: hp.adamBeta2, eps: hp.adamEpsilon, weightDecay: hp.weightDecay },
+      maxGradNorm: hp.maxGradNorm > 0 ? hp.maxGradNorm : null,
+      weightDecayAll: hp.weightDecayAll,
+      random: () => rng.next(),
+      ...device,
+    },
+  );
+
+  const iterationsPerEpoch = Math.ceil(prompts.length / hp.batchSize);
+  const iterations = Math.ceil(hp.epochs * iterationsPerEpoch);
+  const totalSteps = iterations * hp.rlEpochs;
+  const schedule = {
+    baseLr: hp.learningRate,
+    warmupSteps: warmupStepsFromRatio(hp.warmupRatio, totalSteps),
+    totalSteps,
+  };
+  const meter = new ProgressMeter(totalSteps);
+  const logHistory: LogEntry[] = [];
+  let extra: Record<string, number> = {};
+  let position: LoopPosition = { epoch: 0, microBatch: 0, order: null };
+  let finalCheckpoint = req.output;
+  let stopped = false;
+  hooks.onStart?.({
+    totalSteps,
+    examples: prompts.length,
+    skipped: tokenized.skipped.length,
+    truncated: tokenized.truncated,
+    resumedAt: 0,
+  });
+
+  const checkpoint = async (reason: 'interval' | 'final' | 'stop') => {
+    const state = rl.state;
+    const dir = reason === 'final' ? req.output : path.join(req.output, `checkpoint-${state.step}`);
+    const host = await state.toHost();
+    policy.params.save(
+      dir,
+      new Map([...host].map(([n, s]) => [n, { data: s.value, shape: s.shape, dtype: 'float32' }])),
+    );
+    writeResumeState(
+      dir,
+      {
+        format: 'whetstone-trainer-state',
+        version: 1,
+        method: req.method.name,
+        parameterScale: req.parameterScale,
+        globalStep: state.step,
+        totalSteps,
+        position,
+        rng: rng.state(),
+        data: {
+          examples: prompts.length,
+          fingerprint: createHash('sha256').update(JSON.stringify(prompts)).digest('hex'),
+        },
+        trainables: [...host.keys()],
+        hyperparameters: hp,
+        logHistory,
+      },
+      host,
+    );
+    finalCheckpoint = dir;
+    stopped = reason === 'stop';
+    const last = logHistory[logHistory.length - 1];
+    await hooks.onCheckpoint({
+      step: state.step,
+      path: dir,
+      metrics: last
+        ? { loss: last.loss, gradNorm: last.gradNorm, learningRate: last.learningRate, ...extra }
+        : {},
+    });
+  };
+
+  try {
+    for (let i = 0; i < iterations; i++) {
+      const epoch = Math.floor(i / iterationsPerEpoch);
+      const inEpoch = i % iterationsPerEpoch;
+      const order =
+        inEpoch === 0 || !position.order
+          ? hp.shuffle
+            ? rng.permutation(prompts.length)
+            : [...prompts.keys()]
+          : position.order;
+      const batch = order.slice(inEpoch * hp.batchSize, (inEpoch + 1) * hp.batchSize).map((j) => prompts[j]);
+      const lr = learningRate(hp.lrScheduler, rl.state.step, schedule);
+      const before = rl.state.step;
+      const it = await rl.iteration(batch, lr, rng.nextUint32());
+      position =
+        inEpoch + 1 === iterationsPerEpoch
+          ? { epoch: epoch + 1, microBatch: 0, order: null }
+          : { epoch, microBatch: inEpoch + 1, order };
+      for (const [k, u] of it.updates.entries()) {
+        extra = {
+          ...u.metrics,
+          rewardMean: it.rewardMean,
+          rewardStd: it.rewardStd,
+          completionLength: it.completionLength,
+        };
+        const event = meter.event({ ...u, epoch: epoch + 1, step: before + k + 1, learningRate: lr, extra });
+        logHistory.push({
+          step: event.step,
+          epoch: event.epoch,
+          loss: u.loss,
+          gradNorm: u.gradNorm,
+          learningRate: lr,
+        });
+        await hooks.onStep(event);
+      }
+      const every = hp.checkpointEverySteps;
+      if (i + 1 === iterations) await checkpoint('final');
+      else if (hooks.shouldStop()) {
+        await checkpoint('stop');
+        break;
+      } else if (every > 0 && Math.floor(rl.state.step / every) > Math.floor(before / every)) {
+        await checkpoint('interval');
+      }
+    }
+  } finally {
+    await rl.release();
+    await scorer.release();
+  }
+  return { finalCheckpoint, stopped, steps: rl.state.step };
+}
