@@ -39,6 +39,22 @@ export interface Hyperparameters {
   checkpointEverySteps: number;
   /** Sequence lengths are padded up to a multiple of this, so few distinct graph shapes are compiled. */
   sequenceBucket: number;
+  /** DPO: strength of the implicit KL constraint (rewards are beta * log-ratio to the reference). */
+  beta: number;
+  /** RL: completions sampled per prompt (one group for the group-relative advantages). */
+  numGenerations: number;
+  /** RL: most tokens a completion may have. */
+  maxNewTokens: number;
+  /** RL: sampling temperature. */
+  temperature: number;
+  /** RL: nucleus sampling mass. */
+  topP: number;
+  /** RL: weight of the k3 KL penalty to the reference policy. */
+  klCoef: number;
+  /** RL: PPO clip range of the probability ratio, [1 - eps, 1 + eps]. */
+  clipEpsilon: number;
+  /** RL: optimizer steps taken on each batch of samples. */
+  rlEpochs: number;
 }
 
 type Check = (value: unknown, path: string[]) => unknown;
@@ -109,6 +125,14 @@ export const HYPERPARAMETER_FIELDS: Record<keyof Hyperparameters, { check: Check
   shuffle: { check: boolean, default: true },
   checkpointEverySteps: { check: integer(0), default: 0 },
   sequenceBucket: { check: integer(1, MAX_SEQUENCE_LENGTH_LIMIT), default: 16 },
+  beta: { check: number(0, Infinity, true), default: 0.1 },
+  numGenerations: { check: integer(2, 256), default: 4 },
+  maxNewTokens: { check: integer(1, MAX_SEQUENCE_LENGTH_LIMIT), default: 64 },
+  temperature: { check: number(0, 100, true), default: 1 },
+  topP: { check: number(0, 1, true), default: 1 },
+  klCoef: { check: number(0), default: 0.04 },
+  clipEpsilon: { check: number(0, 1, true), default: 0.2 },
+  rlEpochs: { check: integer(1, 100), default: 2 },
 };
 
 /** Validate `raw` (a JSON/YAML object) into complete hyperparameters; `path` locates it in errors. */

@@ -9,7 +9,10 @@ import { CollateOptions, DatasetKind, DatasetRow, SftRow, collateSft, tokenizeSf
 import { SftExample, TokenizeOptions, Tokenized } from './data/examples';
 import { Hyperparameters } from './hyperparameters';
 import { Batch, Objective } from './objective';
-import { Parameterization } from './parameterization';
+import { ExecutionProvider } from '../engine/session';
+import { Parameterization, ParameterizeOptions } from './parameterization';
+import type { RunHooks, RunResult, TrainingRequest } from './run';
+import { dpoMethod, rewardModelMethod, rlMethod } from './alignment/methods';
 import { SftObjective } from './sft';
 
 export type MethodName = 'SFT' | 'REWARD_MODEL' | 'DPO' | 'RL';
@@ -21,6 +24,14 @@ export interface MethodContext {
   hyperparameters: Hyperparameters;
 }
 
+/** What a method's `prepare` may use: the untrained base model and the run's device. */
+export interface PrepareContext {
+  baseModelPath: string;
+  hyperparameters: Hyperparameters;
+  executionProvider: ExecutionProvider;
+  threads?: number;
+}
+
 export interface TrainingMethod<E = unknown> {
   /** Lower-case name, as configs and checkpoints spell it ('sft'). */
   readonly name: string;
@@ -28,6 +39,12 @@ export interface TrainingMethod<E = unknown> {
   tokenize(rows: readonly DatasetRow[], tok: TextTokenizer, o: TokenizeOptions): Tokenized<E>;
   collate(examples: E[], o: CollateOptions): Batch;
   objective(ctx: MethodContext): Objective;
+  /** Replaces the default parameterization (the reward model adds and trains a score head). */
+  parameterize?(model: LoadedModel, o: ParameterizeOptions): Parameterization;
+  /** Work on the examples before training (DPO's reference log-probabilities, computed once). */
+  prepare?(examples: E[], ctx: PrepareContext): Promise<E[]>;
+  /** A method whose steps need more than collated rows (RL samples the policy) drives its run itself. */
+  run?(req: TrainingRequest, hooks: RunHooks): Promise<RunResult>;
 }
 
 /**
@@ -48,7 +65,12 @@ export const sftMethod = defineMethod<SftExample>({
 });
 
 /** The methods that can run; the others answer "not available yet". */
-export const TRAINING_METHODS: Partial<Record<MethodName, TrainingMethod>> = { SFT: sftMethod };
+export const TRAINING_METHODS: Partial<Record<MethodName, TrainingMethod>> = {
+  SFT: sftMethod,
+  REWARD_MODEL: defineMethod(rewardModelMethod),
+  DPO: defineMethod(dpoMethod),
+  RL: defineMethod(rlMethod),
+};
 
 /** A method by its API or config name (SFT, sft). */
 export function findMethod(name: string): TrainingMethod | undefined {

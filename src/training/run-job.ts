@@ -25,6 +25,8 @@ export interface TrainingRunSpec {
   resumeFrom?: string;
   executionProvider: ExecutionProvider;
   checkpointEverySteps?: number;
+  /** RL: the finished reward model's checkpoint (resolved from rewardModelJobId by the caller). */
+  rewardModelPath?: string;
 }
 
 export interface TrainingHooks {
@@ -84,6 +86,7 @@ export async function runTrainingJob(
       resumeFrom: spec.resumeFrom ?? null,
       executionProvider: spec.executionProvider,
       threads: null,
+      rewardModelPath: spec.rewardModelPath ?? null,
     },
     hooks,
   );

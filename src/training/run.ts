@@ -37,6 +37,8 @@ export interface TrainingRequest {
   resumeFrom: string | null;
   executionProvider: ExecutionProvider;
   threads: number | null;
+  /** RL: the reward model (a REWARD_MODEL checkpoint, full folder or LoRA adapter with its head). */
+  rewardModelPath?: string | null;
 }
 
 export interface RunHooks {
@@ -102,6 +104,7 @@ function modelDir(req: TrainingRequest): string {
 }
 
 export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promise<RunResult> {
+  if (req.method.run) return req.method.run(req, hooks);
   const hp = req.hyperparameters;
   const saved = req.resumeFrom ? readTrainerState(req.resumeFrom) : null;
   const model: LoadedModel = await loadModel(modelDir(req));
@@ -127,15 +130,23 @@ export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promis
       : '';
     throw new UserInputError(`the dataset has no usable example${why}`, ['dataset']);
   }
+  const examples = req.method.prepare
+    ? await req.method.prepare(tokenized.examples, {
+        baseModelPath: req.modelPath,
+        hyperparameters: hp,
+        executionProvider: req.executionProvider,
+        threads: req.threads ?? undefined,
+      })
+    : tokenized.examples;
   const padTokenId = padTokenIdOf(model.tokenizer);
-  const data = exampleData(tokenized.examples, (batch) =>
+  const data = exampleData(examples, (batch) =>
     req.method.collate(batch, { padTokenId, padToMultipleOf: hp.sequenceBucket, maxLength }),
   );
   const dataPrint = fingerprint(tokenized.examples);
   if (saved) checkResumable(saved, req, dataPrint, tokenized.examples.length);
 
   const rng = saved ? Rng.fromState(saved.rng) : Rng.fromSeed(hp.seed);
-  const params: Parameterization = parameterize(model, {
+  const params: Parameterization = (req.method.parameterize ?? parameterize)(model, {
     scale: req.parameterScale,
     hyperparameters: hp,
     adapterDir: req.resumeFrom && req.parameterScale !== 'full' ? req.resumeFrom : req.initAdapter,

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { UnavailableError, UserInputError } from '../../../src/errors';
+import { UserInputError } from '../../../src/errors';
 import { readTrainerState } from '../../../src/training/checkpoint';
 import { StepEvent, TrainingRunSpec, runTrainingJob } from '../../../src/training/run-job';
 import { hfTiny } from '../../helpers/fixtures';
@@ -74,10 +74,11 @@ test('a stop request ends the job after the current step with a resumable checkp
   });
 });
 
-test('methods without an objective yet and mismatched datasets are refused clearly', async () => {
+test('mismatched datasets are refused clearly', async () => {
   const hooks = { onStep: () => undefined, onCheckpoint: () => undefined, shouldStop: () => false };
-  await expect(runTrainingJob(spec({ method: 'DPO' }), hooks)).rejects.toThrow(UnavailableError);
-  await expect(runTrainingJob(spec({ method: 'DPO' }), hooks)).rejects.toThrow(/DPO is not available yet/);
+  await expect(runTrainingJob(spec({ method: 'DPO' }), hooks)).rejects.toThrow(
+    /method DPO needs a dataset of kind PREFERENCE, got SFT/,
+  );
   await expect(runTrainingJob(spec({ dataset: { kind: 'PREFERENCE', rows: [] } }), hooks)).rejects.toThrow(
     /needs a dataset of kind SFT, got PREFERENCE/,
   );
