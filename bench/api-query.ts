@@ -2,6 +2,7 @@
  * `npm run bench:api-query`: latency of the `trainingJobs` history query with 10,000 stored jobs and 50 concurrent
  * clients (target: p99 < 50 ms). Each client repeatedly asks for a page of 20 jobs with their model and dataset
  * names, cycling through: the newest page, a status filter, a method filter, and the page after a cursor.
+ * WHETSTONE_API_PROCESSES=N runs the API as N processes sharing the port (one Node process saturates one core).
  * Prints a table and, last, one JSON line.
  */
 import 'reflect-metadata';
@@ -97,6 +98,7 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - t0) / 1000;
     latencies.sort((a, b) => a - b);
     const report = {
+      apiProcesses: Number(process.env.WHETSTONE_API_PROCESSES ?? 1),
       jobs: JOBS,
       clients: CLIENTS,
       requests: latencies.length,
@@ -109,7 +111,8 @@ async function main(): Promise<void> {
       meetsTarget: quantile(latencies, 0.99) < 50,
     };
     console.log(
-      `trainingJobs, ${JOBS} jobs stored, ${CLIENTS} concurrent clients, ${report.requests} requests:\n` +
+      `trainingJobs, ${JOBS} jobs stored, ${CLIENTS} concurrent clients, ${report.requests} requests, ` +
+        `${report.apiProcesses} API process(es):\n` +
         `  p50 ${report.p50Ms} ms   p90 ${report.p90Ms} ms   p99 ${report.p99Ms} ms   max ${report.maxMs} ms   ` +
         `${report.requestsPerSecond} req/s`,
     );
