@@ -3,6 +3,7 @@
  * aggregate columns of an evaluation job and the columns of each sample; and the metric names the API orders by.
  */
 import { Column } from 'typeorm';
+import { FlatScoreName, flattenScores } from '../../evaluation/flat-scores';
 import type { SampleScores } from '../../evaluation/metrics';
 
 /** Every stored number, as the API names it for ordering and comparison. */
@@ -21,27 +22,27 @@ export enum EvaluationMetric {
   BLEU4 = 'BLEU4',
 }
 
-/** Each metric's column (the same in evaluation_jobs and evaluation_samples) and its value in SampleScores. */
-const DEFS: Record<EvaluationMetric, { column: string; of: (s: SampleScores) => number }> = {
-  ACCURACY: { column: 'accuracy', of: (s) => s.accuracy },
-  F1: { column: 'f1', of: (s) => s.f1 },
-  ROUGE1_PRECISION: { column: 'rouge1_precision', of: (s) => s.rouge1.precision },
-  ROUGE1_RECALL: { column: 'rouge1_recall', of: (s) => s.rouge1.recall },
-  ROUGE1_F: { column: 'rouge1_f', of: (s) => s.rouge1.f },
-  ROUGE2_PRECISION: { column: 'rouge2_precision', of: (s) => s.rouge2.precision },
-  ROUGE2_RECALL: { column: 'rouge2_recall', of: (s) => s.rouge2.recall },
-  ROUGE2_F: { column: 'rouge2_f', of: (s) => s.rouge2.f },
-  ROUGE_L_PRECISION: { column: 'rouge_l_precision', of: (s) => s.rougeL.precision },
-  ROUGE_L_RECALL: { column: 'rouge_l_recall', of: (s) => s.rougeL.recall },
-  ROUGE_L_F: { column: 'rouge_l_f', of: (s) => s.rougeL.f },
-  BLEU4: { column: 'bleu4', of: (s) => s.bleu4 },
+/** Each metric's column (the same in evaluation_jobs and evaluation_samples): its flat score name. */
+const COLUMN: Record<EvaluationMetric, FlatScoreName> = {
+  ACCURACY: 'accuracy',
+  F1: 'f1',
+  ROUGE1_PRECISION: 'rouge1_precision',
+  ROUGE1_RECALL: 'rouge1_recall',
+  ROUGE1_F: 'rouge1_f',
+  ROUGE2_PRECISION: 'rouge2_precision',
+  ROUGE2_RECALL: 'rouge2_recall',
+  ROUGE2_F: 'rouge2_f',
+  ROUGE_L_PRECISION: 'rouge_l_precision',
+  ROUGE_L_RECALL: 'rouge_l_recall',
+  ROUGE_L_F: 'rouge_l_f',
+  BLEU4: 'bleu4',
 };
 
-export const METRICS = Object.keys(DEFS) as EvaluationMetric[];
+export const METRICS = Object.keys(COLUMN) as EvaluationMetric[];
 
-export const metricColumn = (m: EvaluationMetric): string => DEFS[m].column;
+export const metricColumn = (m: EvaluationMetric): string => COLUMN[m];
 
-export const metricValue = (s: SampleScores, m: EvaluationMetric): number => DEFS[m].of(s);
+export const metricValue = (s: SampleScores, m: EvaluationMetric): number => flattenScores(s)[COLUMN[m]];
 
 const score = (name: string) => Column({ name, type: 'double precision', nullable: true });
 

@@ -11,7 +11,7 @@ import {
   startTestApi,
   TestApi,
 } from '../support/api';
-import { errorCode, Gql } from '../support/client';
+import { errorCode, Gql, GqlResult } from '../support/client';
 import { EVALUATION, insertEvaluation, insertSamples, insertTrainingJob } from './support';
 
 const RESULTS = `query($filter: EvaluationResultFilter, $orderBy: EvaluationResultOrder, $first: Int!, $after: String) {
@@ -43,6 +43,11 @@ const COMPARE = `query($ids: [ID!]!, $metric: EvaluationMetric!, $first: Int!, $
 }`;
 
 const day = (n: number) => new Date(Date.UTC(2026, 0, n));
+
+interface Connection<N> {
+  edges: { node: N }[];
+  pageInfo: { endCursor: string | null; hasNextPage: boolean };
+}
 
 describe('evaluation queries', () => {
   let api: TestApi;
@@ -113,10 +118,10 @@ describe('evaluation queries', () => {
     const out: string[][] = [];
     let after: string | null = null;
     for (;;) {
-      const r = await as(query, { ...vars, after });
+      const r: GqlResult<Record<string, Connection<{ id: string }>>> = await as(query, { ...vars, after });
       expect(r.errors).toBeUndefined();
-      const conn = r.data?.[field];
-      out.push(conn.edges.map((x: { node: { id: string } }) => name(x.node.id)));
+      const conn = r.data![field];
+      out.push(conn.edges.map((x) => name(x.node.id) as string));
       if (!conn.pageInfo.hasNextPage) return out;
       after = conn.pageInfo.endCursor;
     }
@@ -185,10 +190,11 @@ describe('evaluation queries', () => {
       const out: number[][] = [];
       let after: string | null = null;
       for (;;) {
-        const r = await api.admin(SAMPLES, { id: e.e3, orderBy, first, after });
+        type Samples = { evaluationJob: { samples: Connection<{ index: number }> } };
+        const r: GqlResult<Samples> = await api.admin(SAMPLES, { id: e.e3, orderBy, first, after });
         expect(r.errors).toBeUndefined();
-        const conn = r.data?.evaluationJob.samples;
-        out.push(conn.edges.map((x: { node: { index: number } }) => x.node.index));
+        const conn = r.data!.evaluationJob.samples;
+        out.push(conn.edges.map((x) => x.node.index));
         if (!conn.pageInfo.hasNextPage) return out;
         after = conn.pageInfo.endCursor;
       }
