@@ -6,7 +6,7 @@
 # there as `bash .bench-device/run.sh` (results in $OUT). Needs: a build in dist/, root (initdb runs as postgres).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-B=$(mktemp -d)
+B=$(mktemp -d) && chmod 755 "$B"
 PGBIN=/usr/lib/postgresql/15/bin
 mkdir -p $B/sys/syslib $B/sys/lib/postgresql/15/bin $B/sys/share/postgresql $B/sys/bin $B/app/node_modules
 cp $PGBIN/postgres $B/sys/lib/postgresql/15/bin/
