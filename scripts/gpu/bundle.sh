@@ -15,10 +15,13 @@ mkdir -p "$gpu/gl"
 if [ ! -f "$gpu/node.xz" ]; then
   xz -T2 -c "$(readlink -f "$(command -v node)")" > "$gpu/node.xz"
 fi
-if ! ls "$gpu"/gl/libvulkan1_*.deb >/dev/null 2>&1; then
+# NVIDIA's Vulkan ICD (libGLX_nvidia.so.0) needs the GL vendor-neutral dispatch libraries as well as the loader;
+# with the loader alone vkCreateInstance finds no driver (seen on the H100 machine).
+gl_packages=(libvulkan1 libglvnd0 libglx0 libgl1 libegl1 libopengl0 libgles2)
+if ! ls "$gpu"/gl/libglvnd0_*.deb >/dev/null 2>&1; then
   mkdir -p /tmp/amd64/partial
   o=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64)
-  apt-get "${o[@]}" update >/dev/null && (cd "$gpu/gl" && apt-get "${o[@]}" download libvulkan1 >/dev/null)
+  apt-get "${o[@]}" update >/dev/null && (cd "$gpu/gl" && apt-get "${o[@]}" download "${gl_packages[@]}" >/dev/null)
 fi
 
 rm -rf "$app"

@@ -14,6 +14,7 @@ if [ -z "${VK_DRIVER_FILES:-}" ]; then
   for f in .gpu/gl/*.deb; do dpkg -x "$f" /; done
   ldconfig
   export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
 fi
 node=/tmp/whetstone-node
 xz -dc .gpu/node.xz > "$node" && chmod +x "$node"
