@@ -31,6 +31,17 @@ export interface RlSettings {
   microBatches: number;
 }
 
+export interface RlTimings {
+  /** Sampling, building the generator's sessions on this iteration's weights included. */
+  generation: number;
+  rewards: number;
+  /** Log-probabilities under the sampling policy and under the reference. */
+  oldLogProbs: number;
+  referenceLogProbs: number;
+  /** All rlEpochs optimizer steps. */
+  update: number;
+}
+
 export interface RlIteration {
   /** One per inner epoch. */
   updates: StepResult[];
@@ -41,7 +52,7 @@ export interface RlIteration {
   samples: Sample[];
   rewards: number[];
   /** Seconds spent in each phase. */
-  timings: { generation: number; rewards: number; logProbs: number; update: number };
+  timings: RlTimings;
 }
 
 const seconds = (since: number) => (performance.now() - since) / 1000;
@@ -86,16 +97,14 @@ export class RlTrainer {
     t0 = performance.now();
     const rewards = await this.reward(samples);
     const advantages = groupAdvantages(rewards, s.numGenerations);
-    const rewardTime = seconds(t0);
 
-    t0 = performance.now();
-    const batches = await this.batches(samples, advantages);
-    const logProbs = seconds(t0);
+    const timings = { generation, rewards: seconds(t0), oldLogProbs: 0, referenceLogProbs: 0, update: 0 };
+    const batches = await this.batches(samples, advantages, timings);
 
     t0 = performance.now();
     const updates: StepResult[] = [];
     for (let e = 0; e < s.rlEpochs; e++) updates.push(await this.trainer.step(batches, learningRate));
-    const update = seconds(t0);
+    timings.update = seconds(t0);
 
     const { mean, std } = rewardStats(rewards);
     return {
@@ -105,7 +114,7 @@ export class RlTrainer {
       completionLength: samples.reduce((n, x) => n + x.completion.length, 0) / samples.length,
       samples,
       rewards,
-      timings: { generation, rewards: rewardTime, logProbs, update },
+      timings,
     };
   }
 
@@ -138,7 +147,11 @@ export class RlTrainer {
   }
 
   /** The samples as micro-batches with old and reference log-probabilities and advantages. */
-  private async batches(samples: readonly Sample[], advantages: readonly number[]): Promise<Batch[]> {
+  private async batches(
+    samples: readonly Sample[],
+    advantages: readonly number[],
+    timings: RlTimings,
+  ): Promise<Batch[]> {
     const current = new Map([...this.state.params].map(([name, p]) => [name, p.value]));
     const size = Math.ceil(samples.length / this.settings.microBatches);
     const out: Batch[] = [];
@@ -149,8 +162,12 @@ export class RlTrainer {
         from: x.prompt.length,
       }));
       const scored = scoredBatch(rows, this.padding);
+      let t0 = performance.now();
       const old = await this.logProbs.run(scored, current);
+      timings.oldLogProbs += seconds(t0);
+      t0 = performance.now();
       const ref = await this.logProbs.run(scored, this.reference);
+      timings.referenceLogProbs += seconds(t0);
       const float = (data: Float32Array, shape: readonly number[]): HostTensor => ({
         data,
         shape,
