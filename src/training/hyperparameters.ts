@@ -39,6 +39,14 @@ export interface Hyperparameters {
   checkpointEverySteps: number;
   /** Sequence lengths are padded up to a multiple of this, so few distinct graph shapes are compiled. */
   sequenceBucket: number;
+  /** Fraction of the training rows held out for validation (seeded by `seed`), besides given validation rows. */
+  validationSplitRatio: number;
+  /** Report the loss on the validation rows every N optimizer steps (0: never). */
+  evalEverySteps: number;
+  /** At each epoch's end, also answer the validation prompts and report the six metrics (SFT). */
+  evalMetricsAtEpochEnd: boolean;
+  /** Most tokens of those answers. */
+  evalMaxNewTokens: number;
   /** DPO: strength of the implicit KL constraint (rewards are beta * log-ratio to the reference). */
   beta: number;
   /** RL: completions sampled per prompt (one group for the group-relative advantages). */
@@ -125,6 +133,10 @@ export const HYPERPARAMETER_FIELDS: Record<keyof Hyperparameters, { check: Check
   shuffle: { check: boolean, default: true },
   checkpointEverySteps: { check: integer(0), default: 0 },
   sequenceBucket: { check: integer(1, MAX_SEQUENCE_LENGTH_LIMIT), default: 16 },
+  validationSplitRatio: { check: number(0, 0.5), default: 0 },
+  evalEverySteps: { check: integer(0), default: 0 },
+  evalMetricsAtEpochEnd: { check: boolean, default: false },
+  evalMaxNewTokens: { check: integer(1, MAX_SEQUENCE_LENGTH_LIMIT), default: 64 },
   beta: { check: number(0, Infinity, true), default: 0.1 },
   numGenerations: { check: integer(2, 256), default: 4 },
   maxNewTokens: { check: integer(1, MAX_SEQUENCE_LENGTH_LIMIT), default: 64 },

@@ -41,6 +41,8 @@ export interface Parameterization {
   initial: ReadonlyMap<string, HostTensor>;
   /** Write the artifact (model or adapter folder) for trained values. */
   save(dir: string, values: ReadonlyMap<string, HostTensor>): void;
+  /** The adapter the forward pass applies (LoRA, prompt tuning); absent for a full update. */
+  adapter?: ResolvedAdapter;
 }
 
 export interface ParameterizeOptions {
@@ -110,5 +112,6 @@ export function parameterize(m: LoadedModel, o: ParameterizeOptions): Parameteri
     forward: (g, x) => buildCausalLM(g, m, { ...x, policy: 'adapter', adapter: spec }),
     initial: initialParameters(m, 'adapter', spec),
     save: (dir, values) => writeAdapterFolder(dir, config, values),
+    adapter: spec,
   };
 }

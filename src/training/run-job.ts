@@ -19,7 +19,8 @@ export interface TrainingRunSpec {
   method: MethodName;
   parameterScale: 'FULL' | 'LORA' | 'PROMPT_TUNING';
   modelPath: string;
-  dataset: { kind: DatasetKind; rows: unknown[] };
+  /** `validationRows`: the dataset's validation split, for evaluation during training. */
+  dataset: { kind: DatasetKind; rows: unknown[]; validationRows?: unknown[] };
   hyperparameters: Record<string, unknown>;
   outputDir: string;
   resumeFrom?: string;
@@ -42,14 +43,14 @@ const SCALES: Record<TrainingRunSpec['parameterScale'], ParameterScale> = {
 };
 
 /** Rows as JSONL so the dataset parser checks them (errors then name the row as its line number). */
-function datasetRows(spec: TrainingRunSpec, method: TrainingMethod): DatasetRow[] {
+function datasetRows(spec: TrainingRunSpec, method: TrainingMethod, rows: unknown[]): DatasetRow[] {
   if (spec.dataset.kind !== method.datasetKind) {
     throw new UserInputError(
       `method ${spec.method} needs a dataset of kind ${method.datasetKind}, got ${spec.dataset.kind}`,
       ['dataset', 'kind'],
     );
   }
-  return parseDatasetJsonl(spec.dataset.rows.map((r) => JSON.stringify(r)).join('\n'), method.datasetKind);
+  return parseDatasetJsonl(rows.map((r) => JSON.stringify(r)).join('\n'), method.datasetKind);
 }
 
 export async function runTrainingJob(
@@ -77,7 +78,8 @@ export async function runTrainingJob(
       method,
       parameterScale: scale,
       modelPath: spec.modelPath,
-      rows: datasetRows(spec, method),
+      rows: datasetRows(spec, method, spec.dataset.rows),
+      validationRows: datasetRows(spec, method, spec.dataset.validationRows ?? []),
       // Conversation rows always go through the model's chat template; text rows use the plain template.
       template: 'plain',
       initAdapter: null,

@@ -22,6 +22,7 @@ import { StepEvent } from './progress';
 import { Rng } from './rng';
 import { HostParamState, TrainState } from './train-state';
 import { Trainer } from './trainer';
+import { Validation, splitRows } from './validation';
 
 export interface TrainingRequest {
   method: TrainingMethod;
@@ -39,6 +40,8 @@ export interface TrainingRequest {
   threads: number | null;
   /** RL: the reward model (a REWARD_MODEL checkpoint, full folder or LoRA adapter with its head). */
   rewardModelPath?: string | null;
+  /** Rows to validate on (a dataset's validation split), besides those `validationSplitRatio` holds out. */
+  validationRows?: readonly DatasetRow[];
 }
 
 export interface RunHooks {
@@ -62,7 +65,12 @@ export interface RunResult {
 }
 
 /** Keys that do not change the trajectory, so a resume may change them. */
-const RESUME_FREE_KEYS: ReadonlySet<keyof Hyperparameters> = new Set(['checkpointEverySteps']);
+const RESUME_FREE_KEYS: ReadonlySet<keyof Hyperparameters> = new Set([
+  'checkpointEverySteps',
+  'evalEverySteps',
+  'evalMetricsAtEpochEnd',
+  'evalMaxNewTokens',
+]);
 
 function fingerprint(examples: readonly unknown[]): string {
   const h = createHash('sha256');
@@ -120,7 +128,8 @@ export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promis
       ? `hyperparameters.maxSequenceLength ${maxLength} + numVirtualTokens`
       : 'hyperparameters.maxSequenceLength',
   );
-  const tokenized = req.method.tokenize(req.rows, model.tokenizer, {
+  const rows = splitRows(req.rows, req.validationRows ?? [], hp.validationSplitRatio, hp.seed);
+  const tokenized = req.method.tokenize(rows.train, model.tokenizer, {
     maxSequenceLength: maxLength,
     template: req.template,
   });
@@ -130,18 +139,20 @@ export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promis
       : '';
     throw new UserInputError(`the dataset has no usable example${why}`, ['dataset']);
   }
-  const examples = req.method.prepare
-    ? await req.method.prepare(tokenized.examples, {
-        baseModelPath: req.modelPath,
-        hyperparameters: hp,
-        executionProvider: req.executionProvider,
-        threads: req.threads ?? undefined,
-      })
-    : tokenized.examples;
+  const prepare = async (examples: unknown[]) =>
+    req.method.prepare
+      ? req.method.prepare(examples, {
+          baseModelPath: req.modelPath,
+          hyperparameters: hp,
+          executionProvider: req.executionProvider,
+          threads: req.threads ?? undefined,
+        })
+      : examples;
+  const examples = await prepare(tokenized.examples);
   const padTokenId = padTokenIdOf(model.tokenizer);
-  const data = exampleData(examples, (batch) =>
-    req.method.collate(batch, { padTokenId, padToMultipleOf: hp.sequenceBucket, maxLength }),
-  );
+  const collate = (batch: unknown[]) =>
+    req.method.collate(batch, { padTokenId, padToMultipleOf: hp.sequenceBucket, maxLength });
+  const data = exampleData(examples, collate);
   const dataPrint = fingerprint(tokenized.examples);
   if (saved) checkResumable(saved, req, dataPrint, tokenized.examples.length);
 
@@ -173,6 +184,22 @@ export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promis
     warmupRatio: hp.warmupRatio,
   };
   const plan = planSteps(data.size, options);
+  const validation = await Validation.create({
+    method: req.method,
+    rows: rows.validation,
+    model,
+    params,
+    objective,
+    hyperparameters: hp,
+    template: req.template,
+    maxSequenceLength: maxLength,
+    collate,
+    prepare,
+    stepsPerEpoch: plan.stepsPerEpoch,
+    totalSteps: plan.totalSteps,
+    executionProvider: req.executionProvider,
+    threads: req.threads ?? undefined,
+  });
   const logHistory: LogEntry[] = saved ? [...saved.logHistory] : [];
   let last: StepEvent | null = null;
   let finalCheckpoint = req.resumeFrom ?? req.output;
@@ -224,7 +251,9 @@ export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promis
       position: saved ? saved.position : START,
       checkpointEverySteps: hp.checkpointEverySteps,
       hooks: {
-        onStep: async (event) => {
+        onStep: async (stepEvent) => {
+          const measured = await validation?.after(stepEvent.step, state);
+          const event = measured ? { ...stepEvent, extra: { ...stepEvent.extra, ...measured } } : stepEvent;
           last = event;
           logHistory.push({
             step: event.step,
@@ -241,6 +270,7 @@ export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promis
     });
   } finally {
     await trainer.release();
+    await validation?.release();
   }
   return { finalCheckpoint, stopped, steps: state.step };
 }

@@ -170,4 +170,84 @@ describe('evaluation end to end', () => {
     expect(errorCode(bad)).toBe('BAD_USER_INPUT');
     expect(bad.errors?.[0].extensions?.path).toEqual(['input', 'maxNewTokens']);
   });
+
+  it('reports validation loss and, at epoch ends, the six metrics during training, streamed and stored', async () => {
+    // The dataset's own validation split (10 of 40 rows) is what the job validates on.
+    const rows = Array.from({ length: 40 }, (_, i) =>
+      JSON.stringify({
+        prompt: `Q${i % 8}: what is ${i % 8} plus one?`,
+        response: ` The answer is ${(i % 8) + 1}.`,
+      }),
+    ).join('\n');
+    const split = (
+      await api.admin(CREATE_DATASET, {
+        input: { name: 'answers-split', kind: 'SFT', jsonl: rows, validationSplitRatio: 0.25 },
+      })
+    ).data?.createDataset;
+    expect(split).toMatchObject({ trainRowCount: 30, validationRowCount: 10 });
+    const hyperparameters = {
+      epochs: 2,
+      batchSize: 2,
+      learningRate: 0.003,
+      maxSequenceLength: 64,
+      seed: 5,
+      evalEverySteps: 5,
+      evalMetricsAtEpochEnd: true,
+      evalMaxNewTokens: 20,
+    };
+    const input = { name: 'validated', baseModelId: modelId, method: 'SFT', parameterScale: 'FULL' };
+    const created = await api.admin(CREATE_JOB, {
+      input: { ...input, datasetId: split.id, hyperparameters },
+    });
+    expect(created.errors).toBeUndefined();
+    const id = created.data?.createTrainingJob.id as string;
+    type Step = { kind: string; status: string; step: number; extra: Record<string, number> | null };
+    const sub = subscribe<{ trainingJobProgress: Step }>(
+      `subscription($id: ID!) { trainingJobProgress(jobId: $id) { kind status step extra } }`,
+      id,
+    );
+    await sub.done;
+    const events = sub.events.map((e) => e.trainingJobProgress);
+    expect(events[events.length - 1].status).toBe('SUCCEEDED');
+    const steps = events.filter((e) => e.kind === 'STEP');
+    // 30 training rows in batches of 2: 15 steps per epoch, 30 steps.
+    expect(steps).toHaveLength(30);
+    const stepsWith = (key: string) => steps.filter((e) => e.extra?.[key] !== undefined).map((e) => e.step);
+    expect(stepsWith('eval_loss')).toEqual([5, 10, 15, 20, 25, 30]);
+    expect(stepsWith('eval_rouge_l_recall')).toEqual([15, 30]);
+    const losses = steps.filter((e) => e.extra?.eval_loss !== undefined).map((e) => e.extra!.eval_loss);
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0]);
+
+    const stored = await api.admin(
+      `query($id: ID!) { trainingJob(id: $id) { metrics { step extra }
+          hyperparameters { validationSplitRatio evalEverySteps evalMetricsAtEpochEnd evalMaxNewTokens } } }`,
+      { id },
+    );
+    const job = stored.data?.trainingJob;
+    expect(job.hyperparameters).toEqual({
+      validationSplitRatio: 0,
+      evalEverySteps: 5,
+      evalMetricsAtEpochEnd: true,
+      evalMaxNewTokens: 20,
+    });
+    const final = job.metrics.find((m: { step: number }) => m.step === 30);
+    expect(final.extra).toEqual(steps[29].extra);
+    expect(Object.keys(final.extra)).toEqual(
+      expect.arrayContaining(['eval_loss', 'eval_accuracy', 'eval_f1', 'eval_rouge1_recall', 'eval_bleu4']),
+    );
+
+    // Without validation rows (no split in the dataset, none held out) evaluation cannot run.
+    const refused = await api.admin(CREATE_JOB, { input: { ...input, datasetId, hyperparameters } });
+    expect(refused.errors?.[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      path: ['input', 'hyperparameters', 'validationSplitRatio'],
+    });
+    const heldOut = await api.admin(CREATE_JOB, {
+      input: { ...input, datasetId, hyperparameters: { ...hyperparameters, validationSplitRatio: 0.6 } },
+    });
+    expect(heldOut.errors?.[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      path: ['input', 'hyperparameters', 'validationSplitRatio'],
+    });
+  });
 });

@@ -141,6 +141,31 @@ export const HYPERPARAMETERS = {
       'Save a checkpoint every N optimizer steps (0: only at the end and on cancellation). A job whose worker dies continues from the latest one.',
     defaultText: String(API_CHECKPOINT_EVERY_STEPS_DEFAULT),
   },
+  validationSplitRatio: {
+    kind: 'float',
+    min: 0,
+    max: 0.5,
+    about:
+      "Fraction of the training rows held out for validation (seeded by seed); the dataset's own validation split is always part of the validation rows.",
+  },
+  evalEverySteps: {
+    kind: 'int',
+    min: 0,
+    max: 1_000_000,
+    about:
+      'Report the loss on the validation rows (eval_loss) every N optimizer steps, in the progress stream and the stored step metrics (0: never).',
+  },
+  evalMetricsAtEpochEnd: {
+    kind: 'boolean',
+    about:
+      'At the end of each epoch, also answer the validation prompts (greedy) and report the means of accuracy, F1, ROUGE-1/2/L (precision, recall, F) and BLEU-4 as eval_<metric> (SFT only).',
+  },
+  evalMaxNewTokens: {
+    kind: 'int',
+    min: 1,
+    max: 4096,
+    about: 'Most tokens of each answer generated for evalMetricsAtEpochEnd.',
+  },
   executionProvider: {
     kind: 'provider',
     about: 'Where the worker runs the training: CPU, WEBGPU (any GPU through Vulkan/Metal/D3D12) or CUDA.',

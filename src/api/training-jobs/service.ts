@@ -6,6 +6,7 @@
 import type { DataSource, ObjectLiteral } from 'typeorm';
 import {
   CheckpointEntity,
+  DatasetEntity,
   DatasetKind,
   ParameterScale,
   StepMetricEntity,
@@ -20,6 +21,7 @@ import type { StatusEventPayload } from '../../queue/events';
 import type { EventPublisher } from '../../queue/publisher';
 import type { TypedQueue } from '../../queue/queues';
 import { UserInputError } from '../../errors';
+import type { Hyperparameters } from '../../training/hyperparameters';
 import { isUuid } from '../common/ids';
 import { checkName } from '../common/names';
 import type { Principal } from '../context';
@@ -41,6 +43,24 @@ export const DATASET_KIND_OF: Record<TrainingMethod, DatasetKind> = {
 const UNSUPPORTED_SCALES: Partial<Record<TrainingMethod, ParameterScale[]>> = {
   [TrainingMethod.REWARD_MODEL]: [ParameterScale.PROMPT_TUNING],
 };
+
+/** Evaluation during training needs validation rows, and the metrics need reference responses (SFT rows). */
+function checkValidation(hp: Hyperparameters, dataset: DatasetEntity, method: TrainingMethod): void {
+  const at = (field: string) => ['input', 'hyperparameters', field];
+  if (!(hp.evalEverySteps > 0 || hp.evalMetricsAtEpochEnd)) return;
+  if (hp.validationSplitRatio === 0 && dataset.validationRowCount === 0) {
+    throw badInput(
+      `evaluation during training needs validation rows: "${dataset.name}" has no validation split, so set validationSplitRatio`,
+      at('validationSplitRatio'),
+    );
+  }
+  if (hp.evalMetricsAtEpochEnd && method !== TrainingMethod.SFT) {
+    throw badInput(
+      `evalMetricsAtEpochEnd needs reference responses: SFT only, not ${method}`,
+      at('evalMetricsAtEpochEnd'),
+    );
+  }
+}
 
 export interface CreateTrainingJobRequest {
   name: string;
@@ -160,6 +180,7 @@ export class TrainingJobService {
       if (err instanceof UserInputError) throw badInput(err.message, err.path);
       throw err;
     }
+    checkValidation(hyperparameters.engine, dataset, input.method);
     const job = await this.db.getRepository(TrainingJobEntity).save({
       projectId: principal.projectId,
       name,

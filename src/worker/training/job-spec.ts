@@ -28,10 +28,11 @@ export async function planRun(
 ): Promise<RunPlan> {
   const model = await db.getRepository(BaseModelEntity).findOneByOrFail({ id: job.baseModelId });
   const dataset = await db.getRepository(DatasetEntity).findOneByOrFail({ id: job.datasetId });
-  const rows: { data: unknown }[] = await db.query(
-    `SELECT data FROM dataset_rows WHERE dataset_id = $1 AND split = $2 ORDER BY index`,
-    [dataset.id, DatasetSplit.TRAIN],
+  const rows: { split: DatasetSplit; data: unknown }[] = await db.query(
+    `SELECT split, data FROM dataset_rows WHERE dataset_id = $1 ORDER BY index`,
+    [dataset.id],
   );
+  const part = (split: DatasetSplit) => rows.filter((r) => r.split === split).map((r) => r.data);
   const checkpoint = job.resumeCheckpointId
     ? await db.getRepository(CheckpointEntity).findOneBy({ id: job.resumeCheckpointId })
     : null;
@@ -42,7 +43,12 @@ export async function planRun(
       method: job.method,
       parameterScale: job.parameterScale,
       modelPath: model.path,
-      dataset: { kind: dataset.kind, rows: rows.map((r) => r.data) },
+      // The validation split serves evaluation during training (when the hyperparameters ask for it).
+      dataset: {
+        kind: dataset.kind,
+        rows: part(DatasetSplit.TRAIN),
+        validationRows: part(DatasetSplit.VALIDATION),
+      },
       hyperparameters: { ...engine },
       outputDir,
       ...(checkpoint ? { resumeFrom: checkpoint.path } : {}),

@@ -1,0 +1,166 @@
+/**
+ * Evaluation during training. The validation set is the rows the request brings as such (a dataset's validation
+ * split) plus a seeded `validationSplitRatio` of the training rows, held out before anything is tokenized. Every
+ * `evalEverySteps` optimizer steps the run reports the method's loss on it (`eval_loss`: forward passes only,
+ * dropout off, the trained values fed as they are); with `evalMetricsAtEpochEnd`, at each epoch's end the model as
+ * trained so far also answers the validation prompts (greedy, `evalMaxNewTokens`) and the six metrics of
+ * metrics.md are reported as their means (`eval_accuracy`, `eval_f1`, `eval_rouge1_precision` ... `eval_bleu4`;
+ * default segmenter and stop words). The numbers ride in the step's `extra` metrics, so they reach the progress
+ * stream, the stored step metrics and the CLI's output like every other metric.
+ */
+import { ExecutionProvider } from '../engine/session';
+import { UserInputError } from '../errors';
+import { flattenScores } from '../evaluation/flat-scores';
+import { aggregate } from '../evaluation/metrics';
+import { EvaluatedModel, evaluationItems, generateAndScore } from '../evaluation/run-evaluation';
+import { Generator } from '../models/generate';
+import { LoadedModel, MemoryWeights } from '../models/model';
+import { Evaluator } from './alignment/evaluator';
+import { DatasetRow, SftRow, splitTrainValidation } from './data';
+import { PromptTemplate } from './data/examples';
+import { Hyperparameters } from './hyperparameters';
+import { TrainingMethod } from './methods';
+import { Batch, HostTensor, Objective } from './objective';
+import { Parameterization } from './parameterization';
+import { TrainState } from './train-state';
+
+/** The run's training rows and validation rows (given ones first, then the held-out ones in row order). */
+export function splitRows(
+  rows: readonly DatasetRow[],
+  given: readonly DatasetRow[],
+  ratio: number,
+  seed: number,
+): { train: DatasetRow[]; validation: DatasetRow[] } {
+  const split = splitTrainValidation(rows.length, ratio, seed);
+  return {
+    train: split.train.map((i) => rows[i]),
+    validation: [...given, ...split.validation.map((i) => rows[i])],
+  };
+}
+
+/** The model with trained `values` frozen in: a full update's weights, or the adapter with its trained tensors. */
+export function trainedModel(
+  m: LoadedModel,
+  params: Parameterization,
+  values: ReadonlyMap<string, HostTensor>,
+): EvaluatedModel {
+  const weights = new MemoryWeights(
+    [...values].map(([name, t]) => [name, { data: t.data as Float32Array, shape: t.shape }]),
+  );
+  // A full update's values are every weight its forward pass reads (initialParameters), so they stand alone.
+  return params.adapter
+    ? { model: m, adapter: { ...params.adapter, weights } }
+    : { model: { ...m, weights } };
+}
+
+export interface ValidationRequest {
+  method: TrainingMethod;
+  rows: readonly DatasetRow[];
+  model: LoadedModel;
+  params: Parameterization;
+  objective: Objective;
+  hyperparameters: Hyperparameters;
+  template: PromptTemplate;
+  maxSequenceLength: number;
+  collate: (examples: unknown[]) => Batch;
+  /** The method's work on examples before use (DPO's reference log-probabilities). */
+  prepare: (examples: unknown[]) => Promise<unknown[]>;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  executionProvider: ExecutionProvider;
+  threads?: number;
+}
+
+const where = (field: keyof Hyperparameters) => ['hyperparameters', field];
+
+export class Validation {
+  private constructor(
+    private readonly req: ValidationRequest,
+    private readonly evaluator: Evaluator,
+    private readonly batches: readonly Batch[],
+  ) {}
+
+  /** The run's validation, or null when none is asked for; errors name what is missing. */
+  static async create(req: ValidationRequest): Promise<Validation | null> {
+    const hp = req.hyperparameters;
+    const wanted = hp.evalEverySteps > 0 || hp.evalMetricsAtEpochEnd;
+    if (!wanted) return null;
+    if (req.rows.length === 0) {
+      throw new UserInputError(
+        'evalEverySteps and evalMetricsAtEpochEnd need validation rows: set validationSplitRatio, or train on a dataset with a validation split',
+        where('validationSplitRatio'),
+      );
+    }
+    if (hp.evalMetricsAtEpochEnd && req.method.datasetKind !== 'SFT') {
+      throw new UserInputError(
+        `evalMetricsAtEpochEnd scores answers against reference responses, which ${req.method.datasetKind} rows do not have`,
+        where('evalMetricsAtEpochEnd'),
+      );
+    }
+    const tokenized = req.method.tokenize(req.rows, req.model.tokenizer, {
+      maxSequenceLength: req.maxSequenceLength,
+      template: req.template,
+    });
+    if (tokenized.examples.length === 0) {
+      throw new UserInputError(
+        `no validation row fits maxSequenceLength ${req.maxSequenceLength}`,
+        where('maxSequenceLength'),
+      );
+    }
+    const examples = await req.prepare(tokenized.examples);
+    const batches: Batch[] = [];
+    for (let i = 0; i < examples.length; i += hp.batchSize) {
+      batches.push(req.collate(examples.slice(i, i + hp.batchSize)));
+    }
+    const evaluator = new Evaluator(req.objective, {
+      executionProvider: req.executionProvider,
+      threads: req.threads,
+    });
+    return new Validation(req, evaluator, batches);
+  }
+
+  /** What to report with optimizer step `step` (null when nothing is due). */
+  async after(step: number, state: TrainState): Promise<Record<string, number> | null> {
+    const hp = this.req.hyperparameters;
+    const epochEnd =
+      hp.evalMetricsAtEpochEnd && (step % this.req.stepsPerEpoch === 0 || step === this.req.totalSteps);
+    if (!epochEnd && !(hp.evalEverySteps > 0 && step % hp.evalEverySteps === 0)) return null;
+    const values = new Map([...state.params].map(([name, p]) => [name, p.value]));
+    const { loss } = await this.evaluator.evaluate(values, this.batches);
+    return epochEnd ? { eval_loss: loss, ...(await this.scores(state)) } : { eval_loss: loss };
+  }
+
+  /** The six metrics' means over the validation rows, answered by the model as trained so far. */
+  private async scores(state: TrainState): Promise<Record<string, number>> {
+    const hp = this.req.hyperparameters;
+    const trained = trainedModel(this.req.model, this.req.params, await state.valuesToHost());
+    const { items } = evaluationItems(this.req.rows as readonly SftRow[], trained, hp.evalMaxNewTokens);
+    if (items.length === 0) return {};
+    // The trained values are baked into the generation graphs, so they are built (and released) per evaluation.
+    const generator = new Generator(trained.model, {
+      adapter: trained.adapter,
+      executionProvider: this.req.executionProvider,
+      threads: this.req.threads,
+    });
+    try {
+      const { samples } = await generateAndScore(generator, items, {
+        generation: {
+          maxNewTokens: hp.evalMaxNewTokens,
+          temperature: 0,
+          topP: 1,
+          seed: 0,
+          batchSize: hp.batchSize,
+        },
+        scoring: {},
+      });
+      const means = flattenScores(aggregate(samples.map((s) => s.scores)));
+      return Object.fromEntries(Object.entries(means).map(([name, v]) => [`eval_${name}`, v]));
+    } finally {
+      await generator.release();
+    }
+  }
+
+  release(): Promise<void> {
+    return this.evaluator.release();
+  }
+}
