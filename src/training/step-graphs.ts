@@ -21,6 +21,8 @@ export interface OptimizerOptions {
   maxGradNorm: number | null;
   /** Decay every parameter instead of transformers' default (no biases, no norm weights). */
   weightDecayAll: boolean;
+  /** AdamW over one flat buffer per decay group (engine/optim `flat`): fewer nodes, same numbers. */
+  flatUpdate?: boolean;
 }
 
 /** Output names shared by the step graphs. */
@@ -84,6 +86,7 @@ export function buildFusedStepGraph(objective: Objective, batch: Batch, opts: Op
     params.map((param, i) => ({ param, grad: grads[i], decayed: isDecayed(names[i], opts.weightDecayAll) })),
     opts.adamW,
     opts.maxGradNorm,
+    { flat: opts.flatUpdate },
   );
   return { graph: g, paramNames: names, metricNames, noise: out.noise ?? [] };
 }
@@ -117,7 +120,7 @@ export function buildUpdateGraph(
     grad: op.mul(g.input(OUT.gradAcc(name), shape, 'float32'), scale),
     decayed: isDecayed(name, opts.weightDecayAll),
   }));
-  appendAdamW(trainables, opts.adamW, opts.maxGradNorm);
+  appendAdamW(trainables, opts.adamW, opts.maxGradNorm, { flat: opts.flatUpdate });
   return { graph: g, paramNames: params.map((p) => p.name), metricNames: [], noise: [] };
 }
 

@@ -50,11 +50,16 @@ export class Trainer {
   private readonly sessions = new Map<string, Promise<Compiled>>();
   private zeroGrads: Map<string, ort.Tensor> | null = null;
 
+  private readonly opts: TrainerOptions;
+
   constructor(
     readonly objective: Objective,
     readonly state: TrainState,
-    private readonly opts: TrainerOptions,
-  ) {}
+    opts: TrainerOptions,
+  ) {
+    // On WebGPU every node is a dispatch: update the parameters as flat buffers unless told otherwise.
+    this.opts = { ...opts, flatUpdate: opts.flatUpdate ?? opts.executionProvider === 'webgpu' };
+  }
 
   /** One optimizer step over `microBatches` (gradients accumulated when there are several). */
   async step(microBatches: readonly Batch[], learningRate: number): Promise<StepResult> {

@@ -26,6 +26,7 @@ async function stepSession(
   lossOf: (g: Graph, ps: ReturnType<Graph['param']>[]) => ReturnType<typeof op.add>,
   cfg: AdamWConfig,
   maxNorm: number | null,
+  flat = false,
 ) {
   const g = new Graph();
   const params = specs.map((s) => g.param(s.name, s.shape));
@@ -36,6 +37,7 @@ async function stepSession(
     params.map((param, i) => ({ param, grad: grads[i], decayed: specs[i].decayed })),
     cfg,
     maxNorm,
+    { flat },
   );
   return createSession(g);
 }
@@ -157,6 +159,52 @@ describe('AdamW and gradient clipping', () => {
       weights[1].forEach((v, i) => expect(v).toBeCloseTo(b[i], 5));
       await session.release();
     }
+  });
+
+  test('the flat update (parameters concatenated per decay group) gives bit-identical results', async () => {
+    const specs = [
+      { name: 'w', shape: [4, 3], decayed: true },
+      { name: 'bias', shape: [4], decayed: false },
+      { name: 'v', shape: [2, 3], decayed: true },
+      { name: 's', shape: [], decayed: false },
+    ];
+    const x = randn([5, 3], 7);
+    const cfg = { beta1: 0.8, beta2: 0.95, eps: 1e-6, weightDecay: 0.05 };
+    // loss = sum((x @ w^T + bias) ^ 2) * s + sum((x @ v^T) ^ 3)
+    const lossOf = (g: Graph, [w, bias, v, s]: ReturnType<Graph['param']>[]) => {
+      const xs = g.constant(x, 'float32', [5, 3]);
+      const y = op.gemm(xs, w, bias, { transB: true });
+      const z = op.gemm(xs, v, undefined, { transB: true });
+      return op.add(op.mul(op.reduceSum(op.pow(y, 2), [0, 1]), s), op.reduceSum(op.pow(z, 3), [0, 1]));
+    };
+    const init = [randn([4, 3], 8), randn([4], 9), randn([2, 3], 10), new Float32Array([0.7])];
+    for (const maxNorm of [0.5, null]) {
+      const runs = [];
+      for (const flat of [false, true]) {
+        const session = await stepSession(specs, lossOf, cfg, maxNorm, flat);
+        runs.push(await train(session, specs, init, 3, 0.03, cfg));
+        await session.release();
+      }
+      expect(runs[1].log).toEqual(runs[0].log);
+      expect(runs[1].weights).toEqual(runs[0].weights);
+    }
+  });
+
+  test('the flat update of more parameters than one Split may output on WebGPU (15) is still identical', async () => {
+    const specs = Array.from({ length: 40 }, (_, i) => ({ name: `p${i}`, shape: [2, i + 1], decayed: true }));
+    const cfg = { ...ADAMW_DEFAULTS, weightDecay: 0.1 };
+    // loss = sum_i sum(p_i ^ 3) * (i + 1)
+    const lossOf = (_g: Graph, ps: ReturnType<Graph['param']>[]) =>
+      ps.map((p, i) => op.mul(op.reduceSum(op.pow(p, 3), [0, 1]), i + 1)).reduce((a, b) => op.add(a, b));
+    const init = specs.map((s, i) => randn(s.shape, 20 + i));
+    const runs = [];
+    for (const flat of [false, true]) {
+      const session = await stepSession(specs, lossOf, cfg, 1.0, flat);
+      runs.push(await train(session, specs, init, 2, 0.05, cfg));
+      await session.release();
+    }
+    expect(runs[1].weights).toEqual(runs[0].weights);
+    expect(runs[1].log).toEqual(runs[0].log);
   });
 
   test('clipping scales by maxNorm / (norm + 1e-6) only when the norm exceeds maxNorm', () => {
