@@ -13,13 +13,14 @@ import * as op from './ops';
 /** sqrt(sum of squares of every gradient), per tensor first then over tensors (as clip_grad_norm_). */
 export function globalGradNorm(grads: readonly Tensor[]): Tensor {
   if (grads.length === 0) throw new Error('globalGradNorm: no gradients');
-  const norms = grads.map((grad) => {
+  const squares = grads.map((grad) => {
     const g32 = grad.dtype === 'float32' ? grad : op.cast(grad, 'float32');
     const flat = g32.rank === 0 ? op.reshape(g32, [1]) : g32;
-    return op.reshape(op.sqrt(op.reduceSumSquare(flat, op.allAxes(flat))), [1]); // (1)
+    return op.reshape(op.reduceSumSquare(flat, op.allAxes(flat)), [1]); // (1)
   });
-  const stacked = norms.length === 1 ? norms[0] : op.concat(norms, 0); // (P)
-  return op.sqrt(op.reduceSumSquare(stacked, [0])); // ()
+  // One Sqrt over the stacked sums (the same per-tensor norms, one node instead of P).
+  const norms = op.sqrt(squares.length === 1 ? squares[0] : op.concat(squares, 0)); // (P)
+  return op.sqrt(op.reduceSumSquare(norms, [0])); // ()
 }
 
 /** min(maxNorm / (norm + 1e-6), 1): the factor clip_grad_norm_ multiplies every gradient by. */
@@ -252,9 +253,9 @@ const MAX_SPLIT_OUTPUTS = 15;
 function splitFlat(flat: Tensor, sizes: readonly number[]): Tensor[] {
   if (sizes.length === 1) return [flat];
   if (sizes.length <= MAX_SPLIT_OUTPUTS) return op.split(flat, sizes, 0);
-  const groupLength = Math.ceil(sizes.length / MAX_SPLIT_OUTPUTS);
   const groups: number[][] = [];
-  for (let i = 0; i < sizes.length; i += groupLength) groups.push(sizes.slice(i, i + groupLength));
+  for (let i = 0; i < sizes.length; i += MAX_SPLIT_OUTPUTS)
+    groups.push(sizes.slice(i, i + MAX_SPLIT_OUTPUTS));
   const parts = splitFlat(
     flat,
     groups.map((grp) => grp.reduce((a, b) => a + b, 0)),
