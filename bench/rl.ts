@@ -17,7 +17,6 @@ import { writeDemoModel } from '../src/models/demo';
 import { Generator } from '../src/models/generate';
 import { sampleToken } from '../src/models/sampling';
 import { loadModel } from '../src/models/model';
-import { policyFor, policySnapshot } from '../src/training/alignment/policy';
 import { RewardScorer } from '../src/training/alignment/reward-scorer';
 import { RlObjective } from '../src/training/alignment/rl/rl-objective';
 import { RlSettings, RlTimings, RlTrainer } from '../src/training/alignment/rl/rl-trainer';
@@ -25,6 +24,8 @@ import { rewardModelRewards } from '../src/training/alignment/rl/rewards';
 import { runPeer } from './peer';
 import { withScoreHead } from '../src/training/alignment/score-head';
 import { parseHyperparameters } from '../src/training/hyperparameters';
+import { parameterize } from '../src/training/parameterization';
+import { trainedModel } from '../src/training/validation';
 import { Rng } from '../src/training/rng';
 
 const MODEL = {
@@ -69,7 +70,7 @@ async function benchMode(
   const model = await loadModel(dirs.policy);
   const rng = Rng.fromSeed(0);
   const hp = parseHyperparameters({ loraRank: 8, loraAlpha: 16, loraTargets: ['q_proj', 'v_proj'] });
-  const policy = policyFor(model, { scale: mode, hyperparameters: hp, adapterDir: null, rng });
+  const params = parameterize(model, { scale: mode, hyperparameters: hp, adapterDir: null, rng });
   const scorer = new RewardScorer(
     withScoreHead(await loadModel(dirs.reward), () => rng.next()),
     {
@@ -80,8 +81,9 @@ async function benchMode(
   // A random model may sample EOS early; the bench decodes every row to maxNewTokens.
   const rewards = rewardModelRewards(scorer, model.tokenizer);
   const rl = new RlTrainer(
-    policy,
-    new RlObjective(policy.params.forward, policy.params.initial, { clipEpsilon: 0.2, klCoef: 0.04 }),
+    model,
+    params,
+    new RlObjective(params.forward, params.initial, { clipEpsilon: 0.2, klCoef: 0.04 }),
     rewards,
     SETTINGS,
     {
@@ -104,7 +106,7 @@ async function benchMode(
     const iterationSeconds = (performance.now() - start) / 1000;
 
     // The generation of an iteration again, split: sessions on a fresh snapshot, then decoding on them.
-    const snapshot = policySnapshot(policy, await rl.state.valuesToHost());
+    const snapshot = trainedModel(model, params, await rl.state.valuesToHost());
     const gen = new Generator(snapshot.model, { adapter: snapshot.adapter, executionProvider: ep, threads });
     const req = {
       prompts: prompts.flatMap((p) => Array.from({ length: SETTINGS.numGenerations }, () => p)),

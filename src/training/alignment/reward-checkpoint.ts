@@ -22,7 +22,7 @@ import {
 } from '../../models/model';
 import { SafetensorsReader } from '../../models/safetensors';
 import { writeAdapterFolder } from '../artifacts';
-import { LoraAdapter, loraConfigFor } from './policy';
+import { LoraAdapter, loraConfigFor } from './lora';
 import { HostTensor } from '../objective';
 import {
   PEFT_SCORE_WEIGHT,

@@ -16,7 +16,7 @@ import { LoadedModel, buildCausalLM, initialParameters, resolveAdapter } from '.
 import { HostTensor, Objective, ObjectiveOutputs } from '../objective';
 import { CausalLMForward, Parameterization, ParameterizeOptions, parameterize } from '../parameterization';
 import { pairwiseLoss, preferenceMetricSums } from './losses';
-import { LoraAdapter, loraSpecOf } from './policy';
+import { LoraAdapter, loraSpecOf } from './lora';
 import { pairedInputs, splitPairs } from './paired-batch';
 import { readRewardAdapter, writeRewardAdapter } from './reward-checkpoint';
 import { PEFT_SCORE_WEIGHT, SCORE_WEIGHT } from './score-head';
@@ -85,5 +85,6 @@ export function rewardParameterization(m: LoadedModel, o: ParameterizeOptions): 
       head,
     ),
     save: (dir, values) => writeRewardAdapter(dir, m, adapter, values),
+    adapter,
   };
 }

@@ -14,7 +14,10 @@ import { Batch, HostTensor, Objective } from '../../objective';
 import { TrainState } from '../../train-state';
 import { StepResult, Trainer, TrainerOptions } from '../../trainer';
 import { PaddingOptions, ScoredRow, TokenLogProbs, scoredBatch } from '../log-probs';
-import { Policy, policySnapshot, referenceValues } from '../policy';
+import { LoadedModel } from '../../../models/model';
+import { Parameterization } from '../../parameterization';
+import { trainedModel } from '../../validation';
+import { ReferencePolicy, referencePolicy } from './reference';
 import { groupAdvantages, rewardStats } from './advantages';
 import { RL_BATCH } from './rl-objective';
 import { RewardFunction, Sample } from './rewards';
@@ -60,22 +63,29 @@ const seconds = (since: number) => (performance.now() - since) / 1000;
 export class RlTrainer {
   readonly trainer: Trainer;
   private readonly logProbs: TokenLogProbs;
-  private readonly reference: ReadonlyMap<string, HostTensor>;
+  private readonly reference: ReferencePolicy;
+  /** The reference's own scorer when it cannot run on the policy's forward (prompt tuning). */
+  private readonly referenceLogProbs: TokenLogProbs;
   private readonly padding: PaddingOptions;
 
   constructor(
-    readonly policy: Policy,
+    /** The model as loaded and what is trained on it. */
+    readonly model: LoadedModel,
+    readonly params: Parameterization,
     /** The policy loss over sample batches (an RlObjective on the policy's forward). */
     objective: Objective,
     private readonly reward: RewardFunction,
     readonly settings: RlSettings,
     private readonly opts: TrainerOptions,
-    state: TrainState = TrainState.initial(policy.params.initial),
+    state: TrainState = TrainState.initial(params.initial),
   ) {
     this.trainer = new Trainer(objective, state, opts);
-    this.logProbs = new TokenLogProbs(policy.params.forward, opts);
-    this.reference = referenceValues(policy);
-    const c = policy.model.config;
+    this.logProbs = new TokenLogProbs(params.forward, opts);
+    this.reference = referencePolicy(params);
+    this.referenceLogProbs = this.reference.sharesPolicyForward
+      ? this.logProbs
+      : new TokenLogProbs(this.reference.forward, opts);
+    const c = model.config;
     this.padding = { padTokenId: c.padTokenId ?? 0, maxLength: c.maxPositionEmbeddings };
   }
 
@@ -121,6 +131,7 @@ export class RlTrainer {
   async release(): Promise<void> {
     await this.trainer.release();
     await this.logProbs.release();
+    if (this.referenceLogProbs !== this.logProbs) await this.referenceLogProbs.release();
   }
 
   /** numGenerations completions of each prompt, grouped by prompt, from the policy as it is now. */
@@ -128,7 +139,7 @@ export class RlTrainer {
     const s = this.settings;
     const repeated = prompts.flatMap((p) => Array.from({ length: s.numGenerations }, () => p));
     // The generator bakes weights into its sessions, so it is built on a snapshot of this iteration's policy.
-    const snapshot = policySnapshot(this.policy, await this.state.valuesToHost());
+    const snapshot = trainedModel(this.model, this.params, await this.state.valuesToHost());
     const generator = new Generator(snapshot.model, {
       adapter: snapshot.adapter,
       executionProvider: this.opts.executionProvider,
@@ -166,7 +177,7 @@ export class RlTrainer {
       const old = await this.logProbs.run(scored, current);
       timings.oldLogProbs += seconds(t0);
       t0 = performance.now();
-      const ref = await this.logProbs.run(scored, this.reference);
+      const ref = await this.referenceLogProbs.run(scored, this.reference.values);
       timings.referenceLogProbs += seconds(t0);
       const float = (data: Float32Array, shape: readonly number[]): HostTensor => ({
         data,

@@ -20,7 +20,7 @@ import { Rng } from '../../rng';
 import type { RunHooks, RunResult, TrainingRequest } from '../../run';
 import { learningRate, warmupStepsFromRatio } from '../../schedules';
 import { Hyperparameters } from '../../hyperparameters';
-import { policyFor } from '../policy';
+import { parameterize } from '../../parameterization';
 import { loadRewardModel } from '../reward-checkpoint';
 import { RewardScorer } from '../reward-scorer';
 import { RlSettings, RlTrainer } from './rl-trainer';
@@ -66,7 +66,7 @@ export async function runRl(req: TrainingRequest, hooks: RunHooks): Promise<RunR
   }
 
   const rng = Rng.fromSeed(hp.seed);
-  const policy = policyFor(model, {
+  const params = parameterize(model, {
     scale: req.parameterScale,
     hyperparameters: hp,
     adapterDir: req.initAdapter,
@@ -75,8 +75,9 @@ export async function runRl(req: TrainingRequest, hooks: RunHooks): Promise<RunR
   const device = { executionProvider: req.executionProvider, threads: req.threads ?? undefined };
   const scorer = new RewardScorer(await loadRewardModel(req.rewardModelPath), device);
   const rl = new RlTrainer(
-    policy,
-    req.method.objective({ model, params: policy.params, hyperparameters: hp }),
+    model,
+    params,
+    req.method.objective({ model, params, hyperparameters: hp }),
     rewardModelRewards(scorer, model.tokenizer),
     rlSettings(hp),
     {
@@ -114,7 +115,7 @@ export async function runRl(req: TrainingRequest, hooks: RunHooks): Promise<RunR
     const state = rl.state;
     const dir = reason === 'final' ? req.output : path.join(req.output, `checkpoint-${state.step}`);
     const host = await state.toHost();
-    policy.params.save(
+    params.save(
       dir,
       new Map([...host].map(([n, s]) => [n, { data: s.value, shape: s.shape, dtype: 'float32' }])),
     );

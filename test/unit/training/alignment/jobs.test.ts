@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { UnavailableError, UserInputError } from '../../../../src/errors';
+import { UserInputError } from '../../../../src/errors';
 import { writeDemoModel } from '../../../../src/models/demo';
 import { StepEvent, TrainingRunSpec, runTrainingJob } from '../../../../src/training/run-job';
 
@@ -125,11 +125,22 @@ test('DPO: implicit rewards, accuracy and margin per step; starts at log 2', asy
   ]);
 });
 
+test('RL with prompt tuning: the reference is the base without the virtual tokens', async () => {
+  const { steps, result } = await run({
+    method: 'RL',
+    parameterScale: 'PROMPT_TUNING',
+    dataset: { kind: 'PROMPT_ONLY', rows: [{ prompt: 'Sky?' }, { prompt: 'Up?' }] },
+    hyperparameters: { epochs: 1, batchSize: 2, numGenerations: 2, maxNewTokens: 3, numVirtualTokens: 4 },
+    rewardModelPath: rewardModel,
+  });
+  expect(steps).toHaveLength(2);
+  // random virtual tokens move the policy away from the base from the start
+  expect(steps[0].extra!.kl).toBeGreaterThan(0);
+  expect(fs.existsSync(path.join(result.finalCheckpoint, 'adapter_config.json'))).toBe(true);
+});
+
 test('RL without a reward model, or with a model that has no score head, is refused', async () => {
   const rl = { method: 'RL' as const, dataset: { kind: 'PROMPT_ONLY' as const, rows: [{ prompt: 'Sky?' }] } };
   await expect(run(rl)).rejects.toThrow(UserInputError);
   await expect(run({ ...rl, rewardModelPath: model })).rejects.toThrow(/not a reward model/);
-  await expect(run({ ...rl, parameterScale: 'PROMPT_TUNING', rewardModelPath: rewardModel })).rejects.toThrow(
-    UnavailableError,
-  );
 });

@@ -13,7 +13,6 @@ import { LoadedModel, loadModel } from '../../../../src/models/model';
 import { PreferenceExample } from '../../../../src/training/data/examples';
 import { collatePreference } from '../../../../src/training/data/batches';
 import { Evaluator } from '../../../../src/training/alignment/evaluator';
-import { policyFor } from '../../../../src/training/alignment/policy';
 import {
   RewardModelObjective,
   rewardParameterization,
@@ -24,6 +23,7 @@ import { RlObjective } from '../../../../src/training/alignment/rl/rl-objective'
 import { RlTrainer } from '../../../../src/training/alignment/rl/rl-trainer';
 import { rewardModelRewards } from '../../../../src/training/alignment/rl/rewards';
 import { parseHyperparameters } from '../../../../src/training/hyperparameters';
+import { parameterize } from '../../../../src/training/parameterization';
 import { Rng } from '../../../../src/training/rng';
 import { TrainState } from '../../../../src/training/train-state';
 import { Trainer } from '../../../../src/training/trainer';
@@ -118,11 +118,12 @@ async function runRl(scale: 'full' | 'lora', klCoef: number, iterations: number)
   const base = await loadModel(path.join(tmp, 'policy'));
   const rng = Rng.fromSeed(11);
   const hyperparameters = parseHyperparameters({ loraRank: 8, loraAlpha: 16, loraTargets: 'all-linear' });
-  const policy = policyFor(base, { scale, hyperparameters, adapterDir: null, rng });
+  const params = parameterize(base, { scale, hyperparameters, adapterDir: null, rng });
   const scorer = new RewardScorer(rewardModel, { threads: 2 });
   const rl = new RlTrainer(
-    policy,
-    new RlObjective(policy.params.forward, policy.params.initial, { clipEpsilon: 0.2, klCoef }),
+    base,
+    params,
+    new RlObjective(params.forward, params.initial, { clipEpsilon: 0.2, klCoef }),
     rewardModelRewards(scorer, base.tokenizer),
     {
       numGenerations: 8,
