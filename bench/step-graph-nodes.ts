@@ -51,12 +51,13 @@ async function main(): Promise<void> {
         rng: Rng.fromSeed(0),
       });
       const shape = [B, T];
-      const ids = new BigInt64Array(B * T);
+      // int32 as the trainer feeds webgpu (int64 arithmetic has no WebGPU kernels).
+      const ids = new Int32Array(B * T);
       const batch = {
         tensors: {
-          input_ids: { data: ids, shape, dtype: 'int64' as const },
-          attention_mask: { data: ids, shape, dtype: 'int64' as const },
-          labels: { data: ids, shape, dtype: 'int64' as const },
+          input_ids: { data: ids, shape, dtype: 'int32' as const },
+          attention_mask: { data: ids, shape, dtype: 'int32' as const },
+          labels: { data: ids, shape, dtype: 'int32' as const },
         },
         tokens: B * T,
         examples: B,

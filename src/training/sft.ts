@@ -11,11 +11,14 @@ import { HostTensor, Objective, ObjectiveOutputs } from './objective';
 import { IGNORE_INDEX } from './data/examples';
 import { CausalLMForward } from './parameterization';
 
-/** labels[:, 1:] followed by IGNORE_INDEX: the target of each position. (B, T) */
+/**
+ * labels[:, 1:] followed by IGNORE_INDEX: the target of each position. (B, T)
+ * A Gather of columns 1..T-1 rather than a Slice: WebGPU has Gather but no Slice for int32 labels.
+ */
 export function shiftLabels(labels: Tensor): Tensor {
   const [b, t] = labels.shape;
-  const next = op.slice(labels, [1], [t], [1]); // (B, T-1)
-  return op.concat([next, op.full(labels.graph, [b, 1], IGNORE_INDEX, 'int64')], 1);
+  const next = op.gather(labels, op.arange(labels.graph, 1, t), 1); // (B, T-1)
+  return op.concat([next, op.full(labels.graph, [b, 1], IGNORE_INDEX, labels.dtype)], 1);
 }
 
 export class SftObjective implements Objective {

@@ -19,6 +19,7 @@ import {
   buildGradientGraph,
   buildUpdateGraph,
 } from './step-graphs';
+import { int32Batch } from './int32-batch';
 import { TrainState, readScalar } from './train-state';
 
 export interface TrainerOptions extends OptimizerOptions {
@@ -64,12 +65,14 @@ export class Trainer {
   /** One optimizer step over `microBatches` (gradients accumulated when there are several). */
   async step(microBatches: readonly Batch[], learningRate: number): Promise<StepResult> {
     if (microBatches.length === 0) throw new Error('Trainer.step: no micro-batches');
-    const tokens = microBatches.reduce((s, b) => s + b.tokens, 0);
-    const examples = microBatches.reduce((s, b) => s + b.examples, 0);
+    // WebGPU: int32 ids, masks and labels keep every node of the step on the device (see int32-batch.ts).
+    const batches = this.opts.executionProvider === 'webgpu' ? microBatches.map(int32Batch) : microBatches;
+    const tokens = batches.reduce((s, b) => s + b.tokens, 0);
+    const examples = batches.reduce((s, b) => s + b.examples, 0);
     const result =
-      microBatches.length === 1
-        ? await this.fusedStep(microBatches[0], learningRate)
-        : await this.accumulatedStep(microBatches, learningRate);
+      batches.length === 1
+        ? await this.fusedStep(batches[0], learningRate)
+        : await this.accumulatedStep(batches, learningRate);
     this.state.step += 1;
     return { ...result, tokens, examples };
   }
