@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
 import type { Client } from 'graphql-ws';
+import { createApiApp } from '../../../src/api/app';
 import { EventPublisher } from '../../../src/queue/publisher';
 import type { StepEventPayload } from '../../../src/queue/events';
 import {
@@ -163,5 +164,22 @@ describe('subscriptions relay published job events', () => {
     await denied.done;
     expect(denied.events).toEqual([]);
     expect(denied.error).toEqual([expect.objectContaining({ extensions: { code: 'NOT_FOUND' } })]);
+  });
+
+  it('relays to a subscriber on one API replica the status change made through another', async () => {
+    const replica = await createApiApp(api.env.config);
+    await replica.listen();
+    const c = wsClient(replica.httpServer, `Bearer ${BOOTSTRAP_KEY}`);
+    try {
+      const id = (await api.admin(CREATE_JOB, { input: jobInput })).data?.createTrainingJob.id;
+      const onReplica = collect<Progress>(c, PROGRESS, { id });
+      await onReplica.waitFor(1);
+      await api.admin(`mutation($id: ID!) { cancelTrainingJob(id: $id) { status } }`, { id });
+      await onReplica.done;
+      expect(onReplica.events.map((e) => e.trainingJobProgress.status)).toEqual(['QUEUED', 'CANCELLED']);
+    } finally {
+      await c.dispose();
+      await replica.close();
+    }
   });
 });
