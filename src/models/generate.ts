@@ -137,6 +137,51 @@ class Slots {
   }
 }
 
+/**
+ * Integer inputs of the cached runs: int32 on WebGPU, whose int64 support covers only indices (docs/gpu.md); with
+ * int32 ids, mask, positions and slot the decode graph runs entirely on the device.
+ */
+export function cacheIndexDtype(ep: ExecutionProvider | undefined): 'int32' | 'int64' {
+  return ep === 'webgpu' ? 'int32' : 'int64';
+}
+
+export interface CachedRunShape {
+  batch: number;
+  promptWidth: number;
+  /** Cache slots. */
+  total: number;
+  virtual: number;
+  /** The prompt run (all prompt columns, logits at each row's last real token) or one decode step. */
+  prefill: boolean;
+  dtype: 'int32' | 'int64';
+  adapter?: ResolvedAdapter;
+}
+
+/** A prefill or decode run with the static KV cache: inputs past.<i>.key/value, outputs logits, present.<i>.*. */
+export function buildCachedRun(g: Graph, model: LoadedModel, r: CachedRunShape): void {
+  const c = model.config;
+  const cacheShape = [r.batch, c.numKvHeads, r.total, c.headDim];
+  const t = r.prefill ? r.promptWidth : 1;
+  const layers: LayerCache[] = Array.from({ length: c.numLayers }, (_, i) => ({
+    key: g.input(`past.${i}.key`, cacheShape, 'float32'),
+    value: g.input(`past.${i}.value`, cacheShape, 'float32'),
+  }));
+  const out = buildCausalLM(g, model, {
+    inputIds: g.input('input_ids', [r.batch, t], r.dtype),
+    attentionMask: g.input('attention_mask', [r.batch, r.total], r.dtype),
+    positionIds: g.input('position_ids', [r.batch, (r.prefill ? r.virtual : 0) + t], r.dtype),
+    policy: 'frozen',
+    adapter: r.adapter,
+    cache: { layers, slot: g.input('cache_slot', [], r.dtype), prefill: r.prefill },
+    logitsAt: r.prefill ? g.input('logits_at', [r.batch], r.dtype) : undefined,
+  });
+  g.output('logits', out.logits);
+  out.present!.forEach((p, i) => {
+    g.output(`present.${i}.key`, p.key);
+    g.output(`present.${i}.value`, p.value);
+  });
+}
+
 export class Generator {
   private readonly sessions = new Map<string, Promise<Session>>();
 
@@ -219,27 +264,18 @@ export class Generator {
     const c = this.model.config;
     const { batch, total, virtual, promptWidth } = slots;
     const cacheShape = [batch, c.numKvHeads, total, c.headDim];
-    const graphFor = (prefill: boolean) => (g: Graph) => {
-      const t = prefill ? promptWidth : 1;
-      const layers: LayerCache[] = Array.from({ length: c.numLayers }, (_, i) => ({
-        key: g.input(`past.${i}.key`, cacheShape, 'float32'),
-        value: g.input(`past.${i}.value`, cacheShape, 'float32'),
-      }));
-      const out = buildCausalLM(g, this.model, {
-        inputIds: g.input('input_ids', [batch, t], 'int64'),
-        attentionMask: g.input('attention_mask', [batch, total], 'int64'),
-        positionIds: g.input('position_ids', [batch, (prefill ? virtual : 0) + t], 'int64'),
-        policy: 'frozen',
+    const dtype = cacheIndexDtype(this.opts.executionProvider);
+    const ints = (values: readonly number[]) => (dtype === 'int32' ? Int32Array.from(values) : int64(values));
+    const graphFor = (prefill: boolean) => (g: Graph) =>
+      buildCachedRun(g, this.model, {
+        batch,
+        promptWidth,
+        total,
+        virtual,
+        prefill,
+        dtype,
         adapter: this.opts.adapter,
-        cache: { layers, slot: g.input('cache_slot', [], 'int64'), prefill },
-        logitsAt: prefill ? g.input('logits_at', [batch], 'int64') : undefined,
       });
-      g.output('logits', out.logits);
-      out.present!.forEach((p, i) => {
-        g.output(`present.${i}.key`, p.key);
-        g.output(`present.${i}.value`, p.value);
-      });
-    };
     const shapeKey = `${batch}x${promptWidth}/${total}`;
     const prefill = await this.session(`prefill:${shapeKey}`, graphFor(true));
     const decode = await this.session(`decode:${shapeKey}`, graphFor(false));
@@ -257,14 +293,14 @@ export class Generator {
       const feeds: Record<string, Feed> = {
         ...caches,
         input_ids: {
-          data: int64(slots.idsIn(k === 0 ? virtual : start, end)),
+          data: ints(slots.idsIn(k === 0 ? virtual : start, end)),
           shape: [batch, end - (k === 0 ? virtual : start)],
         },
-        attention_mask: { data: int64(slots.mask.flat()), shape: [batch, total] },
-        position_ids: { data: int64(slots.positions(start, end)), shape: [batch, end - start] },
-        cache_slot: { data: int64([start]), shape: [] },
+        attention_mask: { data: ints(slots.mask.flat()), shape: [batch, total] },
+        position_ids: { data: ints(slots.positions(start, end)), shape: [batch, end - start] },
+        cache_slot: { data: ints([start]), shape: [] },
       };
-      if (k === 0) feeds.logits_at = { data: int64(slots.lastReal(virtual, end)), shape: [batch] };
+      if (k === 0) feeds.logits_at = { data: ints(slots.lastReal(virtual, end)), shape: [batch] };
       const out = await (k === 0 ? prefill : decode).run(feeds);
       caches = {};
       for (let i = 0; i < c.numLayers; i++) {

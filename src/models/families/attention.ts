@@ -83,25 +83,32 @@ export function applyRope(x: Tensor, rope: Rope): Tensor {
 export function attentionMask(g: Graph, keyMask: Tensor, t: number, slot?: Tensor): Tensor {
   if (!slot) return nn.attentionBias(g, keyMask);
   const [b, tk] = keyMask.shape;
-  const keySlots = op.reshape(op.arange(g, 0, tk), [1, tk]); // (1, Tk)
-  const querySlots = op.reshape(op.add(op.arange(g, 0, t), slot), [t, 1]); // (T, 1)
+  // Slot arithmetic in the slot's dtype: with an int32 slot it all runs on WebGPU (int64 arithmetic does not).
+  const keySlots = op.reshape(op.arange(g, 0, tk, slot.dtype), [1, tk]); // (1, Tk)
+  const querySlots = op.reshape(op.add(op.arange(g, 0, t, slot.dtype), slot), [t, 1]); // (T, 1)
   const causal = op.lessOrEqual(keySlots, querySlots); // (T, Tk)
   const real = op.reshape(keyMask.dtype === 'bool' ? keyMask : op.cast(keyMask, 'bool'), [b, 1, 1, tk]);
   const visible = op.and(op.reshape(causal, [1, 1, t, tk]), real); // (B, 1, T, Tk)
   return op.where(visible, g.constant(0), g.constant(nn.minValue('float32')));
 }
 
-/** Write `fresh` (B, Hkv, T, D) into `cache` (B, Hkv, Tmax, D) at slots slot..slot+T-1. */
+/**
+ * Write `fresh` (B, Hkv, T, D) into `cache` (B, Hkv, Tmax, D) at slots slot..slot+T-1. The indices are built in
+ * the slot's dtype and cast to ScatterND's int64 last (an int32 slot keeps it all on WebGPU).
+ */
 export function writeCache(cache: Tensor, fresh: Tensor, slot: Tensor): Tensor {
   const g = cache.graph;
   const [b, h, t] = fresh.shape;
-  const bh = new BigInt64Array(b * h * t * 2);
-  for (let i = 0; i < b; i++)
-    for (let j = 0; j < h; j++)
-      for (let k = 0; k < t; k++) bh.set([BigInt(i), BigInt(j)], ((i * h + j) * t + k) * 2);
-  const slots = op.expand(op.reshape(op.add(op.arange(g, 0, t), slot), [1, 1, t, 1]), [b, h, t, 1]);
-  const indices = op.concat([g.constant(bh, 'int64', [b, h, t, 2]), slots], 3); // (B, Hkv, T, 3)
-  return op.scatterND(cache, indices, fresh);
+  const bh: number[] = [];
+  for (let i = 0; i < b; i++) for (let j = 0; j < h; j++) for (let k = 0; k < t; k++) bh.push(i, j);
+  const slots = op.expand(op.reshape(op.add(op.arange(g, 0, t, slot.dtype), slot), [1, 1, t, 1]), [
+    b,
+    h,
+    t,
+    1,
+  ]);
+  const indices = op.concat([g.constant(bh, slot.dtype, [b, h, t, 2]), slots], 3); // (B, Hkv, T, 3)
+  return op.scatterND(cache, indices.dtype === 'int64' ? indices : op.cast(indices, 'int64'), fresh);
 }
 
 /**

@@ -1,10 +1,14 @@
 /**
  * On WebGPU the trainer feeds int32 ids, masks and labels (int32-batch.ts) and updates the parameters as flat
  * buffers: its SFT step graphs then have no node the WebGPU provider would run on the CPU (static check against
- * the measured kernel table), and int32 batches train exactly as int64 ones.
+ * the measured kernel table), and int32 batches train exactly as int64 ones. Generation's cached runs take int32
+ * inputs on WebGPU too (cacheIndexDtype), with the same effect.
  */
+import { Graph } from '../../../src/engine/graph';
 import { ADAMW_DEFAULTS } from '../../../src/engine/optim';
 import { assertGpuPlaceable, fallbackNodes } from '../../../src/engine/placement';
+import { Feed, createSession } from '../../../src/engine/session';
+import { buildCachedRun, cacheIndexDtype } from '../../../src/models/generate';
 import { loadModel } from '../../../src/models/model';
 import { collateSft } from '../../../src/training/data/batches';
 import { parseHyperparameters } from '../../../src/training/hyperparameters';
@@ -82,4 +86,64 @@ test('an int32 batch trains exactly as the int64 batch (CPU, full)', async () =>
     await trainer.release();
   }
   expect(results[1]).toEqual(results[0]);
+});
+
+describe('generation with the static KV cache', () => {
+  const shape = { batch: 2, promptWidth: 4, total: 8, virtual: 0 };
+  const cachedRun = async (prefill: boolean, dtype: 'int32' | 'int64') => {
+    const g = new Graph();
+    buildCachedRun(g, await loadModel(hfTiny('llama-tiny')), { ...shape, prefill, dtype });
+    return g;
+  };
+
+  test('webgpu runs take int32 inputs; then the prefill and decode graphs have no CPU-placed node', async () => {
+    expect(cacheIndexDtype('webgpu')).toBe('int32');
+    expect(cacheIndexDtype('cpu')).toBe('int64');
+    expect(fallbackNodes(await cachedRun(false, 'int64')).length).toBeGreaterThan(0);
+    assertGpuPlaceable(await cachedRun(true, 'int32'));
+    assertGpuPlaceable(await cachedRun(false, 'int32'));
+  });
+
+  test('int32 prefill and decode give the same logits and caches as int64 (CPU)', async () => {
+    // Row 0 left-padded (prompt [_, 5, 6, 7]), row 1 full; decode writes slot 4 with tokens 8 and 9.
+    const mask = [0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0];
+    const runs = [
+      { ids: [0, 5, 6, 7, 1, 3, 4, 2], positions: [0, 0, 1, 2, 0, 1, 2, 3], slot: 0, logitsAt: [3, 3] },
+      { ids: [8, 9], positions: [3, 4], slot: 4 },
+    ];
+    const results = [];
+    for (const dtype of ['int64', 'int32'] as const) {
+      const ints = (v: number[]) =>
+        dtype === 'int32' ? Int32Array.from(v) : BigInt64Array.from(v, (x) => BigInt(x));
+      let caches: Record<string, Feed> = {};
+      const outputs = [];
+      for (const [k, run] of runs.entries()) {
+        const g = await cachedRun(k === 0, dtype);
+        const session = await createSession(g);
+        for (const t of g.feeds.filter((f) => f.name.startsWith('past.')))
+          caches[t.name] ??= new Float32Array(t.size);
+        const out = await session.run({
+          ...caches,
+          input_ids: ints(run.ids),
+          attention_mask: ints(k === 0 ? mask : mask.map((v, i) => (i % 8 === 4 ? 1 : v))),
+          position_ids: ints(run.positions),
+          cache_slot: ints([run.slot]),
+          ...(run.logitsAt ? { logits_at: ints(run.logitsAt) } : {}),
+        });
+        caches = Object.fromEntries(
+          Object.entries(out)
+            .filter(([n]) => n.startsWith('present.'))
+            .map(([n, t]) => [n.replace('present.', 'past.'), t]),
+        );
+        outputs.push(Array.from(out.logits.data as Float32Array));
+        await session.release();
+      }
+      results.push({
+        outputs,
+        caches: Object.values(caches).map((t) => Array.from((t as { data: Float32Array }).data)),
+      });
+    }
+    expect(results[1]).toEqual(results[0]);
+    expect(results[0].caches[0].some((v) => v !== 0)).toBe(true);
+  });
 });
