@@ -6,14 +6,13 @@
  * included; with --json `{"ids": [...], "text": "..."}`.
  */
 import { UserInputError } from '../../errors';
-import { ExecutionProvider } from '../../engine/session';
 import { decodeText, Generator } from '../../models/generate';
 import { loadAdapter, loadModel } from '../../models/model';
-import { intOption, numberOption, parseOrExplain } from './model-options';
+import { intOption, numberOption, parseOrExplain, PROVIDER_FLAGS, providerOption } from './model-options';
 
 const USAGE =
   'usage: whetstone generate --model DIR [--adapter DIR] (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N ' +
-  '[--greedy | --temperature T --top-p P --seed S] [--no-eos-stop] [--json] [--execution-provider cpu|cuda|webgpu] [--threads N]';
+  '[--greedy | --temperature T --top-p P --seed S] [--no-eos-stop] [--json] [--ep cpu|webgpu|cuda] [--threads N]';
 
 export async function run(argv: string[]): Promise<void> {
   const values = parseOrExplain(
@@ -30,7 +29,7 @@ export async function run(argv: string[]): Promise<void> {
       seed: { type: 'string' },
       'no-eos-stop': { type: 'boolean' },
       json: { type: 'boolean' },
-      'execution-provider': { type: 'string' },
+      ...PROVIDER_FLAGS,
       threads: { type: 'string' },
     },
     USAGE,
@@ -60,7 +59,7 @@ export async function run(argv: string[]): Promise<void> {
 
   const generator = new Generator(model, {
     adapter,
-    executionProvider: (values['execution-provider'] ?? 'cpu') as ExecutionProvider,
+    executionProvider: providerOption(values),
     threads: intOption(values.threads, '--threads', { min: 1 }),
   });
   try {

@@ -5,14 +5,13 @@
  * (per text, the loss of each predicted token in order).
  */
 import { UserInputError } from '../../errors';
-import { ExecutionProvider } from '../../engine/session';
 import { meanLoss, tokenLosses } from '../../models/forward';
 import { loadAdapter, loadModel } from '../../models/model';
-import { intOption, parseOrExplain } from './model-options';
+import { intOption, parseOrExplain, PROVIDER_FLAGS, providerOption } from './model-options';
 
 const USAGE =
   'usage: whetstone loss --model DIR [--adapter DIR] --text T [--text T ...] [--json] [--per-token] ' +
-  '[--execution-provider cpu|cuda|webgpu] [--threads N]';
+  '[--ep cpu|webgpu|cuda] [--threads N]';
 
 export async function run(argv: string[]): Promise<void> {
   const values = parseOrExplain(
@@ -23,7 +22,7 @@ export async function run(argv: string[]): Promise<void> {
       text: { type: 'string', multiple: true },
       json: { type: 'boolean' },
       'per-token': { type: 'boolean' },
-      'execution-provider': { type: 'string' },
+      ...PROVIDER_FLAGS,
       threads: { type: 'string' },
     },
     USAGE,
@@ -36,7 +35,7 @@ export async function run(argv: string[]): Promise<void> {
   const sequences = texts.map((t) => model.tokenizer.encode(t));
   const losses = await tokenLosses(model, sequences, {
     adapter,
-    executionProvider: (values['execution-provider'] ?? 'cpu') as ExecutionProvider,
+    executionProvider: providerOption(values),
     threads: intOption(values.threads, '--threads', { min: 1 }),
   });
   const { loss, tokens } = meanLoss(losses);

@@ -1,6 +1,8 @@
 /** Flag parsing shared by the model commands (generate, loss): errors name the flag and show the usage. */
 import { parseArgs, ParseArgsConfig } from 'node:util';
+import { ExecutionProvider } from '../../engine/session';
 import { UserInputError } from '../../errors';
+import { EXECUTION_PROVIDERS } from '../../training/config-file';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -54,4 +56,26 @@ export function intOption(
     );
   }
   return n;
+}
+
+/** `--ep` and its long form `--execution-provider`: where the model runs. */
+export const PROVIDER_FLAGS = {
+  ep: { type: 'string' },
+  'execution-provider': { type: 'string' },
+} as const;
+
+/** The provider the flags name (default cpu); both flags at once or an unknown name is an error. */
+export function providerOption(values: { ep?: string; 'execution-provider'?: string }): ExecutionProvider {
+  if (values.ep !== undefined && values['execution-provider'] !== undefined) {
+    throw new UserInputError('give --ep or --execution-provider, not both', ['--ep']);
+  }
+  const name = values.ep ?? values['execution-provider'] ?? 'cpu';
+  const provider = EXECUTION_PROVIDERS.find((p) => p === name);
+  if (!provider) {
+    throw new UserInputError(
+      `--ep must be one of ${EXECUTION_PROVIDERS.join(', ')}, got ${JSON.stringify(name)}`,
+      ['--ep'],
+    );
+  }
+  return provider;
 }

@@ -105,3 +105,32 @@ describe('whetstone generate', () => {
     );
   });
 });
+
+describe('execution provider flags (generate, loss)', () => {
+  const args = ['--model', MODEL, '--text', texts[0], '--json'];
+
+  it('rejects an unknown provider and both spellings at once, naming --ep', async () => {
+    await expect(loss([...args, '--ep', 'gpu'])).rejects.toMatchObject({
+      name: 'UserInputError',
+      message: '--ep must be one of cpu, webgpu, cuda, got "gpu"',
+    });
+    await expect(loss([...args, '--ep', 'cpu', '--execution-provider', 'cpu'])).rejects.toThrow(
+      'give --ep or --execution-provider, not both',
+    );
+  });
+
+  it('--ep webgpu gives the CPU loss where a GPU adapter exists, else an UnavailableError saying none was found', async () => {
+    const cpu = JSON.parse(await captured(loss, [...args, '--ep', 'cpu']));
+    expect(JSON.parse(await captured(loss, [...args, '--execution-provider', 'cpu']))).toEqual(cpu);
+    const gpu = await captured(loss, [...args, '--ep', 'webgpu']).then(
+      (out) => JSON.parse(out) as { loss: number },
+      (err: Error) => err,
+    );
+    if (gpu instanceof Error) {
+      expect(gpu.name).toBe('UnavailableError');
+      expect(gpu.message).toMatch(/execution provider 'webgpu' is unavailable: no GPU adapter found/);
+    } else {
+      expect(Math.abs(gpu.loss - cpu.loss)).toBeLessThan(1e-5);
+    }
+  });
+});
