@@ -12,7 +12,7 @@ import {
   Subscription,
 } from 'type-graphql';
 import type { SubscribeResolverData } from 'type-graphql';
-import { EvaluationMetric, scoresOf } from '../../db/entities';
+import { EvaluationJobStatus, EvaluationMetric, scoresOf } from '../../db/entities';
 import type { RequestContext } from '../context';
 import { Dataset } from '../datasets/types';
 import { BaseModel } from '../models/types';
@@ -44,7 +44,7 @@ export class EvaluationJobResolver {
     @Arg('id', () => ID, { description: 'Evaluation id.' }) id: string,
     @Ctx() { principal, services }: RequestContext,
   ): Promise<EvaluationJob> {
-    return services.evaluations.jobs.get(principal, id) as Promise<EvaluationJob>;
+    return services.evaluations.jobs.get(principal, id);
   }
 
   @Query(() => EvaluationJobConnection, {
@@ -66,13 +66,7 @@ export class EvaluationJobResolver {
     @Arg('after', () => String, AFTER) after: string | null,
     @Ctx() { principal, services }: RequestContext,
   ): Promise<EvaluationJobConnection> {
-    return services.evaluations.queries.results(
-      principal,
-      filter ?? {},
-      orderBy,
-      first,
-      after,
-    ) as Promise<EvaluationJobConnection>;
+    return services.evaluations.queries.results(principal, filter ?? {}, orderBy, first, after);
   }
 
   @Query(() => EvaluationJobConnection, {
@@ -89,7 +83,7 @@ export class EvaluationJobResolver {
     @Ctx() { principal, services }: RequestContext,
   ): Promise<EvaluationJobConnection> {
     await services.datasets.get(principal, datasetId);
-    return (await services.evaluations.queries.best(principal, datasetId, metric, first, after)) as never;
+    return services.evaluations.queries.best(principal, datasetId, metric, first, after);
   }
 
   @Query(() => EvaluationComparison, {
@@ -100,7 +94,7 @@ export class EvaluationJobResolver {
     @Arg('ids', () => [ID], { description: 'Evaluation ids; the first is the baseline.' }) ids: string[],
     @Ctx() { principal, services }: RequestContext,
   ): Promise<EvaluationComparison> {
-    return services.evaluations.queries.compare(principal, ids) as Promise<EvaluationComparison>;
+    return services.evaluations.queries.compare(principal, ids);
   }
 
   @FieldResolver(() => BaseModel, {
@@ -151,7 +145,7 @@ export class EvaluationJobResolver {
     description: 'The mean of every score over the samples; null until SUCCEEDED.',
   })
   results(@Root() job: EvaluationJob): EvaluationScores | null {
-    return job.status === 'SUCCEEDED' ? scoresOf(job.scores as never) : null;
+    return job.status === EvaluationJobStatus.SUCCEEDED ? scoresOf(job.scores) : null;
   }
 
   @FieldResolver(() => EvaluationSampleConnection, {
@@ -186,7 +180,7 @@ export class EvaluationJobResolver {
     input: CreateEvaluationJobInput,
     @Ctx() { principal, services }: RequestContext,
   ): Promise<EvaluationJob> {
-    return services.evaluations.jobs.create(principal, input) as Promise<EvaluationJob>;
+    return services.evaluations.jobs.create(principal, input);
   }
 
   @Mutation(() => EvaluationJob, {
@@ -197,7 +191,7 @@ export class EvaluationJobResolver {
     @Arg('id', () => ID, { description: 'Evaluation id.' }) id: string,
     @Ctx() { principal, services }: RequestContext,
   ): Promise<EvaluationJob> {
-    return services.evaluations.jobs.cancel(principal, id) as Promise<EvaluationJob>;
+    return services.evaluations.jobs.cancel(principal, id);
   }
 
   @Subscription(() => EvaluationJobProgressEvent, {

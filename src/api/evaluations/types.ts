@@ -6,6 +6,7 @@ import {
   EvaluationMetric,
   MetricSegmenter,
   MetricStopwords,
+  ScoreColumns,
 } from '../../db/entities';
 import '../common/enums';
 import { ExecutionProvider } from '../training-jobs/hyperparameters';
@@ -190,8 +191,9 @@ export class EvaluationJob {
   @Field(() => [String], { nullable: true, description: 'The stop words when `stopwords` is CUSTOM.' })
   customStopwords: string[] | null;
 
+  /** An ExecutionProvider value, as the row stores it. */
   @Field(() => ExecutionProvider, { description: 'Where the worker generates.' })
-  executionProvider: ExecutionProvider;
+  executionProvider: string;
 
   @Field(() => Int, { description: 'Samples scored and stored.' })
   samplesDone: number;
@@ -229,7 +231,7 @@ export class EvaluationJob {
   checkpointId: string | null;
   datasetId: string;
   cancelRequestedAt: Date | null;
-  scores: object;
+  scores: ScoreColumns;
 }
 
 @ObjectType('EvaluationSample', { description: 'One scored answer.' })
