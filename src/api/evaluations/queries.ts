@@ -213,9 +213,10 @@ export class EvaluationQueries {
     const repeated = ids.findIndex((id, i) => ids.indexOf(id) !== i);
     if (repeated >= 0)
       throw badInput(`evaluation ${ids[repeated]} is listed twice`, ['ids', String(repeated)]);
-    const found = await this.jobs(principal)
-      .andWhere('e.id IN (:...ids)', { ids: ids.filter(isUuid) })
-      .getMany();
+    const valid = ids.filter(isUuid);
+    const found = valid.length
+      ? await this.jobs(principal).andWhere('e.id IN (:...ids)', { ids: valid }).getMany()
+      : [];
     const evaluations = ids.map((id) => {
       const job = found.find((j) => j.id === id);
       if (!job) throw notFound('EvaluationJob', id);

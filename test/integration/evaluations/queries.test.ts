@@ -275,6 +275,7 @@ describe('evaluation queries', () => {
       extensions: { code: 'BAD_USER_INPUT', path: ['ids', '1'] },
     });
     expect(errorCode(await compare([e.e2, '00000000-0000-0000-0000-000000000000']))).toBe('NOT_FOUND');
+    expect(errorCode(await compare(['not-an-id', 'nor-this']))).toBe('NOT_FOUND');
   });
 
   it('keeps every query inside the caller’s project', async () => {
