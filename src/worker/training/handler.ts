@@ -9,6 +9,7 @@ import type Bull from 'bull';
 import type { DataSource } from 'typeorm';
 import { TrainingJobEntity, TrainingJobStatus as S } from '../../db/entities';
 import { transitionJob, type Transition, type TransitionPatch } from '../../db/job-status';
+import { describeGpus } from '../../engine/gpu-devices';
 import type { EventPublisher } from '../../queue/publisher';
 import type { TrainingQueuePayload } from '../../queue/queues';
 import type { StepEvent, TrainingRunSpec } from '../../training/run-job';
@@ -89,7 +90,9 @@ export class TrainingHandler {
     const { db, publisher } = this.deps;
     const jobId = job.id;
     const child = forkRunner();
-    this.deps.log(`job ${jobId}: training in process ${child.pid}`);
+    const where =
+      spec.executionProvider === 'cpu' ? 'cpu' : `${spec.executionProvider} (GPUs: ${describeGpus()})`;
+    this.deps.log(`job ${jobId}: training in process ${child.pid} on ${where}`);
     let stopReason: StopReason | null = null;
     let lastStep: StepEvent | null = null;
     const stop = (reason: StopReason) => {
