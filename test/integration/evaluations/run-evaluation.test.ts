@@ -138,6 +138,16 @@ describe('runEvaluation', () => {
     expect(run.scored).toBe(2);
   });
 
+  it('samples reproducibly from the seed when temperature > 0', async () => {
+    const sampled = (seed: number) =>
+      evaluate(spec({ generation: { maxNewTokens: 8, temperature: 1.5, topP: 1, seed, batchSize: 4 } }));
+    const [a, b, other] = [await sampled(7), await sampled(7), await sampled(8)];
+    const answers = (r: { samples: ScoredSample[] }) => r.samples.map((s) => s.prediction);
+    expect(answers(a)).toEqual(answers(b));
+    expect(answers(a)).not.toEqual(answers(other));
+    expect(answers(a)).not.toEqual(await alone());
+  });
+
   it('pads prompts to a few bucketed widths', () => {
     expect([1, 8, 9, 16, 17, 100].map((n) => bucketWidth(n, 1000))).toEqual([8, 8, 16, 16, 32, 128]);
     expect(bucketWidth(100, 120)).toBe(120);
