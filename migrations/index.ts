@@ -1,5 +1,6 @@
 /** Every migration in order; listed explicitly so the same list works from TypeScript sources and compiled JS. */
 import { InitialSchema1732730000000 } from './1732730000000-InitialSchema';
 import { Evaluations1795800000000 } from './1795800000000-Evaluations';
+import { RewardModelJob1796400000000 } from './1796400000000-RewardModelJob';
 
-export const MIGRATIONS = [InitialSchema1732730000000, Evaluations1795800000000];
+export const MIGRATIONS = [InitialSchema1732730000000, Evaluations1795800000000, RewardModelJob1796400000000];

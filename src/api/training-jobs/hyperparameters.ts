@@ -6,7 +6,7 @@
  */
 import { HYPERPARAMETER_FIELDS, Hyperparameters, parseHyperparameters } from '../../training/hyperparameters';
 import { UserInputError } from '../../errors';
-import { ParameterScale } from '../../db/entities';
+import { ParameterScale, TrainingMethod } from '../../db/entities';
 
 export enum LrScheduler {
   LINEAR = 'LINEAR',
@@ -37,6 +37,8 @@ export interface HyperparameterSpec {
   minExclusive?: boolean;
   /** Parameter scales the field means something for; absent: all. */
   scales?: readonly ParameterScale[];
+  /** Training methods the field means something for; absent: all. */
+  methods?: readonly TrainingMethod[];
   /** What the field does; the range and default are appended from the table. */
   about: string;
   /** The default, when it is not the engine's. */
@@ -45,6 +47,8 @@ export interface HyperparameterSpec {
 
 const LORA = [ParameterScale.LORA];
 const PROMPT = [ParameterScale.PROMPT_TUNING];
+const DPO = [TrainingMethod.DPO];
+const RL = [TrainingMethod.RL];
 
 /** Field order here is the order in the schema. */
 export const HYPERPARAMETERS = {
@@ -166,6 +170,70 @@ export const HYPERPARAMETERS = {
     max: 4096,
     about: 'Most tokens of each answer generated for evalMetricsAtEpochEnd.',
   },
+  beta: {
+    kind: 'float',
+    min: 0,
+    max: 100,
+    minExclusive: true,
+    methods: DPO,
+    about:
+      'Strength of the implicit KL constraint to the reference model; the implicit rewards are beta x the log-probability ratio (DPO only).',
+  },
+  numGenerations: {
+    kind: 'int',
+    min: 2,
+    max: 256,
+    methods: RL,
+    about:
+      "Completions sampled per prompt; each prompt's completions form one group for the group-relative advantages (RL only).",
+  },
+  maxNewTokens: {
+    kind: 'int',
+    min: 1,
+    max: 4096,
+    methods: RL,
+    about: 'Most tokens of each sampled completion (RL only).',
+  },
+  temperature: {
+    kind: 'float',
+    min: 0,
+    max: 100,
+    minExclusive: true,
+    methods: RL,
+    about: 'Sampling temperature of the completions (RL only).',
+  },
+  topP: {
+    kind: 'float',
+    min: 0,
+    max: 1,
+    minExclusive: true,
+    methods: RL,
+    about:
+      'Nucleus sampling: completions sample from the smallest token set with this probability mass (RL only).',
+  },
+  klCoef: {
+    kind: 'float',
+    min: 0,
+    max: 100,
+    methods: RL,
+    about: 'Weight of the KL penalty (k3 estimator) to the frozen reference policy; 0 disables it (RL only).',
+  },
+  clipEpsilon: {
+    kind: 'float',
+    min: 0,
+    max: 1,
+    minExclusive: true,
+    methods: RL,
+    about:
+      'PPO clip range: the probability ratio is clipped to [1 - clipEpsilon, 1 + clipEpsilon] (RL only).',
+  },
+  rlEpochs: {
+    kind: 'int',
+    min: 1,
+    max: 100,
+    methods: RL,
+    about: 'Optimizer steps taken on each batch of sampled completions (RL only).',
+  },
   executionProvider: {
     kind: 'provider',
     about: 'Where the worker runs the training: CPU, WEBGPU (any GPU through Vulkan/Metal/D3D12) or CUDA.',
@@ -206,6 +274,7 @@ export function describeHyperparameter(name: HyperparameterName): string {
 }
 
 export interface HyperparameterContext {
+  method: TrainingMethod;
   parameterScale: ParameterScale;
   /** The base model's maximum sequence length. */
   modelMaxSequenceLength: number;
@@ -252,6 +321,12 @@ export function resolveHyperparameters(
         path,
       );
     }
+    if (spec.methods && !spec.methods.includes(ctx.method)) {
+      throw new UserInputError(
+        `${name} applies only to method ${spec.methods.join(' or ')}, not ${ctx.method}`,
+        path,
+      );
+    }
     if (typeof value === 'number') checkRange(name, value, path);
     if (spec.kind === 'scheduler') engineForm[name] = String(value).toLowerCase();
     else if (spec.kind === 'provider') executionProvider = value as ExecutionProvider;
@@ -295,16 +370,27 @@ export function fromStored(stored: Record<string, unknown>): ResolvedHyperparame
   };
 }
 
-/** A job's stored hyperparameters in the API's form; fields that do not apply to its parameter scale are null. */
+/** Whether a field means something for a job of this method and parameter scale. */
+function applies(spec: HyperparameterSpec, method: TrainingMethod, parameterScale: ParameterScale): boolean {
+  return (
+    (!spec.scales || spec.scales.includes(parameterScale)) && (!spec.methods || spec.methods.includes(method))
+  );
+}
+
+/**
+ * A job's stored hyperparameters in the API's form; fields that do not apply to its method or parameter scale are
+ * null.
+ */
 export function toApiHyperparameters(
   stored: Record<string, unknown>,
+  method: TrainingMethod,
   parameterScale: ParameterScale,
 ): ApiHyperparameters {
   const out: ApiHyperparameters = {};
   for (const name of Object.keys(HYPERPARAMETERS) as HyperparameterName[]) {
     const spec: HyperparameterSpec = HYPERPARAMETERS[name];
     const value = stored[name];
-    if (value === undefined || (spec.scales && !spec.scales.includes(parameterScale))) out[name] = null;
+    if (value === undefined || !applies(spec, method, parameterScale)) out[name] = null;
     else if (spec.kind === 'scheduler') out[name] = String(value).toUpperCase();
     else if (spec.kind === 'targets')
       out[name] = value === 'all-linear' ? ['all-linear'] : (value as string[]);

@@ -71,7 +71,7 @@ export class TrainingJobResolver {
 
   @FieldResolver(() => TrainingHyperparameters, { description: 'The hyperparameters the job runs with.' })
   hyperparameters(@Root() job: TrainingJob): TrainingHyperparameters {
-    return toApiHyperparameters(job.hyperparameters, job.parameterScale as ParameterScale);
+    return toApiHyperparameters(job.hyperparameters, job.method, job.parameterScale as ParameterScale);
   }
 
   @FieldResolver(() => Boolean, { description: 'True once cancellation was requested for a running job.' })

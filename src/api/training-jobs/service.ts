@@ -69,6 +69,7 @@ export interface CreateTrainingJobRequest {
   method: TrainingMethod;
   parameterScale: ParameterScale;
   hyperparameters?: ApiHyperparameters | null;
+  rewardModelJobId?: string | null;
 }
 
 export interface JobFilter {
@@ -172,6 +173,7 @@ export class TrainingJobService {
     let hyperparameters;
     try {
       hyperparameters = resolveHyperparameters(input.hyperparameters ?? {}, {
+        method: input.method,
         parameterScale: input.parameterScale,
         modelMaxSequenceLength: model.maxSequenceLength,
         path: ['input', 'hyperparameters'],
@@ -181,6 +183,7 @@ export class TrainingJobService {
       throw err;
     }
     checkValidation(hyperparameters.engine, dataset, input.method);
+    const rewardModelJobId = await this.rewardModelOf(principal, input);
     const job = await this.db.getRepository(TrainingJobEntity).save({
       projectId: principal.projectId,
       name,
@@ -190,6 +193,7 @@ export class TrainingJobService {
       parameterScale: input.parameterScale,
       hyperparameters: toStored(hyperparameters),
       checkpointEverySteps: hyperparameters.engine.checkpointEverySteps,
+      rewardModelJobId,
       status: S.QUEUED,
     });
     try {
@@ -201,6 +205,31 @@ export class TrainingJobService {
     }
     await this.announce({ job, previousStatus: null });
     return job;
+  }
+
+  /**
+   * RL scores its completions with a SUCCEEDED REWARD_MODEL job of the caller's project (its final checkpoint);
+   * the other methods take none. Another project's job reads as absent, so ids do not leak across projects.
+   */
+  private async rewardModelOf(principal: Principal, input: CreateTrainingJobRequest): Promise<string | null> {
+    const id = input.rewardModelJobId ?? null;
+    const at = ['input', 'rewardModelJobId'];
+    if (input.method !== TrainingMethod.RL) {
+      if (id !== null) throw badInput(`rewardModelJobId applies only to method RL, not ${input.method}`, at);
+      return null;
+    }
+    if (id === null) throw badInput('method RL needs rewardModelJobId: a SUCCEEDED REWARD_MODEL job', at);
+    const job = isUuid(id)
+      ? await this.db.getRepository(TrainingJobEntity).findOneBy({ id, projectId: principal.projectId })
+      : null;
+    if (!job) throw badInput(`no training job ${id} in this project`, at);
+    if (job.method !== TrainingMethod.REWARD_MODEL) {
+      throw badInput(`rewardModelJobId must name a REWARD_MODEL job; "${job.name}" is ${job.method}`, at);
+    }
+    if (job.status !== S.SUCCEEDED) {
+      throw badInput(`reward model job "${job.name}" is ${job.status}; RL needs a SUCCEEDED one`, at);
+    }
+    return job.id;
   }
 
   /**

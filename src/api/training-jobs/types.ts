@@ -60,6 +60,12 @@ export class TrainingJob {
   @Field(() => Date, { nullable: true, description: 'When the job reached its final status.' })
   finishedAt: Date | null;
 
+  @Field(() => ID, {
+    nullable: true,
+    description: 'RL: the REWARD_MODEL job whose final checkpoint scores the completions; null otherwise.',
+  })
+  rewardModelJobId: string | null;
+
   /** Foreign keys, resolved by field resolvers. */
   baseModelId: string;
   datasetId: string;
@@ -190,6 +196,13 @@ export class CreateTrainingJobInput {
     description: 'Hyperparameters; omitted fields take their documented defaults.',
   })
   hyperparameters?: TrainingHyperparameters | null;
+
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      'RL only, and required there: a SUCCEEDED REWARD_MODEL job of the same project; its final checkpoint scores the sampled completions.',
+  })
+  rewardModelJobId?: string | null;
 }
 
 export enum ProgressEventKind {

@@ -29,6 +29,10 @@ export class TrainingJobEntity {
   @Column({ type: 'jsonb' })
   hyperparameters: Record<string, unknown>;
 
+  /** RL: the finished REWARD_MODEL job (same project) whose final checkpoint scores the completions. */
+  @Column({ name: 'reward_model_job_id', type: 'uuid', nullable: true })
+  rewardModelJobId: string | null;
+
   @Column({ name: 'checkpoint_every_steps', type: 'integer' })
   checkpointEverySteps: number;
 

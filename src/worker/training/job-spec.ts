@@ -37,6 +37,7 @@ export async function planRun(
     ? await db.getRepository(CheckpointEntity).findOneBy({ id: job.resumeCheckpointId })
     : null;
   const { engine, executionProvider } = fromStored(job.hyperparameters);
+  const rewardModelPath = job.rewardModelJobId ? await finalCheckpointPath(db, job.rewardModelJobId) : null;
   return {
     spec: {
       jobId: job.id,
@@ -54,7 +55,17 @@ export async function planRun(
       ...(checkpoint ? { resumeFrom: checkpoint.path } : {}),
       executionProvider: executionProvider.toLowerCase() as TrainingRunSpec['executionProvider'],
       checkpointEverySteps: job.checkpointEverySteps,
+      ...(rewardModelPath ? { rewardModelPath } : {}),
     },
     startStep: checkpoint?.step ?? 0,
   };
+}
+
+/** The checkpoint a finished job ended with: its latest. */
+async function finalCheckpointPath(db: EntityManager, jobId: string): Promise<string> {
+  const latest = await db
+    .getRepository(CheckpointEntity)
+    .findOne({ where: { jobId }, order: { step: 'DESC' } });
+  if (!latest) throw new Error(`reward model job ${jobId} has no checkpoint`);
+  return latest.path;
 }
