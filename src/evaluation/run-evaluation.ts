@@ -107,7 +107,7 @@ export interface GenerateAndScoreOptions {
   shouldStop?(): boolean;
 }
 
-/** Generate and score every item; returns the samples in item order and whether a stop request ended it early. */
+/** Generate and score every item; returns the samples in index order and whether a stop request ended it early. */
 export async function generateAndScore(
   generator: Generator,
   items: readonly EvaluationItem[],
