@@ -28,6 +28,7 @@ import { DemoModelOptions, writeDemoModel } from '../src/models/demo';
 import { loadModel } from '../src/models/model';
 import { SafetensorsReader } from '../src/models/safetensors';
 import { parseHyperparameters } from '../src/training/hyperparameters';
+import { int32Batch } from '../src/training/int32-batch';
 import { Batch } from '../src/training/objective';
 import { parameterize } from '../src/training/parameterization';
 import { Rng } from '../src/training/rng';
@@ -149,7 +150,8 @@ async function trajectories(p: Paths, scale: Scale): Promise<unknown> {
 async function placement(p: Paths, scale: Scale): Promise<unknown> {
   const { objective, optimizer } = await tinySetup(p.fixtures, scale);
   const batch = sftBatch(p.fixtures);
-  const { graph } = buildFusedStepGraph(objective, batch, optimizer);
+  // The graph the trainer runs on webgpu: int32 batch, flat AdamW.
+  const { graph } = buildFusedStepGraph(objective, int32Batch(batch), { ...optimizer, flatUpdate: true });
   const observed = await runtimeFallbacks(graph);
   const predicted = fallbackNodes(graph);
   const same =
