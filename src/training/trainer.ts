@@ -124,6 +124,7 @@ export class Trainer {
         feeds[OUT.gradAcc(name)] = current.get(name)!;
       }
       const out = await session.run(feeds);
+      if (acc) releaseDevice([...acc.values()]);
       acc = new Map(step.paramNames.map((n) => [n, out[OUT.gradAccNext(n)]]));
       lossSum += await readScalar(out[OUT.lossSum]);
       weight += await readScalar(out[OUT.weight]);
@@ -145,6 +146,7 @@ export class Trainer {
     for (const name of paramNames) feeds[OUT.gradAcc(name)] = acc!.get(name)!;
     const out = await session.run(feeds);
     this.takeState(paramNames, out);
+    releaseDevice([...acc!.values()]);
     const metrics = Object.fromEntries(Object.entries(metricSums).map(([k, v]) => [k, v * scale]));
     return { loss: lossSum * scale, gradNorm: await readScalar(out[OUT.gradNorm]), metrics };
   }
@@ -240,7 +242,9 @@ export class Trainer {
   private takeState(paramNames: readonly string[], out: Record<string, ort.Tensor>): void {
     for (const name of paramNames) {
       const n = stateNames(name);
+      const old = this.state.params.get(name);
       this.state.params.set(name, { value: out[n.param], expAvg: out[n.expAvg], expAvgSq: out[n.expAvgSq] });
+      if (old) releaseDevice([old.value, old.expAvg, old.expAvgSq]);
     }
   }
 
@@ -255,4 +259,12 @@ export class Trainer {
     }
     return this.zeroGrads;
   }
+}
+
+/**
+ * Free device-resident tensors that are no longer fed (replaced state, used accumulators): onnxruntime-node keeps a
+ * 'gpu-buffer' output's memory until it is disposed, so without this every step would leak the whole state.
+ */
+function releaseDevice(tensors: readonly ort.Tensor[]): void {
+  for (const t of tensors) if (t.location === 'gpu-buffer') t.dispose();
 }
