@@ -137,6 +137,18 @@ class Slots {
   }
 }
 
+/** One generation's model runs: `step(k)` gives the logits (B, 1, V) for new token k; `release` frees its caches. */
+interface Stepper {
+  step(k: number): Promise<Float32Array>;
+  release(): void;
+}
+
+/** Free device-resident caches (gpu-buffer outputs are held until disposed). */
+function releaseDevice(caches: Record<string, Feed>): void {
+  for (const t of Object.values(caches))
+    if (t instanceof ort.Tensor && t.location === 'gpu-buffer') t.dispose();
+}
+
 /**
  * Integer inputs of the cached runs: int32 on WebGPU, whose int64 support covers only indices (docs/gpu.md); with
  * int32 ids, mask, positions and slot the decode graph runs entirely on the device.
@@ -220,16 +232,20 @@ export class Generator {
 
     const generated: number[][] = slots.ids.map(() => []);
     const done = slots.ids.map(() => false);
-    const step = req.useCache === false ? await this.fullStepper(slots) : await this.cachedStepper(slots);
-    for (let k = 0; k < req.maxNewTokens && done.includes(false); k++) {
-      const logits = await step(k); // (B, 1, V)
-      const next = slots.ids.map((_, b) => (done[b] ? 0 : pick(logits, b)));
-      slots.set(this.virtual + width + k, next);
-      next.forEach((t, b) => {
-        if (done[b]) return;
-        generated[b].push(t);
-        if (eos.has(t)) done[b] = true;
-      });
+    const stepper = req.useCache === false ? await this.fullStepper(slots) : await this.cachedStepper(slots);
+    try {
+      for (let k = 0; k < req.maxNewTokens && done.includes(false); k++) {
+        const logits = await stepper.step(k); // (B, 1, V)
+        const next = slots.ids.map((_, b) => (done[b] ? 0 : pick(logits, b)));
+        slots.set(this.virtual + width + k, next);
+        next.forEach((t, b) => {
+          if (done[b]) return;
+          generated[b].push(t);
+          if (eos.has(t)) done[b] = true;
+        });
+      }
+    } finally {
+      stepper.release();
     }
     const sequences = prompt.ids.map((row, b) => [
       ...row.filter((_, j) => prompt.mask[b][j]),
@@ -250,9 +266,16 @@ export class Generator {
     if (!s) {
       const g = new Graph();
       build(g);
+      const ep = this.opts.executionProvider ?? 'cpu';
+      // On WebGPU the caches stay on the device between runs; only the logits come back.
+      const present = [...g.outputs.keys()].filter((name) => name.startsWith('present.'));
       s = createSession(g, {
-        executionProvider: this.opts.executionProvider ?? 'cpu',
+        executionProvider: ep,
         threads: this.opts.threads,
+        preferredOutputLocation:
+          ep !== 'webgpu' || present.length === 0
+            ? undefined
+            : Object.fromEntries(present.map((name) => [name, 'gpu-buffer' as const])),
       });
       this.sessions.set(key, s);
     }
@@ -260,7 +283,7 @@ export class Generator {
   }
 
   /** Cached decoding: step 0 prefills the prompt; step k > 0 feeds the token generated at step k - 1. */
-  private async cachedStepper(slots: Slots): Promise<(k: number) => Promise<Float32Array>> {
+  private async cachedStepper(slots: Slots): Promise<Stepper> {
     const c = this.model.config;
     const { batch, total, virtual, promptWidth } = slots;
     const cacheShape = [batch, c.numKvHeads, total, c.headDim];
@@ -287,7 +310,7 @@ export class Generator {
     let caches: Record<string, Feed> = {};
     for (let i = 0; i < c.numLayers; i++) caches[`past.${i}.key`] = caches[`past.${i}.value`] = zeros;
 
-    return async (k) => {
+    const step = async (k: number) => {
       const start = k === 0 ? 0 : virtual + promptWidth + k - 1; // first slot this run writes
       const end = virtual + promptWidth + k;
       const feeds: Record<string, Feed> = {
@@ -302,6 +325,7 @@ export class Generator {
       };
       if (k === 0) feeds.logits_at = { data: ints(slots.lastReal(virtual, end)), shape: [batch] };
       const out = await (k === 0 ? prefill : decode).run(feeds);
+      releaseDevice(caches);
       caches = {};
       for (let i = 0; i < c.numLayers; i++) {
         caches[`past.${i}.key`] = out[`present.${i}.key`];
@@ -309,10 +333,11 @@ export class Generator {
       }
       return out.logits.data as Float32Array;
     };
+    return { step, release: () => releaseDevice(caches) };
   }
 
   /** Uncached decoding: the full (B, Tp + maxNew) sequence, future slots masked, at every step. */
-  private async fullStepper(slots: Slots): Promise<(k: number) => Promise<Float32Array>> {
+  private async fullStepper(slots: Slots): Promise<Stepper> {
     const { batch, total, virtual, promptWidth } = slots;
     const text = total - virtual;
     const session = await this.session(`full:${batch}x${text}`, (g) => {
@@ -326,7 +351,7 @@ export class Generator {
       });
       g.output('logits', out.logits);
     });
-    return async (k) => {
+    const step = async (k: number) => {
       const out = await session.run({
         input_ids: { data: int64(slots.idsIn(virtual, total)), shape: [batch, text] },
         attention_mask: { data: int64(slots.maskIn(virtual, total)), shape: [batch, text] },
@@ -335,6 +360,7 @@ export class Generator {
       });
       return out.logits.data as Float32Array;
     };
+    return { step, release: () => undefined };
   }
 }
 

@@ -8,7 +8,7 @@ import { Graph } from '../../../src/engine/graph';
 import { ADAMW_DEFAULTS } from '../../../src/engine/optim';
 import { assertGpuPlaceable, fallbackNodes } from '../../../src/engine/placement';
 import { Feed, createSession } from '../../../src/engine/session';
-import { buildCachedRun, cacheIndexDtype } from '../../../src/models/generate';
+import { buildCachedRun, cacheIndexDtype, Generator } from '../../../src/models/generate';
 import { loadModel } from '../../../src/models/model';
 import { collateSft } from '../../../src/training/data/batches';
 import { parseHyperparameters } from '../../../src/training/hyperparameters';
@@ -147,3 +147,27 @@ describe('generation with the static KV cache', () => {
     expect(results[0].caches[0].some((v) => v !== 0)).toBe(true);
   });
 });
+
+// Needs a WebGPU adapter: a GPU, or lavapipe on the CPU (`. scripts/gpu/lavapipe.sh`), and WHETSTONE_WEBGPU=1.
+const withAdapter = process.env.WHETSTONE_WEBGPU === '1' ? test : test.skip;
+
+withAdapter(
+  'greedy generation on webgpu (int32 inputs, caches on the device) gives the CPU tokens',
+  async () => {
+    const model = await loadModel(hfTiny('llama-tiny'));
+    const request = {
+      prompts: [
+        [1, 5, 6, 7],
+        [1, 3],
+      ],
+      maxNewTokens: 12,
+    };
+    const sequences = [];
+    for (const executionProvider of ['cpu', 'webgpu'] as const) {
+      const generator = new Generator(model, { executionProvider });
+      sequences.push((await generator.generate(request)).sequences);
+      await generator.release();
+    }
+    expect(sequences[1]).toEqual(sequences[0]);
+  },
+);
