@@ -171,3 +171,26 @@ withAdapter(
     expect(sequences[1]).toEqual(sequences[0]);
   },
 );
+
+withAdapter(
+  'webgpu training keeps the state on the device and disposes the replaced state each step',
+  async () => {
+    const objective = await sft('full');
+    const trainer = new Trainer(objective, TrainState.initial(objective.initialParameters()), {
+      ...optimizer,
+      executionProvider: 'webgpu',
+      stateOnDevice: true,
+      random: () => 0.5,
+    });
+    await trainer.step([paddedBatch()], 1e-3);
+    const first = [...trainer.state.params.values()];
+    await trainer.step([paddedBatch()], 1e-3);
+    expect(new Set(first.flatMap((p) => [p.value, p.expAvg, p.expAvgSq].map((t) => t.location)))).toEqual(
+      new Set(['none']),
+    );
+    expect(new Set([...trainer.state.params.values()].map((p) => p.value.location))).toEqual(
+      new Set(['gpu-buffer']),
+    );
+    await trainer.release();
+  },
+);
