@@ -36,6 +36,23 @@ export interface StatusEventPayload {
 
 export type JobEventPayload = StepEventPayload | StatusEventPayload;
 
+/** A training job's status change, as it is announced (by the API, a worker, or the queue giving up on a job). */
+export function statusEvent(t: {
+  job: { id: string; projectId: string; name: string; status: TrainingJobStatus; error: string | null };
+  previousStatus: TrainingJobStatus | null;
+}): StatusEventPayload {
+  return {
+    type: 'status',
+    jobId: t.job.id,
+    projectId: t.job.projectId,
+    name: t.job.name,
+    status: t.job.status,
+    previousStatus: t.previousStatus,
+    error: t.job.error,
+    at: new Date().toISOString(),
+  };
+}
+
 export function jobChannel(prefix: string, jobId: string): string {
   return `${prefix}:events:job:${jobId}`;
 }

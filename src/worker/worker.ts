@@ -10,7 +10,7 @@ import type { Config } from '../config';
 import { createDataSource } from '../db/data-source';
 import { TrainingJobStatus } from '../db/entities';
 import { transitionJob } from '../db/job-status';
-import { cancelChannel } from '../queue/events';
+import { cancelChannel, statusEvent } from '../queue/events';
 import { EventPublisher } from '../queue/publisher';
 import { createQueue, QUEUE_NAMES, type QueueName, type TypedQueue } from '../queue/queues';
 import { ChannelSubscriber } from '../queue/subscriber';
@@ -120,16 +120,7 @@ async function giveUp(
       },
     );
     if (t) {
-      await publisher.publishStatus({
-        type: 'status',
-        jobId: t.job.id,
-        projectId: t.job.projectId,
-        name: t.job.name,
-        status: t.job.status,
-        previousStatus: t.previousStatus,
-        error: t.job.error,
-        at: new Date().toISOString(),
-      });
+      await publisher.publishStatus(statusEvent(t));
     }
   } catch (e) {
     log(`job ${job.data.jobId}: could not record the queue giving up`, e);

@@ -17,7 +17,7 @@ import {
 import { transitionJob, type Transition } from '../../db/job-status';
 import { hydrator } from '../../db/hydrate';
 import { queryRows } from '../../db/query';
-import type { StatusEventPayload } from '../../queue/events';
+import { statusEvent } from '../../queue/events';
 import type { EventPublisher } from '../../queue/publisher';
 import type { TypedQueue } from '../../queue/queues';
 import { UserInputError } from '../../errors';
@@ -337,16 +337,6 @@ export class TrainingJobService {
   }
 
   private announce(t: Pick<Transition, 'job'> & { previousStatus: S | null }): Promise<void> {
-    const event: StatusEventPayload = {
-      type: 'status',
-      jobId: t.job.id,
-      projectId: t.job.projectId,
-      name: t.job.name,
-      status: t.job.status,
-      previousStatus: t.previousStatus,
-      error: t.job.error,
-      at: new Date().toISOString(),
-    };
-    return this.events.publishStatus(event);
+    return this.events.publishStatus(statusEvent(t));
   }
 }

@@ -10,6 +10,7 @@ import type { DataSource } from 'typeorm';
 import { TrainingJobEntity, TrainingJobStatus as S } from '../../db/entities';
 import { transitionJob, type Transition, type TransitionPatch } from '../../db/job-status';
 import { describeGpus } from '../../engine/gpu-devices';
+import { statusEvent } from '../../queue/events';
 import type { EventPublisher } from '../../queue/publisher';
 import type { TrainingQueuePayload } from '../../queue/queues';
 import type { StepEvent, TrainingRunSpec } from '../../training/run-job';
@@ -211,15 +212,6 @@ export class TrainingHandler {
   }
 
   private announce(t: Transition): Promise<void> {
-    return this.deps.publisher.publishStatus({
-      type: 'status',
-      jobId: t.job.id,
-      projectId: t.job.projectId,
-      name: t.job.name,
-      status: t.job.status,
-      previousStatus: t.previousStatus,
-      error: t.job.error,
-      at: new Date().toISOString(),
-    });
+    return this.deps.publisher.publishStatus(statusEvent(t));
   }
 }
