@@ -7,14 +7,13 @@ import { readFile, stat } from 'node:fs/promises';
 import type { DataSource, EntityManager } from 'typeorm';
 import { DatasetEntity, DatasetKind, DatasetSplit } from '../../db/entities';
 import { UserInputError } from '../../errors';
-import { parseDatasetJsonl } from '../../training/data';
+import { parseDatasetJsonl, splitTrainValidation } from '../../training/data';
 import { isUniqueViolation } from '../common/db-errors';
 import { isUuid } from '../common/ids';
 import { checkName } from '../common/names';
 import { checkServerPath } from '../common/paths';
 import type { Principal } from '../context';
 import { badInput, notFound } from '../errors';
-import { chooseValidationRows } from './split';
 
 export interface CreateDatasetRequest {
   name: string;
@@ -86,8 +85,9 @@ export class DatasetService {
       throw err;
     }
     if (rows.length === 0) throw badInput('the dataset has no rows', ['input', field]);
-    const held = chooseValidationRows(rows.length, input.validationSplitRatio, input.splitSeed);
-    const validationRowCount = held.filter(Boolean).length;
+    const { validation } = splitTrainValidation(rows.length, input.validationSplitRatio, input.splitSeed);
+    const held = new Set(validation);
+    const validationRowCount = held.size;
     try {
       return await this.db.transaction(async (m) => {
         const dataset = await m.getRepository(DatasetEntity).save({
@@ -132,7 +132,7 @@ async function insertRows(
   m: EntityManager,
   datasetId: string,
   rows: unknown[],
-  held: boolean[],
+  held: ReadonlySet<number>,
 ): Promise<void> {
   for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
     const end = Math.min(rows.length, start + INSERT_CHUNK);
@@ -141,7 +141,7 @@ async function insertRows(
     const data: string[] = [];
     for (let i = start; i < end; i++) {
       indexes.push(i);
-      splits.push(held[i] ? DatasetSplit.VALIDATION : DatasetSplit.TRAIN);
+      splits.push(held.has(i) ? DatasetSplit.VALIDATION : DatasetSplit.TRAIN);
       data.push(JSON.stringify(rows[i]));
     }
     await m.query(
