@@ -26,7 +26,7 @@ export interface TrainerOptions extends OptimizerOptions {
   executionProvider?: ExecutionProvider;
   /** CPU intra-op threads. */
   threads?: number;
-  /** Keep trainable tensors and moments on the device between steps (default: on for GPU providers). */
+  /** Keep trainable tensors and moments on the device between steps (default: on for webgpu). */
   stateOnDevice?: boolean;
   /** Uniform [0, 1) numbers for noise inputs such as dropout masks (a seeded, saveable RNG). */
   random: () => number;
@@ -58,13 +58,14 @@ export class Trainer {
     readonly state: TrainState,
     opts: TrainerOptions,
   ) {
-    // On WebGPU every node is a dispatch: update the parameters as flat buffers unless told otherwise. On any GPU
-    // provider the weights and moments stay on the device between steps (host round trips cost 10x on the H100).
-    const onGpu = (opts.executionProvider ?? 'cpu') !== 'cpu';
+    // On WebGPU every node is a dispatch: update the parameters as flat buffers, and keep the weights and moments
+    // on the device between steps (host round trips cost 10x on the H100), unless told otherwise. The 'gpu-buffer'
+    // output location is WebGPU's in onnxruntime-node, so CUDA keeps host state until it is measured there.
+    const webgpu = opts.executionProvider === 'webgpu';
     this.opts = {
       ...opts,
-      flatUpdate: opts.flatUpdate ?? opts.executionProvider === 'webgpu',
-      stateOnDevice: opts.stateOnDevice ?? onGpu,
+      flatUpdate: opts.flatUpdate ?? webgpu,
+      stateOnDevice: opts.stateOnDevice ?? webgpu,
     };
   }
 
