@@ -39,6 +39,7 @@ export function sampleToken(
     probs[i] = Math.exp((logits[offset + i] - max) / opts.temperature);
     total += probs[i];
   }
+  if (opts.topP >= 1) return drawInIndexOrder(probs, random() * total);
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => probs[b] - probs[a] || a - b);
   // Nucleus: a token stays while the mass of the tokens ranked above it is below top-p (transformers' TopPLogitsWarper).
   const kept: number[] = [];
@@ -54,4 +55,13 @@ export function sampleToken(
     if (u < 0) return i;
   }
   return kept[kept.length - 1];
+}
+
+/** Without top-p filtering every token stays, so the draw needs no ranking (sorting the vocabulary was most of RL's time). */
+function drawInIndexOrder(probs: Float64Array, u: number): number {
+  for (let i = 0; i < probs.length; i++) {
+    u -= probs[i];
+    if (u < 0) return i;
+  }
+  return probs.length - 1;
 }
