@@ -5,25 +5,10 @@ grouped-query attention, SwiGLU MLP, untied or tied head. The cache grows by con
 DynamicCache does. Usage: torch_llama.py MODEL_DIR --prompt 1,2,3 --lengths 32,64 --threads 2 --repeats 3
 Prints one JSON line: {"lengths": [{"newTokens": n, "tokensPerSecond": x, "tokens": [...]}]}.
 """
-import argparse, json, math, os, struct, time
+import argparse, json, math, os, time
 import torch
 
-DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = e["data_offsets"]
-        t = torch.frombuffer(bytearray(data[start:end]), dtype=DTYPES[e["dtype"]]).reshape(e["shape"])
-        out[name] = t.float()
-    return out
+from safetensors_io import read_safetensors
 
 
 class Llama:

@@ -9,25 +9,11 @@ Usage: torch_rl.py POLICY_DIR REWARD_DIR --mode full|lora --prompts 8 --prompt-l
        --new-tokens 64 --threads 2
 Prints one JSON line: {"torch": ..., "mode": ..., "timings": {...}, "iterationSeconds": ...}.
 """
-import argparse, json, math, os, struct, time
+import argparse, json, math, os, time
 import torch
 import torch.nn.functional as F
 
-DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = e["data_offsets"]
-        out[name] = torch.frombuffer(bytearray(data[start:end]), dtype=DTYPES[e["dtype"]]).reshape(e["shape"]).float()
-    return out
+from safetensors_io import read_safetensors
 
 
 class Llama(torch.nn.Module):
