@@ -72,13 +72,15 @@ const RESUME_FREE_KEYS: ReadonlySet<keyof Hyperparameters> = new Set([
   'evalMaxNewTokens',
 ]);
 
-function fingerprint(examples: readonly unknown[]): string {
+/** The fingerprint of a run's tokenized examples that checkpoints record (data.fingerprint). */
+export function fingerprint(examples: readonly unknown[]): string {
   const h = createHash('sha256');
   for (const e of examples) h.update(JSON.stringify(e));
   return h.digest('hex');
 }
 
-function checkResumable(
+/** Refuse a checkpoint written by another method, scale, data set or trajectory-changing hyperparameters. */
+export function checkResumable(
   saved: TrainerStateFile,
   req: TrainingRequest,
   dataPrint: string,
@@ -282,7 +284,7 @@ function valuesOf(host: ReadonlyMap<string, HostParamState>) {
 }
 
 /** Trainables from the checkpoint's artifact (already in `params.initial`) with its Adam moments. */
-function restoreState(saved: TrainerStateFile, params: Parameterization, dir: string): TrainState {
+export function restoreState(saved: TrainerStateFile, params: Parameterization, dir: string): TrainState {
   const names = [...params.initial.keys()];
   if (names.join('\n') !== [...saved.trainables].join('\n')) {
     throw new UserInputError(

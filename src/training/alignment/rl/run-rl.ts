@@ -6,21 +6,28 @@
  * learning rate from the schedule over all optimizer steps, and the extras kl, clipFraction, rewardMean,
  * rewardStd, completionLength) and checkpoints have the layout of the other methods' (artifact,
  * optimizer.safetensors, trainer_state.json).
+ *
+ * Resuming reuses the other methods' machinery (run.ts): the same checks against the saved run, Adam moments and
+ * step from the checkpoint, the shared RNG's state (it draws the prompt shuffles and every iteration's sampling
+ * seed) and the loop position (epoch, prompts of it done, its prompt order), so a resumed run samples and
+ * updates exactly as the straight run would have. The reference stays the starting policy: a full update loads
+ * the base model and takes only its trained values from the checkpoint.
  */
-import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { UnavailableError, UserInputError } from '../../../errors';
+import { UserInputError } from '../../../errors';
 import { checkSequenceLength } from '../../../models/config';
 import { loadModel } from '../../../models/model';
-import { LogEntry, writeResumeState } from '../../checkpoint';
+import { LogEntry, readTrainerState, writeResumeState } from '../../checkpoint';
 import { PromptExample } from '../../data/examples';
-import { LoopPosition } from '../../loop';
+import { LoopPosition, START } from '../../loop';
 import { ProgressMeter } from '../../progress';
 import { Rng } from '../../rng';
+import { checkResumable, fingerprint, restoreState } from '../../run';
 import type { RunHooks, RunResult, TrainingRequest } from '../../run';
 import { learningRate, warmupStepsFromRatio } from '../../schedules';
 import { Hyperparameters } from '../../hyperparameters';
-import { parameterize } from '../../parameterization';
+import { Parameterization, ParameterizeOptions, parameterize } from '../../parameterization';
+import { TrainState } from '../../train-state';
 import { loadRewardModel } from '../reward-checkpoint';
 import { RewardScorer } from '../reward-scorer';
 import { RlSettings, RlTrainer } from './rl-trainer';
@@ -39,7 +46,7 @@ export function rlSettings(hp: Hyperparameters): RlSettings {
 
 export async function runRl(req: TrainingRequest, hooks: RunHooks): Promise<RunResult> {
   const hp = req.hyperparameters;
-  if (req.resumeFrom) throw new UnavailableError('RL runs cannot resume from a checkpoint yet');
+  const saved = req.resumeFrom ? readTrainerState(req.resumeFrom) : null;
   if (!req.rewardModelPath) {
     throw new UserInputError('RL needs a reward model (rewardModelJobId)', ['rewardModelJobId']);
   }
@@ -65,13 +72,24 @@ export async function runRl(req: TrainingRequest, hooks: RunHooks): Promise<RunR
     throw new UserInputError(`the dataset has no usable prompt${why}`, ['dataset']);
   }
 
-  const rng = Rng.fromSeed(hp.seed);
-  const params = parameterize(model, {
+  const dataPrint = fingerprint(tokenized.examples);
+  if (saved) checkResumable(saved, req, dataPrint, prompts.length);
+
+  const rng = saved ? Rng.fromState(saved.rng) : Rng.fromSeed(hp.seed);
+  const options = (adapterDir: string | null): ParameterizeOptions => ({
     scale: req.parameterScale,
     hyperparameters: hp,
-    adapterDir: req.initAdapter,
+    adapterDir,
     rng,
   });
+  // An adapter checkpoint is the adapter to go on training; the base (the reference) is untouched.
+  const params = parameterize(
+    model,
+    options((req.parameterScale !== 'full' && req.resumeFrom) || req.initAdapter),
+  );
+  const state = saved
+    ? restoreState(saved, await trainedValues(req.resumeFrom!, params, options), req.resumeFrom!)
+    : TrainState.initial(params.initial);
   const device = { executionProvider: req.executionProvider, threads: req.threads ?? undefined };
   const scorer = new RewardScorer(await loadRewardModel(req.rewardModelPath), device);
   const rl = new RlTrainer(
@@ -87,6 +105,7 @@ export async function runRl(req: TrainingRequest, hooks: RunHooks): Promise<RunR
       random: () => rng.next(),
       ...device,
     },
+    state,
   );
 
   const iterationsPerEpoch = Math.ceil(prompts.length / hp.batchSize);
@@ -98,17 +117,25 @@ export async function runRl(req: TrainingRequest, hooks: RunHooks): Promise<RunR
     totalSteps,
   };
   const meter = new ProgressMeter(totalSteps);
-  const logHistory: LogEntry[] = [];
+  const logHistory: LogEntry[] = saved ? [...saved.logHistory] : [];
   let extra: Record<string, number> = {};
-  let position: LoopPosition = { epoch: 0, microBatch: 0, order: null };
-  let finalCheckpoint = req.output;
+  let position: LoopPosition = saved ? saved.position : START;
+  const resumedAt = position.epoch * iterationsPerEpoch + position.microBatch;
+  if (resumedAt * hp.rlEpochs !== rl.state.step) {
+    throw new UserInputError(
+      `resumeFrom ${req.resumeFrom}: its step ${rl.state.step} is not ${hp.rlEpochs} steps per iteration before iteration ${resumedAt + 1}`,
+      ['resumeFrom'],
+      'BAD_CHECKPOINT',
+    );
+  }
+  let finalCheckpoint = req.resumeFrom ?? req.output;
   let stopped = false;
   hooks.onStart?.({
     totalSteps,
     examples: prompts.length,
     skipped: tokenized.skipped.length,
     truncated: tokenized.truncated,
-    resumedAt: 0,
+    resumedAt: rl.state.step,
   });
 
   const checkpoint = async (reason: 'interval' | 'final' | 'stop') => {
@@ -130,10 +157,7 @@ export async function runRl(req: TrainingRequest, hooks: RunHooks): Promise<RunR
         totalSteps,
         position,
         rng: rng.state(),
-        data: {
-          examples: prompts.length,
-          fingerprint: createHash('sha256').update(JSON.stringify(prompts)).digest('hex'),
-        },
+        data: { examples: prompts.length, fingerprint: dataPrint },
         trainables: [...host.keys()],
         hyperparameters: hp,
         logHistory,
@@ -153,7 +177,7 @@ export async function runRl(req: TrainingRequest, hooks: RunHooks): Promise<RunR
   };
 
   try {
-    for (let i = 0; i < iterations; i++) {
+    for (let i = resumedAt; i < iterations; i++) {
       const epoch = Math.floor(i / iterationsPerEpoch);
       const inEpoch = i % iterationsPerEpoch;
       const order =
@@ -201,4 +225,17 @@ export async function runRl(req: TrainingRequest, hooks: RunHooks): Promise<RunR
     await scorer.release();
   }
   return { finalCheckpoint, stopped, steps: rl.state.step };
+}
+
+/**
+ * A checkpoint's trainables as a parameterization's starting values: an adapter scale already started from the
+ * checkpoint's adapter; a full update reads its trained weights from the checkpoint's model folder.
+ */
+async function trainedValues(
+  dir: string,
+  params: Parameterization,
+  options: (adapterDir: string | null) => ParameterizeOptions,
+): Promise<Parameterization> {
+  if (params.adapter) return params;
+  return parameterize(await loadModel(dir), options(null));
 }
