@@ -17,14 +17,14 @@ import {
   TrainingMethod,
 } from '../../db/entities';
 import { EvaluationTransition, transitionEvaluation } from '../../db/entities/evaluation-status';
-import { queryRows } from '../../db/query';
 import type { EventPublisher } from '../../queue/publisher';
 import type { TypedQueue } from '../../queue/queues';
+import { cancelJob } from '../common/cancel';
 import { isUuid } from '../common/ids';
 import { checkName } from '../common/names';
 import type { Principal } from '../context';
 import type { DatasetService } from '../datasets/service';
-import { badInput, conflict, notFound } from '../errors';
+import { badInput, notFound } from '../errors';
 import type { ModelService } from '../models/service';
 import { CreateEvaluationJobInput } from './types';
 
@@ -206,31 +206,20 @@ export class EvaluationService {
    * it is generating, keeps the samples stored so far, and marks it CANCELLED. Asking again is harmless.
    */
   async cancel(principal: Principal, id: string): Promise<EvaluationJobEntity> {
-    const job = await this.get(principal, id);
-    if (job.status === S.QUEUED) {
-      const moved = await transitionEvaluation(this.db.manager, id, [S.QUEUED], S.CANCELLED, {
-        finished_at: 'now',
-      });
-      if (moved) {
-        await this.announce(moved);
-        return moved.job;
-      }
-    }
-    const requested = await queryRows<{ id: string }>(
-      this.db,
-      `UPDATE evaluation_jobs SET cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now()
-        WHERE id = $1 AND status = 'RUNNING' RETURNING id`,
-      [id],
-    );
-    const current = await this.get(principal, id);
-    if (requested.length > 0) {
-      await this.events.requestCancel(id);
-      return current;
-    }
-    if (current.status === S.CANCELLED) return current;
-    throw conflict(
-      `evaluation ${id} is ${current.status}; only QUEUED or RUNNING evaluations can be cancelled`,
-    );
+    return cancelJob(id, {
+      db: this.db,
+      table: 'evaluation_jobs',
+      noun: 'evaluation',
+      get: () => this.get(principal, id),
+      cancelQueued: async () => {
+        const moved = await transitionEvaluation(this.db.manager, id, [S.QUEUED], S.CANCELLED, {
+          finished_at: 'now',
+        });
+        if (moved) await this.announce(moved);
+        return moved?.job ?? null;
+      },
+      requestCancel: () => this.events.requestCancel(id),
+    });
   }
 
   private announce(

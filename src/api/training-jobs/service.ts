@@ -16,12 +16,12 @@ import {
 } from '../../db/entities';
 import { transitionJob, type Transition } from '../../db/job-status';
 import { hydrator } from '../../db/hydrate';
-import { queryRows } from '../../db/query';
 import { statusEvent } from '../../queue/events';
 import type { EventPublisher } from '../../queue/publisher';
 import type { TypedQueue } from '../../queue/queues';
 import { UserInputError } from '../../errors';
 import type { Hyperparameters } from '../../training/hyperparameters';
+import { cancelJob } from '../common/cancel';
 import { isUuid } from '../common/ids';
 import { checkName } from '../common/names';
 import type { Principal } from '../context';
@@ -237,27 +237,20 @@ export class TrainingJobService {
    * marks it CANCELLED. Asking again is harmless.
    */
   async cancel(principal: Principal, id: string): Promise<TrainingJobEntity> {
-    const job = await this.get(principal, id);
-    if (job.status === S.QUEUED) {
-      const moved = await transitionJob(this.db.manager, id, [S.QUEUED], S.CANCELLED, { finished_at: 'now' });
-      if (moved) {
-        await this.announce(moved);
-        return moved.job;
-      }
-    }
-    const requested = await queryRows<{ id: string }>(
-      this.db,
-      `UPDATE training_jobs SET cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now()
-        WHERE id = $1 AND status = 'RUNNING' RETURNING id`,
-      [id],
-    );
-    const current = await this.get(principal, id);
-    if (requested.length > 0) {
-      await this.events.requestCancel(id);
-      return current;
-    }
-    if (current.status === S.CANCELLED) return current;
-    throw conflict(`job ${id} is ${current.status}; only QUEUED or RUNNING jobs can be cancelled`);
+    return cancelJob(id, {
+      db: this.db,
+      table: 'training_jobs',
+      noun: 'job',
+      get: () => this.get(principal, id),
+      cancelQueued: async () => {
+        const moved = await transitionJob(this.db.manager, id, [S.QUEUED], S.CANCELLED, {
+          finished_at: 'now',
+        });
+        if (moved) await this.announce(moved);
+        return moved?.job ?? null;
+      },
+      requestCancel: () => this.events.requestCancel(id),
+    });
   }
 
   /**
