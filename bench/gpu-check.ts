@@ -206,6 +206,17 @@ const LARGE: BenchSpec = {
   warmup: 2,
 };
 
+const LARGE_VARIANTS: Record<string, BenchSpec> = {
+  seq128: { ...LARGE, batch: 32, seq: 128 },
+  batch8: { ...LARGE, batch: 8 },
+  layers4: { ...LARGE, model: { ...LARGE.model, numLayers: 4 } },
+  vocab1024: { ...LARGE, model: { ...LARGE.model, vocabSize: 1024 } },
+  hidden256: {
+    ...LARGE,
+    model: { ...LARGE.model, hiddenSize: 256, numHeads: 4, numKeyValueHeads: 4, intermediateSize: 688 },
+  },
+};
+
 interface ThroughputCase {
   spec: BenchSpec;
   mode: Scale;
@@ -331,6 +342,8 @@ function sections(p: Paths): Section[] {
     { name: 'bench.lora.torch-cuda', run: () => peer(p, BENCH, 'lora'), timeoutS: 180 },
     tp('bench.full.webgpu-host-state', { ...gpu(BENCH, 'full'), stateOnDevice: false }, 120),
     tp('bench.full.cpu', { spec: BENCH, mode: 'full', ep: 'cpu', stateOnDevice: false }, 120),
+    // Where the larger model's step time goes: the same run with one dimension changed at a time.
+    ...Object.entries(LARGE_VARIANTS).map(([k, spec]) => tp(`scaling.${k}`, gpu(spec, 'full'), 120)),
   ];
 }
 
