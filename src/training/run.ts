@@ -216,26 +216,17 @@ export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promis
 
   const checkpoint = async (reason: 'interval' | 'final' | 'stop', position: LoopPosition) => {
     const dir = reason === 'final' ? req.output : path.join(req.output, `checkpoint-${state.step}`);
-    const host = await state.toHost();
-    params.save(dir, valuesOf(host));
-    writeResumeState(
-      dir,
-      {
-        format: 'whetstone-trainer-state',
-        version: 1,
-        method: req.method.name,
-        parameterScale: req.parameterScale,
-        globalStep: state.step,
-        totalSteps: plan.totalSteps,
-        position,
-        rng: rng.state(),
-        data: { examples: data.size, fingerprint: dataPrint },
-        trainables: [...host.keys()],
-        hyperparameters: hp,
-        logHistory,
-      },
-      host,
-    );
+    await saveRunCheckpoint(dir, {
+      req,
+      params,
+      state,
+      totalSteps: plan.totalSteps,
+      position,
+      rng,
+      data: { examples: data.size, fingerprint: dataPrint },
+      hyperparameters: hp,
+      logHistory,
+    });
     finalCheckpoint = dir;
     stopped = reason === 'stop';
     const metrics = last
@@ -275,6 +266,46 @@ export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promis
     await validation?.release();
   }
   return { finalCheckpoint, stopped, steps: state.step };
+}
+
+/** What a run checkpoint holds besides its directory. */
+export interface RunCheckpoint {
+  req: Pick<TrainingRequest, 'method' | 'parameterScale'>;
+  params: Parameterization;
+  state: TrainState;
+  totalSteps: number;
+  position: LoopPosition;
+  rng: Rng;
+  data: { examples: number; fingerprint: string };
+  hyperparameters: Hyperparameters;
+  logHistory: LogEntry[];
+}
+
+/**
+ * Writes one checkpoint of a run (SFT, reward model, DPO or RL): the artifact in its PEFT or Hugging Face layout,
+ * the Adam moments and trainer_state.json with everything `restoreState` needs to continue exactly.
+ */
+export async function saveRunCheckpoint(dir: string, c: RunCheckpoint): Promise<void> {
+  const host = await c.state.toHost();
+  c.params.save(dir, valuesOf(host));
+  writeResumeState(
+    dir,
+    {
+      format: 'whetstone-trainer-state',
+      version: 1,
+      method: c.req.method.name,
+      parameterScale: c.req.parameterScale,
+      globalStep: c.state.step,
+      totalSteps: c.totalSteps,
+      position: c.position,
+      rng: c.rng.state(),
+      data: c.data,
+      trainables: [...host.keys()],
+      hyperparameters: c.hyperparameters,
+      logHistory: c.logHistory,
+    },
+    host,
+  );
 }
 
 function valuesOf(host: ReadonlyMap<string, HostParamState>) {

@@ -17,12 +17,12 @@ import * as path from 'node:path';
 import { UserInputError } from '../../../errors';
 import { checkSequenceLength } from '../../../models/config';
 import { loadModel } from '../../../models/model';
-import { LogEntry, readTrainerState, writeResumeState } from '../../checkpoint';
+import { LogEntry, readTrainerState } from '../../checkpoint';
 import { PromptExample } from '../../data/examples';
 import { LoopPosition, START } from '../../loop';
 import { ProgressMeter } from '../../progress';
 import { Rng } from '../../rng';
-import { checkResumable, fingerprint, restoreState } from '../../run';
+import { checkResumable, fingerprint, restoreState, saveRunCheckpoint } from '../../run';
 import type { RunHooks, RunResult, TrainingRequest } from '../../run';
 import { learningRate, warmupStepsFromRatio } from '../../schedules';
 import { Hyperparameters } from '../../hyperparameters';
@@ -141,29 +141,17 @@ export async function runRl(req: TrainingRequest, hooks: RunHooks): Promise<RunR
   const checkpoint = async (reason: 'interval' | 'final' | 'stop') => {
     const state = rl.state;
     const dir = reason === 'final' ? req.output : path.join(req.output, `checkpoint-${state.step}`);
-    const host = await state.toHost();
-    params.save(
-      dir,
-      new Map([...host].map(([n, s]) => [n, { data: s.value, shape: s.shape, dtype: 'float32' }])),
-    );
-    writeResumeState(
-      dir,
-      {
-        format: 'whetstone-trainer-state',
-        version: 1,
-        method: req.method.name,
-        parameterScale: req.parameterScale,
-        globalStep: state.step,
-        totalSteps,
-        position,
-        rng: rng.state(),
-        data: { examples: prompts.length, fingerprint: dataPrint },
-        trainables: [...host.keys()],
-        hyperparameters: hp,
-        logHistory,
-      },
-      host,
-    );
+    await saveRunCheckpoint(dir, {
+      req,
+      params,
+      state,
+      totalSteps,
+      position,
+      rng,
+      data: { examples: prompts.length, fingerprint: dataPrint },
+      hyperparameters: hp,
+      logHistory,
+    });
     finalCheckpoint = dir;
     stopped = reason === 'stop';
     const last = logHistory[logHistory.length - 1];
