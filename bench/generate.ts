@@ -14,17 +14,9 @@ import { Generator } from '../src/models/generate';
 import { loadModel, LoadedModel } from '../src/models/model';
 import { Rng } from '../src/training/rng';
 import { runPeer } from './peer';
+import { BENCH_MODEL } from './bench-model';
 
-const MODEL = {
-  hiddenSize: 256,
-  numLayers: 4,
-  numHeads: 4,
-  numKeyValueHeads: 4,
-  intermediateSize: 688,
-  vocabSize: 8192,
-  maxPositionEmbeddings: 1024,
-  seed: 0,
-};
+const MODEL = { ...BENCH_MODEL, maxPositionEmbeddings: 1024, seed: 0 };
 const PROMPT_LENGTH = 16;
 const LENGTHS = [32, 64, 128, 256];
 const THREADS = 2;

@@ -37,6 +37,7 @@ import { buildFusedStepGraph } from '../src/training/step-graphs';
 import { TrainState } from '../src/training/train-state';
 import { Trainer } from '../src/training/trainer';
 import { diffTables, probeKernels } from '../scripts/gpu/probe-kernels';
+import { BENCH_MODEL, LARGE_MODEL, randomBatch } from './bench-model';
 import { runPeer } from './peer';
 
 interface Paths {
@@ -177,14 +178,7 @@ interface BenchSpec {
 }
 
 const BENCH: BenchSpec = {
-  model: {
-    hiddenSize: 256,
-    numLayers: 4,
-    numHeads: 4,
-    numKeyValueHeads: 4,
-    intermediateSize: 688,
-    vocabSize: 8192,
-  },
+  model: BENCH_MODEL,
   batch: 8,
   seq: 128,
   steps: 10,
@@ -192,14 +186,7 @@ const BENCH: BenchSpec = {
 };
 
 const LARGE: BenchSpec = {
-  model: {
-    hiddenSize: 512,
-    numLayers: 8,
-    numHeads: 8,
-    numKeyValueHeads: 8,
-    intermediateSize: 1376,
-    vocabSize: 8192,
-  },
+  model: LARGE_MODEL,
   batch: 16,
   seq: 256,
   steps: 10,
@@ -222,22 +209,6 @@ interface ThroughputCase {
   mode: Scale;
   ep: ExecutionProvider;
   stateOnDevice: boolean;
-}
-
-/** Random tokens, every position labelled, as bench/train.ts and torch_peer.py do. */
-function randomBatch(spec: BenchSpec, rng: Rng): Batch {
-  const n = spec.batch * spec.seq;
-  const ids = BigInt64Array.from({ length: n }, () => BigInt(rng.int(spec.model.vocabSize!)));
-  const shape = [spec.batch, spec.seq];
-  return {
-    tensors: {
-      input_ids: { data: ids, shape, dtype: 'int64' },
-      attention_mask: { data: new BigInt64Array(n).fill(1n), shape, dtype: 'int64' },
-      labels: { data: ids, shape, dtype: 'int64' },
-    },
-    tokens: n,
-    examples: spec.batch,
-  };
 }
 
 async function throughput(c: ThroughputCase): Promise<unknown> {
@@ -268,7 +239,7 @@ async function throughput(c: ThroughputCase): Promise<unknown> {
         random: () => rng.next(),
       },
     );
-    const batch = randomBatch(c.spec, rng);
+    const batch = randomBatch(c.spec.batch, c.spec.seq, c.spec.model.vocabSize!, rng);
     const first = performance.now();
     await trainer.step([batch], 1e-3); // includes building the graph and the session
     const firstStepSeconds = (performance.now() - first) / 1000;

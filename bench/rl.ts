@@ -27,16 +27,9 @@ import { parseHyperparameters } from '../src/training/hyperparameters';
 import { parameterize } from '../src/training/parameterization';
 import { trainedModel } from '../src/training/validation';
 import { Rng } from '../src/training/rng';
+import { BENCH_MODEL } from './bench-model';
 
-const MODEL = {
-  hiddenSize: 256,
-  numLayers: 4,
-  numHeads: 4,
-  numKeyValueHeads: 4,
-  intermediateSize: 688,
-  vocabSize: 8192,
-  maxPositionEmbeddings: 1024,
-};
+const MODEL = { ...BENCH_MODEL, maxPositionEmbeddings: 1024 };
 const PROMPTS = 8;
 const PROMPT_LENGTH = 32;
 const SETTINGS: RlSettings = {

@@ -17,15 +17,9 @@ import { parameterize } from '../src/training/parameterization';
 import { Rng } from '../src/training/rng';
 import { SftObjective } from '../src/training/sft';
 import { buildFusedStepGraph } from '../src/training/step-graphs';
+import { LARGE_MODEL } from './bench-model';
 
-const MODEL = {
-  hiddenSize: 512,
-  numLayers: 8,
-  numHeads: 8,
-  numKeyValueHeads: 8,
-  intermediateSize: 1376,
-  vocabSize: 8192,
-};
+const MODEL = LARGE_MODEL;
 const [B, T] = [16, 256];
 
 async function main(): Promise<void> {

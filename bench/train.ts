@@ -13,25 +13,17 @@ import { ADAMW_DEFAULTS } from '../src/engine/optim';
 import { writeDemoModel } from '../src/models/demo';
 import { loadModel } from '../src/models/model';
 import { parseHyperparameters } from '../src/training/hyperparameters';
-import { Batch } from '../src/training/objective';
 import { parameterize } from '../src/training/parameterization';
 import { Rng } from '../src/training/rng';
 import { SftObjective } from '../src/training/sft';
 import { TrainState } from '../src/training/train-state';
 import { Trainer } from '../src/training/trainer';
+import { BENCH_MODEL, randomBatch } from './bench-model';
 import { peerScript, runPeer } from './peer';
 
 /** The settings torch_peer.py is run with (its defaults). */
 const BENCH = {
-  model: {
-    hiddenSize: 256,
-    numLayers: 4,
-    numHeads: 4,
-    numKeyValueHeads: 4,
-    intermediateSize: 688,
-    vocabSize: 8192,
-    seed: 0,
-  },
+  model: { ...BENCH_MODEL, seed: 0 },
   batch: 8,
   seq: 128,
   steps: 10,
@@ -44,22 +36,6 @@ const BENCH = {
   weightDecay: 0.01,
 };
 type BenchMode = 'full' | 'lora';
-
-/** Random tokens, every position labelled (the peer's loss: next-token CE over all T - 1 targets). */
-function randomBatch(vocab: number, rng: Rng): Batch {
-  const n = BENCH.batch * BENCH.seq;
-  const ids = BigInt64Array.from({ length: n }, () => BigInt(rng.int(vocab)));
-  const shape = [BENCH.batch, BENCH.seq];
-  return {
-    tensors: {
-      input_ids: { data: ids, shape, dtype: 'int64' },
-      attention_mask: { data: new BigInt64Array(n).fill(1n), shape, dtype: 'int64' },
-      labels: { data: ids, shape, dtype: 'int64' },
-    },
-    tokens: n,
-    examples: BENCH.batch,
-  };
-}
 
 /** One mode in this process: tokens/s over the timed steps and this process's peak RSS. */
 async function trainBench(
@@ -89,7 +65,7 @@ async function trainBench(
       random: () => rng.next(),
     },
   );
-  const batch = randomBatch(BENCH.model.vocabSize, rng);
+  const batch = randomBatch(BENCH.batch, BENCH.seq, BENCH.model.vocabSize, rng);
   for (let i = 0; i < BENCH.warmup; i++) await trainer.step([batch], BENCH.learningRate);
   const start = performance.now();
   for (let i = 0; i < BENCH.steps; i++) await trainer.step([batch], BENCH.learningRate);

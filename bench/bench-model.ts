@@ -1,0 +1,44 @@
+/**
+ * The models and batches the benchmarks share: the LLaMA-style bench model of the issues (the settings of
+ * ../shared/bench/torch_peer.py's defaults), the larger GPU model, and random token batches labelled at every
+ * position as the peer trains on.
+ */
+import type { DemoModelOptions } from '../src/models/demo';
+import type { Batch } from '../src/training/objective';
+import type { Rng } from '../src/training/rng';
+
+/** Hidden 256, 4 layers, 4 heads, intermediate 688, vocabulary 8192. */
+export const BENCH_MODEL = {
+  hiddenSize: 256,
+  numLayers: 4,
+  numHeads: 4,
+  numKeyValueHeads: 4,
+  intermediateSize: 688,
+  vocabSize: 8192,
+} satisfies DemoModelOptions;
+
+/** Hidden 512, 8 layers, 8 heads, intermediate 1376, vocabulary 8192 (issue 6's larger model). */
+export const LARGE_MODEL = {
+  hiddenSize: 512,
+  numLayers: 8,
+  numHeads: 8,
+  numKeyValueHeads: 8,
+  intermediateSize: 1376,
+  vocabSize: 8192,
+} satisfies DemoModelOptions;
+
+/** Random tokens (batch, seq) below `vocab`, every position labelled. */
+export function randomBatch(batch: number, seq: number, vocab: number, rng: Rng): Batch {
+  const n = batch * seq;
+  const ids = BigInt64Array.from({ length: n }, () => BigInt(rng.int(vocab)));
+  const shape = [batch, seq];
+  return {
+    tensors: {
+      input_ids: { data: ids, shape, dtype: 'int64' },
+      attention_mask: { data: new BigInt64Array(n).fill(1n), shape, dtype: 'int64' },
+      labels: { data: ids, shape, dtype: 'int64' },
+    },
+    tokens: n,
+    examples: batch,
+  };
+}
