@@ -22,7 +22,9 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ADAMW_DEFAULTS } from '../src/engine/optim';
 import { describeFallbacks, fallbackNodes, runtimeFallbacks } from '../src/engine/placement';
-import { ExecutionProvider } from '../src/engine/session';
+import { Graph } from '../src/engine/graph';
+import * as op from '../src/engine/ops';
+import { ExecutionProvider, createSession } from '../src/engine/session';
 import { WEBGPU_KERNELS } from '../src/engine/webgpu-kernels';
 import { DemoModelOptions, writeDemoModel } from '../src/models/demo';
 import { loadModel } from '../src/models/model';
@@ -35,7 +37,7 @@ import { Rng } from '../src/training/rng';
 import { SftObjective } from '../src/training/sft';
 import { buildFusedStepGraph } from '../src/training/step-graphs';
 import { TrainState } from '../src/training/train-state';
-import { Trainer } from '../src/training/trainer';
+import { Trainer, TrainerOptions } from '../src/training/trainer';
 import { diffTables, probeKernels } from '../scripts/gpu/probe-kernels';
 import { BENCH_MODEL, LARGE_MODEL, randomBatch } from './bench-model';
 import { runPeer } from './peer';
@@ -204,11 +206,16 @@ const LARGE_VARIANTS: Record<string, BenchSpec> = {
   },
 };
 
+const gpu = (spec: BenchSpec, mode: Scale) => ({ spec, mode, ep: 'webgpu' as const, stateOnDevice: true });
+
+const LARGE_PROFILED: BenchSpec = { ...LARGE, steps: 1, warmup: 2 };
+
 interface ThroughputCase {
   spec: BenchSpec;
   mode: Scale;
   ep: ExecutionProvider;
   stateOnDevice: boolean;
+  session?: TrainerOptions['session'];
 }
 
 async function throughput(c: ThroughputCase): Promise<unknown> {
@@ -235,6 +242,7 @@ async function throughput(c: ThroughputCase): Promise<unknown> {
         weightDecayAll: true,
         executionProvider: c.ep,
         stateOnDevice: c.stateOnDevice,
+        session: c.session,
         threads: c.ep === 'cpu' ? os.cpus().length : undefined,
         random: () => rng.next(),
       },
@@ -259,6 +267,81 @@ async function throughput(c: ThroughputCase): Promise<unknown> {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** One step of the larger model under onnxruntime's profiler: host (kernel launch) and GPU time per op type. */
+async function profile(): Promise<unknown> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-profile-'));
+  const session = { ortOptions: { enableProfiling: true, profileFilePrefix: path.join(dir, 'step') } };
+  const timing = await throughput({ ...gpu(LARGE_PROFILED, 'full'), session });
+  const file = fs.readdirSync(dir).find((f) => f.endsWith('.json'));
+  if (!file) throw new Error('onnxruntime wrote no profile');
+  return { timing, ...summarizeProfile(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'))) };
+}
+
+interface ProfileEvent {
+  cat: string;
+  name: string;
+  ts: number;
+  dur: number;
+  args?: { op_name?: string; shapes?: string };
+}
+
+/** Per op type: nodes, host microseconds (kernel_time) and GPU microseconds (the provider's timestamp queries)
+ * in the last run; plus the run's wall time and the 25 costliest GPU kernels. */
+function summarizeProfile(events: ProfileEvent[]): Record<string, unknown> {
+  const runs = events.filter((e) => e.name === 'model_run').sort((a, b) => a.ts - b.ts);
+  const last = runs[runs.length - 1];
+  const inLast = (e: ProfileEvent) => e.ts >= last.ts && e.ts <= last.ts + last.dur;
+  const opOf = new Map<string, string>();
+  const byOp: Record<string, { nodes: number; hostUs: number; gpuUs: number }> = {};
+  const entry = (op: string) => (byOp[op] ??= { nodes: 0, hostUs: 0, gpuUs: 0 });
+  for (const e of events.filter((x) => x.cat === 'Node' && x.name.endsWith('_kernel_time') && inLast(x))) {
+    const node = e.name.slice(0, -'_kernel_time'.length);
+    opOf.set(node, e.args?.op_name ?? '?');
+    entry(opOf.get(node)!).nodes++;
+    entry(opOf.get(node)!).hostUs += e.dur;
+  }
+  const gpuAll = events.filter((x) => x.cat === 'Api');
+  const gpu = gpuAll.filter(inLast).length ? gpuAll.filter(inLast) : gpuAll.slice(-opOf.size);
+  for (const e of gpu) entry(opOf.get(e.name.split('&')[0]) ?? '?').gpuUs += e.dur;
+  const round = (v: number) => Math.round(v);
+  return {
+    runs: runs.length,
+    lastRunUs: last.dur,
+    hostUs: round(Object.values(byOp).reduce((a, b) => a + b.hostUs, 0)),
+    gpuUs: round(gpu.reduce((a, b) => a + b.dur, 0)),
+    gpuKernels: gpu.length,
+    byOp: Object.fromEntries(
+      Object.entries(byOp).sort((a, b) => b[1].gpuUs + b[1].hostUs - a[1].gpuUs - a[1].hostUs),
+    ),
+    topGpu: [...gpu]
+      .sort((a, b) => b.dur - a.dur)
+      .slice(0, 25)
+      .map((e) => ({ name: e.name, us: e.dur, shapes: e.args?.shapes })),
+  };
+}
+
+/** The host cost of one dispatch: a chain of `n` tiny element-wise nodes, per run and per node. */
+async function dispatchCost(providerOptions?: Record<string, string>, n = 2000): Promise<unknown> {
+  const g = new Graph();
+  const x = g.input('x', [16], 'float32');
+  let y = x;
+  for (let i = 0; i < n; i++) y = i % 2 ? op.add(y, x) : op.mul(y, x);
+  g.output('y', y);
+  const s = await createSession(g, {
+    executionProvider: 'webgpu',
+    providerOptions,
+    graphOptimizationLevel: 'disabled',
+  });
+  const feed = { x: new Float32Array(16).fill(1) };
+  for (let i = 0; i < 3; i++) await s.run(feed);
+  const runs = 20;
+  const start = performance.now();
+  for (let i = 0; i < runs; i++) await s.run(feed);
+  const ms = (performance.now() - start) / runs;
+  await s.release();
+  return { nodes: n, msPerRun: ms, usPerNode: (ms * 1000) / n };
 }
 
 function peer(p: Paths, spec: BenchSpec, mode: Scale): Record<string, unknown> {
@@ -298,8 +381,12 @@ function sections(p: Paths): Section[] {
     run: () => throughput(c),
     timeoutS,
   });
-  const gpu = (spec: BenchSpec, mode: Scale) => ({ spec, mode, ep: 'webgpu' as const, stateOnDevice: true });
+  const noValidation = { providerOptions: { validationMode: 'disabled' } };
   return [
+    { name: 'dispatch.basic', run: () => dispatchCost(), timeoutS: 60 },
+    { name: 'dispatch.disabled', run: () => dispatchCost(noValidation.providerOptions), timeoutS: 60 },
+    { name: 'profile.large', run: profile, timeoutS: 120 },
+    tp('large.full.webgpu-novalidation', { ...gpu(LARGE, 'full'), session: noValidation }, 240),
     { name: 'kernels', run: kernels, timeoutS: 60 },
     { name: 'trajectory.full', run: () => trajectories(p, 'full'), timeoutS: 90 },
     { name: 'trajectory.lora', run: () => trajectories(p, 'lora'), timeoutS: 90 },

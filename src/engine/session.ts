@@ -23,6 +23,9 @@ export interface SessionOptions extends EmitOptions {
   modelDir?: string;
   inMemoryLimitBytes?: number;
   graphOptimizationLevel?: ort.InferenceSession.SessionOptions['graphOptimizationLevel'];
+  /** The provider's own options, e.g. WebGPU's `validationMode`. onnxruntime creates one WebGPU device per
+   * process with the options of its first session, so a process should use one set. */
+  providerOptions?: Record<string, string>;
   /** Further onnxruntime session options (memory arena, profiling...), applied last. */
   ortOptions?: Omit<ort.InferenceSession.SessionOptions, 'executionProviders'>;
 }
@@ -144,7 +147,7 @@ export async function createSession(
   const ep = opts.executionProvider ?? 'cpu';
   const provider = checkExecutionProvider(ep);
   const sessionOptions: ort.InferenceSession.SessionOptions = {
-    executionProviders: [provider],
+    executionProviders: [opts.providerOptions ? { name: provider, ...opts.providerOptions } : provider],
     graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
     ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
     ...(opts.preferredOutputLocation ? { preferredOutputLocation: opts.preferredOutputLocation } : {}),

@@ -6,7 +6,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { adamWFeeds, stateNames } from '../engine/optim';
-import { ExecutionProvider, Feed, Session, createSession } from '../engine/session';
+import { ExecutionProvider, Feed, Session, SessionOptions, createSession } from '../engine/session';
 import { float32Tensor, ortTensor } from './ort-tensors';
 import { Batch, NoiseInput, Objective } from './objective';
 import {
@@ -28,6 +28,8 @@ export interface TrainerOptions extends OptimizerOptions {
   threads?: number;
   /** Keep trainable tensors and moments on the device between steps (default: on for webgpu). */
   stateOnDevice?: boolean;
+  /** Provider and onnxruntime options for the step sessions (e.g. WebGPU validation, profiling). */
+  session?: Pick<SessionOptions, 'providerOptions' | 'ortOptions'>;
   /** Uniform [0, 1) numbers for noise inputs such as dropout masks (a seeded, saveable RNG). */
   random: () => number;
 }
@@ -168,6 +170,7 @@ export class Trainer {
           executionProvider: this.opts.executionProvider ?? 'cpu',
           threads: this.opts.threads,
           preferredOutputLocation: this.opts.stateOnDevice ? this.deviceOutputs(step) : undefined,
+          ...this.opts.session,
         });
         return { session, step };
       })();
