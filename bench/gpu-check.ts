@@ -215,7 +215,8 @@ interface ThroughputCase {
   mode: Scale;
   ep: ExecutionProvider;
   stateOnDevice: boolean;
-  session?: TrainerOptions['session'];
+  /** Trainer options that differ from the defaults (variants measured side by side). */
+  options?: Pick<TrainerOptions, 'session' | 'pretransposeWeights'>;
 }
 
 async function throughput(c: ThroughputCase): Promise<unknown> {
@@ -242,7 +243,7 @@ async function throughput(c: ThroughputCase): Promise<unknown> {
         weightDecayAll: true,
         executionProvider: c.ep,
         stateOnDevice: c.stateOnDevice,
-        session: c.session,
+        ...c.options,
         threads: c.ep === 'cpu' ? os.cpus().length : undefined,
         random: () => rng.next(),
       },
@@ -270,10 +271,10 @@ async function throughput(c: ThroughputCase): Promise<unknown> {
 }
 
 /** One step of the larger model under onnxruntime's profiler: host (kernel launch) and GPU time per op type. */
-async function profile(): Promise<unknown> {
+async function profile(session: TrainerOptions['session'] = {}): Promise<unknown> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-profile-'));
-  const session = { ortOptions: { enableProfiling: true, profileFilePrefix: path.join(dir, 'step') } };
-  const timing = await throughput({ ...gpu(LARGE_PROFILED, 'full'), session });
+  session = { ...session, ortOptions: { enableProfiling: true, profileFilePrefix: path.join(dir, 'step') } };
+  const timing = await throughput({ ...gpu(LARGE_PROFILED, 'full'), options: { session } });
   const file = fs.readdirSync(dir).find((f) => f.endsWith('.json'));
   if (!file) throw new Error('onnxruntime wrote no profile');
   return { timing, ...summarizeProfile(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'))) };
@@ -323,7 +324,7 @@ function summarizeProfile(events: ProfileEvent[]): Record<string, unknown> {
 }
 
 /** The host cost of one dispatch: a chain of `n` tiny element-wise nodes, per run and per node. */
-async function dispatchCost(providerOptions?: Record<string, string>, n = 2000): Promise<unknown> {
+async function dispatchCost(n = 2000): Promise<unknown> {
   const g = new Graph();
   const x = g.input('x', [16], 'float32');
   let y = x;
@@ -331,7 +332,6 @@ async function dispatchCost(providerOptions?: Record<string, string>, n = 2000):
   g.output('y', y);
   const s = await createSession(g, {
     executionProvider: 'webgpu',
-    providerOptions,
     graphOptimizationLevel: 'disabled',
   });
   const feed = { x: new Float32Array(16).fill(1) };
@@ -381,12 +381,17 @@ function sections(p: Paths): Section[] {
     run: () => throughput(c),
     timeoutS,
   });
-  const noValidation = { providerOptions: { validationMode: 'disabled' } };
+  const bucketCache = { providerOptions: { storageBufferCacheMode: 'bucket' } };
   return [
-    { name: 'dispatch.basic', run: () => dispatchCost(), timeoutS: 60 },
-    { name: 'dispatch.disabled', run: () => dispatchCost(noValidation.providerOptions), timeoutS: 60 },
-    { name: 'profile.large', run: profile, timeoutS: 120 },
-    tp('large.full.webgpu-novalidation', { ...gpu(LARGE, 'full'), session: noValidation }, 240),
+    { name: 'dispatch', run: () => dispatchCost(), timeoutS: 60 },
+    { name: 'profile.large', run: () => profile(), timeoutS: 120 },
+    { name: 'profile.large-bucket-cache', run: () => profile(bucketCache), timeoutS: 120 },
+    tp('large.full.webgpu-bucket-cache', { ...gpu(LARGE, 'full'), options: { session: bucketCache } }, 240),
+    tp(
+      'large.full.webgpu-gemm-transb',
+      { ...gpu(LARGE, 'full'), options: { pretransposeWeights: false } },
+      240,
+    ),
     { name: 'kernels', run: kernels, timeoutS: 60 },
     { name: 'trajectory.full', run: () => trajectories(p, 'full'), timeoutS: 90 },
     { name: 'trajectory.lora', run: () => trajectories(p, 'lora'), timeoutS: 90 },

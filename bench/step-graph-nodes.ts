@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     writeDemoModel(dir, { ...MODEL, seed: 0 });
     const model = await loadModel(dir);
     const result: Record<string, unknown> = {};
-    for (const [scale, flatUpdate] of [
+    for (const [scale, webgpu] of [
       ['full', false],
       ['full', true],
       ['lora', false],
@@ -60,12 +60,13 @@ async function main(): Promise<void> {
         adamW: ADAMW_DEFAULTS,
         maxGradNorm: 1,
         weightDecayAll: true,
-        flatUpdate,
+        flatUpdate: webgpu,
+        pretransposeWeights: webgpu,
       });
       const types = opTypes(step.graph);
       const byType: Record<string, number> = {};
       for (const t of types) byType[t] = (byType[t] ?? 0) + 1;
-      result[`${scale}${flatUpdate ? ' flat' : ''}`] = {
+      result[`${scale}${webgpu ? ' as on webgpu' : ' as on the CPU'}`] = {
         nodes: types.length,
         cpuNodes: fallbackNodes(step.graph).length,
         byType: Object.fromEntries(Object.entries(byType).sort((a, b) => b[1] - a[1])),

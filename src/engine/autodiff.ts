@@ -134,6 +134,18 @@ function gemmRule({ node, inputs: [a, b, c], grads: [g], need }: GradContext): (
   return [ga, gb, gc];
 }
 
+/**
+ * (A B)^T as the product B^T A^T when g is a fresh 2-D Gemm without bias (the gradient of a pre-transposed
+ * weight): one Gemm instead of a Gemm and a Transpose; the Gemm that made g is then dead and pruned.
+ */
+function transposedGemm(g: Tensor): Tensor | null {
+  const n = g.node;
+  if (n?.opType !== 'Gemm' || n.inputs.length !== 2) return null;
+  const alpha = (n.attrs.alpha as { float: number } | undefined)?.float;
+  const [a, b] = n.inputs;
+  return op.gemm(b, a, undefined, { transA: n.attrs.transB !== 1, transB: n.attrs.transA !== 1, alpha });
+}
+
 /** Gradient of Max (or Min): the winner takes g, ties split it evenly (as torch.maximum). */
 function extremumRule(pick: typeof op.greater) {
   return ({ inputs: [a, b], grads: [g], need }: GradContext): (Tensor | null)[] => {
@@ -244,7 +256,8 @@ export const gradientRules: Record<string, GradientRule> = {
   Transpose: ({ node, grads: [g] }) => {
     const perm = node.attrs.perm as number[];
     const inverse = perm.map((_, i) => perm.indexOf(i));
-    return [op.transpose(g as Tensor, inverse)];
+    const swap = perm.length === 2 && perm[0] === 1;
+    return [(swap && transposedGemm(g as Tensor)) || op.transpose(g as Tensor, inverse)];
   },
   Expand: ({ inputs: [x], grads: [g] }) => [unbroadcast(g as Tensor, x.shape), null],
   Concat: ({ node, inputs, grads: [g] }) => {

@@ -138,6 +138,9 @@ export class Graph {
   readonly outputs = new Map<string, Tensor>();
   /** The dtype MatMul/Gemm of float32 operands compute in; 'float16' is mixed precision (see precision.ts). */
   matmulDtype: 'float32' | 'float16' = 'float32';
+  /** nn.linear as MatMul(x, Transpose(W)) instead of Gemm(x, W, transB): WebGPU's Gemm with transB runs ~3x
+   * slower than its plain product (profiled on an H200), while the CPU provider prefers the Gemm. */
+  pretransposeWeights = false;
   private readonly names = new Set<string>();
 
   /** A runtime feed that is never differentiated (token ids, masks, optimizer scalars). */

@@ -86,6 +86,11 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
   const [out, inF] = weight.shape;
   if (x.shape[x.rank - 1] !== inF)
     throw new Error(`linear: input ${x} does not match weight ${weight} (out, in)`);
+  if (x.graph.pretransposeWeights) {
+    // MatMul broadcasts over the leading axes: no reshapes. Autodiff multiplies the gradient by W itself.
+    const y = op.matmul(x, op.transpose(weight, [1, 0])); // (..., out)
+    return bias ? op.add(y, bias) : y;
+  }
   const flat = x.rank === 2 ? x : op.reshape(x, [-1, inF]); // (N, in)
   const y = op.gemm(flat, weight, bias, { transB: true }); // (N, out)
   return x.rank === 2 ? y : op.reshape(y, [...x.shape.slice(0, -1), out]);

@@ -238,6 +238,9 @@ export function transpose(x: Tensor, perm: readonly number[]): Tensor {
   const p = perm.map((a) => normAxis(a, x.rank, 'Transpose'));
   if (p.length !== x.rank || new Set(p).size !== p.length)
     fail('Transpose', `bad perm ${fmt(perm)} for ${x}`);
+  // A transpose undoing the transpose that made x is x's source (e.g. W in the gradient of x @ W^T).
+  const inner = x.node?.opType === 'Transpose' ? (x.node.attrs.perm as number[]) : null;
+  if (inner && p.every((a, i) => inner[a] === i)) return x.node!.inputs[0];
   return one(
     x.graph,
     'Transpose',

@@ -139,6 +139,13 @@ export class Session {
   }
 }
 
+/**
+ * WebGPU storage buffers reused by exact size: a training step asks for the same buffers every run, while the
+ * default size buckets keep only a few buffers per size and create the rest anew each step (~0.3 ms of host time
+ * each on an H200, ~120 ms a step for the larger GPU-check model).
+ */
+const WEBGPU_DEFAULTS: Record<string, string> = { storageBufferCacheMode: 'simple' };
+
 /** Create a session from a Graph (emitted here), a model path, or model bytes. */
 export async function createSession(
   source: Graph | string | Uint8Array,
@@ -146,8 +153,9 @@ export async function createSession(
 ): Promise<Session> {
   const ep = opts.executionProvider ?? 'cpu';
   const provider = checkExecutionProvider(ep);
+  const providerOptions = { ...(ep === 'webgpu' ? WEBGPU_DEFAULTS : {}), ...opts.providerOptions };
   const sessionOptions: ort.InferenceSession.SessionOptions = {
-    executionProviders: [opts.providerOptions ? { name: provider, ...opts.providerOptions } : provider],
+    executionProviders: [{ name: provider, ...providerOptions }],
     graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
     ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
     ...(opts.preferredOutputLocation ? { preferredOutputLocation: opts.preferredOutputLocation } : {}),

@@ -23,6 +23,8 @@ export interface OptimizerOptions {
   weightDecayAll: boolean;
   /** AdamW over one flat buffer per decay group (engine/optim `flat`): fewer nodes, same numbers. */
   flatUpdate?: boolean;
+  /** nn.linear through pre-transposed weights (Graph.pretransposeWeights): faster products on WebGPU. */
+  pretransposeWeights?: boolean;
 }
 
 /** Output names shared by the step graphs. */
@@ -61,8 +63,13 @@ function scalarF32(t: Tensor, what: string): Tensor {
   return f.rank === 0 ? f : op.reshape(f, []);
 }
 
-function buildObjective(objective: Objective, batch: Batch): { g: Graph; out: ObjectiveOutputs } {
+function buildObjective(
+  objective: Objective,
+  batch: Batch,
+  opts: Pick<OptimizerOptions, 'pretransposeWeights'>,
+): { g: Graph; out: ObjectiveOutputs } {
   const g = new Graph();
+  g.pretransposeWeights = opts.pretransposeWeights ?? false;
   const out = objective.build(g, batchInputs(g, batch));
   if (out.params.size === 0) throw new Error(`objective '${objective.name}' has no trainable tensors`);
   return { g, out };
@@ -70,7 +77,7 @@ function buildObjective(objective: Objective, batch: Batch): { g: Graph; out: Ob
 
 /** One micro-batch per optimizer step: everything, AdamW included, in one graph. */
 export function buildFusedStepGraph(objective: Objective, batch: Batch, opts: OptimizerOptions): StepGraph {
-  const { g, out } = buildObjective(objective, batch);
+  const { g, out } = buildObjective(objective, batch, opts);
   // A count clamped to >= 1: a batch without any labelled item gives loss 0, not NaN weights.
   const weight = op.maximum(scalarF32(out.weight, 'weight'), 1);
   const loss = op.div(scalarF32(out.lossSum, 'lossSum'), weight);
@@ -92,8 +99,12 @@ export function buildFusedStepGraph(objective: Objective, batch: Batch, opts: Op
 }
 
 /** Gradients of the loss sum of one micro-batch, added onto `<name>.grad_acc` inputs. */
-export function buildGradientGraph(objective: Objective, batch: Batch): StepGraph {
-  const { g, out } = buildObjective(objective, batch);
+export function buildGradientGraph(
+  objective: Objective,
+  batch: Batch,
+  opts: Pick<OptimizerOptions, 'pretransposeWeights'> = {},
+): StepGraph {
+  const { g, out } = buildObjective(objective, batch, opts);
   const lossSum = scalarF32(out.lossSum, 'lossSum');
   g.output(OUT.lossSum, lossSum);
   g.output(OUT.weight, scalarF32(out.weight, 'weight'));

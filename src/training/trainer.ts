@@ -67,6 +67,7 @@ export class Trainer {
     this.opts = {
       ...opts,
       flatUpdate: opts.flatUpdate ?? webgpu,
+      pretransposeWeights: opts.pretransposeWeights ?? webgpu,
       stateOnDevice: opts.stateOnDevice ?? webgpu,
     };
   }
@@ -123,7 +124,7 @@ export class Trainer {
     let paramNames: string[] = [];
     for (const batch of batches) {
       const { session, step } = await this.compiled(`grad|${batchSignature(batch)}`, () =>
-        buildGradientGraph(this.objective, batch),
+        buildGradientGraph(this.objective, batch, this.opts),
       );
       paramNames = step.paramNames;
       const current = acc ?? this.zeros(step.paramNames);

@@ -13,7 +13,7 @@ import { parameterize } from '../../../src/training/parameterization';
 import { Rng } from '../../../src/training/rng';
 import { SftObjective } from '../../../src/training/sft';
 import { TrainState } from '../../../src/training/train-state';
-import { Trainer } from '../../../src/training/trainer';
+import { Trainer, TrainerOptions } from '../../../src/training/trainer';
 import { hfTiny } from '../../helpers/fixtures';
 
 interface Trajectory {
@@ -61,6 +61,7 @@ async function runTrajectory(
   scale: 'full' | 'lora' | 'prompt_tuning',
   adapterDir: string | null,
   microBatches: (b: Batch) => Batch[] = (b) => [b],
+  layout: Pick<TrainerOptions, 'flatUpdate' | 'pretransposeWeights'> = {},
 ) {
   const t = trajectories[scale === 'prompt_tuning' ? 'prompt_tuning' : scale];
   const model = await loadModel(hfTiny('llama-tiny'));
@@ -79,6 +80,7 @@ async function runTrajectory(
       weightDecayAll: true,
       threads: 2,
       random: Math.random,
+      ...layout,
     },
   );
   const batch = sftBatch();
@@ -109,14 +111,31 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-test('full fine-tuning follows PyTorch and ends at full_final', async () => {
-  const run = await runTrajectory('full', null);
+test.each([
+  ['', {}],
+  [
+    ' with the WebGPU layout (grouped AdamW, pre-transposed weights)',
+    { flatUpdate: true, pretransposeWeights: true },
+  ],
+])('full fine-tuning%s follows PyTorch and ends at full_final', async (_, layout) => {
+  const run = await runTrajectory('full', null, undefined, layout);
   expectTrajectory(run);
   const final = SafetensorsReader.openFolder(hfTiny('full_final'));
   let worst = 0;
   for (const [name, v] of run.values)
     worst = Math.max(worst, maxAbsDiff(v.data as Float32Array, final.float32(name)));
   expect(worst).toBeLessThan(1e-4);
+});
+
+test('LoRA with the WebGPU layout follows PyTorch and ends at lora_final', async () => {
+  const run = await runTrajectory('lora', hfTiny('lora_init'), undefined, {
+    flatUpdate: true,
+    pretransposeWeights: true,
+  });
+  expectTrajectory(run);
+  const final = SafetensorsReader.open(hfTiny('lora_final', 'adapter_model.safetensors'));
+  for (const [name, v] of run.values)
+    expect(maxAbsDiff(v.data as Float32Array, final.float32(name))).toBeLessThan(1e-4);
 });
 
 test('LoRA follows PyTorch from lora_init, changes only adapter tensors and ends at lora_final', async () => {

@@ -73,6 +73,17 @@ async function train(
   return { log, weights };
 }
 
+/** Two runs agree to float32 rounding (the flat update sums the gradient norm in another order). */
+function expectSameRun(a: Awaited<ReturnType<typeof train>>, b: Awaited<ReturnType<typeof train>>): void {
+  const close = (x: number, y: number) =>
+    expect(Math.abs(x - y)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(y)));
+  a.log.forEach((e, i) => {
+    close(e.loss, b.log[i].loss);
+    close(e.norm, b.log[i].norm);
+  });
+  a.weights.forEach((w, i) => w.forEach((v, j) => close(v, b.weights[i][j])));
+}
+
 describe('AdamW and gradient clipping', () => {
   test('match values computed by torch.optim.AdamW and clip_grad_norm_ (torch 1.13, float32)', async () => {
     // loss = sum(a^3) + a[0] * sum(b * [2, -3]); a decays (wd 0.1), b does not. lr 0.05, clip 1.0.
@@ -161,7 +172,7 @@ describe('AdamW and gradient clipping', () => {
     }
   });
 
-  test('the flat update (parameters concatenated per decay group) gives bit-identical results', async () => {
+  test('the flat update (parameters concatenated per group) gives the per-parameter results', async () => {
     const specs = [
       { name: 'w', shape: [4, 3], decayed: true },
       { name: 'bias', shape: [4], decayed: false },
@@ -185,13 +196,13 @@ describe('AdamW and gradient clipping', () => {
         runs.push(await train(session, specs, init, 3, 0.03, cfg));
         await session.release();
       }
-      expect(runs[1].log).toEqual(runs[0].log);
-      expect(runs[1].weights).toEqual(runs[0].weights);
+      expectSameRun(runs[1], runs[0]);
     }
   });
 
-  test('the flat update of more parameters than one Split may output on WebGPU (15) is still identical', async () => {
-    const specs = Array.from({ length: 40 }, (_, i) => ({ name: `p${i}`, shape: [2, i + 1], decayed: true }));
+  test('the flat update of more parameters than one Split may output on WebGPU (15) is still the same', async () => {
+    // One group: every parameter has 3 columns.
+    const specs = Array.from({ length: 40 }, (_, i) => ({ name: `p${i}`, shape: [i + 1, 3], decayed: true }));
     const cfg = { ...ADAMW_DEFAULTS, weightDecay: 0.1 };
     // loss = sum_i sum(p_i ^ 3) * (i + 1)
     const lossOf = (_g: Graph, ps: ReturnType<Graph['param']>[]) =>
@@ -203,8 +214,7 @@ describe('AdamW and gradient clipping', () => {
       runs.push(await train(session, specs, init, 2, 0.05, cfg));
       await session.release();
     }
-    expect(runs[1].weights).toEqual(runs[0].weights);
-    expect(runs[1].log).toEqual(runs[0].log);
+    expectSameRun(runs[1], runs[0]);
   });
 
   test('clipping scales by maxNorm / (norm + 1e-6) only when the norm exceeds maxNorm', () => {
