@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { LossScalerState } from '../engine/precision';
 import { UserInputError } from '../errors';
 import { SafetensorsReader, floatTensor, writeSafetensors } from '../models/safetensors';
 import { Hyperparameters } from './hyperparameters';
@@ -40,6 +41,8 @@ export interface TrainerStateFile {
   trainables: string[];
   hyperparameters: Hyperparameters;
   logHistory: LogEntry[];
+  /** Mixed-precision runs: the loss scale and its growth tracker (torch's GradScaler state). */
+  lossScaler?: LossScalerState;
 }
 
 const momentKeys = (name: string) => ({ expAvg: `${name}.exp_avg`, expAvgSq: `${name}.exp_avg_sq` });

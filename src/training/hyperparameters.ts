@@ -31,6 +31,8 @@ export interface Hyperparameters {
   numVirtualTokens: number;
   /** Initialise prompt tuning from this text's token embeddings (peft's PromptTuningInit.TEXT). */
   promptTuningInitText: string | null;
+  /** float16 matrix products with float32 master weights and dynamic loss scaling (torch.autocast + GradScaler). */
+  mixedPrecision: boolean;
   /** Null: min(1024, the model's limit). */
   maxSequenceLength: number | null;
   seed: number;
@@ -128,6 +130,7 @@ export const HYPERPARAMETER_FIELDS: Record<keyof Hyperparameters, { check: Check
   loraTargets: { check: targets, default: ['q_proj', 'v_proj'] },
   numVirtualTokens: { check: integer(1, 1024), default: 20 },
   promptTuningInitText: { check: nullable(text), default: null },
+  mixedPrecision: { check: boolean, default: false },
   maxSequenceLength: { check: nullable(integer(2, MAX_SEQUENCE_LENGTH_LIMIT)), default: null },
   seed: { check: integer(0, 2 ** 32 - 1), default: 42 },
   shuffle: { check: boolean, default: true },

@@ -15,6 +15,7 @@ import { ParameterScale } from './config-file';
 import { DatasetRow, exampleData, padTokenIdOf } from './data';
 import { PromptTemplate } from './data/examples';
 import { HYPERPARAMETER_FIELDS, Hyperparameters } from './hyperparameters';
+import type { OptimizerOptions } from './step-graphs';
 import { LoopPosition, START, planSteps, runLoop } from './loop';
 import { TrainingMethod } from './methods';
 import { Parameterization, parameterize } from './parameterization';
@@ -168,9 +169,7 @@ export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promis
   const objective = req.method.objective({ model, params, hyperparameters: hp });
   const state = saved ? restoreState(saved, params, req.resumeFrom!) : TrainState.initial(params.initial);
   const trainer = new Trainer(objective, state, {
-    adamW: { beta1: hp.adamBeta1, beta2: hp.adamBeta2, eps: hp.adamEpsilon, weightDecay: hp.weightDecay },
-    maxGradNorm: hp.maxGradNorm > 0 ? hp.maxGradNorm : null,
-    weightDecayAll: hp.weightDecayAll,
+    ...optimizerOptions(hp),
     executionProvider: req.executionProvider,
     threads: req.threads ?? undefined,
     random: () => rng.next(),
@@ -281,6 +280,16 @@ export interface RunCheckpoint {
   logHistory: LogEntry[];
 }
 
+/** The trainer's optimizer settings from a run's hyperparameters. */
+export function optimizerOptions(hp: Hyperparameters): OptimizerOptions {
+  return {
+    adamW: { beta1: hp.adamBeta1, beta2: hp.adamBeta2, eps: hp.adamEpsilon, weightDecay: hp.weightDecay },
+    maxGradNorm: hp.maxGradNorm > 0 ? hp.maxGradNorm : null,
+    weightDecayAll: hp.weightDecayAll,
+    mixedPrecision: hp.mixedPrecision,
+  };
+}
+
 /**
  * Writes one checkpoint of a run (SFT, reward model, DPO or RL): the artifact in its PEFT or Hugging Face layout,
  * the Adam moments and trainer_state.json with everything `restoreState` needs to continue exactly.
@@ -303,6 +312,7 @@ export async function saveRunCheckpoint(dir: string, c: RunCheckpoint): Promise<
       trainables: [...host.keys()],
       hyperparameters: c.hyperparameters,
       logHistory: c.logHistory,
+      ...(c.state.lossScaler ? { lossScaler: c.state.lossScaler } : {}),
     },
     host,
   );
@@ -335,5 +345,5 @@ export function restoreState(saved: TrainerStateFile, params: Parameterization, 
       expAvgSq: m.expAvgSq,
     });
   }
-  return TrainState.fromHost(saved.globalStep, states);
+  return TrainState.fromHost(saved.globalStep, states, saved.lossScaler ?? null);
 }

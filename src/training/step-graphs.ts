@@ -12,6 +12,7 @@ import { gradients } from '../engine/autodiff';
 import { Graph, Tensor } from '../engine/graph';
 import * as op from '../engine/ops';
 import { AdamWConfig, appendAdamW } from '../engine/optim';
+import { scaledGradients, withMatmulPrecision } from '../engine/precision';
 import { Batch, NoiseInput, Objective, ObjectiveOutputs } from './objective';
 import { isDecayed } from './weight-decay';
 
@@ -25,7 +26,11 @@ export interface OptimizerOptions {
   flatUpdate?: boolean;
   /** nn.linear through pre-transposed weights (Graph.pretransposeWeights): faster products on WebGPU. */
   pretransposeWeights?: boolean;
+  /** float16 products (engine/precision) and gradients through the `loss_scale` feed. */
+  mixedPrecision?: boolean;
 }
+
+type GraphOptions = Pick<OptimizerOptions, 'pretransposeWeights' | 'mixedPrecision'>;
 
 /** Output names shared by the step graphs. */
 export const OUT = {
@@ -66,13 +71,19 @@ function scalarF32(t: Tensor, what: string): Tensor {
 function buildObjective(
   objective: Objective,
   batch: Batch,
-  opts: Pick<OptimizerOptions, 'pretransposeWeights'>,
+  opts: GraphOptions,
 ): { g: Graph; out: ObjectiveOutputs } {
   const g = new Graph();
   g.pretransposeWeights = opts.pretransposeWeights ?? false;
-  const out = objective.build(g, batchInputs(g, batch));
+  const precision = opts.mixedPrecision ? 'float16' : 'float32';
+  const out = withMatmulPrecision(g, precision, () => objective.build(g, batchInputs(g, batch)));
   if (out.params.size === 0) throw new Error(`objective '${objective.name}' has no trainable tensors`);
   return { g, out };
+}
+
+/** Gradients of `loss`; under mixed precision through loss x the `loss_scale` feed (engine/precision). */
+function gradientsFor(opts: GraphOptions, loss: Tensor, params: readonly Tensor[]): Tensor[] {
+  return opts.mixedPrecision ? scaledGradients(loss, params) : gradients(loss, params);
 }
 
 /** One micro-batch per optimizer step: everything, AdamW included, in one graph. */
@@ -88,7 +99,7 @@ export function buildFusedStepGraph(objective: Objective, batch: Batch, opts: Op
   }
   const names = [...out.params.keys()];
   const params = names.map((n) => out.params.get(n)!);
-  const grads = gradients(loss, params);
+  const grads = gradientsFor(opts, loss, params);
   appendAdamW(
     params.map((param, i) => ({ param, grad: grads[i], decayed: isDecayed(names[i], opts.weightDecayAll) })),
     opts.adamW,
@@ -99,11 +110,7 @@ export function buildFusedStepGraph(objective: Objective, batch: Batch, opts: Op
 }
 
 /** Gradients of the loss sum of one micro-batch, added onto `<name>.grad_acc` inputs. */
-export function buildGradientGraph(
-  objective: Objective,
-  batch: Batch,
-  opts: Pick<OptimizerOptions, 'pretransposeWeights'> = {},
-): StepGraph {
+export function buildGradientGraph(objective: Objective, batch: Batch, opts: GraphOptions = {}): StepGraph {
   const { g, out } = buildObjective(objective, batch, opts);
   const lossSum = scalarF32(out.lossSum, 'lossSum');
   g.output(OUT.lossSum, lossSum);
@@ -112,7 +119,7 @@ export function buildGradientGraph(
   for (const name of metricNames) g.output(OUT.metric(name), scalarF32(out.metricSums![name], name));
   const names = [...out.params.keys()];
   const params = names.map((n) => out.params.get(n)!);
-  gradients(lossSum, params).forEach((grad, i) => {
+  gradientsFor(opts, lossSum, params).forEach((grad, i) => {
     const acc = g.input(OUT.gradAcc(names[i]), grad.shape, grad.dtype);
     g.output(OUT.gradAccNext(names[i]), op.add(acc, grad));
   });

@@ -4,6 +4,7 @@
  * 'gpu-buffer'); they are read back to the host only when a checkpoint needs them.
  */
 import * as ort from 'onnxruntime-node';
+import { LossScalerState } from '../engine/precision';
 import { float32Tensor } from './ort-tensors';
 import { HostTensor } from './objective';
 
@@ -26,6 +27,8 @@ export class TrainState {
     /** Optimizer steps taken so far. */
     public step: number,
     readonly params: Map<string, ParamState>,
+    /** The dynamic loss scale of a mixed-precision run (saved in checkpoints), else null. */
+    public lossScaler: LossScalerState | null = null,
   ) {}
 
   /** Fresh state: the initial values (wrapped, never written: each step outputs new tensors) and zero moments. */
@@ -45,7 +48,11 @@ export class TrainState {
   }
 
   /** State restored from host arrays (a checkpoint). */
-  static fromHost(step: number, states: ReadonlyMap<string, HostParamState>): TrainState {
+  static fromHost(
+    step: number,
+    states: ReadonlyMap<string, HostParamState>,
+    lossScaler: LossScalerState | null = null,
+  ): TrainState {
     const params = new Map<string, ParamState>();
     for (const [name, s] of states) {
       params.set(name, {
@@ -54,7 +61,7 @@ export class TrainState {
         expAvgSq: float32Tensor(s.expAvgSq, s.shape),
       });
     }
-    return new TrainState(step, params);
+    return new TrainState(step, params, lossScaler);
   }
 
   /** Read every tensor back to the host (downloads device-resident tensors). */

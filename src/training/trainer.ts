@@ -6,6 +6,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { adamWFeeds, stateNames } from '../engine/optim';
+import { DynamicLossScaler, LOSS_SCALE, LossScalerOptions } from '../engine/precision';
 import { ExecutionProvider, Feed, Session, SessionOptions, createSession } from '../engine/session';
 import { float32Tensor, ortTensor } from './ort-tensors';
 import { Batch, NoiseInput, Objective } from './objective';
@@ -28,6 +29,8 @@ export interface TrainerOptions extends OptimizerOptions {
   threads?: number;
   /** Keep trainable tensors and moments on the device between steps (default: on for webgpu). */
   stateOnDevice?: boolean;
+  /** Initial loss scale etc. of mixed-precision runs (default: torch's GradScaler). */
+  lossScaling?: LossScalerOptions;
   /** Provider and onnxruntime options for the step sessions (e.g. WebGPU validation, profiling). */
   session?: Pick<SessionOptions, 'providerOptions' | 'ortOptions'>;
   /** Uniform [0, 1) numbers for noise inputs such as dropout masks (a seeded, saveable RNG). */
@@ -54,6 +57,8 @@ export class Trainer {
   private zeroGrads: Map<string, ort.Tensor> | null = null;
 
   private readonly opts: TrainerOptions;
+  /** Mixed precision only: moves the loss scale like GradScaler (state mirrored into `state.lossScaler`). */
+  private readonly scaler: DynamicLossScaler | null;
 
   constructor(
     readonly objective: Objective,
@@ -70,6 +75,9 @@ export class Trainer {
       pretransposeWeights: opts.pretransposeWeights ?? webgpu,
       stateOnDevice: opts.stateOnDevice ?? webgpu,
     };
+    this.scaler = opts.mixedPrecision
+      ? new DynamicLossScaler(opts.lossScaling, state.lossScaler ?? undefined)
+      : null;
   }
 
   /** One optimizer step over `microBatches` (gradients accumulated when there are several). */
@@ -79,10 +87,19 @@ export class Trainer {
     const batches = this.opts.executionProvider === 'webgpu' ? microBatches.map(int32Batch) : microBatches;
     const tokens = batches.reduce((s, b) => s + b.tokens, 0);
     const examples = batches.reduce((s, b) => s + b.examples, 0);
-    const result =
-      batches.length === 1
-        ? await this.fusedStep(batches[0], learningRate)
-        : await this.accumulatedStep(batches, learningRate);
+    // Under mixed precision an overflowed step (non-finite gradient norm) keeps the old state, halves the loss
+    // scale and runs the same batch again: every step updates, so step counts stay those of a float32 run.
+    let result: Omit<StepResult, 'tokens' | 'examples'> | null = null;
+    while (!result) {
+      result =
+        batches.length === 1
+          ? await this.fusedStep(batches[0], learningRate)
+          : await this.accumulatedStep(batches, learningRate);
+      if (!result && this.scaler!.scale < 1) {
+        throw new Error('mixed precision: the gradients stay non-finite at loss scale 1 (training diverged)');
+      }
+    }
+    if (this.scaler) this.state.lossScaler = this.scaler.toJSON();
     this.state.step += 1;
     return { ...result, tokens, examples };
   }
@@ -98,7 +115,7 @@ export class Trainer {
     await Promise.all(all.map((c) => c.session.release()));
   }
 
-  private async fusedStep(batch: Batch, lr: number): Promise<Omit<StepResult, 'tokens' | 'examples'>> {
+  private async fusedStep(batch: Batch, lr: number): Promise<Omit<StepResult, 'tokens' | 'examples'> | null> {
     const { session, step } = await this.compiled(`fused|${batchSignature(batch)}`, () =>
       buildFusedStepGraph(this.objective, batch, this.opts),
     );
@@ -107,16 +124,25 @@ export class Trainer {
       ...this.stateFeeds(step.paramNames),
       ...this.optimizerFeeds(session, lr),
     });
+    const gradNorm = await readScalar(out[OUT.gradNorm]);
+    if (!this.accepts(gradNorm, out)) return null;
     this.takeState(step.paramNames, out);
     const metrics: Record<string, number> = {};
     for (const m of step.metricNames) metrics[m] = await readScalar(out[OUT.metric(m)]);
-    return { loss: await readScalar(out[OUT.loss]), gradNorm: await readScalar(out[OUT.gradNorm]), metrics };
+    return { loss: await readScalar(out[OUT.loss]), gradNorm, metrics };
+  }
+
+  /** Whether a step's outputs are kept: always in float32; under mixed precision when the norm is finite. */
+  private accepts(gradNorm: number, out: Record<string, ort.Tensor>): boolean {
+    if (!this.scaler || this.scaler.update(gradNorm)) return true;
+    releaseDevice(Object.values(out));
+    return false;
   }
 
   private async accumulatedStep(
     batches: readonly Batch[],
     lr: number,
-  ): Promise<Omit<StepResult, 'tokens' | 'examples'>> {
+  ): Promise<Omit<StepResult, 'tokens' | 'examples'> | null> {
     let acc: Map<string, ort.Tensor> | null = null;
     let lossSum = 0;
     let weight = 0;
@@ -155,10 +181,12 @@ export class Trainer {
     };
     for (const name of paramNames) feeds[OUT.gradAcc(name)] = acc!.get(name)!;
     const out = await session.run(feeds);
-    this.takeState(paramNames, out);
     releaseDevice([...acc!.values()]);
+    const gradNorm = await readScalar(out[OUT.gradNorm]);
+    if (!this.accepts(gradNorm, out)) return null;
+    this.takeState(paramNames, out);
     const metrics = Object.fromEntries(Object.entries(metricSums).map(([k, v]) => [k, v * scale]));
-    return { loss: lossSum * scale, gradNorm: await readScalar(out[OUT.gradNorm]), metrics };
+    return { loss: lossSum * scale, gradNorm, metrics };
   }
 
   private compiled(key: string, build: () => StepGraph): Promise<Compiled> {
@@ -216,11 +244,15 @@ export class Trainer {
     return Object.fromEntries(Object.entries(all).filter(([name]) => session.inputNames.includes(name)));
   }
 
-  /** Batch tensors the graph reads (an objective may leave some unused, e.g. a mask) and fresh noise. */
+  /** Batch tensors the graph reads (an objective may leave some unused, e.g. a mask), the loss scale and fresh
+   * noise. */
   private batchFeeds(session: Session, batch: Batch, noise: readonly NoiseInput[]): Record<string, Feed> {
     const feeds: Record<string, Feed> = {};
     for (const [name, t] of Object.entries(batch.tensors)) {
       if (session.inputNames.includes(name)) feeds[name] = ortTensor(t.data, t.shape, t.dtype);
+    }
+    if (this.scaler && session.inputNames.includes(LOSS_SCALE)) {
+      feeds[LOSS_SCALE] = float32Tensor(new Float32Array([this.scaler.scale]), []);
     }
     for (const n of noise) {
       if (session.inputNames.includes(n.input.name)) {

@@ -234,6 +234,12 @@ export const HYPERPARAMETERS = {
     methods: RL,
     about: 'Optimizer steps taken on each batch of sampled completions (RL only).',
   },
+  mixedPrecision: {
+    kind: 'boolean',
+    about:
+      'float16 matrix products with float32 master weights and dynamic loss scaling; for GPUs (WEBGPU), where ' +
+      'float16 products are faster. Losses stay within ~1e-3 of float32 on the tested models.',
+  },
   executionProvider: {
     kind: 'provider',
     about: 'Where the worker runs the training: CPU, WEBGPU (any GPU through Vulkan/Metal/D3D12) or CUDA.',

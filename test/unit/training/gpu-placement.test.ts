@@ -42,7 +42,14 @@ async function sft(scale: 'full' | 'lora') {
   return new SftObjective(params.forward, params.initial);
 }
 
-const optimizer = { adamW: ADAMW_DEFAULTS, maxGradNorm: 1, weightDecayAll: false, flatUpdate: true };
+/** The layout the trainer builds on webgpu. */
+const optimizer = {
+  adamW: ADAMW_DEFAULTS,
+  maxGradNorm: 1,
+  weightDecayAll: false,
+  flatUpdate: true,
+  pretransposeWeights: true,
+};
 
 test('int32Batch converts int64 tensors with the same values and refuses values beyond int32', () => {
   const batch = paddedBatch();
@@ -71,6 +78,12 @@ test.each(['full', 'lora'] as const)(
       shape: fused.graph.feeds.find((t) => t.name === name)!.shape,
     }));
     assertGpuPlaceable(buildUpdateGraph(shapes, optimizer).graph);
+    // Mixed precision: float16 products (Cast, MatMul, Gemm, Transpose in float16) stay on the device too.
+    const mixed = { ...optimizer, mixedPrecision: true };
+    const mixedStep = buildFusedStepGraph(objective, int32Batch(batch), mixed).graph;
+    expect(mixedStep.nodes.some((n) => n.opType === 'MatMul' && n.inputs[0].dtype === 'float16')).toBe(true);
+    assertGpuPlaceable(mixedStep);
+    assertGpuPlaceable(buildGradientGraph(objective, int32Batch(batch), mixed).graph);
   },
 );
 

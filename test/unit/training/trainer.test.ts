@@ -1,4 +1,5 @@
 import { ADAMW_DEFAULTS } from '../../../src/engine/optim';
+import { LOSS_SCALER_DEFAULTS } from '../../../src/engine/precision';
 import { Batch, HostTensor } from '../../../src/training/objective';
 import { Trainer, TrainerOptions } from '../../../src/training/trainer';
 import { TrainState } from '../../../src/training/train-state';
@@ -102,4 +103,46 @@ test('weight decay skips biases and norm weights unless decayAll', () => {
   noDecay.forEach((n) => expect(isDecayed(n)).toBe(false));
   decay.forEach((n) => expect(isDecayed(n)).toBe(true));
   noDecay.forEach((n) => expect(isDecayed(n, true)).toBe(true));
+});
+
+describe('mixed precision', () => {
+  const mixed = (initialScale: number, state?: TrainState) => {
+    const objective = new LinearObjective(IN, CLASSES);
+    const lossScaling = { ...LOSS_SCALER_DEFAULTS, initialScale };
+    return new Trainer(objective, state ?? TrainState.initial(objective.initialParameters()), {
+      ...opts,
+      mixedPrecision: true,
+      lossScaling,
+    });
+  };
+
+  test('an overflowing loss scale is halved and the same batch rerun: one step, the update of a good scale', async () => {
+    const batch = linearBatch(0, 16, IN, CLASSES);
+    const overflowing = mixed(2 ** 200);
+    const first = await overflowing.step([batch], 0.05);
+    expect(overflowing.state.step).toBe(1);
+    expect(Number.isFinite(first.gradNorm)).toBe(true);
+    const settled = overflowing.state.lossScaler!.scale;
+    expect(settled).toBeLessThan(2 ** 200);
+    // float16 products of scaled values differ from a run at the settled scale only by exact powers of two
+    const direct = mixed(settled);
+    const same = await direct.step([batch], 0.05);
+    expect(first.loss).toBe(same.loss);
+    expect(first.gradNorm).toBeCloseTo(same.gradNorm, 6);
+    expectClose(await values(overflowing), await values(direct), 1e-7);
+    await Promise.all([overflowing.release(), direct.release()]);
+  });
+
+  test('the loss scale is part of the train state: it grows after growthInterval good steps and resumes', async () => {
+    const batch = linearBatch(0, 16, IN, CLASSES);
+    const objective = new LinearObjective(IN, CLASSES);
+    const state = TrainState.initial(objective.initialParameters());
+    state.lossScaler = { scale: 1024, growthTracker: LOSS_SCALER_DEFAULTS.growthInterval - 1 };
+    const t = mixed(2 ** 16, state);
+    await t.step([batch], 0.05);
+    expect(t.state.lossScaler).toEqual({ scale: 2048, growthTracker: 0 });
+    await t.step([batch], 0.05);
+    expect(t.state.lossScaler).toEqual({ scale: 2048, growthTracker: 1 });
+    await t.release();
+  });
 });

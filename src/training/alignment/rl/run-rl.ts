@@ -22,7 +22,7 @@ import { PromptExample } from '../../data/examples';
 import { LoopPosition, START } from '../../loop';
 import { ProgressMeter } from '../../progress';
 import { Rng } from '../../rng';
-import { checkResumable, fingerprint, restoreState, saveRunCheckpoint } from '../../run';
+import { checkResumable, fingerprint, optimizerOptions, restoreState, saveRunCheckpoint } from '../../run';
 import type { RunHooks, RunResult, TrainingRequest } from '../../run';
 import { learningRate, warmupStepsFromRatio } from '../../schedules';
 import { Hyperparameters } from '../../hyperparameters';
@@ -99,9 +99,7 @@ export async function runRl(req: TrainingRequest, hooks: RunHooks): Promise<RunR
     rewardModelRewards(scorer, model.tokenizer),
     rlSettings(hp),
     {
-      adamW: { beta1: hp.adamBeta1, beta2: hp.adamBeta2, eps: hp.adamEpsilon, weightDecay: hp.weightDecay },
-      maxGradNorm: hp.maxGradNorm > 0 ? hp.maxGradNorm : null,
-      weightDecayAll: hp.weightDecayAll,
+      ...optimizerOptions(hp),
       random: () => rng.next(),
       ...device,
     },
