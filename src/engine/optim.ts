@@ -154,11 +154,6 @@ export const stateNames = (name: string) => ({
 
 export interface AppendAdamWOptions {
   /**
-   * When the gradient norm is not finite (an overflow under loss scaling), output the parameters and moments
-   * unchanged instead of updating them: torch's GradScaler skipping optimizer.step(), decided on the device.
-   */
-  skipNonFinite?: boolean;
-  /**
    * Update parameters in groups (same decay setting and trailing dimensions) concatenated along axis 0: one
    * chain of element-wise ops per group instead of one per parameter, and the gradient norm summed row-wise over
    * the groups. The same arithmetic per element, except the norm's summation order (float32 rounding apart, the
@@ -189,9 +184,6 @@ export function appendAdamW(
   const clip = (grad: Tensor) =>
     coef ? op.mul(grad, grad.dtype === coef.dtype ? coef : op.cast(coef, grad.dtype)) : grad;
   g.output('grad_norm', norm);
-  // norm - norm is NaN exactly when the norm is inf or NaN.
-  const finite = opts.skipNonFinite ? op.equal(op.sub(norm, norm), 0) : null;
-  const guard = (next: Tensor, old: Tensor) => (finite ? op.where(finite, next, old) : next);
   const scalars = adamWScalarInputs(g);
   const states = params.map(({ param }) => {
     const names = stateNames(param.name);
@@ -201,12 +193,6 @@ export function appendAdamW(
       expAvgSq: g.input(names.expAvgSqIn, param.shape, param.dtype),
     };
   });
-  // The update (kept or not, see skipNonFinite) of `state`.
-  const guarded = (state: AdamWState, next: AdamWState): AdamWState => ({
-    param: guard(next.param, state.param),
-    expAvg: guard(next.expAvg, state.expAvg),
-    expAvgSq: guard(next.expAvgSq, state.expAvgSq),
-  });
   const emit = (name: string, next: AdamWState) => {
     const names = stateNames(name);
     g.output(names.param, next.param);
@@ -215,7 +201,7 @@ export function appendAdamW(
   };
   if (!opts.flat) {
     params.forEach(({ param, decayed }, i) =>
-      emit(param.name, guarded(states[i], adamWUpdate(states[i], clip(grads[i]), scalars, cfg, decayed))),
+      emit(param.name, adamWUpdate(states[i], clip(grads[i]), scalars, cfg, decayed)),
     );
     return;
   }
@@ -228,7 +214,7 @@ export function appendAdamW(
       expAvgSq: pick((i) => states[i].expAvgSq),
     };
     const decayed = params[members[0]].decayed;
-    const next = guarded(state, adamWUpdate(state, clip(groupGrads[k]), scalars, cfg, decayed));
+    const next = adamWUpdate(state, clip(groupGrads[k]), scalars, cfg, decayed);
     const shapes = members.map((i) => params[i].param.shape);
     const [p, m, v] = [next.param, next.expAvg, next.expAvgSq].map((t) => unstack(t, shapes));
     members.forEach((i, j) => emit(params[i].param.name, { param: p[j], expAvg: m[j], expAvgSq: v[j] }));

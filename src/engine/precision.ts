@@ -6,8 +6,9 @@
  *   gradient sums and AdamW stay in float32; the backward products of those nodes are float16 as well (autodiff
  *   differentiates the casts). Weights are fed and updated in float32.
  * - Loss scaling keeps small float16 gradients from flushing to zero: `scaledGradients` differentiates
- *   loss * S (S the `loss_scale` feed) and divides the gradients by S in float32; appendAdamW's skipNonFinite
- *   keeps the old state when the norm overflowed; `DynamicLossScaler` moves S on the host like GradScaler.
+ *   loss * S (S the `loss_scale` feed) and divides the gradients by S in float32; `DynamicLossScaler` moves S on
+ *   the host like GradScaler. A step whose gradient norm overflowed is dropped by its caller (the trainer reruns
+ *   the batch at the halved scale).
  *
  * The WebGPU provider has float16 MatMul, Gemm, Cast, Transpose, Reshape and ReduceSum kernels
  * (src/engine/webgpu-kernels.ts), so a mixed-precision step stays on the device.

@@ -117,7 +117,8 @@ export async function train(
     t.losses.push(Number(out.loss.data[0]));
     t.gradNorms.push(norm);
     t.applied.push(applied);
-    if (applied) done++;
+    if (!applied) continue; // an overflowed step's outputs are dropped, as the trainer does
+    done++;
     for (const name of initial.keys()) {
       const n = stateNames(name);
       state[name] = out[n.param] as ort.Tensor;
