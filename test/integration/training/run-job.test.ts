@@ -112,3 +112,31 @@ test('resuming on other data or with other hyperparameters is refused', async ()
     /trained with sft\/prompt_tuning, not sft\/lora/,
   );
 });
+
+test('a mixed-precision job saves its loss scale and resumes exactly where the straight run goes', async () => {
+  const mixed = { hyperparameters: { ...spec().hyperparameters, mixedPrecision: true } };
+  const collect = async (over: Partial<TrainingRunSpec>, stopAfter = Infinity) => {
+    const events: StepEvent[] = [];
+    const result = await runTrainingJob(spec({ ...mixed, ...over }), {
+      onStep: (e) => void events.push(e),
+      onCheckpoint: () => undefined,
+      shouldStop: () => events.length >= stopAfter,
+    });
+    return { events, result };
+  };
+  const straight = await collect({ outputDir: path.join(dir, 'straight') });
+  const first = await collect({ outputDir: path.join(dir, 'first') }, 1);
+  const saved = readTrainerState(first.result.finalCheckpoint);
+  expect(saved.lossScaler!.scale).toBeGreaterThan(0);
+  const resumed = await collect({
+    outputDir: path.join(dir, 'resumed'),
+    resumeFrom: first.result.finalCheckpoint,
+  });
+  expect(resumed.events.map((e) => [e.step, e.loss, e.gradNorm])).toEqual(
+    straight.events.slice(1).map((e) => [e.step, e.loss, e.gradNorm]),
+  );
+  // The growth tracker counts on across the resume (4 good steps), as GradScaler's state does.
+  const end = (r: typeof straight) => readTrainerState(r.result.finalCheckpoint).lossScaler;
+  expect(end(resumed)).toEqual(end(straight));
+  expect(end(straight)!.growthTracker).toBe(4);
+});
