@@ -15,10 +15,8 @@ export function globalGradNorm(grads: readonly Tensor[]): Tensor {
   if (grads.length === 0) throw new Error('globalGradNorm: no gradients');
   const squares = grads.map((grad) => {
     const g32 = grad.dtype === 'float32' ? grad : op.cast(grad, 'float32');
-    if (g32.rank < 2) return op.reduceSumSquare(g32.rank ? g32 : op.reshape(g32, [1]), [0], true); // (1)
-    // Rows first: a whole-tensor reduction runs in one WebGPU workgroup (1.3 ms for 4M values on an H200).
-    const rows = op.reduceSumSquare(g32, [g32.rank - 1]);
-    return op.reshape(op.reduceSum(rows, op.allAxes(rows)), [1]); // (1)
+    const flat = g32.rank === 0 ? op.reshape(g32, [1]) : g32;
+    return op.reshape(op.reduceSumSquare(flat, op.allAxes(flat)), [1]); // (1)
   });
   // One Sqrt over the stacked sums (the same per-tensor norms, one node instead of P).
   const norms = op.sqrt(squares.length === 1 ? squares[0] : op.concat(squares, 0)); // (P)
