@@ -321,6 +321,24 @@ const cases: GradCase[] = [
       return nn.linear(rows, table); // (3, 5): scatter-add folds into the Gemm gradient
     },
   },
+  {
+    rule: 'composite',
+    label: 'linear through pre-transposed weights (MatMul, Transpose folds), twice on one weight',
+    shapes: [[2, 2, 3], [4, 3], [4]],
+    build: (g, [x, w, b]) => {
+      g.pretransposeWeights = true;
+      return nn.linear(nn.silu(nn.linear(x, w, b)), op.transpose(w, [1, 0])); // (2, 2, 3)
+    },
+  },
+  {
+    rule: 'composite',
+    label: 'tied embedding through a pre-transposed weight',
+    shapes: [[5, 3]],
+    build: (g, [table]) => {
+      g.pretransposeWeights = true;
+      return nn.linear(op.gather(table, i64(g, [4, 1, 4], [3]), 0), table); // (3, 5)
+    },
+  },
   { rule: 'composite', label: 'gelu tanh', shapes: [[6]], build: (_, [x]) => nn.geluTanh(x) },
   { rule: 'composite', label: 'gelu erf', shapes: [[6]], build: (_, [x]) => nn.geluErf(x) },
   {
