@@ -212,6 +212,14 @@ const gpu = (spec: BenchSpec, mode: Scale) => ({ spec, mode, ep: 'webgpu' as con
 
 const LARGE_PROFILED: BenchSpec = { ...LARGE, steps: 1, warmup: 2 };
 
+const SESSION_VARIANTS: Record<string, NonNullable<TrainerOptions['session']>> = {
+  baseline: {},
+  memPatternOff: { ortOptions: { enableMemPattern: false } },
+  optimizationBasic: { ortOptions: { graphOptimizationLevel: 'basic' } },
+  oneThread: { ortOptions: { intraOpNumThreads: 1 } },
+  noSpinning: { ortOptions: { extra: { session: { intra_op: { allow_spinning: '0' } } } } },
+};
+
 interface ThroughputCase {
   spec: BenchSpec;
   mode: Scale;
@@ -411,6 +419,10 @@ function sections(p: Paths): Section[] {
     tp('bench.full.cpu', { spec: BENCH, mode: 'full', ep: 'cpu', stateOnDevice: false }, 120),
     // Where the larger model's step time goes: the same run with one dimension changed at a time.
     ...Object.entries(LARGE_VARIANTS).map(([k, spec]) => tp(`scaling.${k}`, gpu(spec, 'full'), 120)),
+    // onnxruntime session settings that might cut the host's time per node, each against the same baseline.
+    ...Object.entries(SESSION_VARIANTS).map(([k, session]) =>
+      tp(`tuning.${k}`, { ...gpu(LARGE, 'full'), options: { session } }, 120),
+    ),
   ];
 }
 
