@@ -13,6 +13,37 @@ export type ModelHead = 'causal_lm' | 'sequence_classification';
 /** silu (LLaMA-style MLPs), gelu_new/gelu_pytorch_tanh (tanh approximation), gelu (erf), relu. */
 export type Activation = 'silu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'gelu' | 'relu';
 
+/**
+ * RoPE frequency scaling, named as transformers' `rope_type` values (modeling_rope_utils.py): `linear` divides
+ * every frequency by `factor`; `llama3` (Llama 3.1+) divides the low frequencies and blends the middle band;
+ * `yarn` blends interpolated and extrapolated frequencies over a band of dimensions and scales cos/sin by
+ * `attentionFactor`. `dynamic`, `longrope` and `proportional` are refused.
+ */
+export type RopeScaling =
+  | { type: 'default' }
+  | { type: 'linear'; factor: number }
+  | {
+      type: 'llama3';
+      factor: number;
+      lowFreqFactor: number;
+      highFreqFactor: number;
+      originalMaxPositions: number;
+    }
+  | {
+      type: 'yarn';
+      factor: number;
+      originalMaxPositions: number;
+      betaFast: number;
+      betaSlow: number;
+      attentionFactor: number;
+      truncate: boolean;
+    };
+
+export interface RopeConfig {
+  theta: number;
+  scaling: RopeScaling;
+}
+
 export interface ModelConfig {
   family: ModelFamily;
   /** `architectures[0]`, e.g. LlamaForCausalLM. */
@@ -31,8 +62,8 @@ export interface ModelConfig {
   maxPositionEmbeddings: number;
   norm: { kind: 'rms' | 'layer'; eps: number };
   activation: Activation;
-  /** RoPE with its base (LLaMA-style), or a learned position table (GPT-2). */
-  positions: { kind: 'rope'; theta: number } | { kind: 'learned' };
+  /** RoPE with its base and frequency scaling (LLaMA-style), or a learned position table (GPT-2). */
+  positions: ({ kind: 'rope' } & RopeConfig) | { kind: 'learned' };
   /** Biases of the q/k/v projections and of the output projection. */
   attentionBias: { qkv: boolean; output: boolean };
   mlpBias: boolean;
@@ -130,23 +161,72 @@ interface FamilySpec {
   ): Omit<ModelConfig, 'family' | 'architecture' | 'head' | 'numLabels' | 'raw'>;
 }
 
-/** RoPE base from `rope_parameters` (transformers 5) or top-level `rope_theta`/`rope_scaling` (older files). */
-function ropeTheta(f: Fields, fallback: number): number {
-  const params = f.raw.rope_parameters as Raw | undefined;
-  const scaling = (params ?? f.raw.rope_scaling) as Raw | null | undefined;
-  const ropeType = scaling?.rope_type ?? scaling?.type ?? 'default';
-  if (ropeType !== 'default') {
-    f.fail(
-      params ? 'rope_parameters.rope_type' : 'rope_scaling',
-      `"${ropeType}" RoPE scaling is not supported`,
-    );
-  }
-  const partial = params?.partial_rotary_factor ?? f.raw.partial_rotary_factor;
+/**
+ * RoPE base and scaling from `rope_parameters` (transformers 5) or top-level `rope_theta` and `rope_scaling`
+ * (older files), with transformers' defaults (standardize_rope_params, _compute_*_parameters).
+ */
+function ropeConfig(f: Fields, fallbackTheta: number, maxPositions: number): RopeConfig {
+  const key = f.has('rope_parameters') ? 'rope_parameters' : f.has('rope_scaling') ? 'rope_scaling' : null;
+  const s = key ? f.nested(key) : null;
+  const partial = s?.raw.partial_rotary_factor ?? f.raw.partial_rotary_factor;
   if (partial !== undefined && partial !== 1)
     f.fail('partial_rotary_factor', `${partial} is not supported (only 1)`);
-  return params && params.rope_theta !== undefined
-    ? f.nested('rope_parameters').positive('rope_theta')
-    : f.positive('rope_theta', fallback);
+  const theta =
+    key === 'rope_parameters' && s!.has('rope_theta')
+      ? s!.positive('rope_theta')
+      : f.positive('rope_theta', fallbackTheta);
+  const type = String(s?.raw.rope_type ?? s?.raw.type ?? 'default');
+  // The pretraining length: a top-level field wins (Phi-3 files), then the scaling's own, then the model's.
+  const originalMaxPositions = () =>
+    f.has('original_max_position_embeddings')
+      ? f.int('original_max_position_embeddings')
+      : s!.int('original_max_position_embeddings', maxPositions);
+  switch (type) {
+    case 'default':
+      return { theta, scaling: { type: 'default' } };
+    case 'linear':
+      return { theta, scaling: { type: 'linear', factor: s!.positive('factor') } };
+    case 'llama3':
+      return {
+        theta,
+        scaling: {
+          type: 'llama3',
+          factor: s!.positive('factor'),
+          lowFreqFactor: s!.positive('low_freq_factor'),
+          highFreqFactor: s!.positive('high_freq_factor'),
+          originalMaxPositions: originalMaxPositions(),
+        },
+      };
+    case 'yarn': {
+      const original = originalMaxPositions();
+      const factor = s!.positive('factor', maxPositions / original);
+      return {
+        theta,
+        scaling: {
+          type: 'yarn',
+          factor,
+          originalMaxPositions: original,
+          betaFast: s!.raw.beta_fast ? s!.positive('beta_fast') : 32,
+          betaSlow: s!.raw.beta_slow ? s!.positive('beta_slow') : 1,
+          attentionFactor: s!.has('attention_factor')
+            ? s!.positive('attention_factor')
+            : yarnAttentionFactor(factor, s!.raw.mscale as number, s!.raw.mscale_all_dim as number),
+          truncate: s!.bool('truncate', true),
+        },
+      };
+    }
+    default:
+      return f.fail(
+        `${key}.rope_type`,
+        `"${type}" RoPE scaling is not supported (default, linear, llama3, yarn)`,
+      );
+  }
+}
+
+/** YaRN's cos/sin factor: 0.1 ln(factor) + 1, or the ratio of two such terms with mscale and mscale_all_dim. */
+function yarnAttentionFactor(factor: number, mscale?: number, mscaleAllDim?: number): number {
+  const term = (m = 1) => (factor <= 1 ? 1 : 0.1 * m * Math.log(factor) + 1);
+  return mscale && mscaleAllDim ? term(mscale) / term(mscaleAllDim) : term();
 }
 
 /** Attention head layout shared by the LLaMA-style families. */
@@ -184,7 +264,7 @@ const FAMILIES: Record<string, { family: ModelFamily } & FamilySpec> = {
         maxPositionEmbeddings: f.int('max_position_embeddings', 2048),
         norm: { kind: 'rms', eps: f.positive('rms_norm_eps', 1e-6) },
         activation: f.activation('hidden_act', 'silu'),
-        positions: { kind: 'rope', theta: ropeTheta(f, 10000) },
+        positions: { kind: 'rope', ...ropeConfig(f, 10000, f.int('max_position_embeddings', 2048)) },
         attentionBias: { qkv: attentionBias, output: attentionBias },
         mlpBias: f.bool('mlp_bias', false),
         tieWordEmbeddings: f.bool('tie_word_embeddings', false),
@@ -211,7 +291,7 @@ const FAMILIES: Record<string, { family: ModelFamily } & FamilySpec> = {
         maxPositionEmbeddings: f.int('max_position_embeddings', 32768),
         norm: { kind: 'rms', eps: f.positive('rms_norm_eps', 1e-6) },
         activation: f.activation('hidden_act', 'silu'),
-        positions: { kind: 'rope', theta: ropeTheta(f, 10000) },
+        positions: { kind: 'rope', ...ropeConfig(f, 10000, f.int('max_position_embeddings', 32768)) },
         // Qwen2Attention always has q/k/v biases and none on o_proj.
         attentionBias: { qkv: true, output: false },
         mlpBias: false,
@@ -249,7 +329,7 @@ const FAMILIES: Record<string, { family: ModelFamily } & FamilySpec> = {
           : f.int('model_max_length', 4096),
         norm: { kind: 'rms', eps: f.positive('rms_norm_eps', 1e-6) },
         activation: f.activation('hidden_act', 'silu'),
-        positions: { kind: 'rope', theta: 10000 },
+        positions: { kind: 'rope', theta: 10000, scaling: { type: 'default' } },
         attentionBias: { qkv: false, output: false },
         mlpBias: false,
         tieWordEmbeddings: f.bool('tie_word_embeddings', false),

@@ -1,79 +1,12 @@
 /**
- * Pieces every family's attention shares: RoPE tables, the additive mask (causal + padding, with or without a
- * static cache), writing new keys/values into a cache, and scaled dot-product attention with grouped-query heads.
+ * Pieces every family's attention shares: the additive mask (causal + padding, with or without a static cache),
+ * writing new keys/values into a cache, and scaled dot-product attention with grouped-query heads. RoPE is in
+ * rope.ts.
  */
 import { Graph, Tensor } from '../../engine/graph';
 import * as nn from '../../engine/nn';
 import * as op from '../../engine/ops';
 import { LayerCache } from '../model';
-
-/**
- * cos and sin tables (P, D) for positions 0..P-1, as transformers' default RoPE computes them in float32:
- * inv_freq = 1 / theta^(2i/D), freqs = pos * inv_freq, emb = cat(freqs, freqs).
- */
-export function ropeTables(
-  theta: number,
-  headDim: number,
-  positions: number,
-): { cos: Float32Array; sin: Float32Array } {
-  const half = headDim / 2;
-  const invFreq = Array.from({ length: half }, (_, i) =>
-    Math.fround(1 / Math.fround(theta ** ((2 * i) / headDim))),
-  );
-  const cos = new Float32Array(positions * headDim);
-  const sin = new Float32Array(positions * headDim);
-  for (let p = 0; p < positions; p++) {
-    for (let i = 0; i < half; i++) {
-      const angle = Math.fround(p * invFreq[i]);
-      const c = Math.cos(angle);
-      const s = Math.sin(angle);
-      cos[p * headDim + i] = cos[p * headDim + i + half] = c;
-      sin[p * headDim + i] = sin[p * headDim + i + half] = s;
-    }
-  }
-  return { cos, sin };
-}
-
-/** Per-token RoPE factors (B or 1, T, 1, D), broadcasting over the heads of a (B, T, H, D) tensor. */
-export interface Rope {
-  cos: Tensor;
-  sin: Tensor;
-}
-
-/**
- * RoPE factors for a run. Without `positionIds` the positions are offset..offset+T-1 (the same for every row) and
- * the tables are constants; with them, rows of a constant table of `tableSize` positions are gathered.
- */
-export function buildRope(
-  g: Graph,
-  theta: number,
-  headDim: number,
-  t: number,
-  where: { offset: number } | { positionIds: Tensor; tableSize: number },
-): Rope {
-  if ('offset' in where) {
-    const { cos, sin } = ropeTables(theta, headDim, where.offset + t);
-    const rows = (table: Float32Array) => table.subarray(where.offset * headDim);
-    return {
-      cos: g.constant(rows(cos), 'float32', [1, t, 1, headDim]),
-      sin: g.constant(rows(sin), 'float32', [1, t, 1, headDim]),
-    };
-  }
-  const { cos, sin } = ropeTables(theta, headDim, where.tableSize);
-  const pick = (table: Float32Array) => {
-    const rows = op.gather(g.constant(table, 'float32', [where.tableSize, headDim]), where.positionIds); // (B, T, D)
-    return op.unsqueeze(rows, [2]); // (B, T, 1, D)
-  };
-  return { cos: pick(cos), sin: pick(sin) };
-}
-
-/** x * cos + rotate_half(x) * sin for x (B, T, H, D), rotate_half(x) = cat(-x2, x1). */
-export function applyRope(x: Tensor, rope: Rope): Tensor {
-  const d = x.shape[3];
-  const [x1, x2] = op.split(x, [d / 2, d / 2], 3);
-  const rotated = op.concat([op.neg(x2), x1], 3);
-  return op.add(op.mul(x, rope.cos), op.mul(rotated, rope.sin));
-}
 
 /**
  * Additive mask (B, 1, T, Tk): 0 where query i may read key j, the float minimum elsewhere.

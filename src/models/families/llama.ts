@@ -8,7 +8,8 @@ import * as nn from '../../engine/nn';
 import * as op from '../../engine/ops';
 import { Tensor } from '../../engine/graph';
 import { LayerCache } from '../model';
-import { attend, applyRope, buildRope } from './attention';
+import { attend } from './attention';
+import { applyRope, buildRope } from './rope';
 import { Family } from './family';
 import { llamaLayerModules } from './layout';
 
@@ -27,7 +28,7 @@ export const llamaFamily: Family = {
     const c = b.m.config;
     const [batch, l] = x.shape;
     if (c.positions.kind !== 'rope') throw new Error(`${c.family}: expected RoPE positions`);
-    const rope = buildRope(b.g, c.positions.theta, c.headDim, l, ctx.positions);
+    const rope = buildRope(b.g, c.positions, c.headDim, l, ctx.positions);
     const heads = (t: Tensor, n: number) => op.reshape(t, [batch, l, n, c.headDim]); // (B, L, n, D)
     const present: LayerCache[] = [];
     let h = x;

@@ -46,6 +46,36 @@ describe('llama family against the PyTorch reference (llama-tiny)', () => {
     expect(maxDiffWhereMasked(data, ref.float32('logits'), mask, 512)).toBeLessThan(1e-4);
   });
 
+  it('applies RoPE scaling: with llama3 frequencies position 0 is unchanged and later positions move', async () => {
+    const scaled: LoadedModel = {
+      ...model,
+      config: {
+        ...model.config,
+        positions: {
+          kind: 'rope',
+          theta: 10000,
+          scaling: {
+            type: 'llama3',
+            factor: 8,
+            lowFreqFactor: 1,
+            highFreqFactor: 4,
+            originalMaxPositions: 8,
+          },
+        },
+      },
+    };
+    const input = { ids: [ids[0].slice(0, 12)], mask: [mask[0].slice(0, 12)] };
+    const [plain, moved] = [await forwardLogits(model, input), await forwardLogits(scaled, input)];
+    const diffAt = (pos: number) =>
+      Math.max(
+        ...Array.from({ length: 512 }, (_, v) =>
+          Math.abs(plain.data[pos * 512 + v] - moved.data[pos * 512 + v]),
+        ),
+      );
+    expect(diffAt(0)).toBe(0);
+    expect(diffAt(11)).toBeGreaterThan(1e-3);
+  });
+
   it('gives the reference loss over the three texts', async () => {
     const texts = ids.map((r, i) => r.filter((_, j) => mask[i][j]));
     const { loss, tokens } = meanLoss(await tokenLosses(model, texts));

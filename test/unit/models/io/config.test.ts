@@ -37,7 +37,7 @@ describe('LLaMA', () => {
       maxPositionEmbeddings: 256,
       norm: { kind: 'rms', eps: 1e-6 },
       activation: 'silu',
-      positions: { kind: 'rope', theta: 10000 },
+      positions: { kind: 'rope', theta: 10000, scaling: { type: 'default' } },
       attentionBias: { qkv: false, output: false },
       mlpBias: false,
       tieWordEmbeddings: false,
@@ -51,7 +51,7 @@ describe('LLaMA', () => {
   it('reads the older top-level rope_theta, head_dim from the head count, eos lists', () => {
     const { rope_parameters: _, head_dim: __, ...older } = llamaTiny();
     const config = parseModelConfig({ ...older, rope_theta: 500000, eos_token_id: [2, 3] });
-    expect(config.positions).toEqual({ kind: 'rope', theta: 500000 });
+    expect(config.positions).toEqual({ kind: 'rope', theta: 500000, scaling: { type: 'default' } });
     expect(config.headDim).toBe(16);
     expect(config.eosTokenIds).toEqual([2, 3]);
   });
@@ -69,14 +69,30 @@ describe('LLaMA', () => {
     ).toBe(3);
   });
 
-  it('rejects RoPE scaling it would compute differently', () => {
+  it('reads RoPE scaling (values checked against transformers in rope.test.ts) and refuses the rest clearly', () => {
     const base = llamaTiny();
+    const llama3 = {
+      rope_type: 'llama3',
+      rope_theta: 5e5,
+      factor: 8,
+      low_freq_factor: 1,
+      high_freq_factor: 4,
+    };
+    expect(parseModelConfig({ ...base, rope_parameters: llama3 }).positions).toEqual({
+      kind: 'rope',
+      theta: 5e5,
+      // original_max_position_embeddings falls back to max_position_embeddings, as standardize_rope_params does
+      scaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 256 },
+    });
     expect(() =>
       parseModelConfig({ ...base, rope_parameters: { rope_type: 'llama3', rope_theta: 5e5, factor: 8 } }),
-    ).toThrow(/rope_parameters\.rope_type "llama3" RoPE scaling is not supported/);
+    ).toThrow(/rope_parameters\.low_freq_factor is missing/);
     const { rope_parameters: _, ...older } = base;
-    expect(() => parseModelConfig({ ...older, rope_scaling: { type: 'linear', factor: 2 } })).toThrow(
-      /rope_scaling "linear" RoPE scaling is not supported/,
+    expect(() => parseModelConfig({ ...older, rope_scaling: { type: 'dynamic', factor: 2 } })).toThrow(
+      /rope_scaling\.rope_type "dynamic" RoPE scaling is not supported \(default, linear, llama3, yarn\)/,
+    );
+    expect(() => parseModelConfig({ ...older, rope_scaling: { type: 'linear', factor: -1 } })).toThrow(
+      /rope_scaling\.factor must be a positive number/,
     );
   });
 });
@@ -105,7 +121,7 @@ describe('other families', () => {
       family: 'qwen2',
       attentionBias: { qkv: true, output: false },
       tieWordEmbeddings: true,
-      positions: { kind: 'rope', theta: 1e6 },
+      positions: { kind: 'rope', theta: 1e6, scaling: { type: 'default' } },
       numKvHeads: 2,
       headDim: 16,
     });
@@ -175,7 +191,7 @@ describe('other families', () => {
       numHeads: 32,
       numKvHeads: 32,
       headDim: 128,
-      positions: { kind: 'rope', theta: 10000 },
+      positions: { kind: 'rope', theta: 10000, scaling: { type: 'default' } },
       normHead: true,
       maxPositionEmbeddings: 4096,
       padTokenId: 0,
