@@ -40,7 +40,10 @@ async function dpoBatch(): Promise<Batch> {
   return batch;
 }
 
-async function train(scale: 'full' | 'lora', batch: Batch, steps: number, lr: number) {
+/** The WebGPU trainer's graph layout, run here on the CPU. */
+const GPU_LAYOUT = { flatUpdate: true, pretransposeWeights: true };
+
+async function train(scale: 'full' | 'lora', batch: Batch, steps: number, lr: number, layout = {}) {
   const model = await loadModel(hfTiny('llama-tiny'));
   const params = parameterize(model, {
     scale,
@@ -57,6 +60,7 @@ async function train(scale: 'full' | 'lora', batch: Batch, steps: number, lr: nu
       weightDecayAll: true,
       threads: 2,
       random: Math.random,
+      ...layout,
     },
   );
   const results = [];
@@ -65,9 +69,12 @@ async function train(scale: 'full' | 'lora', batch: Batch, steps: number, lr: nu
   return results;
 }
 
-test('full DPO follows the PyTorch dpo trajectory', async () => {
+test.each([
+  ['', {}],
+  [' (in the WebGPU layout)', GPU_LAYOUT],
+])('full DPO%s follows the PyTorch dpo trajectory', async (_, layout) => {
   const t = reference.trajectories.dpo;
-  const results = await train('full', await dpoBatch(), t.steps, t.lr);
+  const results = await train('full', await dpoBatch(), t.steps, t.lr, layout);
   expect(rel(results[0].loss, t.losses[0])).toBeLessThan(1e-4);
   expect(rel(results[0].gradNorm, t.grad_norms[0])).toBeLessThan(1e-4);
   results.forEach((r, i) => {

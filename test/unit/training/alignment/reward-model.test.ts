@@ -34,7 +34,13 @@ function rmInit(): LoadedModel {
   };
 }
 
-test('reward model (full) follows the PyTorch reward_model trajectory from rm_init', async () => {
+test.each([
+  ['', {}],
+  [
+    ' in the WebGPU layout (grouped AdamW, pre-transposed weights)',
+    { flatUpdate: true, pretransposeWeights: true },
+  ],
+])('reward model (full)%s follows the PyTorch reward_model trajectory from rm_init', async (_, layout) => {
   const t = reference.trajectories.reward_model;
   const m = rmInit();
   const { batch, rows } = prefBatch();
@@ -61,6 +67,7 @@ test('reward model (full) follows the PyTorch reward_model trajectory from rm_in
       weightDecayAll: true,
       threads: 2,
       random: Math.random,
+      ...layout,
     },
   );
   const results = [];
