@@ -1,8 +1,8 @@
 /**
  * `npx tsx bench/step-graph-nodes.ts`: node counts by op type of the trainer's fused SFT step graph for the
- * GPU check's larger model (hidden 512, 8 layers, batch 16 x 256), full and LoRA, with per-parameter and flat AdamW
- * (the trainer's default on webgpu). On the WebGPU provider each
- * node is at least one dispatch, so fewer nodes per step is less per-step overhead.
+ * GPU check's larger model (hidden 512, 8 layers, batch 16 x 256), full and LoRA, as the trainer builds it for the
+ * CPU (per-parameter AdamW, Gemm linears) and for webgpu (grouped AdamW, pre-transposed weights). On the WebGPU
+ * provider each node is at least one dispatch, recorded by the host, so fewer nodes per step is less host time.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
