@@ -281,10 +281,13 @@ async function throughput(c: ThroughputCase): Promise<unknown> {
 }
 
 /** One step of the larger model under onnxruntime's profiler: host (kernel launch) and GPU time per op type. */
-async function profile(session: TrainerOptions['session'] = {}): Promise<unknown> {
+async function profile(base: TrainerOptions['session'] = {}): Promise<unknown> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-profile-'));
-  session = { ...session, ortOptions: { enableProfiling: true, profileFilePrefix: path.join(dir, 'step') } };
-  const timing = await throughput({ ...gpu(LARGE_PROFILED, 'full'), options: { session } });
+  const ortOptions = { enableProfiling: true, profileFilePrefix: path.join(dir, 'step') };
+  const timing = await throughput({
+    ...gpu(LARGE_PROFILED, 'full'),
+    options: { session: { ...base, ortOptions } },
+  });
   const file = fs.readdirSync(dir).find((f) => f.endsWith('.json'));
   if (!file) throw new Error('onnxruntime wrote no profile');
   return { timing, ...summarizeProfile(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'))) };

@@ -17,6 +17,7 @@ import { parameterize } from '../src/training/parameterization';
 import { Rng } from '../src/training/rng';
 import { SftObjective } from '../src/training/sft';
 import { buildFusedStepGraph } from '../src/training/step-graphs';
+import { WEBGPU_LAYOUT } from '../src/training/trainer';
 import { LARGE_MODEL } from './bench-model';
 
 const MODEL = LARGE_MODEL;
@@ -60,8 +61,7 @@ async function main(): Promise<void> {
         adamW: ADAMW_DEFAULTS,
         maxGradNorm: 1,
         weightDecayAll: true,
-        flatUpdate: webgpu,
-        pretransposeWeights: webgpu,
+        ...(webgpu ? WEBGPU_LAYOUT : {}),
       });
       const types = opTypes(step.graph);
       const byType: Record<string, number> = {};

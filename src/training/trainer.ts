@@ -37,6 +37,12 @@ export interface TrainerOptions extends OptimizerOptions {
   random: () => number;
 }
 
+/**
+ * The step-graph layout the trainer builds on webgpu, where every node is a dispatch the host records and Gemm
+ * with transB is slow: AdamW over stacked groups, linear layers through pre-transposed weights (docs/gpu.md).
+ */
+export const WEBGPU_LAYOUT = { flatUpdate: true, pretransposeWeights: true } as const;
+
 export interface StepResult {
   /** Loss of the step's batch measured before the update. */
   loss: number;
@@ -65,14 +71,14 @@ export class Trainer {
     readonly state: TrainState,
     opts: TrainerOptions,
   ) {
-    // On WebGPU every node is a dispatch: update the parameters as flat buffers, and keep the weights and moments
-    // on the device between steps (host round trips cost 10x on the H100), unless told otherwise. The 'gpu-buffer'
-    // output location is WebGPU's in onnxruntime-node, so CUDA keeps host state until it is measured there.
+    // On WebGPU: the WEBGPU_LAYOUT graphs, and the weights and moments kept on the device between steps (host
+    // round trips cost 10x on the H100), unless told otherwise. The 'gpu-buffer' output location is WebGPU's in
+    // onnxruntime-node, so CUDA keeps host state until it is measured there.
     const webgpu = opts.executionProvider === 'webgpu';
     this.opts = {
       ...opts,
-      flatUpdate: opts.flatUpdate ?? webgpu,
-      pretransposeWeights: opts.pretransposeWeights ?? webgpu,
+      flatUpdate: opts.flatUpdate ?? (webgpu && WEBGPU_LAYOUT.flatUpdate),
+      pretransposeWeights: opts.pretransposeWeights ?? (webgpu && WEBGPU_LAYOUT.pretransposeWeights),
       stateOnDevice: opts.stateOnDevice ?? webgpu,
     };
     this.scaler = opts.mixedPrecision

@@ -13,7 +13,7 @@ import { parameterize } from '../../../src/training/parameterization';
 import { Rng } from '../../../src/training/rng';
 import { SftObjective } from '../../../src/training/sft';
 import { TrainState } from '../../../src/training/train-state';
-import { Trainer, TrainerOptions } from '../../../src/training/trainer';
+import { Trainer, TrainerOptions, WEBGPU_LAYOUT } from '../../../src/training/trainer';
 import { hfTiny } from '../../helpers/fixtures';
 
 interface Trajectory {
@@ -113,10 +113,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 
 test.each([
   ['', {}],
-  [
-    ' with the WebGPU layout (grouped AdamW, pre-transposed weights)',
-    { flatUpdate: true, pretransposeWeights: true },
-  ],
+  [' with the WebGPU layout (grouped AdamW, pre-transposed weights)', WEBGPU_LAYOUT],
 ])('full fine-tuning%s follows PyTorch and ends at full_final', async (_, layout) => {
   const run = await runTrajectory('full', null, undefined, layout);
   expectTrajectory(run);
@@ -135,10 +132,7 @@ test('mixed precision (float16 products, dynamic loss scaling) follows the float
 });
 
 test('LoRA with the WebGPU layout follows PyTorch and ends at lora_final', async () => {
-  const run = await runTrajectory('lora', hfTiny('lora_init'), undefined, {
-    flatUpdate: true,
-    pretransposeWeights: true,
-  });
+  const run = await runTrajectory('lora', hfTiny('lora_init'), undefined, WEBGPU_LAYOUT);
   expectTrajectory(run);
   const final = SafetensorsReader.open(hfTiny('lora_final', 'adapter_model.safetensors'));
   for (const [name, v] of run.values)

@@ -19,7 +19,7 @@ import { Rng } from '../../../src/training/rng';
 import { SftObjective } from '../../../src/training/sft';
 import { buildFusedStepGraph, buildGradientGraph, buildUpdateGraph } from '../../../src/training/step-graphs';
 import { TrainState } from '../../../src/training/train-state';
-import { Trainer } from '../../../src/training/trainer';
+import { Trainer, WEBGPU_LAYOUT } from '../../../src/training/trainer';
 import { hfTiny } from '../../helpers/fixtures';
 
 /** Two padded rows with prompt tokens unlabelled, as the SFT collator builds them (int64). */
@@ -42,14 +42,8 @@ async function sft(scale: 'full' | 'lora') {
   return new SftObjective(params.forward, params.initial);
 }
 
-/** The layout the trainer builds on webgpu. */
-const optimizer = {
-  adamW: ADAMW_DEFAULTS,
-  maxGradNorm: 1,
-  weightDecayAll: false,
-  flatUpdate: true,
-  pretransposeWeights: true,
-};
+/** The graphs as the trainer builds them on webgpu. */
+const optimizer = { adamW: ADAMW_DEFAULTS, maxGradNorm: 1, weightDecayAll: false, ...WEBGPU_LAYOUT };
 
 test('int32Batch converts int64 tensors with the same values and refuses values beyond int32', () => {
   const batch = paddedBatch();

@@ -11,7 +11,7 @@ import { Batch } from '../../../../src/training/objective';
 import { parameterize } from '../../../../src/training/parameterization';
 import { Rng } from '../../../../src/training/rng';
 import { TrainState } from '../../../../src/training/train-state';
-import { Trainer } from '../../../../src/training/trainer';
+import { Trainer, WEBGPU_LAYOUT } from '../../../../src/training/trainer';
 import { hfTiny } from '../../../helpers/fixtures';
 import { prefBatch } from './helpers';
 
@@ -39,9 +39,6 @@ async function dpoBatch(): Promise<Batch> {
   }
   return batch;
 }
-
-/** The WebGPU trainer's graph layout, run here on the CPU. */
-const GPU_LAYOUT = { flatUpdate: true, pretransposeWeights: true };
 
 async function train(scale: 'full' | 'lora', batch: Batch, steps: number, lr: number, layout = {}) {
   const model = await loadModel(hfTiny('llama-tiny'));
@@ -71,7 +68,7 @@ async function train(scale: 'full' | 'lora', batch: Batch, steps: number, lr: nu
 
 test.each([
   ['', {}],
-  [' (in the WebGPU layout)', GPU_LAYOUT],
+  [' (in the WebGPU layout)', WEBGPU_LAYOUT],
 ])('full DPO%s follows the PyTorch dpo trajectory', async (_, layout) => {
   const t = reference.trajectories.dpo;
   const results = await train('full', await dpoBatch(), t.steps, t.lr, layout);

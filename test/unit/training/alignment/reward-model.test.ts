@@ -16,7 +16,7 @@ import { RewardScorer } from '../../../../src/training/alignment/reward-scorer';
 import { parseHyperparameters } from '../../../../src/training/hyperparameters';
 import { Rng } from '../../../../src/training/rng';
 import { TrainState } from '../../../../src/training/train-state';
-import { Trainer } from '../../../../src/training/trainer';
+import { Trainer, WEBGPU_LAYOUT } from '../../../../src/training/trainer';
 import { hfTiny } from '../../../helpers/fixtures';
 import { prefBatch } from './helpers';
 
@@ -36,10 +36,7 @@ function rmInit(): LoadedModel {
 
 test.each([
   ['', {}],
-  [
-    ' in the WebGPU layout (grouped AdamW, pre-transposed weights)',
-    { flatUpdate: true, pretransposeWeights: true },
-  ],
+  [' in the WebGPU layout (grouped AdamW, pre-transposed weights)', WEBGPU_LAYOUT],
 ])('reward model (full)%s follows the PyTorch reward_model trajectory from rm_init', async (_, layout) => {
   const t = reference.trajectories.reward_model;
   const m = rmInit();
