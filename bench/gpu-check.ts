@@ -458,7 +458,7 @@ async function runSection(name: string, p: Paths): Promise<void> {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      fixtures: { type: 'string', default: path.resolve(process.cwd(), '../shared/fixtures/hf-tiny') },
+      fixtures: { type: 'string', default: path.resolve(process.cwd(), 'test/fixtures/hf-tiny') },
       peer: { type: 'string', default: path.resolve(process.cwd(), '../shared/bench/torch_peer.py') },
       out: { type: 'string', default: '.' },
       'deadline-s': { type: 'string', default: '540' },

@@ -4,7 +4,7 @@
  * the same run: nltk BLEU plus plain Python ROUGE/F1 on the same pairs pre-segmented by our pipeline (jieba is
  * not available to Python here). Target: 20x the peer on that same pre-segmented input (issue 4's comparison);
  * our throughput with jieba segmentation included is reported next to it. The pairs are built deterministically from the sentences
- * of ../shared/fixtures/hf-tiny/generator/corpus_zh.txt with a seeded RNG: a reference of random sentences, and
+ * of test/fixtures/hf-tiny/generator/corpus_zh.txt with a seeded RNG: a reference of random sentences, and
  * a prediction that keeps, replaces or drops each of them, each cut to its own length. The last line is one
  * JSON object.
  */
@@ -35,7 +35,7 @@ interface Pair {
 /** Sentences of the Chinese corpus: markdown table cells and links unwrapped, split at sentence ends. */
 function corpusSentences(): string[] {
   const text = fs.readFileSync(
-    path.resolve(process.cwd(), '../shared/fixtures/hf-tiny/generator/corpus_zh.txt'),
+    path.resolve(process.cwd(), 'test/fixtures/hf-tiny/generator/corpus_zh.txt'),
     'utf8',
   );
   return text

@@ -1,4 +1,4 @@
-/** The checks of ../shared/docs/metrics.md section 4, value for value. */
+/** The checks of docs/metrics.md section 4, value for value. */
 import { brevityPenalty, lcsLength, scoreTokens } from '../../../src/evaluation/metrics';
 
 const words = (s: string) => (s ? s.split(' ') : []);
