@@ -14,6 +14,7 @@ import { ModelConfig } from './config';
 import { openModelFolder } from './checkpoint-folder';
 import { SafetensorsReader } from './safetensors';
 import { TextTokenizer } from './tokenizer';
+import { MemoryLayout } from './memory-layout';
 import { buildFamily, familyOf } from './families';
 import { checkLoraWeights, initLoraWeights, loraSpecFromConfig, mergeLora } from './lora';
 import {
@@ -188,6 +189,8 @@ export interface CausalLMOptions {
   head?: 'lm' | 'score';
   /** (B) int64: compute the head only at these positions; logits become (B, 1, V). */
   logitsAt?: Tensor;
+  /** Blocked attention, chunked head and loss, checkpointed layers (default: the plain graph). */
+  memoryLayout?: MemoryLayout;
 }
 
 export interface CausalLMOutputs {

@@ -3,6 +3,7 @@
  * optimises. The run (run.ts) is the same for all of them; a new method (reward model, DPO, RL) is one entry in
  * TRAINING_METHODS, never a second loop.
  */
+import { MemoryLayout } from '../models/memory-layout';
 import { LoadedModel } from '../models/model';
 import { TextTokenizer } from '../models/tokenizer';
 import { CollateOptions, DatasetKind, DatasetRow, SftRow, collateSft, tokenizeSftRows } from './data';
@@ -30,6 +31,8 @@ export interface PrepareContext {
   hyperparameters: Hyperparameters;
   executionProvider: ExecutionProvider;
   threads?: number;
+  /** The layout of forward passes run before training (DPO's reference), as the step graphs'. */
+  memoryLayout?: MemoryLayout;
 }
 
 export interface TrainingMethod<E = unknown> {

@@ -8,6 +8,7 @@
  * Trainer does with `num_items_in_batch`: accumulating k micro-batches equals one batch k times larger.
  */
 import { DType, Graph, Tensor, TypedArray } from '../engine/graph';
+import { MemoryLayout } from '../models/memory-layout';
 
 /** A host tensor: data in row-major order with its shape and dtype. */
 export interface HostTensor {
@@ -50,8 +51,11 @@ export interface ObjectiveOutputs {
 export interface Objective {
   /** Stable name, part of session cache keys and checkpoints. */
   readonly name: string;
-  /** Build the forward pass and loss for a micro-batch whose tensors are already graph inputs. */
-  build(g: Graph, batch: Readonly<Record<string, Tensor>>): ObjectiveOutputs;
+  /**
+   * Build the forward pass and loss for a micro-batch whose tensors are already graph inputs, in `memoryLayout`
+   * (passed on to the forward pass; default the plain graph).
+   */
+  build(g: Graph, batch: Readonly<Record<string, Tensor>>, memoryLayout?: MemoryLayout): ObjectiveOutputs;
   /** Initial values of the trainable tensors, keyed as `ObjectiveOutputs.params`. */
   initialParameters(): ReadonlyMap<string, HostTensor>;
 }

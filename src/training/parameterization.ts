@@ -32,7 +32,7 @@ import { Graph } from '../engine/graph';
 export type CausalLMForward = (
   g: Graph,
   inputs: Pick<CausalLMOptions, 'inputIds' | 'attentionMask'> &
-    Partial<Pick<CausalLMOptions, 'head' | 'logitsAt' | 'adapterEnabled'>>,
+    Partial<Pick<CausalLMOptions, 'head' | 'logitsAt' | 'adapterEnabled' | 'memoryLayout'>>,
 ) => Pick<CausalLMOutputs, 'logits' | 'params'> & Partial<Pick<CausalLMOutputs, 'hidden' | 'noise'>>;
 
 export interface Parameterization {

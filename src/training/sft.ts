@@ -5,6 +5,7 @@
  * activation is materialised.
  */
 import { Graph, Tensor } from '../engine/graph';
+import { MemoryLayout } from '../models/memory-layout';
 import * as nn from '../engine/nn';
 import * as op from '../engine/ops';
 import { HostTensor, Objective, ObjectiveOutputs } from './objective';
@@ -29,14 +30,14 @@ export class SftObjective implements Objective {
     private readonly initial: ReadonlyMap<string, HostTensor>,
   ) {}
 
-  build(g: Graph, batch: Readonly<Record<string, Tensor>>): ObjectiveOutputs {
+  build(g: Graph, batch: Readonly<Record<string, Tensor>>, memoryLayout?: MemoryLayout): ObjectiveOutputs {
     const { input_ids: inputIds, attention_mask: attentionMask, labels } = batch;
     if (!inputIds || !attentionMask || !labels) {
       throw new Error(
         `sft: a batch needs input_ids, attention_mask and labels, got ${Object.keys(batch).join(', ')}`,
       );
     }
-    const { logits, params, noise } = this.forward(g, { inputIds, attentionMask }); // (B, T, V)
+    const { logits, params, noise } = this.forward(g, { inputIds, attentionMask, memoryLayout }); // (B, T, V)
     const targets = shiftLabels(labels); // (B, T)
     const lossSum = nn.crossEntropy(logits, targets, { ignoreIndex: IGNORE_INDEX, reduction: 'sum' });
     const weight = op.reduceSum(op.cast(op.not(op.equal(targets, IGNORE_INDEX)), 'float32'), [0, 1]);

@@ -13,6 +13,7 @@ import { Graph, Tensor } from '../engine/graph';
 import * as op from '../engine/ops';
 import { AdamWConfig, appendAdamW } from '../engine/optim';
 import { scaledGradients, withMatmulPrecision } from '../engine/precision';
+import { MemoryLayout } from '../models/memory-layout';
 import { Batch, NoiseInput, Objective, ObjectiveOutputs } from './objective';
 import { isDecayed } from './weight-decay';
 
@@ -28,9 +29,11 @@ export interface OptimizerOptions {
   pretransposeWeights?: boolean;
   /** float16 products (engine/precision) and gradients through the `loss_scale` feed. */
   mixedPrecision?: boolean;
+  /** Blocked attention, chunked loss, checkpointed layers (models/memory-layout; default the plain graph). */
+  memoryLayout?: MemoryLayout;
 }
 
-type GraphOptions = Pick<OptimizerOptions, 'pretransposeWeights' | 'mixedPrecision'>;
+type GraphOptions = Pick<OptimizerOptions, 'pretransposeWeights' | 'mixedPrecision' | 'memoryLayout'>;
 
 /** Output names shared by the step graphs. */
 export const OUT = {
@@ -76,7 +79,9 @@ function buildObjective(
   const g = new Graph();
   g.pretransposeWeights = opts.pretransposeWeights ?? false;
   const precision = opts.mixedPrecision ? 'float16' : 'float32';
-  const out = withMatmulPrecision(g, precision, () => objective.build(g, batchInputs(g, batch)));
+  const out = withMatmulPrecision(g, precision, () =>
+    objective.build(g, batchInputs(g, batch), opts.memoryLayout),
+  );
   if (out.params.size === 0) throw new Error(`objective '${objective.name}' has no trainable tensors`);
   return { g, out };
 }

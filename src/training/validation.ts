@@ -14,6 +14,7 @@ import { flattenScores } from '../evaluation/flat-scores';
 import { aggregate } from '../evaluation/metrics';
 import { EvaluatedModel, evaluationItems, generateAndScore } from '../evaluation/run-evaluation';
 import { Generator } from '../models/generate';
+import { MemoryLayout } from '../models/memory-layout';
 import { LoadedModel, MemoryWeights } from '../models/model';
 import { Evaluator } from './alignment/evaluator';
 import { DatasetRow, SftRow, splitTrainValidation } from './data';
@@ -69,6 +70,8 @@ export interface ValidationRequest {
   totalSteps: number;
   executionProvider: ExecutionProvider;
   threads?: number;
+  /** The layout of the eval_loss forward passes (default the plain graph). */
+  memoryLayout?: MemoryLayout;
 }
 
 const where = (field: keyof Hyperparameters) => ['hyperparameters', field];
@@ -115,6 +118,7 @@ export class Validation {
     const evaluator = new Evaluator(req.objective, {
       executionProvider: req.executionProvider,
       threads: req.threads,
+      memoryLayout: req.memoryLayout,
     });
     return new Validation(req, evaluator, batches);
   }

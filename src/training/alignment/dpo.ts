@@ -13,6 +13,7 @@
  */
 import { Graph, Tensor } from '../../engine/graph';
 import * as op from '../../engine/ops';
+import { MemoryLayout } from '../../models/memory-layout';
 import { LoadedModel, buildCausalLM } from '../../models/model';
 import { CollateOptions, collatePreference } from '../data/batches';
 import { PreferenceExample } from '../data/examples';
@@ -43,7 +44,7 @@ export class DpoObjective implements Objective {
     private readonly beta = DEFAULT_BETA,
   ) {}
 
-  build(g: Graph, batch: Readonly<Record<string, Tensor>>): ObjectiveOutputs {
+  build(g: Graph, batch: Readonly<Record<string, Tensor>>, memoryLayout?: MemoryLayout): ObjectiveOutputs {
     const paired = pairedInputs(batch, this.name, true);
     const refChosen = batch[REF_CHOSEN];
     const refRejected = batch[REF_REJECTED];
@@ -51,7 +52,7 @@ export class DpoObjective implements Objective {
       throw new Error(`dpo: a batch needs the reference log-probabilities ${REF_CHOSEN} and ${REF_REJECTED}`);
     }
     const { inputIds, attentionMask } = paired;
-    const { logits, params, noise } = this.forward(g, { inputIds, attentionMask }); // (2B, T, V)
+    const { logits, params, noise } = this.forward(g, { inputIds, attentionMask, memoryLayout }); // (2B, T, V)
     const policy = splitPairs(sequenceLogProbs(logits, shiftLabels(paired.labels!)), paired.pairs); // (B) each
     const terms = dpoTerms(policy, { chosen: refChosen, rejected: refRejected }, this.beta);
     const { accuracy, margin } = preferenceMetricSums(terms.chosenRewards, terms.rejectedRewards);

@@ -8,6 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { Graph, Tensor } from '../../engine/graph';
 import * as op from '../../engine/ops';
 import { ExecutionProvider, Feed, Session, createSession } from '../../engine/session';
+import { MemoryLayout } from '../../models/memory-layout';
 import { Batch, HostTensor, NoiseInput, Objective } from '../objective';
 import { ortTensor } from '../ort-tensors';
 import { batchSignature } from '../step-graphs';
@@ -35,7 +36,11 @@ export class Evaluator {
 
   constructor(
     readonly objective: Objective,
-    private readonly opts: { executionProvider?: ExecutionProvider; threads?: number } = {},
+    private readonly opts: {
+      executionProvider?: ExecutionProvider;
+      threads?: number;
+      memoryLayout?: MemoryLayout;
+    } = {},
   ) {}
 
   async evaluate(
@@ -85,7 +90,7 @@ export class Evaluator {
         const g = new Graph();
         const inputs: Record<string, Tensor> = {};
         for (const [name, t] of Object.entries(batch.tensors)) inputs[name] = g.input(name, t.shape, t.dtype);
-        const out = this.objective.build(g, inputs);
+        const out = this.objective.build(g, inputs, this.opts.memoryLayout);
         g.output('loss_sum', scalar(out.lossSum));
         g.output('weight', scalar(out.weight));
         const metricNames = Object.keys(out.metricSums ?? {});

@@ -12,6 +12,7 @@ import { Graph } from '../../engine/graph';
 import * as nn from '../../engine/nn';
 import * as op from '../../engine/ops';
 import { ExecutionProvider, Feed, Session, createSession } from '../../engine/session';
+import { MemoryLayout } from '../../models/memory-layout';
 import { IGNORE_INDEX } from '../data/examples';
 import { HostTensor } from '../objective';
 import { ortTensor } from '../ort-tensors';
@@ -42,6 +43,8 @@ export interface PaddingOptions {
 export interface LogProbsOptions {
   executionProvider?: ExecutionProvider;
   threads?: number;
+  /** Blocked attention and a chunked head (no backward here, so nothing is recomputed). */
+  memoryLayout?: MemoryLayout;
 }
 
 /** Scored rows as graph feeds: input_ids, attention_mask and labels (the scored tokens, else IGNORE_INDEX). */
@@ -130,7 +133,11 @@ export class TokenLogProbs {
         const inputIds = g.input('input_ids', [n, t], 'int64');
         const attentionMask = g.input('attention_mask', [n, t], 'int64');
         const labels = g.input('labels', [n, t], 'int64');
-        const { logits, params, noise } = this.forward(g, { inputIds, attentionMask }); // (N, T, V)
+        const { logits, params, noise } = this.forward(g, {
+          inputIds,
+          attentionMask,
+          memoryLayout: this.opts.memoryLayout,
+        }); // (N, T, V)
         const losses = nn.crossEntropy(logits, shiftLabels(labels), {
           ignoreIndex: IGNORE_INDEX,
           reduction: 'none',

@@ -48,6 +48,7 @@ export const dpoMethod: TrainingMethod<DpoExample> = {
       bucket: ctx.hyperparameters.sequenceBucket,
       executionProvider: ctx.executionProvider,
       threads: ctx.threads,
+      memoryLayout: ctx.memoryLayout,
     }),
   collate: collateDpo,
   objective: ({ params, hyperparameters }) =>

@@ -12,6 +12,7 @@ import * as nn from '../../engine/nn';
 import * as op from '../../engine/ops';
 import { UnavailableError } from '../../errors';
 import { lastTokenIndex, pickPositions } from '../../models/families/builder';
+import { MemoryLayout } from '../../models/memory-layout';
 import { LoadedModel, buildCausalLM, initialParameters, resolveAdapter } from '../../models/model';
 import { HostTensor, Objective, ObjectiveOutputs } from '../objective';
 import { CausalLMForward, Parameterization, ParameterizeOptions, parameterize } from '../parameterization';
@@ -30,13 +31,14 @@ export class RewardModelObjective implements Objective {
     private readonly initial: ReadonlyMap<string, HostTensor>,
   ) {}
 
-  build(g: Graph, batch: Readonly<Record<string, Tensor>>): ObjectiveOutputs {
+  build(g: Graph, batch: Readonly<Record<string, Tensor>>, memoryLayout?: MemoryLayout): ObjectiveOutputs {
     const paired = pairedInputs(batch, this.name);
     const { logits, params, noise } = this.forward(g, {
       inputIds: paired.inputIds,
       attentionMask: paired.attentionMask,
       head: 'score',
       logitsAt: lastTokenIndex(paired.attentionMask),
+      memoryLayout,
     }); // (2B, 1, 1): the reward at each row's last real token
     const rewards = op.reshape(logits, [2 * paired.pairs]);
     const { chosen, rejected } = splitPairs(rewards, paired.pairs); // (B) each

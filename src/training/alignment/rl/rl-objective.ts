@@ -10,6 +10,7 @@
 import { Graph, Tensor } from '../../../engine/graph';
 import * as nn from '../../../engine/nn';
 import * as op from '../../../engine/ops';
+import { MemoryLayout } from '../../../models/memory-layout';
 import { IGNORE_INDEX } from '../../data/examples';
 import { HostTensor, Objective, ObjectiveOutputs } from '../../objective';
 import { CausalLMForward } from '../../parameterization';
@@ -31,7 +32,7 @@ export class RlObjective implements Objective {
     private readonly options: PolicyLossOptions,
   ) {}
 
-  build(g: Graph, batch: Readonly<Record<string, Tensor>>): ObjectiveOutputs {
+  build(g: Graph, batch: Readonly<Record<string, Tensor>>, memoryLayout?: MemoryLayout): ObjectiveOutputs {
     const need = ['input_ids', 'attention_mask', 'labels', ...Object.values(RL_BATCH)];
     const missing = need.filter((n) => !batch[n]);
     if (missing.length)
@@ -39,6 +40,7 @@ export class RlObjective implements Objective {
     const { logits, params, noise } = this.forward(g, {
       inputIds: batch.input_ids,
       attentionMask: batch.attention_mask,
+      memoryLayout,
     }); // (N, T, V)
     const targets = shiftLabels(batch.labels); // (N, T)
     const logp = op.neg(nn.crossEntropy(logits, targets, { ignoreIndex: IGNORE_INDEX, reduction: 'none' }));
