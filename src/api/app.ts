@@ -11,7 +11,7 @@ import {
   ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginLandingPageDisabled,
 } from '@apollo/server/plugin/disabled';
-import type { GraphQLSchema } from 'graphql';
+import type { GraphQLError, GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
@@ -22,6 +22,7 @@ import { apiKeyRevokedChannel } from '../queue/events';
 import { EventPublisher } from '../queue/publisher';
 import { createQueue, type TypedQueue } from '../queue/queues';
 import { ChannelSubscriber } from '../queue/subscriber';
+import { ARCHIVE_ROUTE, serveCheckpointArchive } from './checkpoints/archive';
 import type { Principal, RequestContext } from './context';
 import { formatError, unauthenticated } from './errors';
 import { BodyTooLargeError, sendJson, toGraphQLRequest, writeGraphQLResponse } from './http';
@@ -148,6 +149,22 @@ export async function createApiApp(config: Config): Promise<ApiApp> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/healthz' && req.method === 'GET') {
       void health().then((r) => sendJson(res, r.status === 'ok' ? 200 : 503, r));
+      return;
+    }
+    const archive = req.method === 'GET' ? ARCHIVE_ROUTE.exec(url.pathname) : null;
+    if (archive) {
+      void authenticate(req)
+        .then((ctx) => serveCheckpointArchive(db, ctx.principal, archive[1], res))
+        .catch((err: unknown) => {
+          if (res.headersSent) return void res.destroy();
+          const code = (err as GraphQLError).extensions?.code;
+          if (code === 'UNAUTHENTICATED')
+            sendJson(res, 401, { errors: [{ message: (err as Error).message, extensions: { code } }] });
+          else {
+            console.error('checkpoint archive failed', err);
+            sendJson(res, 500, { errors: [{ message: 'Internal server error' }] });
+          }
+        });
       return;
     }
     if (url.pathname !== GRAPHQL_PATH) {

@@ -5,6 +5,7 @@
 import 'reflect-metadata';
 import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import { CheckpointResolver } from './checkpoints/resolver';
 import { DatasetResolver } from './datasets/resolver';
 import { EvaluationComparisonResolver, EvaluationJobResolver } from './evaluations/resolver';
 import { ModelResolver } from './models/resolver';
@@ -16,6 +17,7 @@ export const RESOLVERS = [
   ModelResolver,
   DatasetResolver,
   TrainingJobResolver,
+  CheckpointResolver,
   EvaluationJobResolver,
   EvaluationComparisonResolver,
 ] as const;

@@ -32,6 +32,11 @@ export interface ResultFilter {
   to?: Date | null;
 }
 
+/** Any of these statuses (none: every status). */
+export interface JobFilter extends ResultFilter {
+  status?: readonly S[] | null;
+}
+
 export interface MetricOrder {
   metric: EvaluationMetric;
   direction: SortDirection;
@@ -117,15 +122,27 @@ export class EvaluationQueries {
   }
 
   /** SUCCEEDED evaluations matching the filter: newest first, or by one aggregate metric. */
-  async results(
+  results(
     principal: Principal,
     filter: ResultFilter,
     orderBy: MetricOrder | null,
     first: number,
     after: string | null,
   ): Promise<Page<EvaluationJobEntity>> {
+    return this.list(principal, { ...filter, status: [S.SUCCEEDED] }, orderBy, first, after);
+  }
+
+  /** Evaluations matching the filter (any status unless it names some): newest first, or by a metric. */
+  async list(
+    principal: Principal,
+    filter: JobFilter,
+    orderBy: MetricOrder | null,
+    first: number,
+    after: string | null,
+  ): Promise<Page<EvaluationJobEntity>> {
     checkFirst(first);
-    const qb = this.jobs(principal).andWhere('e.status = :status', { status: S.SUCCEEDED });
+    const qb = this.jobs(principal);
+    if (filter.status?.length) qb.andWhere('e.status IN (:...statuses)', { statuses: filter.status });
     for (const [key, column] of [
       ['baseModelId', 'base_model_id'],
       ['trainingJobId', 'training_job_id'],

@@ -22,6 +22,7 @@ import {
   EvaluationComparison,
   EvaluationJob,
   EvaluationJobConnection,
+  EvaluationJobFilter,
   EvaluationJobProgressEvent,
   EvaluationResultFilter,
   EvaluationResultOrder,
@@ -67,6 +68,23 @@ export class EvaluationJobResolver {
     @Ctx() { principal, services }: RequestContext,
   ): Promise<EvaluationJobConnection> {
     return services.evaluations.queries.results(principal, filter ?? {}, orderBy, first, after);
+  }
+
+  @Query(() => EvaluationJobConnection, {
+    description:
+      "The project's evaluations of every status (QUEUED, RUNNING, finished), newest first, a page at a time.",
+  })
+  evaluationJobs(
+    @Arg('filter', () => EvaluationJobFilter, {
+      nullable: true,
+      description: 'Conditions every listed evaluation meets.',
+    })
+    filter: EvaluationJobFilter | null,
+    @Arg('first', () => Int, FIRST) first: number,
+    @Arg('after', () => String, AFTER) after: string | null,
+    @Ctx() { principal, services }: RequestContext,
+  ): Promise<EvaluationJobConnection> {
+    return services.evaluations.queries.list(principal, filter ?? {}, null, first, after);
   }
 
   @Query(() => EvaluationJobConnection, {

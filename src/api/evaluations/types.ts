@@ -333,6 +333,12 @@ export class EvaluationResultFilter {
   to?: Date | null;
 }
 
+@InputType({ description: 'Which evaluations to list, of any status; every given condition must hold.' })
+export class EvaluationJobFilter extends EvaluationResultFilter {
+  @Field(() => [EvaluationJobStatus], { nullable: true, description: 'Any of these statuses.' })
+  status?: EvaluationJobStatus[] | null;
+}
+
 @InputType({ description: 'A new evaluation job.' })
 export class CreateEvaluationJobInput {
   @Field({ description: 'A label for people, 1 to 200 characters.' })

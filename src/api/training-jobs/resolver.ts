@@ -27,6 +27,11 @@ import {
   TrainingJobProgressEvent,
   TrainingJobStatusEvent,
 } from './types';
+import { StepSeries } from './step-series';
+
+const MAX_POINTS = { nullable: true, description: 'Downsample to at most this many points (1 to 100000).' };
+const FROM_STEP = { nullable: true, description: 'First step to include.' };
+const TO_STEP = { nullable: true, description: 'Last step to include.' };
 
 type SubscribeData<Args> = SubscribeResolverData<unknown, Args, RequestContext>;
 
@@ -85,17 +90,26 @@ export class TrainingJobResolver {
   })
   metrics(
     @Root() job: TrainingJob,
-    @Arg('maxPoints', () => Int, {
-      nullable: true,
-      description: 'Downsample to at most this many points (1 to 100000).',
-    })
-    maxPoints: number | null,
-    @Arg('fromStep', () => Int, { nullable: true, description: 'First step to include.' })
-    fromStep: number | null,
-    @Arg('toStep', () => Int, { nullable: true, description: 'Last step to include.' }) toStep: number | null,
+    @Arg('maxPoints', () => Int, MAX_POINTS) maxPoints: number | null,
+    @Arg('fromStep', () => Int, FROM_STEP) fromStep: number | null,
+    @Arg('toStep', () => Int, TO_STEP) toStep: number | null,
     @Ctx() { services }: RequestContext,
   ): Promise<StepMetric[]> {
     return services.jobs.metrics(job.id, { maxPoints, fromStep, toStep });
+  }
+
+  @FieldResolver(() => StepSeries, {
+    description:
+      'The steps `metrics` selects, as one list per metric: the compact form for charts (100,000 steps in one response).',
+  })
+  metricSeries(
+    @Root() job: TrainingJob,
+    @Arg('maxPoints', () => Int, MAX_POINTS) maxPoints: number | null,
+    @Arg('fromStep', () => Int, FROM_STEP) fromStep: number | null,
+    @Arg('toStep', () => Int, TO_STEP) toStep: number | null,
+    @Ctx() { services }: RequestContext,
+  ): Promise<StepSeries> {
+    return services.jobs.metricSeries(job.id, { maxPoints, fromStep, toStep });
   }
 
   @FieldResolver(() => [Checkpoint], { description: 'Saved checkpoints, by step.' })

@@ -3,7 +3,7 @@
  * and the history queries. Status changes go through the state machine in src/db/job-status.ts and are announced
  * on the project's status channel.
  */
-import type { DataSource, ObjectLiteral } from 'typeorm';
+import type { DataSource, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import {
   CheckpointEntity,
   DatasetEntity,
@@ -30,6 +30,7 @@ import { badInput, conflict, notFound } from '../errors';
 import type { ModelService } from '../models/service';
 import { decodeCursor, encodeCursor } from './cursor';
 import { ApiHyperparameters, resolveHyperparameters, toStored } from './hyperparameters';
+import { SERIES_COLUMNS, type StepRange, type StepSeries, toStepSeries } from './step-series';
 
 /** The dataset kind each method trains on. */
 export const DATASET_KIND_OF: Record<TrainingMethod, DatasetKind> = {
@@ -297,28 +298,39 @@ export class TrainingJobService {
    * The step series, in step order. With `maxPoints`, longer series are cut into that many equal buckets and the
    * last step of each bucket is returned (so the final step is always present).
    */
-  async metrics(
-    jobId: string,
-    opts: { maxPoints?: number | null; fromStep?: number | null; toStep?: number | null },
-  ): Promise<StepMetricEntity[]> {
-    if (opts.maxPoints != null && (opts.maxPoints < 1 || opts.maxPoints > 100_000)) {
+  metrics(jobId: string, range: StepRange): Promise<StepMetricEntity[]> {
+    return this.steps(jobId, range).orderBy('m.step', 'ASC').getMany();
+  }
+
+  /** The same steps as `metrics`, as one list per metric (one row from PostgreSQL, no entity per step). */
+  async metricSeries(jobId: string, range: StepRange): Promise<StepSeries> {
+    const qb = this.steps(jobId, range).select('array_agg(m.step ORDER BY m.step)', 'steps');
+    for (const [field, column] of Object.entries(SERIES_COLUMNS)) {
+      qb.addSelect(`array_agg(m.${column} ORDER BY m.step)`, field);
+    }
+    const row = await qb.addSelect('jsonb_agg(m.extra ORDER BY m.step)', 'extra').getRawOne();
+    return toStepSeries(row);
+  }
+
+  private steps(jobId: string, range: StepRange): SelectQueryBuilder<StepMetricEntity> {
+    if (range.maxPoints != null && (range.maxPoints < 1 || range.maxPoints > 100_000)) {
       throw badInput('maxPoints must be 1 to 100000', ['maxPoints']);
     }
     const qb = this.db
       .getRepository(StepMetricEntity)
       .createQueryBuilder('m')
       .where('m.job_id = :jobId', { jobId })
-      .andWhere('m.step >= :from', { from: opts.fromStep ?? 0 })
-      .andWhere('m.step <= :to', { to: opts.toStep ?? 2 ** 31 - 1 });
-    if (opts.maxPoints != null) {
+      .andWhere('m.step >= :from', { from: range.fromStep ?? 0 })
+      .andWhere('m.step <= :to', { to: range.toStep ?? 2 ** 31 - 1 });
+    if (range.maxPoints != null) {
       qb.andWhere(
         `m.step IN (SELECT max(step) FROM (
            SELECT step, ntile(:buckets) OVER (ORDER BY step) AS bucket FROM training_step_metrics
             WHERE job_id = :jobId AND step >= :from AND step <= :to) b GROUP BY bucket)`,
-        { buckets: opts.maxPoints },
+        { buckets: range.maxPoints },
       );
     }
-    return qb.orderBy('m.step', 'ASC').getMany();
+    return qb;
   }
 
   checkpoints(jobId: string): Promise<CheckpointEntity[]> {

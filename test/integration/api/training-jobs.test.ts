@@ -256,6 +256,35 @@ describe('training jobs through the API (no worker)', () => {
     expect(errorCode(await api.admin(q, { id, n: 0 }))).toBe('BAD_USER_INPUT');
   });
 
+  it('serves the steps as columns, with method metrics aligned to the steps', async () => {
+    const id = (await api.admin(CREATE_JOB, { input: job() })).data?.createTrainingJob.id;
+    await api.app.db.query(
+      `INSERT INTO training_step_metrics
+       SELECT $1, s, 1 + (s > 2)::int, 4, 1.0 / s, 0.001 * s, 2, 100, s, 4 - s,
+              CASE WHEN s % 2 = 0 THEN jsonb_build_object('eval_loss', s * 0.5) END, now()
+         FROM generate_series(1, 4) s`,
+      [id],
+    );
+    const q = `query($id: ID!, $n: Int, $from: Int) { trainingJob(id: $id) {
+      metricSeries(maxPoints: $n, fromStep: $from) { steps epochs loss learningRate gradNorm tokensPerSecond elapsedSeconds extra }
+    } }`;
+    expect((await api.admin(q, { id })).data?.trainingJob.metricSeries).toEqual({
+      steps: [1, 2, 3, 4],
+      epochs: [1, 1, 2, 2],
+      loss: [1, 0.5, 1 / 3, 0.25],
+      learningRate: [0.001, 0.002, 0.003, 0.004],
+      gradNorm: [2, 2, 2, 2],
+      tokensPerSecond: [100, 100, 100, 100],
+      elapsedSeconds: [1, 2, 3, 4],
+      extra: { eval_loss: [null, 1, null, 2] },
+    });
+    const two = (await api.admin(q, { id, n: 2, from: 2 })).data?.trainingJob.metricSeries;
+    expect(two).toMatchObject({ steps: [3, 4], loss: [1 / 3, 0.25], extra: { eval_loss: [null, 2] } });
+    const empty = (await api.admin(q, { id, from: 10 })).data?.trainingJob.metricSeries;
+    expect(empty).toMatchObject({ steps: [], loss: [], extra: {} });
+    expect(errorCode(await api.admin(q, { id, n: 0 }))).toBe('BAD_USER_INPUT');
+  });
+
   it("keeps projects apart: another project's jobs, models and datasets are NOT_FOUND or invisible", async () => {
     const id = (await api.admin(CREATE_JOB, { input: job() })).data?.createTrainingJob.id;
     const get = await teamB(`query($id: ID!) { trainingJob(id: $id) { id } }`, { id });

@@ -19,6 +19,11 @@ const RESULTS = `query($filter: EvaluationResultFilter, $orderBy: EvaluationResu
     edges { cursor node { id } } pageInfo { endCursor hasNextPage }
   }
 }`;
+const JOBS = `query($filter: EvaluationJobFilter, $first: Int!, $after: String) {
+  evaluationJobs(filter: $filter, first: $first, after: $after) {
+    edges { cursor node { id } } pageInfo { endCursor hasNextPage }
+  }
+}`;
 const BEST = `query($datasetId: ID!, $metric: EvaluationMetric!, $first: Int!, $after: String) {
   bestEvaluations(datasetId: $datasetId, metric: $metric, first: $first, after: $after) {
     edges { node { id } } pageInfo { endCursor hasNextPage }
@@ -130,6 +135,21 @@ describe('evaluation queries', () => {
 
   it('lists finished evaluations newest first, a page at a time', async () => {
     expect(await results({ first: 3 })).toEqual([['e8', 'e6', 'e5'], ['e4', 'e3', 'e2'], ['e1']]);
+  });
+
+  it('lists evaluations of every status, or of the given statuses, newest first', async () => {
+    const jobs = (vars: Record<string, unknown>, as?: Gql) => pages(JOBS, vars, 'evaluationJobs', as);
+    expect(await jobs({ first: 3 })).toEqual([
+      ['e8', 'e7', 'e6'],
+      ['e5', 'e4', 'e3'],
+      ['e2', 'e1'],
+    ]);
+    expect((await jobs({ filter: { status: ['RUNNING'] }, first: 10 })).flat()).toEqual(['e7']);
+    expect(
+      (await jobs({ filter: { status: ['RUNNING', 'SUCCEEDED'], baseModelId: m2 }, first: 10 })).flat(),
+    ).toEqual(['e5']);
+    expect((await jobs({ filter: { status: ['QUEUED'] }, first: 10 })).flat()).toEqual([]);
+    expect((await jobs({ first: 10 }, teamB)).flat()).toEqual([]);
   });
 
   it('filters by base model, training job, dataset and creation time', async () => {
