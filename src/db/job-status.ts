@@ -1,15 +1,17 @@
 /**
- * The training job state machine. Every status change goes through `transitionJob`, one conditional UPDATE, so two
- * processes racing (a cancel and a worker finishing, two workers claiming) cannot both win.
+ * The job state machine, one for every kind of job (training, evaluation). Every status change goes through
+ * `transitionJob`, one conditional UPDATE, so two processes racing (a cancel and a worker finishing, two workers
+ * claiming) cannot both win.
  *
  *   QUEUED ──> RUNNING ──> SUCCEEDED | FAILED | CANCELLED
  *     │          │  ↺ (a worker takes over a job whose worker died)
- *     │          └──> QUEUED (the worker shut down; another one continues from the last checkpoint)
+ *     │          └──> QUEUED (the worker shut down, or the job's process died and is retried; another run
+ *     │                       continues from the last checkpoint, or from the samples stored)
  *     └──> CANCELLED
- *   FAILED | CANCELLED ──> QUEUED (resumeTrainingJob)
+ *   FAILED | CANCELLED ──> QUEUED (resumed)
  */
 import type { EntityManager } from 'typeorm';
-import { TrainingJobEntity, TrainingJobStatus as S } from './entities';
+import { EvaluationJobEntity, JobStatus as S, TrainingJobEntity } from './entities';
 import { queryRows } from './query';
 
 const ALLOWED: Record<S, readonly S[]> = {
@@ -24,7 +26,21 @@ export function canTransition(from: S, to: S): boolean {
   return ALLOWED[from].includes(to);
 }
 
-/** Column values set together with the status (snake_case column names). */
+/** Each kind of job: its table and entity. */
+const KINDS = {
+  training: { table: 'training_jobs', entity: TrainingJobEntity },
+  evaluation: { table: 'evaluation_jobs', entity: EvaluationJobEntity },
+} as const;
+
+export type JobKind = keyof typeof KINDS;
+
+export type JobEntity<K extends JobKind> = InstanceType<(typeof KINDS)[K]['entity']>;
+
+export function jobTable(kind: JobKind): string {
+  return KINDS[kind].table;
+}
+
+/** Column values set together with the status (snake_case column names); training-only columns say so. */
 export type TransitionPatch = Partial<{
   error: string | null;
   worker_id: string | null;
@@ -32,54 +48,41 @@ export type TransitionPatch = Partial<{
   started_at: 'now' | 'first' | null;
   finished_at: 'now' | null;
   cancel_requested_at: 'now' | null;
-  resume_checkpoint_id: string | null;
-  output_dir: string;
   attempts: 'increment';
+  /** Runs in a row whose process died; a resumed job starts again from 0. */
+  crashes: 'increment' | 0;
+  /** Training. */
+  resume_checkpoint_id: string | null;
+  /** Training. */
+  output_dir: string;
+  /** Training. */
   progress: number;
 }>;
 
-export interface Transition {
-  job: TrainingJobEntity;
+export interface Transition<K extends JobKind = 'training'> {
+  job: JobEntity<K>;
   previousStatus: S;
 }
 
 /**
  * Moves the job to `to` if its current status is one of `from` (each must be allowed to reach `to`) and returns
- * the updated row with the status it left, or null when the job is not in one of `from`.
+ * the updated row with the status it left, or null when the job is not in one of `from`. The patched columns are
+ * set with it ('now', 'first': now unless already set, 'increment', or a value).
  */
-export async function transitionJob(
+export async function transitionJob<K extends JobKind = 'training'>(
   db: EntityManager,
-  jobId: string,
+  id: string,
   from: readonly S[],
   to: S,
   patch: TransitionPatch = {},
   /** Only if this worker holds the job (a worker finishing a job must not overwrite another's takeover). */
   onlyWorker?: string,
-): Promise<Transition | null> {
-  const previousStatus = await updateStatus(db, 'training_jobs', ALLOWED, jobId, from, to, patch, onlyWorker);
-  if (previousStatus === null) return null;
-  const job = await db.getRepository(TrainingJobEntity).findOneByOrFail({ id: jobId });
-  return { job, previousStatus };
-}
-
-/**
- * The conditional UPDATE behind every job state machine (training and evaluation jobs): sets `status` to `to`
- * and the patched columns ('now', 'first': now unless already set, 'increment', or a value) where the row's
- * status is one of `from`; returns the status it left, or null.
- */
-export async function updateStatus<T extends string>(
-  db: EntityManager,
-  table: string,
-  allowed: Record<T, readonly T[]>,
-  id: string,
-  from: readonly T[],
-  to: T,
-  patch: Record<string, unknown>,
-  onlyWorker?: string,
-): Promise<T | null> {
+  kind: K = 'training' as K,
+): Promise<Transition<K> | null> {
   for (const f of from) {
-    if (!allowed[f].includes(to)) throw new Error(`${table} status ${f} cannot move to ${to}`);
+    if (!ALLOWED[f].includes(to)) throw new Error(`${kind} job status ${f} cannot move to ${to}`);
   }
+  const table = KINDS[kind].table;
   const params: unknown[] = [id, from, to];
   const sets = ['status = $3', 'updated_at = now()'];
   for (const [column, value] of Object.entries(patch)) {
@@ -96,7 +99,7 @@ export async function updateStatus<T extends string>(
     params.push(onlyWorker);
     guard = ` AND prev.worker_id = $${params.length}`;
   }
-  const rows = await queryRows<{ previous_status: T }>(
+  const rows = await queryRows<{ previous_status: S }>(
     db,
     `WITH prev AS (SELECT id, status, worker_id FROM ${table} WHERE id = $1 FOR UPDATE)
      UPDATE ${table} t SET ${sets.join(', ')}
@@ -104,5 +107,7 @@ export async function updateStatus<T extends string>(
      RETURNING prev.status AS previous_status`,
     params,
   );
-  return rows.length ? rows[0].previous_status : null;
+  if (!rows.length) return null;
+  const job = (await db.getRepository(KINDS[kind].entity).findOneByOrFail({ id })) as JobEntity<K>;
+  return { job, previousStatus: rows[0].previous_status };
 }

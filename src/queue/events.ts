@@ -3,7 +3,7 @@
  * API process relays them to its own subscribers. Channels: one per job (step and status events) and one per
  * project (status events only).
  */
-import type { TrainingJobStatus } from '../db/entities';
+import type { JobStatus } from '../db/entities';
 
 export interface StepEventPayload {
   type: 'step';
@@ -28,8 +28,8 @@ export interface StatusEventPayload {
   jobId: string;
   projectId: string;
   name: string;
-  status: TrainingJobStatus;
-  previousStatus: TrainingJobStatus | null;
+  status: JobStatus;
+  previousStatus: JobStatus | null;
   error: string | null;
   at: string;
 }
@@ -38,8 +38,8 @@ export type JobEventPayload = StepEventPayload | StatusEventPayload;
 
 /** A training job's status change, as it is announced (by the API, a worker, or the queue giving up on a job). */
 export function statusEvent(t: {
-  job: { id: string; projectId: string; name: string; status: TrainingJobStatus; error: string | null };
-  previousStatus: TrainingJobStatus | null;
+  job: { id: string; projectId: string; name: string; status: JobStatus; error: string | null };
+  previousStatus: JobStatus | null;
 }): StatusEventPayload {
   return {
     type: 'status',

@@ -8,15 +8,14 @@ import Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { Config } from '../config';
 import { createDataSource } from '../db/data-source';
-import { TrainingJobStatus } from '../db/entities';
-import { transitionJob } from '../db/job-status';
-import { cancelChannel, statusEvent } from '../queue/events';
+import { cancelChannel } from '../queue/events';
 import { EventPublisher } from '../queue/publisher';
-import { createQueue, QUEUE_NAMES, type QueueName, type TypedQueue } from '../queue/queues';
+import { createQueue, QUEUE_NAMES, type QueueName } from '../queue/queues';
 import { ChannelSubscriber } from '../queue/subscriber';
-import { EvaluationHandler } from './evaluation/handler';
+import { evaluationJobs } from './evaluation/job';
 import { checkHandlers, type HandlerRegistry } from './handlers';
-import { TrainingHandler } from './training/handler';
+import { JobRunner } from './job-runner';
+import { trainingJobs } from './training/job';
 
 export interface Worker {
   id: string;
@@ -39,30 +38,23 @@ export async function startWorker(config: Config, log = defaultLog): Promise<Wor
     if (jobId) cancelCallbacks.get(jobId)?.();
   });
 
-  const training = new TrainingHandler({
+  const runnerDeps = {
     db,
-    publisher,
     workerId: id,
-    dataDir: config.dataDir,
-    metricsBatchSize: config.metricsBatchSize,
-    metricsFlushMs: config.metricsFlushMs,
-    onCancel: (jobId, cb) => {
+    onCancel: (jobId: string, cb: () => void) => {
       cancelCallbacks.set(jobId, cb);
       return () => cancelCallbacks.delete(jobId);
     },
     log,
-  });
-  const evaluation = new EvaluationHandler({
-    db,
-    publisher,
-    workerId: id,
-    onCancel: (jobId, cb) => {
-      cancelCallbacks.set(jobId, cb);
-      return () => cancelCallbacks.delete(jobId);
-    },
-    log,
-  });
-  const handlers: Partial<HandlerRegistry> = { training: training.handle, evaluation: evaluation.handle };
+  };
+  const runners = {
+    training: new JobRunner(trainingJobs({ db, publisher, log, ...config }), runnerDeps),
+    evaluation: new JobRunner(evaluationJobs({ db, publisher }), runnerDeps),
+  };
+  const handlers: Partial<HandlerRegistry> = {
+    training: runners.training.handle,
+    evaluation: runners.evaluation.handle,
+  };
   checkHandlers(handlers);
 
   const queues = QUEUE_NAMES.map((name) => createQueue(name, config));
@@ -70,7 +62,7 @@ export async function startWorker(config: Config, log = defaultLog): Promise<Wor
     const name: QueueName = QUEUE_NAMES[i];
     void queue.process(1, handlers[name] as never);
     queue.on('error', (err) => log(`queue ${name}: ${err.message}`));
-    queue.on('failed', (job, err) => void giveUp(db, publisher, queue, job, err, log, evaluation));
+    queue.on('failed', (job, err) => void giveUp(runners[name], job, err, log));
   });
   log(`worker ${id} consuming ${QUEUE_NAMES.join(', ')}`);
 
@@ -81,7 +73,7 @@ export async function startWorker(config: Config, log = defaultLog): Promise<Wor
     close: () =>
       (closing ??= (async () => {
         await Promise.all(queues.map((q) => q.pause(true, true)));
-        const runs = [...training.activeRuns(), ...evaluation.activeRuns()];
+        const runs = Object.values(runners).flatMap((r) => r.activeRuns());
         runs.forEach((r) => r.stop('shutdown'));
         await Promise.all(runs.map((r) => r.finished));
         await Promise.all(queues.map((q) => q.close()));
@@ -97,34 +89,16 @@ export async function startWorker(config: Config, log = defaultLog): Promise<Wor
  * RUNNING would then never move again, so it is marked FAILED.
  */
 async function giveUp(
-  db: DataSource,
-  publisher: EventPublisher,
-  queue: TypedQueue<QueueName>,
+  runner: { giveUp(jobId: string, reason: string): Promise<void> },
   job: { data: { jobId: string }; attemptsMade: number; opts: { attempts?: number } },
   err: Error,
   log: (m: string, e?: unknown) => void,
-  evaluation: EvaluationHandler,
 ): Promise<void> {
   const final = job.attemptsMade >= (job.opts.attempts ?? 1) || /stalled more than/.test(err.message);
   if (!final) return;
-  try {
-    if (queue.name === 'evaluation') return await evaluation.giveUp(job.data.jobId, err.message);
-    const t = await transitionJob(
-      db.manager,
-      job.data.jobId,
-      [TrainingJobStatus.RUNNING],
-      TrainingJobStatus.FAILED,
-      {
-        finished_at: 'now',
-        error: `given up by the queue: ${err.message}`,
-      },
-    );
-    if (t) {
-      await publisher.publishStatus(statusEvent(t));
-    }
-  } catch (e) {
+  await runner.giveUp(job.data.jobId, err.message).catch((e: unknown) => {
     log(`job ${job.data.jobId}: could not record the queue giving up`, e);
-  }
+  });
 }
 
 function defaultLog(message: string, err?: unknown): void {

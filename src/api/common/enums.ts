@@ -1,12 +1,6 @@
 /** Registers the enums the schema exposes, with a description for every value. */
 import { registerEnumType } from 'type-graphql';
-import {
-  ApiKeyRole,
-  DatasetKind,
-  ParameterScale,
-  TrainingJobStatus,
-  TrainingMethod,
-} from '../../db/entities';
+import { ApiKeyRole, DatasetKind, ParameterScale, JobStatus, TrainingMethod } from '../../db/entities';
 import { ExecutionProvider, LrScheduler } from '../training-jobs/hyperparameters';
 
 registerEnumType(ApiKeyRole, {
@@ -53,7 +47,7 @@ registerEnumType(ParameterScale, {
   },
 });
 
-registerEnumType(TrainingJobStatus, {
+registerEnumType(JobStatus, {
   name: 'TrainingJobStatus',
   description:
     'Where a job is in its life: QUEUED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED; FAILED or CANCELLED jobs can be resumed (back to QUEUED).',

@@ -6,12 +6,7 @@
  */
 import { FixedBuffer, Repeater } from '@repeaterjs/repeater';
 import type { DataSource } from 'typeorm';
-import {
-  EVALUATION_TERMINAL,
-  EvaluationJobEntity,
-  EvaluationJobStatus as S,
-  scoresOf,
-} from '../../db/entities';
+import { TERMINAL_STATUSES, EvaluationJobEntity, JobStatus as S, scoresOf } from '../../db/entities';
 import type { EvaluationEventPayload } from '../../queue/evaluation-events';
 import { jobChannel } from '../../queue/events';
 import type { ChannelSubscriber } from '../../queue/subscriber';
@@ -46,7 +41,7 @@ export class EvaluationProgressStreams {
       });
       const snapshot = this.event(EvaluationProgressKind.SNAPSHOT, await repo.findOneByOrFail({ id: jobId }));
       let { samplesDone, samplesTotal, status } = snapshot;
-      let finished = EVALUATION_TERMINAL.includes(status);
+      let finished = TERMINAL_STATUSES.includes(status);
       await push(snapshot);
       // Events are handled one at a time, so a status read back from the database keeps its place in the order.
       let queue = Promise.resolve();
@@ -67,7 +62,7 @@ export class EvaluationProgressStreams {
             });
           } else if (e.status !== status) {
             status = e.status;
-            finished = EVALUATION_TERMINAL.includes(status);
+            finished = TERMINAL_STATUSES.includes(status);
             const job = await repo.findOneByOrFail({ id: jobId });
             ({ samplesDone, samplesTotal } = job);
             await push({ ...this.event(EvaluationProgressKind.STATUS, job, status), at: new Date(e.at) });

@@ -7,7 +7,7 @@
 import type { DataSource, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import {
   EvaluationJobEntity,
-  EvaluationJobStatus as S,
+  JobStatus as S,
   EvaluationMetric,
   EvaluationSampleEntity,
   METRICS,

@@ -12,7 +12,7 @@ import {
   Subscription,
 } from 'type-graphql';
 import type { SubscribeResolverData } from 'type-graphql';
-import { EvaluationJobStatus, EvaluationMetric, scoresOf } from '../../db/entities';
+import { JobStatus, EvaluationMetric, scoresOf } from '../../db/entities';
 import type { RequestContext } from '../context';
 import { Dataset } from '../datasets/types';
 import { BaseModel } from '../models/types';
@@ -163,7 +163,7 @@ export class EvaluationJobResolver {
     description: 'The mean of every score over the samples; null until SUCCEEDED.',
   })
   results(@Root() job: EvaluationJob): EvaluationScores | null {
-    return job.status === EvaluationJobStatus.SUCCEEDED ? scoresOf(job.scores) : null;
+    return job.status === JobStatus.SUCCEEDED ? scoresOf(job.scores) : null;
   }
 
   @FieldResolver(() => EvaluationSampleConnection, {

@@ -10,13 +10,14 @@ import {
   DatasetSplit,
   EvaluatedModelKind,
   EvaluationJobEntity,
-  EvaluationJobStatus as S,
+  JobStatus as S,
   MetricStopwords,
   ParameterScale,
   TrainingJobEntity,
   TrainingMethod,
 } from '../../db/entities';
-import { EvaluationTransition, transitionEvaluation } from '../../db/entities/evaluation-status';
+import { transitionJob, type Transition } from '../../db/job-status';
+import { evaluationStatusEvent } from '../../queue/evaluation-events';
 import type { EventPublisher } from '../../queue/publisher';
 import type { TypedQueue } from '../../queue/queues';
 import { cancelJob } from '../common/cancel';
@@ -212,9 +213,15 @@ export class EvaluationService {
       noun: 'evaluation',
       get: () => this.get(principal, id),
       cancelQueued: async () => {
-        const moved = await transitionEvaluation(this.db.manager, id, [S.QUEUED], S.CANCELLED, {
-          finished_at: 'now',
-        });
+        const moved = await transitionJob(
+          this.db.manager,
+          id,
+          [S.QUEUED],
+          S.CANCELLED,
+          { finished_at: 'now' },
+          undefined,
+          'evaluation',
+        );
         if (moved) await this.announce(moved);
         return moved?.job ?? null;
       },
@@ -222,17 +229,7 @@ export class EvaluationService {
     });
   }
 
-  private announce(
-    t: Omit<EvaluationTransition, 'previousStatus'> & { previousStatus: S | null },
-  ): Promise<void> {
-    return this.events.publishEvaluation({
-      type: 'evaluation-status',
-      jobId: t.job.id,
-      projectId: t.job.projectId,
-      status: t.job.status,
-      previousStatus: t.previousStatus,
-      error: t.job.error,
-      at: new Date().toISOString(),
-    });
+  private announce(t: Omit<Transition<'evaluation'>, 'previousStatus'> & { previousStatus: S | null }) {
+    return this.events.publishEvaluation(evaluationStatusEvent(t));
   }
 }

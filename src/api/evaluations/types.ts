@@ -2,7 +2,7 @@ import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from '
 import {
   DatasetSplit,
   EvaluatedModelKind,
-  EvaluationJobStatus,
+  JobStatus,
   EvaluationMetric,
   MetricSegmenter,
   MetricStopwords,
@@ -37,6 +37,9 @@ registerEnumType(DatasetSplit, {
     VALIDATION: { description: 'The rows held out for validation.' },
   },
 });
+
+/** JobStatus under the schema's name for evaluations (one status machine, two GraphQL names kept). */
+const EvaluationJobStatus = { ...JobStatus };
 
 registerEnumType(EvaluationJobStatus, {
   name: 'EvaluationJobStatus',
@@ -156,7 +159,7 @@ export class EvaluationJob {
   name: string;
 
   @Field(() => EvaluationJobStatus, { description: 'Current status.' })
-  status: EvaluationJobStatus;
+  status: JobStatus;
 
   @Field(() => EvaluatedModelKind, { description: 'What is evaluated: the base model, or a checkpoint.' })
   modelKind: EvaluatedModelKind;
@@ -500,7 +503,7 @@ export class EvaluationJobProgressEvent {
   jobId: string;
 
   @Field(() => EvaluationJobStatus, { description: 'The status at this event.' })
-  status: EvaluationJobStatus;
+  status: JobStatus;
 
   @Field(() => Int, { description: 'Samples scored and stored.' })
   samplesDone: number;

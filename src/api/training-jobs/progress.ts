@@ -6,7 +6,7 @@
  */
 import { FixedBuffer, Repeater } from '@repeaterjs/repeater';
 import type { DataSource } from 'typeorm';
-import { TERMINAL_STATUSES, TrainingJobEntity, TrainingJobStatus } from '../../db/entities';
+import { TERMINAL_STATUSES, TrainingJobEntity, JobStatus } from '../../db/entities';
 import { jobChannel, JobEventPayload, projectStatusChannel, StatusEventPayload } from '../../queue/events';
 import type { EventPublisher } from '../../queue/publisher';
 import type { ChannelSubscriber } from '../../queue/subscriber';
@@ -104,7 +104,7 @@ export class ProgressStreams {
       error: job.error,
       at: new Date(),
     };
-    const latest = job.status === TrainingJobStatus.RUNNING ? await this.publisher.latestStep(jobId) : null;
+    const latest = job.status === JobStatus.RUNNING ? await this.publisher.latestStep(jobId) : null;
     if (!latest || latest.step < job.step) return base;
     return { ...fromStep(latest), kind: ProgressEventKind.SNAPSHOT, status: job.status, at: base.at };
   }
@@ -114,7 +114,7 @@ function fromStep(e: Extract<JobEventPayload, { type: 'step' }>): TrainingJobPro
   return {
     kind: ProgressEventKind.STEP,
     jobId: e.jobId,
-    status: TrainingJobStatus.RUNNING,
+    status: JobStatus.RUNNING,
     epoch: e.epoch,
     step: e.step,
     totalSteps: e.totalSteps,

@@ -11,7 +11,7 @@ import {
   ParameterScale,
   StepMetricEntity,
   TrainingJobEntity,
-  TrainingJobStatus as S,
+  JobStatus as S,
   TrainingMethod,
 } from '../../db/entities';
 import { transitionJob, type Transition } from '../../db/job-status';

@@ -1,6 +1,6 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { ParameterScale, TrainingJobStatus, TrainingMethod } from '../../db/entities';
+import { ParameterScale, JobStatus, TrainingMethod } from '../../db/entities';
 import '../common/enums';
 import { TrainingHyperparameters } from './hyperparameter-types';
 
@@ -18,8 +18,8 @@ export class TrainingJob {
   @Field(() => ParameterScale, { description: 'Which parameters the job trains.' })
   parameterScale: ParameterScale;
 
-  @Field(() => TrainingJobStatus, { description: 'Current status.' })
-  status: TrainingJobStatus;
+  @Field(() => JobStatus, { description: 'Current status.' })
+  status: JobStatus;
 
   @Field(() => Float, { description: 'Fraction of the optimizer steps done, 0 to 1.' })
   progress: number;
@@ -158,8 +158,8 @@ export class TrainingJobConnection {
 
 @InputType({ description: 'Which jobs to list; every given condition must hold.' })
 export class TrainingJobFilter {
-  @Field(() => [TrainingJobStatus], { nullable: true, description: 'Any of these statuses.' })
-  status?: TrainingJobStatus[] | null;
+  @Field(() => [JobStatus], { nullable: true, description: 'Any of these statuses.' })
+  status?: JobStatus[] | null;
 
   @Field(() => [TrainingMethod], { nullable: true, description: 'Any of these methods.' })
   method?: TrainingMethod[] | null;
@@ -229,8 +229,8 @@ export class TrainingJobProgressEvent {
   @Field(() => ID, { description: 'The job.' })
   jobId: string;
 
-  @Field(() => TrainingJobStatus, { description: 'The job’s status at this event.' })
-  status: TrainingJobStatus;
+  @Field(() => JobStatus, { description: 'The job’s status at this event.' })
+  status: JobStatus;
 
   @Field(() => Int, { nullable: true, description: 'Epoch (1-based); null before the first step.' })
   epoch: number | null;
@@ -286,11 +286,11 @@ export class TrainingJobStatusEvent {
   @Field({ description: 'The job’s name.' })
   name: string;
 
-  @Field(() => TrainingJobStatus, { description: 'The new status.' })
-  status: TrainingJobStatus;
+  @Field(() => JobStatus, { description: 'The new status.' })
+  status: JobStatus;
 
-  @Field(() => TrainingJobStatus, { nullable: true, description: 'The status before; null for a new job.' })
-  previousStatus: TrainingJobStatus | null;
+  @Field(() => JobStatus, { nullable: true, description: 'The status before; null for a new job.' })
+  previousStatus: JobStatus | null;
 
   @Field(() => String, { nullable: true, description: 'Error message when the status is FAILED.' })
   error: string | null;

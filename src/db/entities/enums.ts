@@ -29,7 +29,8 @@ export enum ParameterScale {
   PROMPT_TUNING = 'PROMPT_TUNING',
 }
 
-export enum TrainingJobStatus {
+/** The status of every kind of job (training, evaluation); src/db/job-status.ts has the state machine. */
+export enum JobStatus {
   QUEUED = 'QUEUED',
   RUNNING = 'RUNNING',
   SUCCEEDED = 'SUCCEEDED',
@@ -37,8 +38,8 @@ export enum TrainingJobStatus {
   CANCELLED = 'CANCELLED',
 }
 
-export const TERMINAL_STATUSES: readonly TrainingJobStatus[] = [
-  TrainingJobStatus.SUCCEEDED,
-  TrainingJobStatus.FAILED,
-  TrainingJobStatus.CANCELLED,
+export const TERMINAL_STATUSES: readonly JobStatus[] = [
+  JobStatus.SUCCEEDED,
+  JobStatus.FAILED,
+  JobStatus.CANCELLED,
 ];

@@ -1,20 +1,6 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
-import { DatasetSplit } from './enums';
+import { DatasetSplit, JobStatus } from './enums';
 import { ScoreColumns } from './evaluation-scores';
-
-export enum EvaluationJobStatus {
-  QUEUED = 'QUEUED',
-  RUNNING = 'RUNNING',
-  SUCCEEDED = 'SUCCEEDED',
-  FAILED = 'FAILED',
-  CANCELLED = 'CANCELLED',
-}
-
-export const EVALUATION_TERMINAL: readonly EvaluationJobStatus[] = [
-  EvaluationJobStatus.SUCCEEDED,
-  EvaluationJobStatus.FAILED,
-  EvaluationJobStatus.CANCELLED,
-];
 
 /** What was evaluated: the base model, a full checkpoint, or the base model with an adapter. */
 export enum EvaluatedModelKind {
@@ -107,7 +93,7 @@ export class EvaluationJobEntity {
   executionProvider: string;
 
   @Column({ type: 'text' })
-  status: EvaluationJobStatus;
+  status: JobStatus;
 
   /** Samples scored and stored so far. */
   @Column({ name: 'samples_done', type: 'integer', default: 0 })

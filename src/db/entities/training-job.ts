@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
-import { ParameterScale, TrainingJobStatus, TrainingMethod } from './enums';
+import { ParameterScale, JobStatus, TrainingMethod } from './enums';
 
 /** A training job and its latest progress; the step-by-step series is in `training_step_metrics`. */
 @Entity({ name: 'training_jobs' })
@@ -37,7 +37,7 @@ export class TrainingJobEntity {
   checkpointEverySteps: number;
 
   @Column({ type: 'text' })
-  status: TrainingJobStatus;
+  status: JobStatus;
 
   /** 0..1: step / totalSteps. */
   @Column({ type: 'double precision', default: 0 })

@@ -1,16 +1,9 @@
-/** The IPC protocol between a worker and the child process that runs one evaluation. */
-import type { EvaluationRunSpec, ScoredSample } from '../../evaluation/run-evaluation';
+/** An evaluation runner's progress messages and acknowledgement (src/worker/protocol.ts has the rest). */
+import type { ScoredSample } from '../../evaluation/run-evaluation';
 
-export type ToEvaluationRunner =
-  | { type: 'start'; spec: EvaluationRunSpec }
-  | { type: 'stop' }
-  /** The last batch of samples is stored: the runner generates the next one only then. */
-  | { type: 'stored' };
-
-export type FromEvaluationRunner =
+export type EvaluationProgress =
   /** The rows are tokenized: `total` of the given rows will be scored, `skipped` cannot be. */
-  | { type: 'started'; total: number; skipped: number }
-  | { type: 'samples'; samples: ScoredSample[] }
-  /** `stopped`: a stop request ended the run before every sample was scored. */
-  | { type: 'done'; stopped: boolean }
-  | { type: 'failed'; message: string };
+  { type: 'started'; total: number; skipped: number } | { type: 'samples'; samples: ScoredSample[] };
+
+/** The last batch of samples is stored: the runner generates the next one only then. */
+export type EvaluationAck = { type: 'stored' };

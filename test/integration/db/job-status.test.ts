@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../../../src/db/data-source';
-import { TrainingJobStatus as S } from '../../../src/db/entities';
+import { JobStatus as S } from '../../../src/db/entities';
 import { canTransition, transitionJob } from '../../../src/db/job-status';
 import { createTestEnv, TestEnv } from '../support/env';
 import { insertJob } from '../support/rows';

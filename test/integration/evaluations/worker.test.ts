@@ -11,8 +11,8 @@ import { aggregate, scoreSample, type SampleScores } from '../../../src/evaluati
 import { runEvaluation, type ScoredSample } from '../../../src/evaluation/run-evaluation';
 import { EventPublisher } from '../../../src/queue/publisher';
 import type { EvaluationQueuePayload } from '../../../src/queue/queues';
-import { EvaluationHandler } from '../../../src/worker/evaluation/handler';
-import { PreemptedError } from '../../../src/worker/training/handler';
+import { evaluationJobs } from '../../../src/worker/evaluation/job';
+import { JobRunner, PreemptedError } from '../../../src/worker/job-runner';
 import {
   BOOTSTRAP_KEY,
   CREATE_DATASET,
@@ -32,7 +32,7 @@ const SETTINGS = { maxNewTokens: 6, batchSize: 3, segmenter: 'CHAR', stopwords: 
 describe('evaluation worker (real engine, demo model)', () => {
   let api: TestApi;
   let redis: Redis;
-  let handler: EvaluationHandler;
+  let handler: JobRunner<'evaluation', unknown, never>;
   let modelDir: string;
   let modelId: string;
   let datasetId: string;
@@ -48,9 +48,9 @@ describe('evaluation worker (real engine, demo model)', () => {
   beforeAll(async () => {
     api = await startTestApi();
     redis = new Redis(api.env.config.redisUrl);
-    handler = new EvaluationHandler({
+    const publisher = new EventPublisher(redis, api.env.config.redisPrefix);
+    handler = new JobRunner(evaluationJobs({ db: api.app.db, publisher }), {
       db: api.app.db,
-      publisher: new EventPublisher(redis, api.env.config.redisPrefix),
       workerId: 'test-worker',
       onCancel: (jobId, cb) => {
         cancels.set(jobId, cb);

@@ -46,6 +46,6 @@ export async function startWorkerProcess(env: Record<string, string>): Promise<W
       child.kill('SIGKILL');
       await exited;
     },
-    runnerPids: () => [...output.matchAll(/training in process (\d+)/g)].map((m) => Number(m[1])),
+    runnerPids: () => [...output.matchAll(/running in process (\d+)/g)].map((m) => Number(m[1])),
   };
 }

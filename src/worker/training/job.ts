@@ -1,0 +1,92 @@
+/**
+ * Training jobs for the job runner: a run continues from the job's latest checkpoint (the steps after it are run
+ * again), relays every step to Redis at once and to PostgreSQL in batches, and records each checkpoint after the
+ * steps before it.
+ */
+import path from 'node:path';
+import type { DataSource } from 'typeorm';
+import { describeGpus } from '../../engine/gpu-devices';
+import { statusEvent } from '../../queue/events';
+import type { EventPublisher } from '../../queue/publisher';
+import type { TrainingRunSpec } from '../../training/run-job';
+import type { JobDefinition } from '../job-runner';
+import { jobOutputDir, planRun } from './job-spec';
+import type { CheckpointEvent, TrainingProgress } from './messages';
+import { MetricsWriter } from './metrics-writer';
+
+export interface TrainingJobsDeps {
+  db: DataSource;
+  publisher: EventPublisher;
+  dataDir: string;
+  metricsBatchSize: number;
+  metricsFlushMs: number;
+  log(message: string, err?: unknown): void;
+}
+
+export function trainingJobs(
+  deps: TrainingJobsDeps,
+): JobDefinition<'training', TrainingRunSpec, TrainingProgress> {
+  return {
+    kind: 'training',
+    runnerModule: path.join(__dirname, 'runner'),
+    claimPatch: (jobId) => ({ output_dir: jobOutputDir(deps.dataDir, jobId) }),
+    plan: async (m, job) => {
+      const plan = await planRun(m, job, job.outputDir as string);
+      // Steps after the checkpoint this run starts from belong to a run that is gone; they are run again.
+      await m.query(`DELETE FROM training_step_metrics WHERE job_id = $1 AND step > $2`, [
+        job.id,
+        plan.startStep,
+      ]);
+      return plan.spec;
+    },
+    where: (spec) =>
+      spec.executionProvider === 'cpu' ? 'cpu' : `${spec.executionProvider} (GPUs: ${describeGpus()})`,
+    open: (job, run) => {
+      const writer = new MetricsWriter(deps.db, job.id, {
+        batchSize: deps.metricsBatchSize,
+        flushMs: deps.metricsFlushMs,
+        onCancelRequested: () => run.stop('cancel'),
+        onError: (err) => deps.log(`training job ${job.id}: writing metrics failed`, err),
+      });
+      return {
+        handle: async (message) => {
+          if (message.type === 'step') {
+            writer.add(message.event);
+            await deps.publisher.publishStep({
+              type: 'step',
+              jobId: job.id,
+              projectId: job.projectId,
+              ...message.event,
+              extra: message.event.extra ?? null,
+              at: new Date().toISOString(),
+            });
+          } else {
+            await writer.flush();
+            await recordCheckpoint(deps.db, job.id, message.checkpoint);
+          }
+        },
+        drain: () => writer.flush(),
+        close: () => writer.close(),
+      };
+    },
+    succeeded: { patch: { progress: 1 } },
+    announce: (t) => deps.publisher.publishStatus(statusEvent(t)),
+  };
+}
+
+/** Stores the checkpoint and makes it the one the next run continues from. */
+async function recordCheckpoint(db: DataSource, jobId: string, c: CheckpointEvent): Promise<void> {
+  await db.transaction(async (m) => {
+    const rows: { id: string }[] = await m.query(
+      `INSERT INTO checkpoints (job_id, step, path, metrics) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (job_id, step) DO UPDATE SET path = EXCLUDED.path, metrics = EXCLUDED.metrics,
+              created_at = now()
+       RETURNING id`,
+      [jobId, c.step, c.path, JSON.stringify(c.metrics)],
+    );
+    await m.query(`UPDATE training_jobs SET resume_checkpoint_id = $2, updated_at = now() WHERE id = $1`, [
+      jobId,
+      rows[0].id,
+    ]);
+  });
+}
