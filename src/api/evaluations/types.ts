@@ -339,7 +339,7 @@ export class EvaluationResultFilter {
 @InputType({ description: 'Which evaluations to list, of any status; every given condition must hold.' })
 export class EvaluationJobFilter extends EvaluationResultFilter {
   @Field(() => [EvaluationJobStatus], { nullable: true, description: 'Any of these statuses.' })
-  status?: EvaluationJobStatus[] | null;
+  status?: JobStatus[] | null;
 }
 
 @InputType({ description: 'A new evaluation job.' })
