@@ -38,8 +38,8 @@ async function insertRunningJob(config: Parameters<typeof createDataSource>[0]) 
     );
     const [job] = await db.query(
       `INSERT INTO training_jobs (project_id, name, base_model_id, dataset_id, method, parameter_scale,
-              hyperparameters, checkpoint_every_steps, status)
-       VALUES ($1, 'fanout', $2, $3, 'SFT', 'LORA', '{}', 50, 'RUNNING') RETURNING id`,
+              hyperparameters, status)
+       VALUES ($1, 'fanout', $2, $3, 'SFT', 'LORA', '{"checkpointEverySteps": 50}', 'RUNNING') RETURNING id`,
       [project.id, model.id, dataset.id],
     );
     return { projectId: project.id as string, jobId: job.id as string };

@@ -42,10 +42,10 @@ async function seed(config: Parameters<typeof createDataSource>[0]): Promise<str
     );
     await db.query(
       `INSERT INTO training_jobs (project_id, name, base_model_id, dataset_id, method, parameter_scale,
-              hyperparameters, checkpoint_every_steps, status, progress, step, total_steps, latest_loss, created_at)
+              hyperparameters, status, progress, step, total_steps, latest_loss, created_at)
        SELECT $1, 'job-' || i, ($2::uuid[])[1 + i % 5], ($3::uuid[])[1 + i % 5],
               (ARRAY['SFT','SFT','SFT','DPO','REWARD_MODEL'])[1 + i % 5],
-              (ARRAY['LORA','FULL','PROMPT_TUNING'])[1 + i % 3], '{"epochs": 3}', 50,
+              (ARRAY['LORA','FULL','PROMPT_TUNING'])[1 + i % 3], '{"epochs": 3, "checkpointEverySteps": 50}',
               (ARRAY['SUCCEEDED','SUCCEEDED','FAILED','CANCELLED','RUNNING','QUEUED'])[1 + i % 6],
               0.5, 50, 100, 1.5, now() - (i || ' seconds')::interval
          FROM generate_series(1, $4::int) i`,

@@ -9,6 +9,7 @@ import { UserInputError } from '../errors';
 import { ExecutionProvider } from '../engine/session';
 import { Hyperparameters, parseHyperparameters } from './hyperparameters';
 import { TRAINING_METHODS, findMethod } from './methods';
+import type { ScaleName } from '../vocabulary';
 
 export type ParameterScale = 'full' | 'lora' | 'prompt_tuning';
 export const PARAMETER_SCALES: readonly ParameterScale[] = ['full', 'lora', 'prompt_tuning'];
@@ -132,7 +133,10 @@ export function parseTrainConfig(raw: unknown, file: string): TrainConfig {
     method: methodName(obj),
     parameterScale,
     initAdapter,
-    hyperparameters: parseHyperparameters(obj.hyperparameters),
+    hyperparameters: parseHyperparameters(obj.hyperparameters, ['hyperparameters'], {
+      runner: 'cli',
+      parameterScale: parameterScale.toUpperCase() as ScaleName,
+    }),
     output: path.resolve(obj.output),
     executionProvider: oneOf(obj, 'executionProvider', EXECUTION_PROVIDERS, 'cpu'),
     resumeFrom: obj.resumeFrom == null ? null : existing(obj, 'resumeFrom', base, 'dir'),

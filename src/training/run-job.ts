@@ -25,6 +25,7 @@ export interface TrainingRunSpec {
   outputDir: string;
   resumeFrom?: string;
   executionProvider: ExecutionProvider;
+  /** Overrides hyperparameters.checkpointEverySteps. */
   checkpointEverySteps?: number;
   /** RL: the finished reward model's checkpoint (resolved from rewardModelJobId by the caller). */
   rewardModelPath?: string;
@@ -69,10 +70,14 @@ export async function runTrainingJob(
     throw new UserInputError(`unknown parameterScale ${JSON.stringify(spec.parameterScale)}`, [
       'parameterScale',
     ]);
-  const hyperparameters = parseHyperparameters({
-    ...spec.hyperparameters,
-    ...(spec.checkpointEverySteps !== undefined ? { checkpointEverySteps: spec.checkpointEverySteps } : {}),
-  });
+  const hyperparameters = parseHyperparameters(
+    {
+      ...spec.hyperparameters,
+      ...(spec.checkpointEverySteps !== undefined ? { checkpointEverySteps: spec.checkpointEverySteps } : {}),
+    },
+    ['hyperparameters'],
+    { runner: 'job', method: spec.method, parameterScale: spec.parameterScale },
+  );
   const result = await runTraining(
     {
       method,

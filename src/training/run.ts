@@ -14,7 +14,7 @@ import { LogEntry, TrainerStateFile, readMoments, readTrainerState, writeResumeS
 import { ParameterScale } from './config-file';
 import { DatasetRow, exampleData, padTokenIdOf } from './data';
 import { PromptTemplate } from './data/examples';
-import { HYPERPARAMETER_FIELDS, Hyperparameters } from './hyperparameters';
+import { Hyperparameters, RESUME_FREE, defaultSequenceLength, defaultValue } from './hyperparameters';
 import type { OptimizerOptions } from './step-graphs';
 import { LoopPosition, START, planSteps, runLoop } from './loop';
 import { TrainingMethod } from './methods';
@@ -65,14 +65,6 @@ export interface RunResult {
   steps: number;
 }
 
-/** Keys that do not change the trajectory, so a resume may change them. */
-const RESUME_FREE_KEYS: ReadonlySet<keyof Hyperparameters> = new Set([
-  'checkpointEverySteps',
-  'evalEverySteps',
-  'evalMetricsAtEpochEnd',
-  'evalMaxNewTokens',
-]);
-
 /** The fingerprint of a run's tokenized examples that checkpoints record (data.fingerprint). */
 export function fingerprint(examples: readonly unknown[]): string {
   const h = createHash('sha256');
@@ -101,10 +93,9 @@ export function checkResumable(
   }
   // A key newer than the checkpoint counts as its default there.
   const savedValue = (k: keyof Hyperparameters) =>
-    k in saved.hyperparameters ? saved.hyperparameters[k] : HYPERPARAMETER_FIELDS[k].default;
+    k in saved.hyperparameters ? saved.hyperparameters[k] : defaultValue(k);
   const changed = (Object.keys(req.hyperparameters) as (keyof Hyperparameters)[]).filter(
-    (k) =>
-      !RESUME_FREE_KEYS.has(k) && JSON.stringify(savedValue(k)) !== JSON.stringify(req.hyperparameters[k]),
+    (k) => !RESUME_FREE.has(k) && JSON.stringify(savedValue(k)) !== JSON.stringify(req.hyperparameters[k]),
   );
   if (changed.length) mismatch(`hyperparameters differ from the checkpoint's: ${changed.join(', ')}`);
 }
@@ -123,7 +114,7 @@ export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promis
   // Prompt tuning's virtual tokens take positions ahead of the text.
   const virtualTokens = req.parameterScale === 'prompt_tuning' ? hp.numVirtualTokens : 0;
   const maxLength =
-    hp.maxSequenceLength ?? Math.min(1024, model.config.maxPositionEmbeddings - virtualTokens);
+    hp.maxSequenceLength ?? defaultSequenceLength(model.config.maxPositionEmbeddings, virtualTokens)!;
   checkSequenceLength(
     model.config,
     maxLength + virtualTokens,

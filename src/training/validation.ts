@@ -19,7 +19,7 @@ import { LoadedModel, MemoryWeights } from '../models/model';
 import { Evaluator } from './alignment/evaluator';
 import { DatasetRow, SftRow, splitTrainValidation } from './data';
 import { PromptTemplate } from './data/examples';
-import { Hyperparameters } from './hyperparameters';
+import { Hyperparameters, checkHyperparameterRules } from './hyperparameters';
 import { TrainingMethod } from './methods';
 import { Batch, HostTensor, Objective } from './objective';
 import { Parameterization } from './parameterization';
@@ -88,12 +88,7 @@ export class Validation {
     const hp = req.hyperparameters;
     const wanted = hp.evalEverySteps > 0 || hp.evalMetricsAtEpochEnd;
     if (!wanted) return null;
-    if (req.rows.length === 0) {
-      throw new UserInputError(
-        'evalEverySteps and evalMetricsAtEpochEnd need validation rows: set validationSplitRatio, or train on a dataset with a validation split',
-        where('validationSplitRatio'),
-      );
-    }
+    checkHyperparameterRules(hp, { validationRowsFor: () => req.rows.length });
     if (hp.evalMetricsAtEpochEnd && req.method.datasetKind !== 'SFT') {
       throw new UserInputError(
         `evalMetricsAtEpochEnd scores answers against reference responses, which ${req.method.datasetKind} rows do not have`,

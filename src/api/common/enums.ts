@@ -1,7 +1,9 @@
-/** Registers the enums the schema exposes, with a description for every value. */
+/**
+ * Registers the enums the schema exposes, with a description for every value. The hyperparameters' enums
+ * (LrScheduler, ExecutionProvider) come from their specification (training-jobs/hyperparameters.ts).
+ */
 import { registerEnumType } from 'type-graphql';
 import { ApiKeyRole, DatasetKind, ParameterScale, JobStatus, TrainingMethod } from '../../db/entities';
-import { ExecutionProvider, LrScheduler } from '../training-jobs/hyperparameters';
 
 registerEnumType(ApiKeyRole, {
   name: 'ApiKeyRole',
@@ -57,29 +59,5 @@ registerEnumType(JobStatus, {
     SUCCEEDED: { description: 'Finished every step; the final checkpoint is stored.' },
     FAILED: { description: 'Stopped by an error (see `error`).' },
     CANCELLED: { description: 'Stopped on request; the last checkpoint is kept.' },
-  },
-});
-
-registerEnumType(LrScheduler, {
-  name: 'LrScheduler',
-  description: 'Learning-rate schedules, as transformers.get_scheduler defines them.',
-  valuesConfig: {
-    LINEAR: { description: 'Linear decay to 0 after warm-up.' },
-    COSINE: { description: 'Half-cosine decay to 0 after warm-up.' },
-    COSINE_WITH_RESTARTS: { description: 'Cosine decay with hard restarts.' },
-    POLYNOMIAL: { description: 'Polynomial decay (power 1) to 1e-7.' },
-    CONSTANT: { description: 'Constant; warm-up is ignored.' },
-    CONSTANT_WITH_WARMUP: { description: 'Constant after a linear warm-up.' },
-    INVERSE_SQRT: { description: 'Inverse square-root decay after warm-up.' },
-  },
-});
-
-registerEnumType(ExecutionProvider, {
-  name: 'ExecutionProvider',
-  description: 'The ONNX Runtime execution provider a worker trains on.',
-  valuesConfig: {
-    CPU: { description: 'The CPU.' },
-    WEBGPU: { description: 'Any GPU through WebGPU (Vulkan, Metal, D3D12).' },
-    CUDA: { description: 'NVIDIA GPUs, where the CUDA libraries are installed.' },
   },
 });

@@ -11,11 +11,11 @@ import {
   Subscription,
 } from 'type-graphql';
 import type { SubscribeResolverData } from 'type-graphql';
-import { ParameterScale } from '../../db/entities';
+import { ParameterScale, TrainingMethod } from '../../db/entities';
 import type { RequestContext } from '../context';
 import { Dataset } from '../datasets/types';
 import { BaseModel } from '../models/types';
-import { TrainingHyperparameters } from './hyperparameter-types';
+import { HyperparameterSpecification, TrainingHyperparameters } from './hyperparameter-types';
 import { toApiHyperparameters } from './hyperparameters';
 import {
   Checkpoint,
@@ -62,6 +62,33 @@ export class TrainingJobResolver {
     @Ctx() { principal, services }: RequestContext,
   ): Promise<TrainingJobConnection> {
     return services.jobs.list(principal, filter ?? {}, first, after ?? null);
+  }
+
+  @Query(() => HyperparameterSpecification, {
+    description:
+      'Every hyperparameter createTrainingJob takes: type, limits, allowed values, the default for the given method, parameter scale and base model, where it applies, and the rules between fields. Front ends build their forms from it.',
+  })
+  hyperparameterSpecification(
+    @Arg('method', () => TrainingMethod, { nullable: true, description: 'The job’s method, if chosen.' })
+    method: TrainingMethod | null,
+    @Arg('parameterScale', () => ParameterScale, {
+      nullable: true,
+      description: 'The job’s parameter scale, if chosen.',
+    })
+    parameterScale: ParameterScale | null,
+    @Arg('baseModelId', () => ID, {
+      nullable: true,
+      description:
+        'The base model, if chosen: its maximum sequence length bounds maxSequenceLength and its default.',
+    })
+    baseModelId: string | null,
+    @Ctx() { principal, services }: RequestContext,
+  ): Promise<HyperparameterSpecification> {
+    return services.jobs.hyperparameterSpecification(principal, {
+      method: method ?? null,
+      parameterScale: parameterScale ?? null,
+      baseModelId: baseModelId ?? null,
+    });
   }
 
   @FieldResolver(() => BaseModel, { description: 'The model the job trains.' })

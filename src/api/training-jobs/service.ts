@@ -6,7 +6,6 @@
 import type { DataSource, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import {
   CheckpointEntity,
-  DatasetEntity,
   DatasetKind,
   ParameterScale,
   StepMetricEntity,
@@ -20,7 +19,7 @@ import { statusEvent } from '../../queue/events';
 import type { EventPublisher } from '../../queue/publisher';
 import type { TypedQueue } from '../../queue/queues';
 import { UserInputError } from '../../errors';
-import type { Hyperparameters } from '../../training/hyperparameters';
+import { datasetFacts, resolveJobHyperparameters } from '../../training/hyperparameters';
 import { cancelJob } from '../common/cancel';
 import { isUuid } from '../common/ids';
 import { checkName } from '../common/names';
@@ -29,7 +28,8 @@ import type { DatasetService } from '../datasets/service';
 import { badInput, conflict, notFound } from '../errors';
 import type { ModelService } from '../models/service';
 import { decodeCursor, encodeCursor } from './cursor';
-import { ApiHyperparameters, resolveHyperparameters, toStored } from './hyperparameters';
+import { HyperparameterSpecification, hyperparameterSpecification } from './hyperparameter-types';
+import type { ApiHyperparameters } from './hyperparameters';
 import { SERIES_COLUMNS, type StepRange, type StepSeries, toStepSeries } from './step-series';
 
 /** The dataset kind each method trains on. */
@@ -44,24 +44,6 @@ export const DATASET_KIND_OF: Record<TrainingMethod, DatasetKind> = {
 const UNSUPPORTED_SCALES: Partial<Record<TrainingMethod, ParameterScale[]>> = {
   [TrainingMethod.REWARD_MODEL]: [ParameterScale.PROMPT_TUNING],
 };
-
-/** Evaluation during training needs validation rows, and the metrics need reference responses (SFT rows). */
-function checkValidation(hp: Hyperparameters, dataset: DatasetEntity, method: TrainingMethod): void {
-  const at = (field: string) => ['input', 'hyperparameters', field];
-  if (!(hp.evalEverySteps > 0 || hp.evalMetricsAtEpochEnd)) return;
-  if (hp.validationSplitRatio === 0 && dataset.validationRowCount === 0) {
-    throw badInput(
-      `evaluation during training needs validation rows: "${dataset.name}" has no validation split, so set validationSplitRatio`,
-      at('validationSplitRatio'),
-    );
-  }
-  if (hp.evalMetricsAtEpochEnd && method !== TrainingMethod.SFT) {
-    throw badInput(
-      `evalMetricsAtEpochEnd needs reference responses: SFT only, not ${method}`,
-      at('evalMetricsAtEpochEnd'),
-    );
-  }
-}
 
 export interface CreateTrainingJobRequest {
   name: string;
@@ -173,17 +155,17 @@ export class TrainingJobService {
     }
     let hyperparameters;
     try {
-      hyperparameters = resolveHyperparameters(input.hyperparameters ?? {}, {
+      hyperparameters = resolveJobHyperparameters(input.hyperparameters ?? {}, {
         method: input.method,
         parameterScale: input.parameterScale,
         modelMaxSequenceLength: model.maxSequenceLength,
+        ...datasetFacts(dataset),
         path: ['input', 'hyperparameters'],
       });
     } catch (err) {
       if (err instanceof UserInputError) throw badInput(err.message, err.path);
       throw err;
     }
-    checkValidation(hyperparameters.engine, dataset, input.method);
     const rewardModelJobId = await this.rewardModelOf(principal, input);
     const job = await this.db.getRepository(TrainingJobEntity).save({
       projectId: principal.projectId,
@@ -192,8 +174,7 @@ export class TrainingJobService {
       datasetId: dataset.id,
       method: input.method,
       parameterScale: input.parameterScale,
-      hyperparameters: toStored(hyperparameters),
-      checkpointEverySteps: hyperparameters.engine.checkpointEverySteps,
+      hyperparameters,
       rewardModelJobId,
       status: S.QUEUED,
     });
@@ -206,6 +187,22 @@ export class TrainingJobService {
     }
     await this.announce({ job, previousStatus: null });
     return job;
+  }
+
+  /** The hyperparameters a new job may take, for the method, scale and model where given. */
+  async hyperparameterSpecification(
+    principal: Principal,
+    o: { method: TrainingMethod | null; parameterScale: ParameterScale | null; baseModelId: string | null },
+  ): Promise<HyperparameterSpecification> {
+    const model = o.baseModelId === null ? null : await this.models.find(principal, o.baseModelId);
+    if (o.baseModelId !== null && !model) {
+      throw badInput(`no model ${o.baseModelId} in this project`, ['baseModelId']);
+    }
+    return hyperparameterSpecification({
+      method: o.method ?? undefined,
+      parameterScale: o.parameterScale ?? undefined,
+      modelMaxSequenceLength: model?.maxSequenceLength,
+    });
   }
 
   /**

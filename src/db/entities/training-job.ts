@@ -25,16 +25,13 @@ export class TrainingJobEntity {
   @Column({ name: 'parameter_scale', type: 'text' })
   parameterScale: ParameterScale;
 
-  /** Every hyperparameter with defaults filled in, as the worker passes them to the engine. */
+  /** Every hyperparameter with defaults filled in (src/training/hyperparameters), stored only here. */
   @Column({ type: 'jsonb' })
   hyperparameters: Record<string, unknown>;
 
   /** RL: the finished REWARD_MODEL job (same project) whose final checkpoint scores the completions. */
   @Column({ name: 'reward_model_job_id', type: 'uuid', nullable: true })
   rewardModelJobId: string | null;
-
-  @Column({ name: 'checkpoint_every_steps', type: 'integer' })
-  checkpointEverySteps: number;
 
   @Column({ type: 'text' })
   status: JobStatus;

@@ -8,7 +8,7 @@ import {
   DatasetSplit,
   TrainingJobEntity,
 } from '../../db/entities';
-import { fromStored } from '../../api/training-jobs/hyperparameters';
+import { splitStored } from '../../training/hyperparameters';
 import type { TrainingRunSpec } from '../../training/run-job';
 
 export function jobOutputDir(dataDir: string, jobId: string): string {
@@ -36,7 +36,7 @@ export async function planRun(
   const checkpoint = job.resumeCheckpointId
     ? await db.getRepository(CheckpointEntity).findOneBy({ id: job.resumeCheckpointId })
     : null;
-  const { engine, executionProvider } = fromStored(job.hyperparameters);
+  const { hyperparameters, executionProvider } = splitStored(job.hyperparameters);
   const rewardModelPath = job.rewardModelJobId ? await finalCheckpointPath(db, job.rewardModelJobId) : null;
   return {
     spec: {
@@ -50,11 +50,10 @@ export async function planRun(
         rows: part(DatasetSplit.TRAIN),
         validationRows: part(DatasetSplit.VALIDATION),
       },
-      hyperparameters: { ...engine },
+      hyperparameters,
       outputDir,
       ...(checkpoint ? { resumeFrom: checkpoint.path } : {}),
       executionProvider: executionProvider.toLowerCase() as TrainingRunSpec['executionProvider'],
-      checkpointEverySteps: job.checkpointEverySteps,
       ...(rewardModelPath ? { rewardModelPath } : {}),
     },
     startStep: checkpoint?.step ?? 0,

@@ -43,8 +43,8 @@ export async function insertTrainingJob(
 ): Promise<{ id: string; checkpoints: string[] }> {
   const [job] = await db.query(
     `INSERT INTO training_jobs (project_id, name, base_model_id, dataset_id, method, parameter_scale,
-            hyperparameters, checkpoint_every_steps, status)
-     VALUES ($1, 'trained', $2, $3, $4, $5, '{}', 10, $6) RETURNING id`,
+            hyperparameters, status)
+     VALUES ($1, 'trained', $2, $3, $4, $5, '{}', $6) RETURNING id`,
     [o.projectId, o.baseModelId, o.datasetId, o.method ?? 'SFT', o.scale ?? 'LORA', o.status ?? 'SUCCEEDED'],
   );
   const checkpoints: string[] = [];

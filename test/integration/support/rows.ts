@@ -23,8 +23,8 @@ export async function insertJob(db: DataSource, projectId?: string): Promise<str
   );
   const [job] = await db.query(
     `INSERT INTO training_jobs (project_id, name, base_model_id, dataset_id, method, parameter_scale,
-            hyperparameters, checkpoint_every_steps, status)
-     VALUES ($1, 'j', $2, $3, 'SFT', 'LORA', '{}', 10, 'QUEUED') RETURNING id`,
+            hyperparameters, status)
+     VALUES ($1, 'j', $2, $3, 'SFT', 'LORA', '{}', 'QUEUED') RETURNING id`,
     [project, model.id, dataset.id],
   );
   return job.id;

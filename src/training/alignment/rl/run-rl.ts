@@ -25,7 +25,7 @@ import { Rng } from '../../rng';
 import { checkResumable, fingerprint, optimizerOptions, restoreState, saveRunCheckpoint } from '../../run';
 import type { RunHooks, RunResult, TrainingRequest } from '../../run';
 import { learningRate, warmupStepsFromRatio } from '../../schedules';
-import { Hyperparameters } from '../../hyperparameters';
+import { Hyperparameters, checkHyperparameterRules } from '../../hyperparameters';
 import { Parameterization, ParameterizeOptions, parameterize } from '../../parameterization';
 import { TrainState } from '../../train-state';
 import { loadRewardModel } from '../reward-checkpoint';
@@ -53,12 +53,7 @@ export async function runRl(req: TrainingRequest, hooks: RunHooks): Promise<RunR
   const model = await loadModel(req.modelPath);
   const maxLength = hp.maxSequenceLength ?? Math.min(1024, model.config.maxPositionEmbeddings);
   checkSequenceLength(model.config, maxLength, 'hyperparameters.maxSequenceLength');
-  if (hp.maxNewTokens >= maxLength) {
-    throw new UserInputError(
-      `hyperparameters.maxNewTokens ${hp.maxNewTokens} leaves no room for a prompt within maxSequenceLength ${maxLength}`,
-      ['hyperparameters', 'maxNewTokens'],
-    );
-  }
+  checkHyperparameterRules({ ...hp, maxSequenceLength: maxLength }, { method: 'RL' });
   // A prompt may take what the completion leaves of maxSequenceLength.
   const tokenized = req.method.tokenize(req.rows, model.tokenizer, {
     maxSequenceLength: maxLength - hp.maxNewTokens + 1,

@@ -1,0 +1,135 @@
+/** `hyperparameterSpecification`: what front ends build the creation form from, in step with createTrainingJob. */
+import { CREATE_DATASET, CREATE_JOB, REGISTER_MODEL, sftJsonl, startTestApi, TestApi } from '../support/api';
+import { errorCode } from '../support/client';
+import { writeDemoModel } from '../../../src/models/demo';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const SPEC = `query($method: TrainingMethod, $scale: ParameterScale, $model: ID) {
+  hyperparameterSpecification(method: $method, parameterScale: $scale, baseModelId: $model) {
+    fields { name type nullable minimum minimumExclusive maximum allowedValues maxLength maxItems itemMaxLength
+             itemPattern default defaultDescription methods parameterScales applies description }
+    rules { fields description }
+  }
+}`;
+
+describe('hyperparameterSpecification', () => {
+  let api: TestApi;
+  let modelId: string;
+  let sftId: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    api = await startTestApi();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-spec-model-'));
+    writeDemoModel(dir, { maxPositionEmbeddings: 1024 });
+    modelId = (await api.admin(REGISTER_MODEL, { input: { name: 'short', path: dir } })).data?.registerModel
+      .id;
+    sftId = (await api.admin(CREATE_DATASET, { input: { name: 'sft', kind: 'SFT', jsonl: sftJsonl(8) } }))
+      .data?.createDataset.id;
+  });
+  afterAll(async () => {
+    await api.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const fields = async (vars: Record<string, unknown> = {}) => {
+    const r = await api.admin(SPEC, vars);
+    expect(r.errors).toBeUndefined();
+    const list = r.data?.hyperparameterSpecification.fields as { name: string }[];
+    return new Map(list.map((f) => [f.name, f as Record<string, unknown>]));
+  };
+
+  it('lists every input field of createTrainingJob, in the input order, with types, limits and defaults', async () => {
+    const all = await fields();
+    const input = await api.admin(
+      `{ __type(name: "TrainingHyperparametersInput") { inputFields { name } } }`,
+    );
+    const names = input.data?.__type.inputFields.map((f: { name: string }) => f.name);
+    expect([...all.keys()].sort()).toEqual([...names].sort());
+    expect(all.get('epochs')).toMatchObject({
+      type: 'INT',
+      minimum: 1,
+      maximum: 1000,
+      default: 3,
+      applies: true,
+    });
+    expect(all.get('learningRate')).toMatchObject({
+      type: 'FLOAT',
+      minimum: 0,
+      minimumExclusive: true,
+      maximum: 1,
+    });
+    expect(all.get('lrScheduler')).toMatchObject({ type: 'ENUM', default: 'LINEAR' });
+    expect(all.get('lrScheduler')?.allowedValues).toContain('COSINE_WITH_RESTARTS');
+    expect(all.get('loraTargets')).toMatchObject({
+      type: 'STRING_LIST',
+      maxItems: 64,
+      default: ['q_proj', 'v_proj'],
+      parameterScales: ['LORA'],
+    });
+    expect(all.get('promptTuningInitText')).toMatchObject({ type: 'STRING', nullable: true, default: null });
+    expect(all.get('checkpointEverySteps')).toMatchObject({ default: 50, minimum: 0 });
+    expect(all.get('maxSequenceLength')).toMatchObject({ default: null, maximum: 4096 });
+    expect(all.get('beta')).toMatchObject({ methods: ['DPO'] });
+    const spec = await api.admin(SPEC, {});
+    expect(spec.data?.hyperparameterSpecification.rules.length).toBeGreaterThan(0);
+  });
+
+  it('gives the defaults and limits of a method, scale and model, and says what applies', async () => {
+    const pt = await fields({ method: 'SFT', scale: 'PROMPT_TUNING', model: modelId });
+    expect(pt.get('maxSequenceLength')).toMatchObject({ default: 1004, maximum: 1024 });
+    expect(pt.get('numVirtualTokens')).toMatchObject({ applies: true, default: 20 });
+    expect(pt.get('loraRank')).toMatchObject({ applies: false });
+    const rl = await fields({ method: 'RL', scale: 'LORA' });
+    expect(rl.get('evalEverySteps')).toMatchObject({ applies: false });
+    expect(rl.get('numGenerations')).toMatchObject({ applies: true });
+    const missing = await api.admin(SPEC, { model: '00000000-0000-4000-8000-000000000000' });
+    expect(errorCode(missing)).toBe('BAD_USER_INPUT');
+  });
+
+  it('the defaults it shows are what a job created without hyperparameters gets', async () => {
+    const pt = await fields({ method: 'SFT', scale: 'PROMPT_TUNING', model: modelId });
+    const created = await api.admin(CREATE_JOB, {
+      input: {
+        name: 'pt',
+        baseModelId: modelId,
+        datasetId: sftId,
+        method: 'SFT',
+        parameterScale: 'PROMPT_TUNING',
+      },
+    });
+    expect(created.errors).toBeUndefined();
+    const shown = await api.admin(
+      `query($id: ID!) { trainingJob(id: $id) { hyperparameters { maxSequenceLength numVirtualTokens epochs } } }`,
+      { id: created.data?.createTrainingJob.id },
+    );
+    expect(shown.data?.trainingJob.hyperparameters).toEqual({
+      maxSequenceLength: pt.get('maxSequenceLength')?.default,
+      numVirtualTokens: pt.get('numVirtualTokens')?.default,
+      epochs: pt.get('epochs')?.default,
+    });
+  });
+
+  it('creates jobs with every documented value: checkpointEverySteps 0; PROMPT_TUNING within the model', async () => {
+    const job = (parameterScale: string, hyperparameters: Record<string, unknown>) =>
+      api.admin(CREATE_JOB, {
+        input: {
+          name: 'j',
+          baseModelId: modelId,
+          datasetId: sftId,
+          method: 'SFT',
+          parameterScale,
+          hyperparameters,
+        },
+      });
+    const zero = await job('LORA', { checkpointEverySteps: 0 });
+    expect(zero.errors).toBeUndefined();
+    const tooLong = await job('PROMPT_TUNING', { maxSequenceLength: 1024 });
+    expect(tooLong.errors?.[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      path: ['input', 'hyperparameters', 'maxSequenceLength'],
+    });
+  });
+});
