@@ -9,6 +9,7 @@ COPY src ./src
 COPY migrations ./migrations
 COPY bench ./bench
 COPY schema ./schema
+COPY console ./console
 RUN npm run build && npm prune --omit=dev
 
 # Runtime stage: compiled code and production dependencies only, as the unprivileged `node` user.

@@ -87,6 +87,7 @@ api=$!
 node dist/src/worker/main.js &
 worker=$!
 trap 'kill -TERM $api $worker 2>/dev/null; wait' INT TERM
+say "console: http://localhost:$PORT/   (sign in with the API key below)"
 say "API:     http://localhost:$PORT/graphql   (health: http://localhost:$PORT/healthz)"
 say "API key: $WHETSTONE_BOOTSTRAP_KEY   (send it as: Authorization: Bearer <key>)"
 say "models:  curl -s localhost:$PORT/graphql -H 'authorization: Bearer $WHETSTONE_BOOTSTRAP_KEY' -H 'content-type: application/json' -d '{\"query\":\"{ models { id name } }\"}'"

@@ -30,6 +30,8 @@ export interface Config {
   /** Rows of step metrics a worker buffers before writing them, and the longest it waits (ms). */
   metricsBatchSize: number;
   metricsFlushMs: number;
+  /** The web console's built files, served at `/`. */
+  consoleDir: string;
   /** Seconds to wait for requests and jobs to drain on SIGTERM. */
   shutdownGraceSeconds: number;
 }
@@ -72,6 +74,7 @@ export function loadConfig(env: Env = process.env): Config {
     queueStalledIntervalMs: integer(env, 'WHETSTONE_QUEUE_STALLED_INTERVAL_MS', 30_000, 500, 3_600_000),
     metricsBatchSize: integer(env, 'WHETSTONE_METRICS_BATCH', 50, 1, 10_000),
     metricsFlushMs: integer(env, 'WHETSTONE_METRICS_FLUSH_MS', 1000, 10, 60_000),
+    consoleDir: path.resolve(env.WHETSTONE_CONSOLE_DIR || 'dist/console'),
     shutdownGraceSeconds: integer(env, 'WHETSTONE_SHUTDOWN_GRACE_S', 30, 0, 3600),
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The API process: Apollo Server over Node's HTTP server with graphql-ws on the same port and path (/graphql),
- * GET /healthz, and a `close()` that drains HTTP and WebSocket clients before closing the queue, Redis and the
+ * GET /healthz, the web console at `/`, and a `close()` that drains HTTP and WebSocket clients before closing the queue, Redis and the
  * database.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -24,6 +24,7 @@ import { createQueue, type TypedQueue } from '../queue/queues';
 import { ChannelSubscriber } from '../queue/subscriber';
 import { ARCHIVE_ROUTE, serveCheckpointArchive } from './checkpoints/archive';
 import type { Principal, RequestContext } from './context';
+import { serveConsole } from './console-files';
 import { formatError, unauthenticated } from './errors';
 import { BodyTooLargeError, sendJson, toGraphQLRequest, writeGraphQLResponse } from './http';
 import { createLoaders, createRowCaches } from './loaders';
@@ -168,7 +169,9 @@ export async function createApiApp(config: Config): Promise<ApiApp> {
       return;
     }
     if (url.pathname !== GRAPHQL_PATH) {
-      sendJson(res, 404, { error: `no route ${url.pathname}; the API is at ${GRAPHQL_PATH}` });
+      if (req.method === 'GET' || req.method === 'HEAD')
+        void serveConsole(config.consoleDir, url.pathname, req, res);
+      else sendJson(res, 404, { error: `no route ${url.pathname}; the API is at ${GRAPHQL_PATH}` });
       return;
     }
     void (async () => {

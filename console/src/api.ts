@@ -1,0 +1,168 @@
+/**
+ * The console's only way to the server: one graphql-ws connection (queries, mutations and subscriptions) carrying
+ * the API key, and XMLHttpRequest for uploads (it reports upload progress; fetch does not).
+ */
+import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
+
+const KEY_STORAGE = 'whetstone.apiKey';
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+type Variables = Record<string, unknown>;
+type GraphQLErrors = ExecutionResult['errors'];
+
+let client: Client | null = null;
+
+function toError(errors: GraphQLErrors | readonly { message: string }[] | undefined): ApiError {
+  const first = errors?.[0] as { message: string; extensions?: { code?: string } } | undefined;
+  return new ApiError(first?.message ?? 'request failed', first?.extensions?.code);
+}
+
+function closeToError(event: unknown): ApiError {
+  const close = event as { code?: number; reason?: string };
+  if (close?.code === 4401) return new ApiError(close.reason ?? 'invalid API key', 'UNAUTHENTICATED');
+  return new ApiError(close?.reason || 'connection to the server lost', 'NETWORK');
+}
+
+export function storedKey(): string | null {
+  return sessionStorage.getItem(KEY_STORAGE);
+}
+
+function wsUrl(): string {
+  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`;
+}
+
+/** Opens the connection with `key`; `request` and `subscribe` use it until `disconnect`. */
+export function connect(key: string): void {
+  void client?.dispose();
+  client = createClient({
+    url: wsUrl(),
+    connectionParams: { authorization: `Bearer ${key}` },
+    retryAttempts: 5,
+  });
+}
+
+export function disconnect(): void {
+  sessionStorage.removeItem(KEY_STORAGE);
+  void client?.dispose();
+  client = null;
+}
+
+/** Signs in: connects and asks who the key is; keeps the key for this browser session only. */
+export async function signIn<T>(key: string, viewerQuery: string): Promise<T> {
+  connect(key);
+  try {
+    const viewer = await request<T>(viewerQuery);
+    sessionStorage.setItem(KEY_STORAGE, key);
+    return viewer;
+  } catch (err) {
+    disconnect();
+    throw err;
+  }
+}
+
+function active(): Client {
+  if (!client) throw new ApiError('not signed in', 'UNAUTHENTICATED');
+  return client;
+}
+
+/** One query or mutation; resolves to its data or rejects with the first error (its `extensions.code`). */
+export function request<T, V extends Variables = Variables>(query: string, variables?: V): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let data: T | null = null;
+    active().subscribe<T>(
+      { query, variables },
+      {
+        next: (result) => {
+          if (result.errors) reject(toError(result.errors));
+          else data = result.data as T;
+        },
+        error: (err) => reject(Array.isArray(err) ? toError(err) : closeToError(err)),
+        complete: () => (data === null ? reject(new ApiError('no data', undefined)) : resolve(data)),
+      },
+    );
+  });
+}
+
+export interface Subscriber<T> {
+  next(data: T): void;
+  error?(err: ApiError): void;
+  complete?(): void;
+}
+
+/** A subscription; returns its stop function. */
+export function subscribe<T, V extends Variables = Variables>(
+  query: string,
+  variables: V,
+  sink: Subscriber<T>,
+): () => void {
+  return active().subscribe<T>(
+    { query, variables },
+    {
+      next: (result) => (result.errors ? sink.error?.(toError(result.errors)) : sink.next(result.data as T)),
+      error: (err) => sink.error?.(Array.isArray(err) ? toError(err) : closeToError(err)),
+      complete: () => sink.complete?.(),
+    },
+  );
+}
+
+/** POSTs a body over HTTP with the key, reporting upload progress (0..1); resolves to the parsed JSON answer. */
+export function upload(
+  url: string,
+  body: Blob | string,
+  contentType: string,
+  onProgress: (fraction: number) => void,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', url);
+    xhr.setRequestHeader('authorization', `Bearer ${storedKey() ?? ''}`);
+    xhr.setRequestHeader('content-type', contentType);
+    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+    xhr.onload = () => {
+      try {
+        resolve(JSON.parse(xhr.responseText));
+      } catch {
+        reject(new ApiError(`HTTP ${xhr.status}`, 'NETWORK'));
+      }
+    };
+    xhr.onerror = () => reject(new ApiError('upload failed', 'NETWORK'));
+    xhr.send(body);
+  });
+}
+
+/** A GraphQL mutation over HTTP (for a large body with upload progress). */
+export async function uploadMutation<T>(
+  query: string,
+  variables: Variables,
+  onProgress: (fraction: number) => void,
+): Promise<T> {
+  const answer = (await upload(
+    '/graphql',
+    JSON.stringify({ query, variables }),
+    'application/json',
+    onProgress,
+  )) as {
+    data?: T;
+    errors?: { message: string }[];
+  };
+  if (answer.errors?.length || !answer.data) throw toError(answer.errors);
+  return answer.data;
+}
+
+/** Downloads an authenticated URL as a file (the key cannot go in a link). */
+export async function download(url: string, filename: string): Promise<void> {
+  const res = await fetch(url, { headers: { authorization: `Bearer ${storedKey() ?? ''}` } });
+  if (!res.ok) throw new ApiError(`download failed: HTTP ${res.status}`, 'NETWORK');
+  const href = URL.createObjectURL(await res.blob());
+  const a = Object.assign(document.createElement('a'), { href, download: filename });
+  a.click();
+  URL.revokeObjectURL(href);
+}

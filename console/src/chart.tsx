@@ -1,0 +1,78 @@
+/**
+ * A uPlot line chart. The instance is made once per set of series and given new data with `setData`, so a
+ * stream of points redraws the canvas without rebuilding the chart.
+ */
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+
+export const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2'];
+
+export interface ChartProps {
+  title: string;
+  /** x values first, then one array per series (null: no value at that x). */
+  data: uPlot.AlignedData;
+  labels: string[];
+  xLabel: string;
+  log?: boolean;
+  height?: number;
+  /** Changes whenever `data` was appended to in place. */
+  version?: number;
+}
+
+export function Chart({ title, data, labels, xLabel, log = false, height = 220, version = 0 }: ChartProps) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const shape = `${labels.join('\u0000')}|${log}|${xLabel}`;
+
+  useEffect(() => {
+    const el = box.current as HTMLDivElement;
+    const u = new uPlot(
+      {
+        title,
+        width: el.clientWidth || 600,
+        height,
+        scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
+        axes: [{ label: xLabel }, { size: 60 }],
+        series: [
+          { label: xLabel },
+          ...labels.map((label, i) => ({
+            label,
+            stroke: COLORS[i % COLORS.length],
+            width: 1.5,
+            spanGaps: true,
+          })),
+        ],
+      },
+      data,
+      el,
+    );
+    plot.current = u;
+    const resize = new ResizeObserver(() => u.setSize({ width: el.clientWidth, height }));
+    resize.observe(el);
+    return () => {
+      resize.disconnect();
+      u.destroy();
+      plot.current = null;
+    };
+  }, [shape, height]);
+
+  useEffect(() => {
+    plot.current?.setData(data);
+  }, [data, version]);
+
+  return <div class="chart" ref={box} data-points={data[0].length} />;
+}
+
+/** Exponential moving average with TensorBoard's debiasing; weight 0 returns the series as it is. */
+export function smooth(values: readonly (number | null)[], weight: number): (number | null)[] {
+  if (weight <= 0) return values as (number | null)[];
+  let last = 0;
+  let n = 0;
+  return values.map((v) => {
+    if (v === null || !Number.isFinite(v)) return null;
+    last = last * weight + (1 - weight) * v;
+    n++;
+    return last / (1 - weight ** n);
+  });
+}

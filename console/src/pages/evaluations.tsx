@@ -1,0 +1,574 @@
+import { useLocation, useRoute } from 'preact-iso';
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, request, subscribe } from '../api';
+import type {
+  CompareEvaluationsQuery,
+  CreateEvaluationJobMutation,
+  CreateEvaluationJobMutationVariables,
+  DatasetsQuery,
+  EvaluationJobProgressSubscription,
+  EvaluationMetric,
+  EvaluationQuery,
+  EvaluationsQuery,
+  ModelsQuery,
+  SortDirection,
+} from '../gql';
+import { useT } from '../i18n';
+import { METRICS, SCORES } from '../metrics';
+import { ErrorText, fmt, Loading, Pager, ProgressBar, Status, usePager, useQuery, valueOf } from '../ui';
+import { DATASETS } from './datasets';
+import { MODELS } from './models';
+
+const EVALUATIONS = /* GraphQL */ `
+  query Evaluations($first: Int!, $after: String) {
+    evaluationResults(first: $first, after: $after) {
+      edges {
+        node {
+          id
+          name
+          status
+          modelKind
+          createdAt
+          finishedAt
+          samplesDone
+          baseModel {
+            name
+          }
+          trainingJob {
+            id
+            name
+          }
+          checkpoint {
+            step
+          }
+          dataset {
+            name
+          }
+          results {
+            ...Scores
+          }
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`;
+const EVALUATION = /* GraphQL */ `
+  query Evaluation($id: ID!, $first: Int!, $after: String, $orderBy: EvaluationSampleOrder) {
+    evaluationJob(id: $id) {
+      id
+      name
+      status
+      modelKind
+      progress
+      samplesDone
+      samplesTotal
+      skippedRows
+      error
+      createdAt
+      finishedAt
+      maxNewTokens
+      temperature
+      topP
+      seed
+      segmenter
+      baseModel {
+        name
+      }
+      trainingJob {
+        id
+        name
+      }
+      checkpoint {
+        step
+      }
+      dataset {
+        id
+        name
+      }
+      results {
+        ...Scores
+      }
+      samples(first: $first, after: $after, orderBy: $orderBy) {
+        edges {
+          node {
+            index
+            prompt
+            reference
+            prediction
+            scores {
+              ...Scores
+            }
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
+  }
+`;
+const EVALUATION_PROGRESS = /* GraphQL */ `
+  subscription EvaluationJobProgress($jobId: ID!) {
+    evaluationJobProgress(jobId: $jobId) {
+      kind
+      status
+      progress
+      samplesDone
+      samplesTotal
+    }
+  }
+`;
+const COMPARE = /* GraphQL */ `
+  query CompareEvaluations(
+    $ids: [ID!]!
+    $metric: EvaluationMetric!
+    $direction: SortDirection!
+    $after: String
+  ) {
+    compareEvaluations(ids: $ids) {
+      sameRows
+      evaluations {
+        id
+        name
+        modelKind
+        baseModel {
+          name
+        }
+        checkpoint {
+          step
+        }
+        trainingJob {
+          name
+        }
+      }
+      metrics {
+        metric
+        values
+        differences
+        bestEvaluationId
+      }
+      samples(metric: $metric, direction: $direction, first: 20, after: $after) {
+        edges {
+          node {
+            index
+            prompt
+            reference
+            predictions
+            values
+            difference
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
+  }
+`;
+const CREATE_EVALUATION = /* GraphQL */ `
+  mutation CreateBaseEvaluation($input: CreateEvaluationJobInput!) {
+    createEvaluationJob(input: $input) {
+      id
+    }
+  }
+`;
+
+type Evaluated = {
+  name: string;
+  modelKind: string;
+  baseModel: { name: string };
+  checkpoint: { step: number } | null;
+  trainingJob: { name: string } | null;
+};
+export const modelLabel = (e: Evaluated) =>
+  e.trainingJob
+    ? `${e.trainingJob.name} @ ${e.checkpoint?.step ?? '?'}`
+    : `${e.baseModel.name} (${e.modelKind})`;
+
+function MetricSelect({
+  value,
+  onChange,
+}: {
+  value: EvaluationMetric;
+  onChange: (m: EvaluationMetric) => void;
+}) {
+  const t = useT();
+  return (
+    <label>
+      {t('metric')}
+      <select value={value} onChange={(e) => onChange(valueOf(e) as EvaluationMetric)}>
+        {METRICS.map(([m]) => (
+          <option key={m}>{m}</option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+function NewEvaluation() {
+  const t = useT();
+  const models = useQuery<ModelsQuery>(MODELS);
+  const datasets = useQuery<DatasetsQuery>(DATASETS);
+  const [modelId, setModelId] = useState('');
+  const [datasetId, setDatasetId] = useState('');
+  const [maxNewTokens, setMaxNewTokens] = useState('16');
+  const [error, setError] = useState<ApiError | null>(null);
+  const model = modelId || models.data?.models[0]?.id || '';
+  const sft = datasets.data?.datasets.filter((d) => d.kind === 'SFT') ?? [];
+  const dataset = datasetId || sft[0]?.id || '';
+  const submit = (e: Event) => {
+    e.preventDefault();
+    const name = `${models.data?.models.find((m) => m.id === model)?.name ?? 'base'} / ${sft.find((d) => d.id === dataset)?.name ?? ''}`;
+    request<CreateEvaluationJobMutation, CreateEvaluationJobMutationVariables>(CREATE_EVALUATION, {
+      input: { name, baseModelId: model, datasetId: dataset, maxNewTokens: Number(maxNewTokens) },
+    }).then(
+      (r) => location.assign(`/evaluations/${r.createEvaluationJob.id}`),
+      (err: ApiError) => setError(err),
+    );
+  };
+  return (
+    <section class="card">
+      <h2>{t('evaluateBaseModel')}</h2>
+      <form class="row" onSubmit={submit}>
+        <label>
+          {t('model')}
+          <select name="model" value={model} onChange={(e) => setModelId(valueOf(e))}>
+            {models.data?.models.map((m) => (
+              <option key={m.id} value={m.id}>
+                {m.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t('dataset')}
+          <select name="dataset" value={dataset} onChange={(e) => setDatasetId(valueOf(e))}>
+            {sft.map((d) => (
+              <option key={d.id} value={d.id}>
+                {d.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t('maxNewTokens')}
+          <input type="number" min="1" value={maxNewTokens} onInput={(e) => setMaxNewTokens(valueOf(e))} />
+        </label>
+        <button type="submit" disabled={!model || !dataset}>
+          {t('startEvaluation')}
+        </button>
+      </form>
+      <ErrorText error={error} />
+    </section>
+  );
+}
+
+export function EvaluationsPage() {
+  const t = useT();
+  const pager = usePager();
+  const [selected, setSelected] = useState<string[]>([]);
+  const q = useQuery<EvaluationsQuery>(EVALUATIONS + SCORES, { first: 20, after: pager.after });
+  const toggle = (id: string) =>
+    setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : [...s, id]));
+  return (
+    <>
+      <div class="row">
+        <h1 class="grow">{t('navEvaluations')}</h1>
+        <a
+          class={`button ${selected.length < 2 ? 'disabled' : ''}`}
+          href={selected.length >= 2 ? `/evaluations/compare?ids=${selected.join(',')}` : undefined}
+        >
+          {t('compareSelected', { n: selected.length })}
+        </a>
+      </div>
+      <NewEvaluation />
+      <section class="card">
+        <ErrorText error={q.error} />
+        <table>
+          <thead>
+            <tr>
+              <th />
+              <th>{t('name')}</th>
+              <th>{t('status')}</th>
+              <th>{t('model')}</th>
+              <th>{t('dataset')}</th>
+              <th class="num">{t('samples')}</th>
+              <th class="num">ROUGE-L R</th>
+              <th class="num">F1</th>
+              <th class="num">BLEU-4</th>
+              <th>{t('finished')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {q.data?.evaluationResults.edges.map(({ node: e }) => (
+              <tr key={e.id}>
+                <td>
+                  <input
+                    type="checkbox"
+                    aria-label={t('select')}
+                    checked={selected.includes(e.id)}
+                    onChange={() => toggle(e.id)}
+                  />
+                </td>
+                <td>
+                  <a href={`/evaluations/${e.id}`}>{e.name}</a>
+                </td>
+                <td>
+                  <Status status={e.status} />
+                </td>
+                <td>{modelLabel(e)}</td>
+                <td>{e.dataset.name}</td>
+                <td class="num">{e.samplesDone}</td>
+                <td class="num">{fmt.number(e.results?.rougeL.recall)}</td>
+                <td class="num">{fmt.number(e.results?.f1)}</td>
+                <td class="num">{fmt.number(e.results?.bleu4)}</td>
+                <td>{fmt.date(e.finishedAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <Pager pager={pager} pageInfo={q.data?.evaluationResults.pageInfo} />
+      </section>
+    </>
+  );
+}
+
+export function EvaluationPage() {
+  const t = useT();
+  const { id } = useRoute().params;
+  const pager = usePager();
+  const [metric, setMetric] = useState<EvaluationMetric>('ROUGE_L_RECALL');
+  const [direction, setDirection] = useState<SortDirection>('ASC');
+  const q = useQuery<EvaluationQuery>(EVALUATION + SCORES, {
+    id,
+    first: 20,
+    after: pager.after,
+    orderBy: { metric, direction },
+  });
+  const [live, setLive] = useState<EvaluationJobProgressSubscription['evaluationJobProgress'] | null>(null);
+  const { reload } = q;
+  useEffect(
+    () =>
+      subscribe<EvaluationJobProgressSubscription>(
+        EVALUATION_PROGRESS,
+        { jobId: id },
+        {
+          next: ({ evaluationJobProgress: e }) => {
+            setLive(e);
+            if (e.kind !== 'SNAPSHOT') reload();
+          },
+        },
+      ),
+    [id, reload],
+  );
+  const e = q.data?.evaluationJob;
+  if (!e) return q.error ? <ErrorText error={q.error} /> : <Loading />;
+  const score = METRICS.find(([m]) => m === metric)?.[1] ?? METRICS[0][1];
+  return (
+    <>
+      <div class="row">
+        <h1 class="grow">{e.name}</h1>
+        <Status status={live?.status ?? e.status} />
+      </div>
+      <section class="card">
+        <ProgressBar
+          value={live?.progress ?? e.progress}
+          label={`${live?.samplesDone ?? e.samplesDone} / ${live?.samplesTotal ?? e.samplesTotal ?? '?'}`}
+        />
+        <dl class="facts">
+          <dt>{t('model')}</dt>
+          <dd>
+            {modelLabel(e)} {e.trainingJob && <a href={`/jobs/${e.trainingJob.id}`}>↗</a>}
+          </dd>
+          <dt>{t('dataset')}</dt>
+          <dd>{e.dataset.name}</dd>
+          <dt>{t('sampling')}</dt>
+          <dd>
+            {t('maxNewTokens')} {e.maxNewTokens} · {t('temperature')} {e.temperature} · top-p {e.topP} · seed{' '}
+            {e.seed}
+          </dd>
+          <dt>{t('skippedRows')}</dt>
+          <dd>{e.skippedRows}</dd>
+        </dl>
+        {e.error && <p class="error">{e.error}</p>}
+      </section>
+      {e.results && (
+        <section class="card">
+          <h2>{t('aggregates')}</h2>
+          <table class="compact">
+            <tbody>
+              {METRICS.map(([m, read]) => (
+                <tr key={m}>
+                  <th>{m}</th>
+                  <td class="num">{fmt.number(read(e.results!))}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      )}
+      <section class="card">
+        <div class="row">
+          <h2 class="grow">{t('samples')}</h2>
+          <MetricSelect value={metric} onChange={(m) => (setMetric(m), pager.reset())} />
+          <label>
+            {t('order')}
+            <select
+              value={direction}
+              onChange={(ev) => (setDirection(valueOf(ev) as SortDirection), pager.reset())}
+            >
+              <option value="ASC">{t('worstFirst')}</option>
+              <option value="DESC">{t('bestFirst')}</option>
+            </select>
+          </label>
+        </div>
+        <table class="samples">
+          <thead>
+            <tr>
+              <th class="num">#</th>
+              <th>{t('prompt')}</th>
+              <th>{t('reference')}</th>
+              <th>{t('prediction')}</th>
+              <th class="num">{metric}</th>
+              <th class="num">F1</th>
+              <th class="num">BLEU-4</th>
+            </tr>
+          </thead>
+          <tbody>
+            {e.samples.edges.map(({ node: s }) => (
+              <tr key={s.index} data-sample={s.index}>
+                <td class="num">{s.index}</td>
+                <td>
+                  <pre>{s.prompt}</pre>
+                </td>
+                <td>
+                  <pre>{s.reference}</pre>
+                </td>
+                <td>
+                  <pre>{s.prediction}</pre>
+                </td>
+                <td class="num">{fmt.number(score(s.scores))}</td>
+                <td class="num">{fmt.number(s.scores.f1)}</td>
+                <td class="num">{fmt.number(s.scores.bleu4)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <Pager pager={pager} pageInfo={e.samples.pageInfo} />
+      </section>
+    </>
+  );
+}
+
+export function EvaluationComparePage() {
+  const t = useT();
+  const ids = (useLocation().query.ids ?? '').split(',').filter(Boolean);
+  const pager = usePager();
+  const [metric, setMetric] = useState<EvaluationMetric>('ROUGE_L_RECALL');
+  const [direction, setDirection] = useState<SortDirection>('ASC');
+  const q = useQuery<CompareEvaluationsQuery>(COMPARE, { ids, metric, direction, after: pager.after });
+  const c = q.data?.compareEvaluations;
+  if (!c) return q.error ? <ErrorText error={q.error} /> : <Loading />;
+  return (
+    <>
+      <h1>{t('compareEvaluations')}</h1>
+      {!c.sameRows && <p class="notice">{t('differentRows')}</p>}
+      <section class="card">
+        <h2>{t('aggregates')}</h2>
+        <table class="compact">
+          <thead>
+            <tr>
+              <th>{t('metric')}</th>
+              {c.evaluations.map((e) => (
+                <th key={e.id} class="num">
+                  <a href={`/evaluations/${e.id}`}>{modelLabel(e)}</a>
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {c.metrics.map((m) => (
+              <tr key={m.metric}>
+                <th>{m.metric}</th>
+                {m.values.map((v, i) => (
+                  <td key={i} class={`num ${c.evaluations[i].id === m.bestEvaluationId ? 'best' : ''}`}>
+                    {fmt.number(v)}
+                    {i > 0 && <Diff value={m.differences[i]} />}
+                  </td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+      <section class="card">
+        <div class="row">
+          <h2 class="grow">{t('pairedSamples')}</h2>
+          <MetricSelect value={metric} onChange={(m) => (setMetric(m), pager.reset())} />
+          <label>
+            {t('order')}
+            <select
+              value={direction}
+              onChange={(ev) => (setDirection(valueOf(ev) as SortDirection), pager.reset())}
+            >
+              <option value="ASC">{t('regressionsFirst')}</option>
+              <option value="DESC">{t('improvementsFirst')}</option>
+            </select>
+          </label>
+        </div>
+        <table class="samples">
+          <thead>
+            <tr>
+              <th class="num">#</th>
+              <th>{t('prompt')}</th>
+              <th>{t('reference')}</th>
+              {c.evaluations.map((e) => (
+                <th key={e.id}>{modelLabel(e)}</th>
+              ))}
+              <th class="num">Δ</th>
+            </tr>
+          </thead>
+          <tbody>
+            {c.samples.edges.map(({ node: s }) => (
+              <tr key={s.index}>
+                <td class="num">{s.index}</td>
+                <td>
+                  <pre>{s.prompt}</pre>
+                </td>
+                <td>
+                  <pre>{s.reference}</pre>
+                </td>
+                {s.predictions.map((p, i) => (
+                  <td key={i} class={i > 0 && p !== s.predictions[0] ? 'changed' : ''}>
+                    <pre>{p}</pre>
+                    <span class="muted">{fmt.number(s.values[i], 3)}</span>
+                  </td>
+                ))}
+                <td class="num">
+                  <Diff value={s.difference} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <Pager pager={pager} pageInfo={c.samples.pageInfo} />
+      </section>
+    </>
+  );
+}
+
+function Diff({ value }: { value: number }) {
+  if (value === 0) return <span class="diff"> ±0</span>;
+  return (
+    <span class={`diff ${value > 0 ? 'up' : 'down'}`}>
+      {' '}
+      {value > 0 ? `+${fmt.number(value, 3)}` : fmt.number(value, 3)}
+    </span>
+  );
+}

@@ -1,0 +1,447 @@
+import { useRoute } from 'preact-iso';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import type uPlot from 'uplot';
+import { ApiError, download, request, subscribe } from '../api';
+import { Chart, smooth } from '../chart';
+import type {
+  CancelTrainingJobMutationVariables,
+  CreateEvaluationJobMutation,
+  CreateEvaluationJobMutationVariables,
+  DatasetsQuery,
+  JobHistoryQuery,
+  JobQuery,
+  ResumeTrainingJobMutationVariables,
+  TrainingJobProgressSubscription,
+  TrainingJobStatus,
+} from '../gql';
+import { StepHistory } from '../history';
+import { useT } from '../i18n';
+import { ErrorText, fmt, Loading, ProgressBar, Status, useQuery, valueOf } from '../ui';
+import { DATASETS } from './datasets';
+
+export const JOB = /* GraphQL */ `
+  query Job($id: ID!) {
+    trainingJob(id: $id) {
+      id
+      name
+      status
+      method
+      parameterScale
+      progress
+      step
+      totalSteps
+      epoch
+      attempts
+      error
+      cancelRequested
+      createdAt
+      startedAt
+      finishedAt
+      latestLoss
+      baseModel {
+        id
+        name
+      }
+      dataset {
+        id
+        name
+      }
+      hyperparameters {
+        epochs
+      }
+      checkpoints {
+        id
+        step
+        createdAt
+        metrics
+      }
+    }
+  }
+`;
+const JOB_HISTORY = /* GraphQL */ `
+  query JobHistory($id: ID!, $maxPoints: Int) {
+    trainingJob(id: $id) {
+      metrics(maxPoints: $maxPoints) {
+        step
+        loss
+        learningRate
+        gradNorm
+        tokensPerSecond
+        extra
+      }
+    }
+  }
+`;
+const PROGRESS = /* GraphQL */ `
+  subscription TrainingJobProgress($jobId: ID!) {
+    trainingJobProgress(jobId: $jobId) {
+      kind
+      status
+      step
+      totalSteps
+      epoch
+      progress
+      loss
+      learningRate
+      gradNorm
+      tokensPerSecond
+      etaSeconds
+      elapsedSeconds
+      error
+      extra
+      at
+    }
+  }
+`;
+const CANCEL = /* GraphQL */ `
+  mutation CancelTrainingJob($id: ID!) {
+    cancelTrainingJob(id: $id) {
+      id
+      status
+      cancelRequested
+    }
+  }
+`;
+const RESUME = /* GraphQL */ `
+  mutation ResumeTrainingJob($id: ID!, $checkpointId: ID!) {
+    resumeTrainingJob(id: $id, checkpointId: $checkpointId) {
+      id
+      status
+    }
+  }
+`;
+const CREATE_EVALUATION = /* GraphQL */ `
+  mutation CreateEvaluationJob($input: CreateEvaluationJobInput!) {
+    createEvaluationJob(input: $input) {
+      id
+    }
+  }
+`;
+/** Points of stored history fetched when a job opens (the server keeps the last step of each bucket). */
+export const HISTORY_POINTS = 5000;
+
+type Job = JobQuery['trainingJob'];
+type Progress = TrainingJobProgressSubscription['trainingJobProgress'];
+
+/** Stored history first, then the pushed steps: the subscription starts first and its steps wait for the history. */
+function useLiveHistory(id: string, session: number) {
+  const history = useRef(new StepHistory());
+  const latest = useRef<Progress | null>(null);
+  const [version, setVersion] = useState(0);
+  const [events, setEvents] = useState<Progress[]>([]);
+  useEffect(() => {
+    history.current = new StepHistory();
+    latest.current = null;
+    let loaded = false;
+    let frame = 0;
+    const waiting: Progress[] = [];
+    // However fast steps arrive, the page renders at most once per frame.
+    const redraw = () => (frame ||= requestAnimationFrame(() => ((frame = 0), setVersion((v) => v + 1))));
+    const apply = (e: Progress) => {
+      if (e.kind === 'STEP') history.current.push(e);
+    };
+    const stop = subscribe<TrainingJobProgressSubscription>(
+      PROGRESS,
+      { jobId: id },
+      {
+        next: ({ trainingJobProgress: e }) => {
+          latest.current = e;
+          if (e.kind === 'STATUS') setEvents((list) => [...list, e]);
+          if (loaded) apply(e);
+          else waiting.push(e);
+          redraw();
+        },
+      },
+    );
+    request<JobHistoryQuery>(JOB_HISTORY, { id, maxPoints: HISTORY_POINTS }).then((r) => {
+      for (const m of r.trainingJob.metrics) history.current.push(m);
+      loaded = true;
+      waiting.forEach(apply);
+      redraw();
+    });
+    return () => (stop(), cancelAnimationFrame(frame));
+  }, [id, session]);
+  return { history: history.current, version, latest: latest.current, events };
+}
+
+function Curves({ job, history, version }: { job: Job; history: StepHistory; version: number }) {
+  const t = useT();
+  const [smoothing, setSmoothing] = useState(0.6);
+  const [log, setLog] = useState(false);
+  const [axis, setAxis] = useState<'step' | 'epoch'>('step');
+  const stepsPerEpoch =
+    job.totalSteps && job.hyperparameters.epochs ? job.totalSteps / job.hyperparameters.epochs : 0;
+  const x = useMemo(
+    () => (axis === 'epoch' && stepsPerEpoch ? history.step.map((s) => s / stepsPerEpoch) : history.step),
+    [axis, stepsPerEpoch, history, version],
+  );
+  const xLabel = axis === 'epoch' ? t('epoch') : t('step');
+  const c = history.columns;
+  const evalNames = [...history.evals.keys()].filter((n) => n !== 'eval_loss');
+  const lossSeries = [
+    smooth(c.loss, smoothing),
+    ...(history.evals.has('eval_loss') ? [history.evals.get('eval_loss') ?? []] : []),
+  ];
+  const charts: { title: string; labels: string[]; data: uPlot.AlignedData; log?: boolean }[] = [
+    {
+      title: t('loss'),
+      labels: [t('trainLoss'), t('evalLoss')].slice(0, lossSeries.length),
+      data: [x, ...lossSeries],
+      log,
+    },
+    { title: t('learningRate'), labels: [t('learningRate')], data: [x, c.learningRate] },
+    { title: t('gradNorm'), labels: [t('gradNorm')], data: [x, smooth(c.gradNorm, smoothing)], log },
+    {
+      title: t('tokensPerSecond'),
+      labels: [t('tokensPerSecond')],
+      data: [x, smooth(c.tokensPerSecond, smoothing)],
+    },
+  ];
+  if (evalNames.length)
+    charts.push({
+      title: t('evalMetrics'),
+      labels: evalNames,
+      data: [x, ...evalNames.map((n) => history.evals.get(n) ?? [])],
+    });
+  return (
+    <section class="card">
+      <div class="row">
+        <h2 class="grow">{t('curves')}</h2>
+        <label>
+          {t('smoothing')} {smoothing.toFixed(2)}
+          <input
+            type="range"
+            min="0"
+            max="0.99"
+            step="0.01"
+            value={smoothing}
+            onInput={(e) => setSmoothing(Number(valueOf(e)))}
+          />
+        </label>
+        <label>
+          <input
+            type="checkbox"
+            checked={log}
+            onChange={(e) => setLog((e.currentTarget as HTMLInputElement).checked)}
+          />
+          {t('logScale')}
+        </label>
+        <label>
+          {t('xAxis')}
+          <select value={axis} onChange={(e) => setAxis(valueOf(e) as 'step' | 'epoch')}>
+            <option value="step">{t('step')}</option>
+            <option value="epoch">{t('epoch')}</option>
+          </select>
+        </label>
+      </div>
+      <div class="charts" data-testid="charts" data-steps={history.step.length}>
+        {charts.map((ch) => (
+          <Chart
+            key={ch.title}
+            title={ch.title}
+            labels={ch.labels}
+            data={ch.data}
+            xLabel={xLabel}
+            log={ch.log}
+            version={version}
+          />
+        ))}
+      </div>
+    </section>
+  );
+}
+
+function Evaluate({ job, checkpointId, onClose }: { job: Job; checkpointId: string; onClose: () => void }) {
+  const t = useT();
+  const datasets = useQuery<DatasetsQuery>(DATASETS);
+  const [datasetId, setDatasetId] = useState(job.dataset.id);
+  const [maxNewTokens, setMaxNewTokens] = useState('16');
+  const [error, setError] = useState<ApiError | null>(null);
+  const submit = (e: Event) => {
+    e.preventDefault();
+    const input: CreateEvaluationJobMutationVariables['input'] = {
+      name: `${job.name} @ ${job.checkpoints.find((c) => c.id === checkpointId)?.step ?? ''}`,
+      baseModelId: job.baseModel.id,
+      trainingJobId: job.id,
+      checkpointId,
+      datasetId,
+      maxNewTokens: Number(maxNewTokens),
+    };
+    request<CreateEvaluationJobMutation, CreateEvaluationJobMutationVariables>(CREATE_EVALUATION, {
+      input,
+    }).then(
+      (r) => location.assign(`/evaluations/${r.createEvaluationJob.id}`),
+      (err: ApiError) => setError(err),
+    );
+  };
+  return (
+    <form class="row inset" onSubmit={submit}>
+      <label>
+        {t('dataset')}
+        <select value={datasetId} onChange={(e) => setDatasetId(valueOf(e))}>
+          {datasets.data?.datasets
+            .filter((d) => d.kind === 'SFT')
+            .map((d) => (
+              <option key={d.id} value={d.id}>
+                {d.name}
+              </option>
+            ))}
+        </select>
+      </label>
+      <label>
+        {t('maxNewTokens')}
+        <input type="number" min="1" value={maxNewTokens} onInput={(e) => setMaxNewTokens(valueOf(e))} />
+      </label>
+      <button type="submit">{t('startEvaluation')}</button>
+      <button type="button" class="link" onClick={onClose}>
+        {t('close')}
+      </button>
+      <ErrorText error={error} />
+    </form>
+  );
+}
+
+function Checkpoints({
+  job,
+  status,
+  onResumed,
+}: {
+  job: Job;
+  status: TrainingJobStatus;
+  onResumed: () => void;
+}) {
+  const t = useT();
+  const [evaluating, setEvaluating] = useState<string | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const resumable = status === 'FAILED' || status === 'CANCELLED';
+  const resume = (checkpointId: string) =>
+    request<unknown, ResumeTrainingJobMutationVariables>(RESUME, { id: job.id, checkpointId }).then(
+      onResumed,
+      (e: ApiError) => setError(e),
+    );
+  return (
+    <section class="card">
+      <h2>{t('checkpoints')}</h2>
+      <ErrorText error={error} />
+      <table>
+        <thead>
+          <tr>
+            <th class="num">{t('step')}</th>
+            <th>{t('created')}</th>
+            <th>{t('metrics')}</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {job.checkpoints.map((c) => (
+            <tr key={c.id} data-checkpoint={c.step}>
+              <td class="num">{c.step}</td>
+              <td>{fmt.date(c.createdAt)}</td>
+              <td>
+                <code>{JSON.stringify(c.metrics)}</code>
+              </td>
+              <td class="actions">
+                <button
+                  onClick={() =>
+                    download(`/checkpoints/${c.id}/download`, `${job.name}-step-${c.step}.tar`).catch(
+                      (e: ApiError) => setError(e),
+                    )
+                  }
+                >
+                  {t('download')}
+                </button>
+                <button disabled={!resumable} onClick={() => resume(c.id)}>
+                  {t('resumeHere')}
+                </button>
+                <button onClick={() => setEvaluating(c.id)}>{t('evaluate')}</button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {evaluating && <Evaluate job={job} checkpointId={evaluating} onClose={() => setEvaluating(null)} />}
+    </section>
+  );
+}
+
+export function JobPage() {
+  const t = useT();
+  const { id } = useRoute().params;
+  const [session, setSession] = useState(0);
+  const q = useQuery<JobQuery>(JOB, { id });
+  const { history, version, latest, events } = useLiveHistory(id, session);
+  const [error, setError] = useState<ApiError | null>(null);
+  const { reload } = q;
+  // A new checkpoint or a final status: read the job again (checkpoints, error, finish time).
+  useEffect(() => {
+    if (events.length) reload();
+  }, [events, reload]);
+  const job = q.data?.trainingJob;
+  if (!job) return q.error ? <ErrorText error={q.error} /> : <Loading />;
+  const status = latest?.status ?? job.status;
+  const progress = latest?.progress ?? job.progress;
+  const step = latest?.step ?? job.step;
+  const cancel = () =>
+    request<unknown, CancelTrainingJobMutationVariables>(CANCEL, { id }).then(reload, (e: ApiError) =>
+      setError(e),
+    );
+  return (
+    <>
+      <div class="row">
+        <h1 class="grow">{job.name}</h1>
+        <Status status={status} />
+        <button class="danger" disabled={status !== 'QUEUED' && status !== 'RUNNING'} onClick={cancel}>
+          {t('cancel')}
+        </button>
+      </div>
+      <ErrorText error={error} />
+      <section class="card">
+        <ProgressBar
+          value={progress}
+          label={`${t('step')} ${step} / ${latest?.totalSteps ?? job.totalSteps ?? '?'} · ${t('eta')} ${
+            status === 'RUNNING' ? fmt.duration(latest?.etaSeconds) : '—'
+          }`}
+        />
+        <dl class="facts">
+          <dt>{t('method')}</dt>
+          <dd>
+            {job.method} · {job.parameterScale}
+          </dd>
+          <dt>{t('model')}</dt>
+          <dd>{job.baseModel.name}</dd>
+          <dt>{t('dataset')}</dt>
+          <dd>
+            <a href={`/datasets/${job.dataset.id}`}>{job.dataset.name}</a>
+          </dd>
+          <dt>{t('loss')}</dt>
+          <dd data-testid="latest-loss">{fmt.number(latest?.loss ?? job.latestLoss)}</dd>
+          <dt>{t('tokensPerSecond')}</dt>
+          <dd>{fmt.number(latest?.tokensPerSecond, 5)}</dd>
+        </dl>
+      </section>
+      <Curves job={job} history={history} version={version} />
+      <section class="card">
+        <h2>{t('statusHistory')}</h2>
+        <dl class="facts">
+          <dt>{t('created')}</dt>
+          <dd>{fmt.date(job.createdAt)}</dd>
+          <dt>{t('started')}</dt>
+          <dd>{fmt.date(job.startedAt)}</dd>
+          <dt>{t('finished')}</dt>
+          <dd>{fmt.date(job.finishedAt)}</dd>
+          <dt>{t('attempts')}</dt>
+          <dd>{job.attempts}</dd>
+        </dl>
+        {job.error && <p class="error">{job.error}</p>}
+        <ul class="events">
+          {events.map((e) => (
+            <li key={e.at}>
+              {fmt.date(e.at)} <Status status={e.status} /> {e.error}
+            </li>
+          ))}
+        </ul>
+      </section>
+      <Checkpoints job={job} status={status} onResumed={() => (setSession((s) => s + 1), reload())} />
+    </>
+  );
+}

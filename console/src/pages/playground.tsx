@@ -1,0 +1,267 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, request, subscribe } from '../api';
+import type {
+  CreateGenerationJobMutation,
+  CreateGenerationJobMutationVariables,
+  GenerationTokensSubscription,
+  ModelsQuery,
+  PlaygroundJobsQuery,
+} from '../gql';
+import { useT } from '../i18n';
+import { ErrorText, useQuery, valueOf } from '../ui';
+import { MODELS } from './models';
+
+const PLAYGROUND_JOBS = /* GraphQL */ `
+  query PlaygroundJobs {
+    trainingJobs(first: 100, filter: { status: [SUCCEEDED, CANCELLED, FAILED, RUNNING] }) {
+      edges {
+        node {
+          id
+          name
+          baseModel {
+            id
+          }
+          checkpoints {
+            id
+            step
+          }
+        }
+      }
+    }
+  }
+`;
+const CREATE_GENERATION = /* GraphQL */ `
+  mutation CreateGenerationJob($input: CreateGenerationJobInput!) {
+    createGenerationJob(input: $input) {
+      id
+    }
+  }
+`;
+const TOKENS = /* GraphQL */ `
+  subscription GenerationTokens($jobId: ID!) {
+    generationTokens(jobId: $jobId) {
+      text
+      tokens
+      done
+      error
+    }
+  }
+`;
+
+interface Target {
+  modelId: string;
+  checkpointId: string;
+}
+interface Sampling {
+  useChatTemplate: boolean;
+  maxNewTokens: number;
+  temperature: number;
+  topP: number;
+  seed: number;
+}
+
+/** One model or checkpoint: its selectors and its streamed answer. */
+function Pane({
+  n,
+  models,
+  jobs,
+  target,
+  onTarget,
+  answer,
+}: {
+  n: number;
+  models: ModelsQuery['models'];
+  jobs: PlaygroundJobsQuery['trainingJobs']['edges'];
+  target: Target;
+  onTarget: (t: Target) => void;
+  answer: { text: string; tokens: number; error: string | null } | null;
+}) {
+  const t = useT();
+  const checkpoints = jobs
+    .filter((e) => e.node.baseModel.id === target.modelId)
+    .flatMap((e) => e.node.checkpoints.map((c) => ({ id: c.id, label: `${e.node.name} @ ${c.step}` })));
+  return (
+    <div class="card pane" data-pane={n}>
+      <h2>{t('playgroundModel', { n })}</h2>
+      <div class="row">
+        <label>
+          {t('model')}
+          <select
+            name={`model${n}`}
+            value={target.modelId}
+            onChange={(e) => onTarget({ modelId: valueOf(e), checkpointId: '' })}
+          >
+            {models.map((m) => (
+              <option key={m.id} value={m.id}>
+                {m.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          {t('checkpoint')}
+          <select
+            name={`checkpoint${n}`}
+            value={target.checkpointId}
+            onChange={(e) => onTarget({ ...target, checkpointId: valueOf(e) })}
+          >
+            <option value="">{t('baseModelOnly')}</option>
+            {checkpoints.map((c) => (
+              <option key={c.id} value={c.id}>
+                {c.label}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      <h3>{t('answer')}</h3>
+      <pre class="answer" data-testid={`answer${n}`}>
+        {answer?.text}
+      </pre>
+      {answer && <p class="muted">{t('tokens', { n: answer.tokens })}</p>}
+      {answer?.error && <p class="error">{answer.error}</p>}
+    </div>
+  );
+}
+
+export function PlaygroundPage() {
+  const t = useT();
+  const models = useQuery<ModelsQuery>(MODELS);
+  const jobs = useQuery<PlaygroundJobsQuery>(PLAYGROUND_JOBS);
+  const [targets, setTargets] = useState<Target[]>([{ modelId: '', checkpointId: '' }]);
+  const [prompt, setPrompt] = useState('');
+  const [sampling, setSampling] = useState<Sampling>({
+    useChatTemplate: true,
+    maxNewTokens: 32,
+    temperature: 0,
+    topP: 1,
+    seed: 42,
+  });
+  const [answers, setAnswers] = useState<({ text: string; tokens: number; error: string | null } | null)[]>(
+    [],
+  );
+  const [error, setError] = useState<ApiError | null>(null);
+  const stops = useRef<(() => void)[]>([]);
+  const modelList = models.data?.models ?? [];
+  const resolved = targets.map((tg) => ({ ...tg, modelId: tg.modelId || modelList[0]?.id || '' }));
+  const checkpointJob = (checkpointId: string) =>
+    jobs.data?.trainingJobs.edges.find((e) => e.node.checkpoints.some((c) => c.id === checkpointId))?.node.id;
+  useEffect(() => () => stops.current.forEach((s) => s()), []);
+
+  const run = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    stops.current.forEach((s) => s());
+    setAnswers(resolved.map(() => ({ text: '', tokens: 0, error: null })));
+    const update = (i: number, next: Partial<{ text: string; tokens: number; error: string | null }>) =>
+      setAnswers((list) => list.map((a, j) => (j === i && a ? { ...a, ...next } : a)));
+    try {
+      const started = await Promise.all(
+        resolved.map((tg) =>
+          request<CreateGenerationJobMutation, CreateGenerationJobMutationVariables>(CREATE_GENERATION, {
+            input: {
+              baseModelId: tg.modelId,
+              checkpointId: tg.checkpointId || null,
+              trainingJobId: tg.checkpointId ? checkpointJob(tg.checkpointId) : null,
+              prompt,
+              ...sampling,
+            },
+          }),
+        ),
+      );
+      stops.current = started.map((s, i) =>
+        subscribe<GenerationTokensSubscription>(
+          TOKENS,
+          { jobId: s.createGenerationJob.id },
+          {
+            next: ({ generationTokens: ev }) =>
+              setAnswers((list) =>
+                list.map((a, j) =>
+                  j === i && a ? { text: a.text + ev.text, tokens: ev.tokens, error: ev.error } : a,
+                ),
+              ),
+            error: (err) => update(i, { error: err.message }),
+          },
+        ),
+      );
+    } catch (err) {
+      setError(err as ApiError);
+    }
+  };
+  const num = (key: keyof Sampling, step: string) => (
+    <label>
+      {t(
+        key === 'maxNewTokens'
+          ? 'maxNewTokens'
+          : key === 'topP'
+            ? 'topP'
+            : key === 'seed'
+              ? 'seed'
+              : 'temperature',
+      )}
+      <input
+        type="number"
+        step={step}
+        name={key}
+        value={String(sampling[key])}
+        onInput={(e) => setSampling({ ...sampling, [key]: Number(valueOf(e)) })}
+      />
+    </label>
+  );
+  return (
+    <>
+      <h1>{t('navPlayground')}</h1>
+      <form class="card" onSubmit={run}>
+        <label class="block">
+          {t('prompt')}
+          <textarea name="prompt" rows={4} value={prompt} onInput={(e) => setPrompt(valueOf(e))} />
+        </label>
+        <div class="row">
+          <label>
+            <input
+              type="checkbox"
+              checked={sampling.useChatTemplate}
+              onChange={(e) =>
+                setSampling({ ...sampling, useChatTemplate: (e.currentTarget as HTMLInputElement).checked })
+              }
+            />
+            {t('chatTemplate')}
+          </label>
+          {num('maxNewTokens', '1')}
+          {num('temperature', '0.05')}
+          {num('topP', '0.05')}
+          {num('seed', '1')}
+          <span class="grow" />
+          <button
+            type="button"
+            class="link"
+            onClick={() =>
+              setTargets(
+                targets.length === 1 ? [...targets, { modelId: '', checkpointId: '' }] : targets.slice(0, 1),
+              )
+            }
+          >
+            {targets.length === 1 ? t('addSecond') : t('removeSecond')}
+          </button>
+          <button type="submit" disabled={!prompt || !modelList.length}>
+            {t('generate')}
+          </button>
+        </div>
+        <ErrorText error={error} />
+      </form>
+      <div class="panes">
+        {resolved.map((tg, i) => (
+          <Pane
+            key={i}
+            n={i + 1}
+            models={modelList}
+            jobs={jobs.data?.trainingJobs.edges ?? []}
+            target={tg}
+            onTarget={(next) => setTargets(targets.map((x, j) => (j === i ? next : x)))}
+            answer={answers[i] ?? null}
+          />
+        ))}
+      </div>
+    </>
+  );
+}
