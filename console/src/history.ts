@@ -15,7 +15,7 @@ export const SERIES = ['loss', 'learningRate', 'gradNorm', 'tokensPerSecond'] as
 type Column = (typeof SERIES)[number];
 
 export class StepHistory {
-  readonly step: number[] = [];
+  step: number[] = [];
   readonly columns: Record<Column, (number | null)[]> = {
     loss: [],
     learningRate: [],
@@ -27,6 +27,15 @@ export class StepHistory {
 
   get lastStep(): number {
     return this.step.length ? this.step[this.step.length - 1] : 0;
+  }
+
+  /** Starts from the stored history, as `metricSeries` answers it (columns; extra: name -> values aligned with steps). */
+  load(series: { steps: number[]; extra: Record<string, unknown> } & Record<Column, number[]>): void {
+    this.step = series.steps;
+    for (const c of SERIES) this.columns[c] = series[c];
+    for (const [name, values] of Object.entries(series.extra)) {
+      if (name.startsWith('eval_')) this.evals.set(name, values as (number | null)[]);
+    }
   }
 
   push(p: StepPoint): void {

@@ -7,6 +7,7 @@ import type {
   CreateEvaluationJobMutationVariables,
   DatasetsQuery,
   EvaluationJobProgressSubscription,
+  EvaluationJobStatus,
   EvaluationMetric,
   EvaluationQuery,
   EvaluationsQuery,
@@ -20,8 +21,8 @@ import { DATASETS } from './datasets';
 import { MODELS } from './models';
 
 const EVALUATIONS = /* GraphQL */ `
-  query Evaluations($first: Int!, $after: String) {
-    evaluationResults(first: $first, after: $after) {
+  query Evaluations($first: Int!, $after: String, $filter: EvaluationJobFilter) {
+    evaluationJobs(first: $first, after: $after, filter: $filter) {
       edges {
         node {
           id
@@ -179,6 +180,8 @@ const CREATE_EVALUATION = /* GraphQL */ `
   }
 `;
 
+const EVALUATION_STATUSES: EvaluationJobStatus[] = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
+
 type Evaluated = {
   name: string;
   modelKind: string;
@@ -273,7 +276,9 @@ export function EvaluationsPage() {
   const t = useT();
   const pager = usePager();
   const [selected, setSelected] = useState<string[]>([]);
-  const q = useQuery<EvaluationsQuery>(EVALUATIONS + SCORES, { first: 20, after: pager.after });
+  const [status, setStatus] = useState('');
+  const filter = status ? { status: [status as EvaluationJobStatus] } : {};
+  const q = useQuery<EvaluationsQuery>(EVALUATIONS + SCORES, { first: 20, after: pager.after, filter });
   const toggle = (id: string) =>
     setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : [...s, id]));
   return (
@@ -289,6 +294,22 @@ export function EvaluationsPage() {
       </div>
       <NewEvaluation />
       <section class="card">
+        <div class="row">
+          <label>
+            {t('status')}
+            <select value={status} onChange={(e) => (setStatus(valueOf(e)), pager.reset())}>
+              <option value="">{t('all')}</option>
+              {EVALUATION_STATUSES.map((s) => (
+                <option key={s} value={s}>
+                  {t(`status_${s}`)}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button class="link" onClick={q.reload}>
+            {t('refresh')}
+          </button>
+        </div>
         <ErrorText error={q.error} />
         <table>
           <thead>
@@ -306,7 +327,7 @@ export function EvaluationsPage() {
             </tr>
           </thead>
           <tbody>
-            {q.data?.evaluationResults.edges.map(({ node: e }) => (
+            {q.data?.evaluationJobs.edges.map(({ node: e }) => (
               <tr key={e.id}>
                 <td>
                   <input
@@ -333,7 +354,7 @@ export function EvaluationsPage() {
             ))}
           </tbody>
         </table>
-        <Pager pager={pager} pageInfo={q.data?.evaluationResults.pageInfo} />
+        <Pager pager={pager} pageInfo={q.data?.evaluationJobs.pageInfo} />
       </section>
     </>
   );

@@ -54,15 +54,16 @@ export const JOB = /* GraphQL */ `
         step
         createdAt
         metrics
+        downloadUrl
       }
     }
   }
 `;
 const JOB_HISTORY = /* GraphQL */ `
-  query JobHistory($id: ID!, $maxPoints: Int) {
+  query JobHistory($id: ID!) {
     trainingJob(id: $id) {
-      metrics(maxPoints: $maxPoints) {
-        step
+      metricSeries {
+        steps
         loss
         learningRate
         gradNorm
@@ -117,9 +118,6 @@ const CREATE_EVALUATION = /* GraphQL */ `
     }
   }
 `;
-/** Points of stored history fetched when a job opens (the server keeps the last step of each bucket). */
-export const HISTORY_POINTS = 5000;
-
 type Job = JobQuery['trainingJob'];
 type Progress = TrainingJobProgressSubscription['trainingJobProgress'];
 
@@ -153,8 +151,8 @@ function useLiveHistory(id: string, session: number) {
         },
       },
     );
-    request<JobHistoryQuery>(JOB_HISTORY, { id, maxPoints: HISTORY_POINTS }).then((r) => {
-      for (const m of r.trainingJob.metrics) history.current.push(m);
+    request<JobHistoryQuery>(JOB_HISTORY, { id }).then((r) => {
+      history.current.load(r.trainingJob.metricSeries);
       loaded = true;
       waiting.forEach(apply);
       redraw();
@@ -343,8 +341,8 @@ function Checkpoints({
               <td class="actions">
                 <button
                   onClick={() =>
-                    download(`/checkpoints/${c.id}/download`, `${job.name}-step-${c.step}.tar`).catch(
-                      (e: ApiError) => setError(e),
+                    download(c.downloadUrl, `${job.name}-step-${c.step}.tar`).catch((e: ApiError) =>
+                      setError(e),
                     )
                   }
                 >
