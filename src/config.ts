@@ -22,8 +22,15 @@ export interface Config {
   bootstrapKey: string | undefined;
   /** Where workers write job outputs and checkpoints; share it between machines for cross-machine resume. */
   dataDir: string;
-  /** Root under which `createDataset(input: {path})` and `registerModel` may read server-side files. */
-  importRoot: string;
+  /**
+   * The folder under which `createDataset(input: {path})` and `registerModel` may read server-side files (real
+   * paths, job outputs excluded); null: server-side paths are off.
+   */
+  importRoot: string | null;
+  /** Open WebSocket connections one API key may hold on one API process. */
+  wsConnectionsPerKey: number;
+  /** Largest dataset upload (POST /datasets/upload), in bytes. */
+  uploadMaxBytes: number;
   /** Bull lock duration and stalled-job check interval (ms): how soon a dead worker's job moves on. */
   queueLockMs: number;
   queueStalledIntervalMs: number;
@@ -58,6 +65,25 @@ function identifier(env: Env, name: string, fallback: string, pattern: RegExp): 
   return value;
 }
 
+/** The folder under the data directory where workers write each job's outputs and checkpoints. */
+export function jobsDir(dataDir: string): string {
+  return path.join(dataDir, 'jobs');
+}
+
+/** WHETSTONE_IMPORT_ROOT: `off`, an absolute folder, or by default the `import` folder of the data directory. */
+function importRoot(env: Env, dataDir: string): string | null {
+  const raw = env.WHETSTONE_IMPORT_ROOT;
+  if (raw === 'off') return null;
+  if (raw === undefined || raw === '') return path.join(dataDir, 'import');
+  if (!path.isAbsolute(raw)) {
+    throw new UserInputError(
+      `environment variable WHETSTONE_IMPORT_ROOT=${raw} must be an absolute folder or "off"`,
+      ['WHETSTONE_IMPORT_ROOT'],
+    );
+  }
+  return path.resolve(raw);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(env.WHETSTONE_DATA_DIR || 'data');
   return {
@@ -69,7 +95,9 @@ export function loadConfig(env: Env = process.env): Config {
     port: integer(env, 'PORT', 4000, 0, 65535),
     bootstrapKey: env.WHETSTONE_BOOTSTRAP_KEY || undefined,
     dataDir,
-    importRoot: path.resolve(env.WHETSTONE_IMPORT_ROOT || '/'),
+    importRoot: importRoot(env, dataDir),
+    wsConnectionsPerKey: integer(env, 'WHETSTONE_WS_CONNECTIONS_PER_KEY', 20, 1, 100_000),
+    uploadMaxBytes: integer(env, 'WHETSTONE_UPLOAD_MAX_BYTES', 2 ** 30, 1, 2 ** 40),
     queueLockMs: integer(env, 'WHETSTONE_QUEUE_LOCK_MS', 30_000, 500, 3_600_000),
     queueStalledIntervalMs: integer(env, 'WHETSTONE_QUEUE_STALLED_INTERVAL_MS', 30_000, 500, 3_600_000),
     metricsBatchSize: integer(env, 'WHETSTONE_METRICS_BATCH', 50, 1, 10_000),

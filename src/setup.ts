@@ -7,9 +7,10 @@
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { ServerFiles } from './api/common/server-files';
 import { ModelService } from './api/models/service';
 import { ProjectService } from './api/projects/service';
-import { loadConfig, type Config } from './config';
+import { jobsDir, loadConfig, type Config } from './config';
 import { createDataSource, migrateUp } from './db/data-source';
 import { ApiKeyRole, BaseModelEntity } from './db/entities';
 import { writeDemoModel } from './models/demo';
@@ -39,7 +40,10 @@ export async function setup(config: Config, log: (line: string) => void = consol
         role: ApiKeyRole.ADMIN,
         isDefaultProject: true,
       };
-      const model = await new ModelService(db, '/').register(principal, { name: DEMO_MODEL_NAME, path: dir });
+      const model = await new ModelService(
+        db,
+        new ServerFiles({ importRoot: config.dataDir, jobsDir: jobsDir(config.dataDir) }),
+      ).register(principal, { name: DEMO_MODEL_NAME, path: dir });
       log(`registered ${DEMO_MODEL_NAME} (${model.parameterCount} parameters) as model ${model.id}`);
     }
   } finally {

@@ -44,7 +44,14 @@ const CLIENT_CODES = new Set([
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
   'OPERATION_RESOLUTION_FAILURE',
+  'BODY_TOO_LARGE',
 ]);
+
+/** Longest message sent; longer ones (graphql-js quotes whole variable values) are cut. */
+export const MAX_MESSAGE_CHARS = 500;
+
+const shortened = (message: string) =>
+  message.length <= MAX_MESSAGE_CHARS ? message : `${message.slice(0, MAX_MESSAGE_CHARS)}…`;
 
 /** Apollo's `formatError`: keeps client errors as they are, hides the details of everything else. */
 export function formatError(
@@ -57,12 +64,15 @@ export function formatError(
     const reason = original.code === 'BAD_USER_INPUT' ? {} : { reason: original.code };
     return {
       ...formatted,
-      message: original.message,
+      message: shortened(original.message),
       extensions: { code: 'BAD_USER_INPUT', path: original.path, ...reason },
     };
   }
   const code = formatted.extensions?.code;
-  if (typeof code === 'string' && CLIENT_CODES.has(code)) return formatted;
+  if (typeof code === 'string' && CLIENT_CODES.has(code)) {
+    const { http: _http, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, message: shortened(formatted.message), extensions };
+  }
   log('internal error', original);
   return {
     message: 'Internal server error',

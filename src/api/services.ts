@@ -1,9 +1,10 @@
 /** The services behind the resolvers, built once per API process. */
 import type { DataSource } from 'typeorm';
-import type { Config } from '../config';
+import { jobsDir, type Config } from '../config';
 import type { EventPublisher } from '../queue/publisher';
 import type { TypedQueue } from '../queue/queues';
 import type { ChannelSubscriber } from '../queue/subscriber';
+import { ServerFiles } from './common/server-files';
 import { DatasetService } from './datasets/service';
 import { createEvaluationServices, type EvaluationServices } from './evaluations/services';
 import { ModelService } from './models/service';
@@ -24,7 +25,7 @@ export interface Services {
 }
 
 export interface ServiceDeps {
-  config: Pick<Config, 'importRoot' | 'redisPrefix'>;
+  config: Pick<Config, 'importRoot' | 'dataDir' | 'redisPrefix'>;
   db: DataSource;
   trainingQueue: TypedQueue<'training'>;
   evaluationQueue: TypedQueue<'evaluation'>;
@@ -40,8 +41,9 @@ export function createServices({
   publisher,
   subscriber,
 }: ServiceDeps): Services {
-  const models = new ModelService(db, config.importRoot);
-  const datasets = new DatasetService(db, config.importRoot);
+  const files = new ServerFiles({ importRoot: config.importRoot, jobsDir: jobsDir(config.dataDir) });
+  const models = new ModelService(db, files);
+  const datasets = new DatasetService(db, files);
   const cache = new PrincipalCache();
   return {
     projects: new ProjectService(db, { cache, announce: (id) => publisher.announceKeyRevoked(id) }),

@@ -86,6 +86,65 @@ function readExactly(fd: number, length: number, position: number): Uint8Array {
   return out;
 }
 
+/**
+ * Longest header read (as the safetensors library's own 100 MB limit, lower: real headers are kilobytes), so a
+ * crafted length cannot make a reader allocate gigabytes.
+ */
+export const MAX_HEADER_BYTES = 16 * 1024 * 1024;
+
+/** The header length a file's first 8 bytes declare, checked against the file size and MAX_HEADER_BYTES. */
+export function headerLength(file: string, first8: Uint8Array, size: number): number {
+  if (size < 8) bad(file, `not a safetensors file: ${size} bytes, shorter than the 8-byte header length`);
+  const length = Buffer.from(first8.buffer, first8.byteOffset, 8).readBigUInt64LE(0);
+  if (length > BigInt(size - 8))
+    bad(file, `the declared header length runs past the end of the ${size}-byte file`);
+  if (length > BigInt(MAX_HEADER_BYTES))
+    bad(file, `the declared header is longer than ${MAX_HEADER_BYTES} bytes`);
+  return Number(length);
+}
+
+/** The tensors a header describes (`length` bytes after the first 8), each checked against the file's `size`. */
+export function headerEntries(
+  file: string,
+  headerText: string,
+  length: number,
+  size: number,
+): { entries: TensorEntry[]; metadata: Record<string, string> } {
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(headerText);
+  } catch {
+    return bad(file, 'header is not valid JSON');
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    bad(file, 'header is not a JSON object');
+  const dataStart = 8 + length;
+  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  const entries = Object.entries(header)
+    .filter(([name]) => name !== '__metadata__')
+    .map(([name, raw]) => {
+      const e = raw as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
+      const dtype = e.dtype as SafetensorsDtype;
+      if (!(dtype in DTYPE_BYTES))
+        bad(file, `tensor "${name}" has unsupported dtype ${JSON.stringify(e.dtype)}`, name);
+      if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+        bad(file, `tensor "${name}" has a malformed shape ${JSON.stringify(e.shape)}`, name);
+      }
+      const [begin, end] = Array.isArray(e.data_offsets) ? e.data_offsets : [NaN, NaN];
+      const expected = elementCount(e.shape) * DTYPE_BYTES[dtype];
+      if (!Number.isInteger(begin) || end - begin !== expected || dataStart + end > size) {
+        bad(
+          file,
+          `tensor "${name}" (${dtype} ${JSON.stringify(e.shape)}, ${expected} bytes) has data_offsets ` +
+            `${JSON.stringify(e.data_offsets)} that do not fit the ${size - dataStart} data bytes`,
+          name,
+        );
+      }
+      return { name, dtype, shape: e.shape, file, start: dataStart + begin, end: dataStart + end };
+    });
+  return { entries, metadata };
+}
+
 function parseHeader(file: string): { entries: TensorEntry[]; metadata: Record<string, string> } {
   let fd: number;
   try {
@@ -95,41 +154,8 @@ function parseHeader(file: string): { entries: TensorEntry[]; metadata: Record<s
   }
   try {
     const size = fs.fstatSync(fd).size;
-    if (size < 8) bad(file, `not a safetensors file: ${size} bytes, shorter than the 8-byte header length`);
-    const headerLength = Number(Buffer.from(readExactly(fd, 8, 0)).readBigUInt64LE(0));
-    if (headerLength > size - 8)
-      bad(file, `header length ${headerLength} runs past the end of the ${size}-byte file`);
-    let header: Record<string, unknown>;
-    try {
-      header = JSON.parse(Buffer.from(readExactly(fd, headerLength, 8)).toString('utf8'));
-    } catch (err) {
-      return bad(file, `header is not valid JSON (${(err as Error).message})`);
-    }
-    const dataStart = 8 + headerLength;
-    const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
-    const entries = Object.entries(header)
-      .filter(([name]) => name !== '__metadata__')
-      .map(([name, raw]) => {
-        const e = raw as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
-        const dtype = e.dtype as SafetensorsDtype;
-        if (!(dtype in DTYPE_BYTES))
-          bad(file, `tensor "${name}" has unsupported dtype ${JSON.stringify(e.dtype)}`, name);
-        if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) {
-          bad(file, `tensor "${name}" has a malformed shape ${JSON.stringify(e.shape)}`, name);
-        }
-        const [begin, end] = Array.isArray(e.data_offsets) ? e.data_offsets : [NaN, NaN];
-        const expected = elementCount(e.shape) * DTYPE_BYTES[dtype];
-        if (!Number.isInteger(begin) || end - begin !== expected || dataStart + end > size) {
-          bad(
-            file,
-            `tensor "${name}" (${dtype} ${JSON.stringify(e.shape)}, ${expected} bytes) has data_offsets ` +
-              `${JSON.stringify(e.data_offsets)} that do not fit the ${size - dataStart} data bytes`,
-            name,
-          );
-        }
-        return { name, dtype, shape: e.shape, file, start: dataStart + begin, end: dataStart + end };
-      });
-    return { entries, metadata };
+    const length = headerLength(file, size >= 8 ? readExactly(fd, 8, 0) : new Uint8Array(8), size);
+    return headerEntries(file, Buffer.from(readExactly(fd, length, 8)).toString('utf8'), length, size);
   } finally {
     fs.closeSync(fd);
   }

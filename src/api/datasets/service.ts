@@ -1,38 +1,51 @@
 /**
- * Datasets: imported from inline JSONL or a server-side file, every row checked by the training data parser (the
- * same one the engine uses), normalized rows stored in PostgreSQL in one transaction, so a rejected import stores
- * nothing and any worker on any machine can read the rows.
+ * Datasets: imported from inline JSONL, a server-side file or an upload, every row checked by the training data
+ * parser (the same one the engine uses) and for text PostgreSQL cannot store, normalized rows streamed into
+ * PostgreSQL in one transaction, so a rejected import stores nothing, memory stays bounded whatever the size, and
+ * any worker on any machine can read the rows.
  */
-import { readFile, stat } from 'node:fs/promises';
 import type { DataSource, EntityManager } from 'typeorm';
 import { DatasetEntity, DatasetKind, DatasetSplit } from '../../db/entities';
 import { UserInputError } from '../../errors';
-import { parseDatasetJsonl, splitTrainValidation } from '../../training/data';
+import { parseDatasetLine, splitTrainValidation } from '../../training/data';
 import { isUniqueViolation } from '../common/db-errors';
 import { isUuid } from '../common/ids';
 import { checkName } from '../common/names';
-import { checkServerPath } from '../common/paths';
+import type { ServerFiles } from '../common/server-files';
+import { firstUnstorable } from '../common/text';
 import type { Principal } from '../context';
-import { badInput, notFound } from '../errors';
+import { badInput, fromUserInput, notFound } from '../errors';
+import { jsonlLines, textLines, type JsonlLine } from './lines';
 
-export interface CreateDatasetRequest {
+export interface DatasetSettings {
   name: string;
   kind: DatasetKind;
-  jsonl?: string | null;
-  path?: string | null;
   validationSplitRatio: number;
   splitSeed: number;
 }
 
+export interface CreateDatasetRequest extends DatasetSettings {
+  jsonl?: string | null;
+  path?: string | null;
+}
+
+/** Where the rows come from, and the field errors about them are reported under. */
+export interface DatasetSource {
+  lines: AsyncIterable<JsonlLine> | Iterable<JsonlLine>;
+  /** `inline`, `upload`, or the server-side file. */
+  source: string;
+  at: readonly string[];
+}
+
 /** Largest server-side file read in one import. */
-const MAX_FILE_BYTES = 512 * 1024 * 1024;
+export const MAX_FILE_BYTES = 1024 * 1024 * 1024;
 /** Rows per INSERT statement. */
 const INSERT_CHUNK = 1000;
 
 export class DatasetService {
   constructor(
     private readonly db: DataSource,
-    private readonly importRoot: string,
+    private readonly files: ServerFiles,
   ) {}
 
   list(principal: Principal): Promise<DatasetEntity[]> {
@@ -68,86 +81,152 @@ export class DatasetService {
     return rows.map((r) => r.data);
   }
 
+  /** A dataset from inline JSONL or a server-side file. */
   async create(principal: Principal, input: CreateDatasetRequest): Promise<DatasetEntity> {
-    const name = checkName(input.name, ['input', 'name']);
-    if (!(input.validationSplitRatio >= 0 && input.validationSplitRatio <= 0.5)) {
-      throw badInput('validationSplitRatio must be in [0, 0.5]', ['input', 'validationSplitRatio']);
+    const hasText = typeof input.jsonl === 'string';
+    const hasPath = typeof input.path === 'string';
+    if (hasText === hasPath) throw badInput('give exactly one of jsonl and path', ['input']);
+    if (hasText) {
+      return this.import(principal, input, {
+        lines: textLines(input.jsonl as string),
+        source: 'inline',
+        at: ['input', 'jsonl'],
+      });
     }
-    if (!Number.isInteger(input.splitSeed) || input.splitSeed < 0) {
-      throw badInput('splitSeed must be an integer >= 0', ['input', 'splitSeed']);
-    }
-    const { text, source, field } = await this.readSource(input);
-    let rows: unknown[];
+    const given = input.path as string;
+    let file;
     try {
-      rows = parseDatasetJsonl(text, input.kind);
+      file = await this.files.open(given, MAX_FILE_BYTES);
     } catch (err) {
-      if (err instanceof UserInputError) throw badInput(err.message, ['input', field, ...err.path]);
+      if (err instanceof UserInputError) throw fromUserInput(err, ['input', 'path']);
       throw err;
     }
-    if (rows.length === 0) throw badInput('the dataset has no rows', ['input', field]);
-    const { validation } = splitTrainValidation(rows.length, input.validationSplitRatio, input.splitSeed);
-    const held = new Set(validation);
-    const validationRowCount = held.size;
+    try {
+      const source = await this.files.resolve(given);
+      const stream = file.handle.createReadStream({ start: 0, end: file.size - 1, autoClose: false });
+      return await this.import(principal, input, {
+        lines: jsonlLines(stream),
+        source,
+        at: ['input', 'path'],
+      });
+    } finally {
+      await file.handle.close();
+    }
+  }
+
+  /**
+   * Checks `settings` (errors under `at`, e.g. ['input']) and streams the rows of `from` into a new dataset; the
+   * first bad line rejects the import, naming it under `from.at`.
+   */
+  async import(principal: Principal, settings: DatasetSettings, from: DatasetSource): Promise<DatasetEntity> {
+    const name = checkSettings(settings, from.at.slice(0, -1));
     try {
       return await this.db.transaction(async (m) => {
+        // Placeholder counts (the table wants rows) until the rows are in.
         const dataset = await m.getRepository(DatasetEntity).save({
           projectId: principal.projectId,
           name,
-          kind: input.kind,
-          rowCount: rows.length,
-          trainRowCount: rows.length - validationRowCount,
-          validationRowCount,
-          validationSplitRatio: input.validationSplitRatio,
-          splitSeed: input.splitSeed,
-          source,
+          kind: settings.kind,
+          rowCount: 1,
+          trainRowCount: 1,
+          validationRowCount: 0,
+          validationSplitRatio: settings.validationSplitRatio,
+          splitSeed: settings.splitSeed,
+          source: from.source,
         });
-        await insertRows(m, dataset.id, rows, held);
+        const rowCount = await insertRows(m, dataset.id, checkedRows(from, settings.kind));
+        if (rowCount === 0) throw badInput('the dataset has no rows', [...from.at]);
+        const { validation } = splitTrainValidation(
+          rowCount,
+          settings.validationSplitRatio,
+          settings.splitSeed,
+        );
+        await m.query(`UPDATE dataset_rows SET split = $3 WHERE dataset_id = $1 AND index = ANY($2::int[])`, [
+          dataset.id,
+          validation,
+          DatasetSplit.VALIDATION,
+        ]);
+        Object.assign(dataset, {
+          rowCount,
+          trainRowCount: rowCount - validation.length,
+          validationRowCount: validation.length,
+        });
+        await m.getRepository(DatasetEntity).update(dataset.id, {
+          rowCount: dataset.rowCount,
+          trainRowCount: dataset.trainRowCount,
+          validationRowCount: dataset.validationRowCount,
+        });
         return dataset;
       });
     } catch (err) {
       if (isUniqueViolation(err))
-        throw badInput(`a dataset named "${name}" already exists`, ['input', 'name']);
+        throw badInput(`a dataset named ${JSON.stringify(name)} already exists`, [
+          ...from.at.slice(0, -1),
+          'name',
+        ]);
       throw err;
     }
   }
+}
 
-  private async readSource(
-    input: CreateDatasetRequest,
-  ): Promise<{ text: string; source: string; field: 'jsonl' | 'path' }> {
-    const hasText = typeof input.jsonl === 'string';
-    const hasPath = typeof input.path === 'string';
-    if (hasText === hasPath) throw badInput('give exactly one of jsonl and path', ['input']);
-    if (hasText) return { text: input.jsonl as string, source: 'inline', field: 'jsonl' };
-    const file = checkServerPath(input.path as string, this.importRoot, ['input', 'path']);
-    const info = await stat(file).catch(() => null);
-    if (!info?.isFile()) throw badInput(`${file} is not a readable file`, ['input', 'path']);
-    if (info.size > MAX_FILE_BYTES) {
-      throw badInput(`${file} is larger than ${MAX_FILE_BYTES} bytes`, ['input', 'path']);
+/** Name, ratio and seed checked (errors under `at`); the trimmed name. */
+function checkSettings(settings: DatasetSettings, at: readonly string[]): string {
+  const name = checkName(settings.name, [...at, 'name']);
+  if (!(settings.validationSplitRatio >= 0 && settings.validationSplitRatio <= 0.5)) {
+    throw badInput('validationSplitRatio must be in [0, 0.5]', [...at, 'validationSplitRatio']);
+  }
+  if (!Number.isInteger(settings.splitSeed) || settings.splitSeed < 0 || settings.splitSeed > 2147483647) {
+    throw badInput('splitSeed must be an integer in [0, 2147483647]', [...at, 'splitSeed']);
+  }
+  return name;
+}
+
+/** The normalized rows of `from`, each parsed and checked to be storable; errors name the line. */
+async function* checkedRows(from: DatasetSource, kind: DatasetKind): AsyncGenerator<unknown> {
+  for await (const line of from.lines) {
+    let row;
+    try {
+      row = parseDatasetLine(line.text, line.number, kind);
+    } catch (err) {
+      if (err instanceof UserInputError) throw fromUserInput(err, from.at);
+      throw err;
     }
-    return { text: await readFile(file, 'utf8'), source: file, field: 'path' };
+    if (row === null) continue;
+    const bad = firstUnstorable(row);
+    if (bad) {
+      throw badInput(`line ${line.number}: "${bad.path.join('.')}" ${bad.reason}`, [
+        ...from.at,
+        'line',
+        String(line.number),
+        ...bad.path,
+      ]);
+    }
+    yield row;
   }
 }
 
+/** Inserts the rows (all TRAIN at first) in chunks; the number of rows. */
 async function insertRows(
   m: EntityManager,
   datasetId: string,
-  rows: unknown[],
-  held: ReadonlySet<number>,
-): Promise<void> {
-  for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
-    const end = Math.min(rows.length, start + INSERT_CHUNK);
-    const indexes: number[] = [];
-    const splits: string[] = [];
-    const data: string[] = [];
-    for (let i = start; i < end; i++) {
-      indexes.push(i);
-      splits.push(held.has(i) ? DatasetSplit.VALIDATION : DatasetSplit.TRAIN);
-      data.push(JSON.stringify(rows[i]));
-    }
+  rows: AsyncIterable<unknown>,
+): Promise<number> {
+  let count = 0;
+  let chunk: string[] = [];
+  const flush = async () => {
+    const indexes = chunk.map((_, i) => count - chunk.length + i);
     await m.query(
       `INSERT INTO dataset_rows (dataset_id, index, split, data)
-       SELECT $1, * FROM unnest($2::int[], $3::text[], $4::jsonb[])`,
-      [datasetId, indexes, splits, data],
+       SELECT $1, i, $2, d FROM unnest($3::int[], $4::jsonb[]) AS t(i, d)`,
+      [datasetId, DatasetSplit.TRAIN, indexes, chunk],
     );
+    chunk = [];
+  };
+  for await (const row of rows) {
+    chunk.push(JSON.stringify(row));
+    count++;
+    if (chunk.length === INSERT_CHUNK) await flush();
   }
+  if (chunk.length) await flush();
+  return count;
 }

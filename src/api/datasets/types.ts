@@ -1,4 +1,5 @@
-import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { Extensions, Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
+import type { InputLimits } from '../limits';
 import { DatasetKind } from '../../db/entities';
 import '../common/enums';
 
@@ -35,6 +36,11 @@ export class Dataset {
   createdAt: Date;
 }
 
+/** Longest inline JSONL (the request body must also hold it); larger datasets are uploaded. */
+export const MAX_INLINE_JSONL_CHARS = 16_000_000;
+/** Longest server-side path (Linux's PATH_MAX). */
+export const MAX_PATH_CHARS = 4096;
+
 @InputType({
   description: 'A dataset to import: inline JSONL or a server-side file, one JSON object per line.',
 })
@@ -45,16 +51,19 @@ export class CreateDatasetInput {
   @Field(() => DatasetKind, { description: 'Row shape; every row is checked against it.' })
   kind: DatasetKind;
 
+  @Extensions({ maxLength: MAX_INLINE_JSONL_CHARS } satisfies InputLimits)
   @Field(() => String, {
     nullable: true,
     description:
-      'The rows as JSONL text. SFT: {"prompt","response"}, alpaca {"instruction","input","output"}, chat {"messages"}; PREFERENCE: {"prompt","chosen","rejected"}; PROMPT_ONLY: {"prompt"}. Give exactly one of jsonl and path.',
+      'The rows as JSONL text, at most 16,000,000 characters (larger datasets: POST /datasets/upload). SFT: {"prompt","response"}, alpaca {"instruction","input","output"}, chat {"messages"}; PREFERENCE: {"prompt","chosen","rejected"}; PROMPT_ONLY: {"prompt"}. Give exactly one of jsonl and path.',
   })
   jsonl?: string | null;
 
+  @Extensions({ maxLength: MAX_PATH_CHARS } satisfies InputLimits)
   @Field(() => String, {
     nullable: true,
-    description: 'Absolute path of a JSONL file inside the server’s import root, for large datasets.',
+    description:
+      'Absolute path of a JSONL file inside the server’s import root (WHETSTONE_IMPORT_ROOT), for large datasets.',
   })
   path?: string | null;
 

@@ -21,7 +21,7 @@ import type { Principal, RequestContext } from '../context';
 import { badInput, notFound } from '../errors';
 import { decodeCursor, encodeCursor } from '../training-jobs/cursor';
 import { EvaluationLoaders, evaluationLoaders } from './loaders';
-import { checkFirst, decodeValueCursor, encodeValueCursor, Page, toPage } from './cursor';
+import { checkFirst, CursorKey, decodeValueCursor, encodeValueCursor, Page, toPage } from './cursor';
 import { SortDirection } from './types';
 
 export interface ResultFilter {
@@ -67,6 +67,7 @@ interface ValueOrder<T> {
   tag: string;
   valueSql: string;
   keySql: string;
+  key: CursorKey;
   direction: SortDirection;
   valueOf: (row: T) => number;
   keyOf: (row: T) => string;
@@ -80,7 +81,7 @@ async function pageByValue<T extends ObjectLiteral>(
   after: string | null,
 ): Promise<Page<T>> {
   if (after != null) {
-    const c = decodeValueCursor(after, o.tag, ['after']);
+    const c = decodeValueCursor(after, o.tag, o.key, ['after']);
     qb.andWhere(`(${o.valueSql}, ${o.keySql}) ${cmp(o.direction)} (:afterValue, :afterKey)`, {
       afterValue: c.value,
       afterKey: c.key,
@@ -100,6 +101,7 @@ function byJobMetric(order: MetricOrder): ValueOrder<EvaluationJobEntity> {
     tag: ordering(order),
     valueSql: `e.${metricColumn(order.metric)}`,
     keySql: 'e.id',
+    key: 'uuid',
     direction: order.direction,
     valueOf: (j) => metricValue(scoresOf(j.scores)!, order.metric),
     keyOf: (j) => j.id,
@@ -180,6 +182,7 @@ export class EvaluationQueries {
     after: string | null,
   ): Promise<Page<EvaluationJobEntity>> {
     checkFirst(first);
+    if (!isUuid(datasetId)) return toPage([], first, () => '');
     const column = metricColumn(metric);
     const qb = this.jobs(principal).andWhere(
       `e.id IN (SELECT DISTINCT ON (base_model_id, training_job_id, checkpoint_id) id FROM evaluation_jobs
@@ -207,6 +210,7 @@ export class EvaluationQueries {
           tag: ordering(orderBy),
           valueSql: `s.${metricColumn(orderBy.metric)}`,
           keySql: 's.index',
+          key: 'index',
           direction: orderBy.direction,
           valueOf: (s) => metricValue(scoresOf(s.scores)!, orderBy.metric),
           keyOf: (s) => String(s.index),
@@ -215,6 +219,7 @@ export class EvaluationQueries {
           tag: 'index',
           valueSql: 's.index',
           keySql: 's.index',
+          key: 'index',
           direction: SortDirection.ASC,
           valueOf: (s) => s.index,
           keyOf: (s) => String(s.index),
@@ -297,7 +302,7 @@ export class EvaluationQueries {
     const params: unknown[] = [...ids];
     let where = '';
     if (after != null) {
-      const c = decodeValueCursor(after, tag, ['after']);
+      const c = decodeValueCursor(after, tag, 'index', ['after']);
       params.push(c.value, Number(c.key));
       where = `WHERE (difference, index) ${cmp(order.direction)} ($${params.length - 1}::float8, $${params.length}::int)`;
     }

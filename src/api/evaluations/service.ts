@@ -27,7 +27,7 @@ import type { Principal } from '../context';
 import type { DatasetService } from '../datasets/service';
 import { badInput, notFound } from '../errors';
 import type { ModelService } from '../models/service';
-import { CreateEvaluationJobInput } from './types';
+import { CreateEvaluationJobInput, MAX_STOPWORDS } from './types';
 
 /** Training methods whose checkpoints generate text (a reward model's head scores, it does not generate). */
 const GENERATING_METHODS: readonly TrainingMethod[] = [
@@ -41,8 +41,6 @@ const KIND_OF_SCALE: Record<ParameterScale, EvaluatedModelKind> = {
   [ParameterScale.LORA]: EvaluatedModelKind.LORA,
   [ParameterScale.PROMPT_TUNING]: EvaluatedModelKind.PROMPT_TUNING,
 };
-
-const MAX_STOPWORDS = 10_000;
 
 const at = (field: string) => ['input', field];
 
@@ -163,8 +161,17 @@ export class EvaluationService {
     if (!trainingJobId && !checkpointId) return null;
     let checkpoint: CheckpointEntity | null = null;
     if (checkpointId) {
+      // Scoped to the project: another project's checkpoint reads exactly like an unknown id.
       checkpoint = isUuid(checkpointId)
-        ? await this.db.getRepository(CheckpointEntity).findOneBy({ id: checkpointId })
+        ? await this.db
+            .getRepository(CheckpointEntity)
+            .createQueryBuilder('c')
+            .innerJoin(TrainingJobEntity, 'j', 'j.id = c.job_id')
+            .where('c.id = :checkpointId AND j.project_id = :projectId', {
+              checkpointId,
+              projectId: principal.projectId,
+            })
+            .getOne()
         : null;
       if (!checkpoint) throw badInput(`no checkpoint ${checkpointId} in this project`, at('checkpointId'));
     }

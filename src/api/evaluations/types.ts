@@ -1,4 +1,5 @@
-import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Extensions, Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import type { InputLimits } from '../limits';
 import {
   DatasetSplit,
   EvaluatedModelKind,
@@ -11,6 +12,10 @@ import {
 import '../common/enums';
 import { ExecutionProvider } from '../training-jobs/hyperparameters';
 import { PageInfo } from '../training-jobs/types';
+
+/** Most custom stop words, and the longest one. */
+export const MAX_STOPWORDS = 10_000;
+export const MAX_STOPWORD_CHARS = 100;
 
 export enum SortDirection {
   ASC = 'ASC',
@@ -407,9 +412,10 @@ export class CreateEvaluationJobInput {
   @Field(() => MetricStopwords, { defaultValue: MetricStopwords.DEFAULT, description: 'Default: DEFAULT.' })
   stopwords: MetricStopwords;
 
+  @Extensions({ maxItems: MAX_STOPWORDS, maxLength: MAX_STOPWORD_CHARS } satisfies InputLimits)
   @Field(() => [String], {
     nullable: true,
-    description: 'The stop words, with stopwords CUSTOM (1 to 10000 words).',
+    description: 'The stop words, with stopwords CUSTOM (1 to 10000 words of at most 100 characters).',
   })
   customStopwords?: string[] | null;
 

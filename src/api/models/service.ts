@@ -4,7 +4,7 @@ import { BaseModelEntity } from '../../db/entities';
 import { UserInputError } from '../../errors';
 import { isUuid } from '../common/ids';
 import { checkName } from '../common/names';
-import { checkServerPath } from '../common/paths';
+import type { ServerFiles } from '../common/server-files';
 import type { Principal } from '../context';
 import { isUniqueViolation } from '../common/db-errors';
 import { badInput, notFound } from '../errors';
@@ -13,7 +13,7 @@ import { inspectModelFolder } from './inspect';
 export class ModelService {
   constructor(
     private readonly db: DataSource,
-    private readonly importRoot: string,
+    private readonly files: ServerFiles,
   ) {}
 
   list(principal: Principal): Promise<BaseModelEntity[]> {
@@ -35,10 +35,9 @@ export class ModelService {
 
   async register(principal: Principal, input: { name: string; path: string }): Promise<BaseModelEntity> {
     const name = checkName(input.name, ['input', 'name']);
-    const dir = checkServerPath(input.path, this.importRoot, ['input', 'path']);
     let facts;
     try {
-      facts = await inspectModelFolder(dir);
+      facts = await inspectModelFolder(this.files, input.path);
     } catch (err) {
       if (err instanceof UserInputError) throw badInput(err.message, ['input', 'path']);
       throw err;
@@ -46,7 +45,7 @@ export class ModelService {
     try {
       return await this.db
         .getRepository(BaseModelEntity)
-        .save({ projectId: principal.projectId, name, path: dir, ...facts });
+        .save({ projectId: principal.projectId, name, ...facts });
     } catch (err) {
       if (isUniqueViolation(err))
         throw badInput(`a model named "${name}" is already registered`, ['input', 'name']);

@@ -1,4 +1,6 @@
-import { Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { Extensions, Field, Float, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { MAX_PATH_CHARS } from '../datasets/types';
+import type { InputLimits } from '../limits';
 
 @ObjectType('BaseModel', { description: 'A Hugging Face model folder registered for training.' })
 export class BaseModel {
@@ -35,6 +37,7 @@ export class RegisterModelInput {
   @Field({ description: 'Name, unique within the project, 1 to 200 characters.' })
   name: string;
 
+  @Extensions({ maxLength: MAX_PATH_CHARS } satisfies InputLimits)
   @Field({
     description:
       'Absolute path of a Hugging Face folder (config.json, *.safetensors, tokenizer.json) inside the server’s import root.',

@@ -22,7 +22,7 @@
  * - PROMPT_ONLY: `{"prompt": str}`, `{"messages": [...]}` (a conversation to be continued by the assistant), or the
  *   platform's `[{"prompt": str}]`.
  */
-import { UserInputError } from '../../errors';
+import { quote, UserInputError } from '../../errors';
 import type { ChatMessage } from '../../models/tokenizer';
 
 export type DatasetKind = 'SFT' | 'PREFERENCE' | 'PROMPT_ONLY';
@@ -64,7 +64,7 @@ function describe(v: unknown): string {
   if (v === undefined) return 'nothing (missing)';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
-  return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`;
+  return typeof v === 'object' ? 'an object' : `${typeof v} ${typeof v === 'string' ? quote(v) : String(v)}`;
 }
 
 function messages(v: unknown, at: string): ChatMessage[] {
@@ -208,10 +208,11 @@ const ROW_PARSERS: Record<DatasetKind, (line: unknown) => DatasetRow> = {
 };
 
 /**
- * Parse a whole JSONL text into normalized rows of `kind`. The first bad line throws a UserInputError naming its
- * 1-based line number (path ['line', n, ...field]); nothing is returned half-parsed.
+ * Parse one JSONL line (1-based `lineNo`) into a normalized row of `kind`, or null for a blank line. A bad line
+ * throws a UserInputError naming its line (path ['line', n, ...field]); messages quote no more than a short prefix
+ * of the line, so a file's contents do not travel back in errors.
  */
-export function parseDatasetJsonl(text: string, kind: DatasetKind): DatasetRow[] {
+export function parseDatasetLine(raw: string, lineNo: number, kind: DatasetKind): DatasetRow | null {
   const parse = ROW_PARSERS[kind];
   if (!parse) {
     throw new UserInputError(
@@ -219,31 +220,34 @@ export function parseDatasetJsonl(text: string, kind: DatasetKind): DatasetRow[]
       ['kind'],
     );
   }
+  if (raw.trim() === '') return null;
+  const at = String(lineNo);
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (err) {
+    const position = /at position (\d+)/.exec((err as Error).message);
+    const where = position ? ` (at character ${Number(position[1]) + 1})` : '';
+    throw new UserInputError(`line ${at}: not valid JSON${where}`, ['line', at]);
+  }
+  try {
+    return parse(value);
+  } catch (err) {
+    if (!(err instanceof RowError)) throw err;
+    const field = err.field ? err.field.split('.') : [];
+    throw new UserInputError(`line ${at}: ${err.message} (${kind} dataset)`, ['line', at, ...field]);
+  }
+}
+
+/** Parse a whole JSONL text into normalized rows of `kind`; the first bad line throws (see parseDatasetLine). */
+export function parseDatasetJsonl(text: string, kind: DatasetKind): DatasetRow[] {
   const rows: DatasetRow[] = [];
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  lines.forEach((raw, i) => {
-    if (raw.trim() === '') return;
-    const lineNo = String(i + 1);
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch (err) {
-      throw new UserInputError(`line ${lineNo}: not valid JSON (${(err as Error).message})`, [
-        'line',
-        lineNo,
-      ]);
-    }
-    try {
-      rows.push(parse(value));
-    } catch (err) {
-      if (!(err instanceof RowError)) throw err;
-      const field = err.field ? err.field.split('.') : [];
-      throw new UserInputError(`line ${lineNo}: ${err.message} (${kind} dataset)`, [
-        'line',
-        lineNo,
-        ...field,
-      ]);
-    }
-  });
+  text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .forEach((raw, i) => {
+      const row = parseDatasetLine(raw, i + 1, kind);
+      if (row) rows.push(row);
+    });
   return rows;
 }

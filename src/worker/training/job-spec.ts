@@ -1,6 +1,7 @@
 /** Reads what one run of a job needs from PostgreSQL (any worker on any machine can) into the engine's spec. */
 import path from 'node:path';
 import type { EntityManager } from 'typeorm';
+import { jobsDir } from '../../config';
 import {
   BaseModelEntity,
   CheckpointEntity,
@@ -12,7 +13,7 @@ import { splitStored } from '../../training/hyperparameters';
 import type { TrainingRunSpec } from '../../training/run-job';
 
 export function jobOutputDir(dataDir: string, jobId: string): string {
-  return path.join(dataDir, 'jobs', jobId);
+  return path.join(jobsDir(dataDir), jobId);
 }
 
 export interface RunPlan {
