@@ -26,9 +26,7 @@ export class UnavailableError extends Error {
 /** Longest piece of user input an error message repeats, so no message sends megabytes back. */
 export const QUOTE_CHARS = 40;
 
-/** `value` as a JSON string cut to QUOTE_CHARS characters (an ellipsis says it was cut). */
-export function quote(value: string): string {
-  return value.length <= QUOTE_CHARS
-    ? JSON.stringify(value)
-    : `${JSON.stringify(value.slice(0, QUOTE_CHARS))}…`;
+/** `value` as a JSON string cut to `max` characters (an ellipsis says it was cut). */
+export function quote(value: string, max = QUOTE_CHARS): string {
+  return value.length <= max ? JSON.stringify(value) : `${JSON.stringify(value.slice(0, max))}…`;
 }

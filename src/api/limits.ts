@@ -25,6 +25,7 @@ import {
   type DocumentNode,
   type GraphQLInputType,
   type GraphQLSchema,
+  type ValidationContext,
   type ValidationRule,
 } from 'graphql';
 import { getArgumentValues, getVariableValues } from 'graphql/execution/values';
@@ -48,11 +49,17 @@ export interface InputLimits {
   maxItems?: number;
 }
 
+/** graphql-armor's rules report a violation as a validation error (thrown, it would be an internal one). */
+const reported = {
+  propagateOnRejection: false,
+  onReject: [(context: ValidationContext | null, err: GraphQLError) => context?.reportError(err)],
+};
+
 /** graphql-armor's depth, cost and alias rules; a violation is GRAPHQL_VALIDATION_FAILED. */
 export const LIMIT_RULES: ValidationRule[] = [
-  maxDepthRule({ n: MAX_DEPTH }),
-  maxAliasesRule({ n: MAX_ALIASES }),
-  costLimitRule({ maxCost: MAX_COST }),
+  maxDepthRule({ n: MAX_DEPTH, ...reported }),
+  maxAliasesRule({ n: MAX_ALIASES, ...reported }),
+  costLimitRule({ maxCost: MAX_COST, ...reported }),
 ];
 
 /** graphql-js's own token limit, applied while parsing. */

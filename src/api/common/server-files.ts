@@ -22,6 +22,10 @@ export interface OpenedFile {
   size: number;
 }
 
+/** Paths are quoted whole up to this length (they are the caller's own input). */
+const PATH_QUOTE_CHARS = 300;
+const quotePath = (given: string) => quote(given, PATH_QUOTE_CHARS);
+
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 const inside = (root: string, file: string) => {
@@ -36,7 +40,7 @@ export class ServerFiles {
   constructor(private readonly roots: ImportRoots) {}
 
   private refused(given: string): UserInputError {
-    return new UserInputError(`no file or folder the server may import at ${quote(given)}`, []);
+    return new UserInputError(`no file or folder the server may import at ${quotePath(given)}`, []);
   }
 
   /** The real path of `given` when tenants may read it. */
@@ -49,7 +53,7 @@ export class ServerFiles {
       );
     }
     if (!path.isAbsolute(given))
-      throw new UserInputError(`the path must be absolute, got ${quote(given)}`, []);
+      throw new UserInputError(`the path must be absolute, got ${quotePath(given)}`, []);
     const [real, root, jobs] = await Promise.all([
       realpath(given).catch(() => null),
       realOrSelf(importRoot),
@@ -66,9 +70,9 @@ export class ServerFiles {
     if (!handle) throw this.refused(given);
     try {
       const info = await handle.stat();
-      if (!info.isFile()) throw new UserInputError(`${quote(given)} is not a regular file`, []);
+      if (!info.isFile()) throw new UserInputError(`${quotePath(given)} is not a regular file`, []);
       if (info.size > maxBytes) {
-        throw new UserInputError(`${quote(given)} is larger than the ${maxBytes} bytes allowed here`, []);
+        throw new UserInputError(`${quotePath(given)} is larger than the ${maxBytes} bytes allowed here`, []);
       }
       return { handle, size: info.size };
     } catch (err) {
@@ -85,7 +89,7 @@ export class ServerFiles {
       const buffer = Buffer.alloc(size + 1);
       const { bytesRead } = await handle.read(buffer, 0, size + 1, 0);
       if (bytesRead > maxBytes) {
-        throw new UserInputError(`${quote(given)} is larger than the ${maxBytes} bytes allowed here`, []);
+        throw new UserInputError(`${quotePath(given)} is larger than the ${maxBytes} bytes allowed here`, []);
       }
       return buffer.subarray(0, bytesRead).toString('utf8');
     } finally {

@@ -1,0 +1,453 @@
+/**
+ * A hostile tenant against the real API: server files outside the import root, links to devices and FIFOs,
+ * crafted safetensors headers, bodies before keys, oversized input, text PostgreSQL cannot store, crafted cursors,
+ * sockets of revoked keys, and the existence of other projects' checkpoints.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import request from 'supertest';
+import WebSocket from 'ws';
+import { createApiApp, type ApiApp } from '../../../src/api/app';
+import { jobsDir } from '../../../src/config';
+import {
+  BOOTSTRAP_KEY,
+  CREATE_DATASET,
+  demoModelDir,
+  REGISTER_MODEL,
+  sftJsonl,
+  startTestApi,
+  TestApi,
+} from '../support/api';
+import { errorCode, wsUrl } from '../support/client';
+import { insertTrainingJob } from '../evaluations/support';
+
+const count = async (api: TestApi, table: string) =>
+  Number((await api.app.db.query(`SELECT count(*) AS n FROM ${table}`))[0].n);
+
+/** A raw request whose headers declare `declared` body bytes, of which none are sent; resolves on the answer. */
+function declareBody(app: ApiApp, pathname: string, declared: number, key: string | null) {
+  return new Promise<{ status: number; body: string; connection?: string }>((resolve, reject) => {
+    const req = http.request({
+      port: (app.httpServer.address() as AddressInfo).port,
+      host: '127.0.0.1',
+      path: pathname,
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'content-length': String(declared),
+        ...(key ? { authorization: `Bearer ${key}` } : {}),
+      },
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, connection: res.headers.connection }));
+    });
+    req.on('error', reject);
+    req.flushHeaders();
+  });
+}
+
+/** A graphql-ws connection by hand, to watch its close code. */
+async function openSocket(app: ApiApp, key: string) {
+  const socket = new WebSocket(wsUrl(app.httpServer), 'graphql-transport-ws');
+  const closed = new Promise<{ code: number; reason: string; at: number }>((resolve) =>
+    socket.on('close', (code, reason) => resolve({ code, reason: reason.toString(), at: Date.now() })),
+  );
+  const messages: { type: string; payload?: unknown }[] = [];
+  socket.on('message', (m) => messages.push(JSON.parse(m.toString())));
+  await new Promise((resolve) => socket.once('open', resolve));
+  socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${key}` } }));
+  await new Promise<void>((resolve) => {
+    const check = () =>
+      messages.length || socket.readyState !== WebSocket.OPEN ? resolve() : setTimeout(check, 10);
+    check();
+  });
+  return { socket, closed, messages };
+}
+
+describe('trust: server files', () => {
+  let api: TestApi;
+  let root: string;
+  let demo: string;
+  beforeAll(async () => {
+    // '' selects the default import root: the `import` folder of the data directory.
+    api = await startTestApi({ WHETSTONE_IMPORT_ROOT: '' });
+    root = api.env.config.importRoot as string;
+    demo = demoModelDir();
+  });
+  afterAll(async () => {
+    await api.close();
+    rmSync(demo, { recursive: true, force: true });
+  });
+
+  const importPath = (file: string, name = `d-${Math.random()}`) =>
+    api.admin(CREATE_DATASET, { input: { name, kind: 'SFT', path: file } });
+
+  it('defaults the import root to <data>/import and imports a file inside it, also through a link inside it', async () => {
+    expect(root).toBe(path.join(api.env.config.dataDir, 'import'));
+    writeFileSync(path.join(root, 'qa.jsonl'), sftJsonl(4));
+    symlinkSync(path.join(root, 'qa.jsonl'), path.join(root, 'alias.jsonl'));
+    const direct = await importPath(path.join(root, 'qa.jsonl'));
+    expect(direct.data?.createDataset).toMatchObject({ rowCount: 4, source: path.join(root, 'qa.jsonl') });
+    const linked = await importPath(path.join(root, 'alias.jsonl'));
+    expect(linked.data?.createDataset).toMatchObject({ rowCount: 4, source: path.join(root, 'qa.jsonl') });
+  });
+
+  it('answers a missing file, a file outside the root, a link out of it and `..` alike, echoing no contents', async () => {
+    const before = await count(api, 'datasets');
+    symlinkSync('/etc/passwd', path.join(root, 'passwd.jsonl'));
+    const given = [
+      '/etc/passwd',
+      '/proc/self/environ',
+      '/proc/self/mem',
+      path.join(root, 'no-such.jsonl'),
+      path.join(root, 'passwd.jsonl'),
+      `${root}/../../../../etc/passwd`,
+    ];
+    for (const file of given) {
+      const r = await importPath(file);
+      expect(r.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', path: ['input', 'path'] });
+      expect(r.errors?.[0].message.replace(JSON.stringify(file), 'P')).toBe(
+        'no file or folder the server may import at P',
+      );
+    }
+    expect(await count(api, 'datasets')).toBe(before);
+  });
+
+  it('never imports from job outputs, even when the import root holds them', async () => {
+    const wide = await startTestApi({ WHETSTONE_IMPORT_ROOT: '/' });
+    try {
+      const job = path.join(jobsDir(wide.env.config.dataDir), 'some-job');
+      mkdirSync(job, { recursive: true });
+      writeFileSync(path.join(job, 'rows.jsonl'), sftJsonl(2));
+      cpSync(demo, path.join(job, 'checkpoint'), { recursive: true });
+      const data = await wide.admin(CREATE_DATASET, {
+        input: { name: 'x', kind: 'SFT', path: path.join(job, 'rows.jsonl') },
+      });
+      expect(data.errors?.[0].message).toMatch(/^no file or folder the server may import/);
+      const model = await wide.admin(REGISTER_MODEL, {
+        input: { name: 'x', path: path.join(job, 'checkpoint') },
+      });
+      expect(model.errors?.[0].message).toMatch(/^no file or folder the server may import/);
+    } finally {
+      await wide.close();
+    }
+  });
+
+  it('refuses FIFOs and links to devices without blocking, and headers that declare gigabytes', async () => {
+    const fifo = path.join(root, 'fifo.jsonl');
+    execFileSync('mkfifo', [fifo]);
+    const started = Date.now();
+    const r = await importPath(fifo);
+    expect(r.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    expect(Date.now() - started).toBeLessThan(2000);
+
+    const zeroConfig = path.join(root, 'zero-config');
+    cpSync(demo, zeroConfig, { recursive: true });
+    rmSync(path.join(zeroConfig, 'config.json'));
+    symlinkSync('/dev/zero', path.join(zeroConfig, 'config.json'));
+    const z = await api.admin(REGISTER_MODEL, { input: { name: 'zero', path: zeroConfig } });
+    expect(z.errors?.[0].message).toMatch(/^config\.json: no file or folder the server may import/);
+
+    const fifoConfig = path.join(root, 'fifo-config');
+    cpSync(demo, fifoConfig, { recursive: true });
+    rmSync(path.join(fifoConfig, 'config.json'));
+    execFileSync('mkfifo', [path.join(fifoConfig, 'config.json')]);
+    const f = await api.admin(REGISTER_MODEL, { input: { name: 'fifo', path: fifoConfig } });
+    expect(f.errors?.[0].message).toBe(
+      'config.json: "config.json" is not a regular file'.replace(
+        '"config.json"',
+        JSON.stringify(path.join(fifoConfig, 'config.json')),
+      ),
+    );
+
+    const huge = path.join(root, 'huge-header');
+    cpSync(demo, huge, { recursive: true });
+    const header = Buffer.alloc(16);
+    header.writeBigUInt64LE(1_100_000_000n, 0);
+    writeFileSync(path.join(huge, 'model.safetensors'), header);
+    const h = await api.admin(REGISTER_MODEL, { input: { name: 'huge', path: huge } });
+    expect(h.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    expect(h.errors?.[0].message).not.toMatch(/1100000000/);
+    expect(await count(api, 'base_models')).toBe(0);
+
+    const good = path.join(root, 'demo');
+    cpSync(demo, good, { recursive: true });
+    const ok = await api.admin(REGISTER_MODEL, { input: { name: 'demo', path: good } });
+    expect(ok.data?.registerModel.path).toBe(good);
+  });
+
+  it('turns server-side paths off with WHETSTONE_IMPORT_ROOT=off', async () => {
+    const off = await startTestApi({ WHETSTONE_IMPORT_ROOT: 'off' });
+    try {
+      const r = await off.admin(REGISTER_MODEL, { input: { name: 'demo', path: demo } });
+      expect(r.errors?.[0]).toMatchObject({
+        message: expect.stringMatching(/server-side paths are off/),
+        extensions: { code: 'BAD_USER_INPUT', path: ['input', 'path'] },
+      });
+    } finally {
+      await off.close();
+    }
+  });
+});
+
+describe('trust: the door', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startTestApi({ WHETSTONE_UPLOAD_MAX_BYTES: String(8 * 1024 * 1024) });
+  });
+  afterAll(() => api.close());
+
+  it('checks the key before reading the body, and refuses a body over the limit with BODY_TOO_LARGE', async () => {
+    // Nothing of the declared 60 MB is sent: an answer proves the body was not awaited.
+    const anonymous = await declareBody(api.app, '/graphql', 60_000_000, null);
+    expect(anonymous.status).toBe(401);
+    expect(JSON.parse(anonymous.body).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+    expect(anonymous.connection).toBe('close');
+    const big = await declareBody(api.app, '/graphql', 60_000_000, BOOTSTRAP_KEY);
+    expect(big.status).toBe(413);
+    expect(JSON.parse(big.body).errors[0].extensions.code).toBe('BODY_TOO_LARGE');
+    const upload = await declareBody(api.app, '/datasets/upload?name=x&kind=SFT', 60_000_000, null);
+    expect(upload.status).toBe(401);
+  });
+
+  it('limits depth, aliases and cost with GRAPHQL_VALIDATION_FAILED, over HTTP and WebSocket', async () => {
+    const aliases = Array.from({ length: 50 }, (_, i) => `a${i}: trainingJobs { edges { node { id } } }`);
+    const flood = await api.admin(`{ ${aliases.join(' ')} }`);
+    expect(flood.status).toBe(400);
+    expect(errorCode(flood)).toBe('GRAPHQL_VALIDATION_FAILED');
+    // The schema has no cycles, so only a document beyond it goes that deep; the depth rule still counts it.
+    const deep = await api.admin(`{ ${'a { '.repeat(12)}b${' }'.repeat(12)} }`);
+    expect(deep.errors?.map((e) => e.message)).toContainEqual(
+      expect.stringMatching(/depth limit of 10 exceeded/i),
+    );
+    expect(errorCode(deep)).toBe('GRAPHQL_VALIDATION_FAILED');
+    const { socket, messages } = await openSocket(api.app, BOOTSTRAP_KEY);
+    socket.send(
+      JSON.stringify({ id: '1', type: 'subscribe', payload: { query: `{ ${aliases.join(' ')} }` } }),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const error = messages.find((m) => m.type === 'error') as { payload: { extensions: { code: string } }[] };
+    expect(error.payload[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    socket.close();
+  });
+
+  it('caps every string and list input, refuses NUL and lone surrogates naming the field, and quotes briefly', async () => {
+    const cases: [Record<string, unknown>, string[]][] = [
+      [{ name: 'x'.repeat(5000), kind: 'SFT', jsonl: sftJsonl(1) }, ['input', 'name']],
+      [{ name: 'a\u0000b', kind: 'SFT', jsonl: sftJsonl(1) }, ['input', 'name']],
+      [{ name: 'lone \ud800', kind: 'SFT', jsonl: sftJsonl(1) }, ['input', 'name']],
+      [
+        { name: 'nul', kind: 'SFT', jsonl: '{"prompt": "a\\u0000", "response": "b"}' },
+        ['input', 'jsonl', 'line', '1', 'prompt'],
+      ],
+      [
+        { name: 'sur', kind: 'SFT', jsonl: `${sftJsonl(2)}\n{"prompt": "a", "response": "\\udc00"}` },
+        ['input', 'jsonl', 'line', '3', 'response'],
+      ],
+      [
+        {
+          name: 'key',
+          kind: 'SFT',
+          jsonl:
+            '{"messages": [{"role": "user\\u0000", "content": "a"}, {"role": "assistant", "content": "b"}]}',
+        },
+        ['input', 'jsonl', 'line', '1', 'messages'],
+      ],
+    ];
+    const before = await count(api, 'datasets');
+    for (const [input, where] of cases) {
+      const r = await api.admin(CREATE_DATASET, { input });
+      expect(errorCode(r)).toBe('BAD_USER_INPUT');
+      expect(r.errors?.[0].extensions?.path?.slice(0, where.length)).toEqual(where);
+    }
+    expect(await count(api, 'datasets')).toBe(before);
+    const ids = await api.admin(`query($ids: [ID!]!) { compareEvaluations(ids: $ids) { sameRows } }`, {
+      ids: Array.from({ length: 1000 }, (_, i) => String(i)),
+    });
+    expect(ids.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', path: ['ids'] });
+    const echo = await api.admin(`query($id: ID!) { dataset(id: $id) { id } }`, { id: 'y'.repeat(90) });
+    expect(errorCode(echo)).toBe('NOT_FOUND');
+    const wrongType = await api.admin(`query($id: Int!) { dataset(id: $id) { id } }`, {
+      id: 'z'.repeat(1_000_000),
+    });
+    expect(wrongType.errors?.[0].message.length).toBeLessThanOrEqual(501);
+  });
+
+  it('validates cursors: crafted ones are BAD_USER_INPUT, never a database error', async () => {
+    const b64 = (s: string) => Buffer.from(s).toString('base64url');
+    const crafted = [
+      'garbage',
+      b64('+275760-09-13T00:00:00.000Z|00000000-0000-0000-0000-000000000000'),
+      b64('2024-01-01T00:00:00.000Z|00000000-0000-0000-0000-000000000000|x'),
+      b64(JSON.stringify(['index', 1, 'abc'])),
+      b64(JSON.stringify(['index', 1e308, '1'])),
+      b64(JSON.stringify(['ACCURACY:DESC', 0.5, 'not-a-uuid'])),
+    ];
+    for (const after of crafted) {
+      for (const query of [
+        `query($a: String) { trainingJobs(after: $a) { edges { cursor } } }`,
+        `query($a: String) { evaluationResults(after: $a) { edges { cursor } } }`,
+        `query($a: String) { evaluationResults(after: $a, orderBy: { metric: ACCURACY, direction: DESC }) { edges { cursor } } }`,
+      ]) {
+        const r = await api.admin(query, { a: after });
+        expect(errorCode(r)).toBe('BAD_USER_INPUT');
+      }
+    }
+  });
+
+  it('uploads a dataset as a streamed body: rows checked, line numbers reported, nothing stored on error', async () => {
+    const rows = Array.from({ length: 20_000 }, (_, i) =>
+      JSON.stringify({ prompt: `question ${i} ${'p'.repeat(100)}`, response: `answer ${i}` }),
+    ).join('\r\n');
+    const ok = await request(api.app.httpServer)
+      .post('/datasets/upload?name=big&kind=SFT&validationSplitRatio=0.1&splitSeed=3')
+      .set('authorization', `Bearer ${BOOTSTRAP_KEY}`)
+      .set('content-type', 'application/x-ndjson')
+      .send(rows);
+    expect(ok.status).toBe(200);
+    expect(ok.body.data.dataset).toMatchObject({
+      name: 'big',
+      kind: 'SFT',
+      rowCount: 20_000,
+      trainRowCount: 18_000,
+      validationRowCount: 2_000,
+      source: 'upload',
+    });
+    const page = await api.admin(`query($id: ID!) { dataset(id: $id) { rows(limit: 1) } }`, {
+      id: ok.body.data.dataset.id,
+    });
+    expect(page.data?.dataset.rows).toHaveLength(1);
+
+    const before = [await count(api, 'datasets'), await count(api, 'dataset_rows')];
+    const bad = await request(api.app.httpServer)
+      .post('/datasets/upload?name=bad&kind=SFT')
+      .set('authorization', `Bearer ${BOOTSTRAP_KEY}`)
+      .send(`${rows.slice(0, 100_000).replace(/\r\n[^\r\n]*$/, '')}\n{"prompt": 1}\n`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(bad.body.errors[0].extensions.path.slice(0, 1)).toEqual(['line']);
+    expect(bad.body.errors[0].message).toMatch(/^line \d+: "prompt" must be a string/);
+    const tooBig = await request(api.app.httpServer)
+      .post('/datasets/upload?name=huge&kind=SFT')
+      .set('authorization', `Bearer ${BOOTSTRAP_KEY}`)
+      .send(`${rows}\n${rows}\n${rows}\n${rows}`);
+    expect(tooBig.status).toBe(413);
+    expect(tooBig.body.errors[0].extensions.code).toBe('BODY_TOO_LARGE');
+    const badKind = await request(api.app.httpServer)
+      .post('/datasets/upload?name=k&kind=NOPE')
+      .set('authorization', `Bearer ${BOOTSTRAP_KEY}`)
+      .send(sftJsonl(1));
+    expect(badKind.body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', path: ['kind'] });
+    expect([await count(api, 'datasets'), await count(api, 'dataset_rows')]).toEqual(before);
+  });
+});
+
+describe('trust: keys and projects', () => {
+  let api: TestApi;
+  let replica: ApiApp;
+  beforeAll(async () => {
+    api = await startTestApi({ WHETSTONE_WS_CONNECTIONS_PER_KEY: '3' });
+    replica = await createApiApp(api.env.config);
+    await replica.listen();
+  });
+  afterAll(async () => {
+    await replica.close();
+    await api.close();
+  });
+
+  const newKey = async () =>
+    (await api.admin(`mutation { createApiKey(input: { name: "k" }) { secret apiKey { id } } }`)).data!
+      .createApiKey as { secret: string; apiKey: { id: string } };
+
+  it('closes every socket of a revoked key within one second, on every API process', async () => {
+    const key = await newKey();
+    const here = await openSocket(api.app, key.secret);
+    const there = await openSocket(replica, key.secret);
+    here.socket.send(
+      JSON.stringify({
+        id: '1',
+        type: 'subscribe',
+        payload: { query: 'subscription { trainingJobStatusChanged { jobId } }' },
+      }),
+    );
+    const revokedAt = Date.now();
+    await api.admin(`mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: key.apiKey.id });
+    const [a, b] = await Promise.all([here.closed, there.closed]);
+    for (const c of [a, b]) {
+      expect(c.code).toBe(4401);
+      expect(c.at - revokedAt).toBeLessThan(1000);
+    }
+  });
+
+  it('limits the WebSocket connections of one key', async () => {
+    const key = await newKey();
+    const open = [];
+    for (let i = 0; i < 3; i++) open.push(await openSocket(api.app, key.secret));
+    const fourth = await openSocket(api.app, key.secret);
+    expect((await fourth.closed).code).toBe(4429);
+    expect(open.every((s) => s.socket.readyState === WebSocket.OPEN)).toBe(true);
+    open[0].socket.close();
+    await open[0].closed;
+    const again = await openSocket(api.app, key.secret);
+    expect(again.socket.readyState).toBe(WebSocket.OPEN);
+    for (const s of [...open, again]) s.socket.close();
+  });
+
+  it("answers another project's checkpointId exactly like an unknown one", async () => {
+    const demo = demoModelDir();
+    try {
+      const made = await api.admin(
+        `mutation { createProject(input: { name: "other" }) { project { id } adminKey { secret } } }`,
+      );
+      const other = made.data!.createProject;
+      const model = await api.admin(REGISTER_MODEL, { input: { name: 'demo', path: demo } });
+      const dataset = await api.admin(CREATE_DATASET, {
+        input: { name: 'qa', kind: 'SFT', jsonl: sftJsonl(4) },
+      });
+      const theirs = await api.as(other.adminKey.secret)(REGISTER_MODEL, {
+        input: { name: 'demo', path: demo },
+      });
+      const theirData = await api.as(other.adminKey.secret)(CREATE_DATASET, {
+        input: { name: 'qa', kind: 'SFT', jsonl: sftJsonl(4) },
+      });
+      const mine = await insertTrainingJob(api.app.db, {
+        projectId: (await api.admin(`{ viewer { project { id } } }`)).data!.viewer.project.id,
+        baseModelId: model.data!.registerModel.id,
+        datasetId: dataset.data!.createDataset.id,
+        checkpoints: [{ step: 1, path: '/x' }],
+      });
+      const foreign = await insertTrainingJob(api.app.db, {
+        projectId: other.project.id,
+        baseModelId: theirs.data!.registerModel.id,
+        datasetId: theirData.data!.createDataset.id,
+        checkpoints: [{ step: 1, path: '/y' }],
+      });
+      const ask = (checkpointId: string) =>
+        api.admin(
+          `mutation($input: CreateEvaluationJobInput!) { createEvaluationJob(input: $input) { id } }`,
+          {
+            input: {
+              name: 'e',
+              baseModelId: model.data!.registerModel.id,
+              datasetId: dataset.data!.createDataset.id,
+              trainingJobId: mine.id,
+              checkpointId,
+            },
+          },
+        );
+      const unknown = '00000000-0000-4000-8000-000000000000';
+      const [a, b] = [await ask(foreign.checkpoints[0]), await ask(unknown)];
+      expect(a.errors?.[0].extensions).toEqual(b.errors?.[0].extensions);
+      expect(a.errors?.[0].message.replace(foreign.checkpoints[0], 'ID')).toBe(
+        b.errors?.[0].message.replace(unknown, 'ID'),
+      );
+    } finally {
+      rmSync(demo, { recursive: true, force: true });
+    }
+  });
+});
