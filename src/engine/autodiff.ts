@@ -3,7 +3,8 @@
  * forward and backward run as one ONNX model. One rule per primitive op in `gradientRules`; an op without a rule
  * on the differentiated path is an error naming it.
  */
-import { Graph, Node, Tensor, isFloat } from './graph';
+import { dependOn, token } from './checkpoint';
+import { Graph, Node, Region, Tensor, isFloat } from './graph';
 import * as op from './ops';
 
 export interface GradContext {
@@ -369,28 +370,36 @@ export const gradientRules: Record<string, GradientRule> = {
   ],
 };
 
-/** Which float tensors depend on any of `wrt` (forward sweep in topological order). */
-function dependents(graph: Graph, wrt: readonly Tensor[]): Set<Tensor> {
+/** Which float tensors depend on any of `wrt` (forward sweep over nodes from..to in topological order). */
+function dependents(graph: Graph, wrt: readonly Tensor[], from: number, to: number): Set<Tensor> {
   const reached = new Set<Tensor>(wrt);
-  for (const node of graph.nodes) {
+  for (let id = from; id <= to; id++) {
+    const node = graph.nodes[id];
     if (node.stopGradient || !node.inputs.some((t) => reached.has(t))) continue;
     node.outputs.forEach((t) => isFloat(t.dtype) && reached.add(t));
   }
   return reached;
 }
 
+/** What the regions differentiated so far in one `gradients` call leave for the next one to wait on. */
+interface Barrier {
+  after: Tensor[];
+}
+
 /**
- * d loss / d wrt[i], appended to loss's graph. `seed` is the gradient of the loss (default ones). A tensor used
- * several times sums its contributions; a wrt tensor the loss does not depend on gets zeros.
+ * The reverse sweep over nodes last..first: the gradient of each `wrt` tensor (null where none flows) given the
+ * gradients `seeds` of some tensors. Regions (checkpoint.ts) inside the range are recomputed and differentiated
+ * as a unit.
  */
-export function gradients(loss: Tensor, wrt: readonly Tensor[], seed?: Tensor): Tensor[] {
-  const graph = loss.graph;
-  if (!isFloat(loss.dtype)) throw new Error(`gradients: loss must be a float tensor, got ${loss}`);
-  wrt.forEach((t) => {
-    if (t.graph !== graph) throw new Error(`gradients: ${t.name} belongs to another graph`);
-    if (!isFloat(t.dtype)) throw new Error(`gradients: cannot differentiate with respect to ${t}`);
-  });
-  const reached = dependents(graph, wrt);
+function backward(
+  graph: Graph,
+  seeds: ReadonlyMap<Tensor, Tensor>,
+  wrt: readonly Tensor[],
+  first: number,
+  last: number,
+  barrier: Barrier,
+): (Tensor | null)[] {
+  const reached = dependents(graph, wrt, first, last);
   const contributions = new Map<Tensor, Tensor[]>();
   const push = (t: Tensor, g: Tensor) => contributions.set(t, [...(contributions.get(t) ?? []), g]);
   /** The summed gradient of t (cached, so a wrt tensor inside the graph is not summed twice). */
@@ -401,10 +410,61 @@ export function gradients(loss: Tensor, wrt: readonly Tensor[], seed?: Tensor): 
     contributions.set(t, [g]);
     return g;
   };
-  if (reached.has(loss)) push(loss, seed ?? op.full(graph, loss.shape, 1, loss.dtype));
+  for (const [t, g] of seeds) if (reached.has(t)) push(t, g);
 
-  const lastNode = loss.node ? loss.node.id : -1;
-  for (let id = lastNode; id >= 0; id--) {
+  /** Recompute `region` from copies of its inputs that wait for its gradients, and differentiate the copy. */
+  const throughRegion = (region: Region) => {
+    const escaped = graph.nodes
+      .slice(region.start, region.end + 1)
+      .flatMap((n) => n.outputs)
+      .find((t) => contributions.has(t) && !region.outputs.includes(t));
+    if (escaped)
+      throw new Error(`autodiff: ${escaped} is computed in a checkpointed region and used outside it`);
+    const grads = region.outputs.map(total);
+    if (grads.every((g) => g === null)) return;
+    const wait = token([...grads.filter((g): g is Tensor => g !== null), ...barrier.after]);
+    const copies = region.inputs.map((x) => (isFloat(x.dtype) ? dependOn(x, wait) : x));
+    const start = graph.nodes.length;
+    const previous = graph.matmulDtype;
+    graph.matmulDtype = region.matmulDtype;
+    let outputs: Tensor[];
+    try {
+      outputs = region.build(copies);
+    } finally {
+      graph.matmulDtype = previous;
+    }
+    const end = graph.nodes.length - 1;
+    // Tensors from before the recomputation that it reads and that need a gradient (weights, keys and values).
+    const captured = new Set<Tensor>();
+    for (let id = start; id <= end; id++) {
+      for (const t of graph.nodes[id].inputs) {
+        const outside = !t.node || t.node.id < start;
+        if (outside && reached.has(t) && !copies.includes(t)) captured.add(t);
+      }
+    }
+    const targets = [...copies.filter((c, i) => reached.has(region.inputs[i])), ...captured];
+    const inner = new Map<Tensor, Tensor>();
+    outputs.forEach((t, i) => grads[i] && inner.set(t, grads[i]));
+    const found = backward(graph, inner, targets, start, end, barrier);
+    // Summed at once, so that the next region waits for the sum and no partial gradient outlives it.
+    const produced: Tensor[] = [];
+    targets.forEach((t, i) => {
+      const g = found[i];
+      if (!g) return;
+      const into = captured.has(t) ? t : region.inputs[copies.indexOf(t)];
+      push(into, g);
+      produced.push(total(into) as Tensor);
+    });
+    if (produced.length) barrier.after = produced;
+  };
+
+  for (let id = last; id >= first; id--) {
+    const region = graph.regionEndingAt(id);
+    if (region && region.start >= first) {
+      throughRegion(region);
+      id = region.start;
+      continue;
+    }
     const node = graph.nodes[id];
     if (node.stopGradient || !node.inputs.some((t) => reached.has(t))) continue;
     const outGrads = node.outputs.map(total);
@@ -428,5 +488,22 @@ export function gradients(loss: Tensor, wrt: readonly Tensor[], seed?: Tensor): 
       push(t, g);
     });
   }
-  return wrt.map((t) => total(t) ?? op.full(graph, t.shape, 0, t.dtype));
+  return wrt.map(total);
+}
+
+/**
+ * d loss / d wrt[i], appended to loss's graph. `seed` is the gradient of the loss (default ones). A tensor used
+ * several times sums its contributions; a wrt tensor the loss does not depend on gets zeros.
+ */
+export function gradients(loss: Tensor, wrt: readonly Tensor[], seed?: Tensor): Tensor[] {
+  const graph = loss.graph;
+  if (!isFloat(loss.dtype)) throw new Error(`gradients: loss must be a float tensor, got ${loss}`);
+  wrt.forEach((t) => {
+    if (t.graph !== graph) throw new Error(`gradients: ${t.name} belongs to another graph`);
+    if (!isFloat(t.dtype)) throw new Error(`gradients: cannot differentiate with respect to ${t}`);
+  });
+  const seeds = new Map([[loss, seed ?? op.full(graph, loss.shape, 1, loss.dtype)]]);
+  const lastNode = loss.node ? loss.node.id : -1;
+  const found = backward(graph, seeds, wrt, 0, lastNode, { after: [] });
+  return wrt.map((t, i) => found[i] ?? op.full(graph, t.shape, 0, t.dtype));
 }

@@ -50,6 +50,20 @@ export interface Node {
   readonly stopGradient: boolean;
 }
 
+/**
+ * Nodes start..end (ids, contiguous) computing `outputs` from `inputs` and tensors made before them, whose
+ * gradient autodiff takes from a second run of `build` in the backward pass (see checkpoint.ts).
+ */
+export interface Region {
+  readonly start: number;
+  readonly end: number;
+  readonly inputs: readonly Tensor[];
+  readonly outputs: readonly Tensor[];
+  readonly build: (inputs: readonly Tensor[]) => Tensor[];
+  /** The graph's matmulDtype when the region was built: its recomputation multiplies the same way. */
+  readonly matmulDtype: 'float32' | 'float16';
+}
+
 export interface OutputSpec {
   dtype: DType;
   shape: readonly number[];
@@ -142,6 +156,7 @@ export class Graph {
    * slower than its plain product (profiled on an H200), while the CPU provider prefers the Gemm. */
   pretransposeWeights = false;
   private readonly names = new Set<string>();
+  private readonly regions = new Map<number, Region>();
 
   /** A runtime feed that is never differentiated (token ids, masks, optimizer scalars). */
   input(name: string, shape: readonly number[], dtype: DType): Tensor {
@@ -212,6 +227,16 @@ export class Graph {
     }
     this.nodes.push(node);
     return node.outputs;
+  }
+
+  /** Mark nodes as a recomputed region (checkpoint.ts); regions nest or are disjoint. */
+  addRegion(region: Region): void {
+    this.regions.set(region.end, region);
+  }
+
+  /** The outermost region whose last node is `nodeId`, if any. */
+  regionEndingAt(nodeId: number): Region | undefined {
+    return this.regions.get(nodeId);
   }
 
   /** Feeds in declaration order (inputs and params). */

@@ -2,6 +2,7 @@
  * Neural-network composites built from primitive ops only, so autodiff needs no extra rules and every op can
  * run on the GPU providers (no LogSoftmax, OneHot or SoftmaxCrossEntropyLoss, which fall back to the CPU).
  */
+import { checkpoint } from './checkpoint';
 import { DType, Graph, Tensor } from './graph';
 import * as op from './ops';
 
@@ -79,6 +80,35 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
   const total = op.reduceSum(losses, [0, 1]);
   if (reduction === 'sum') return total;
   return op.div(total, op.reduceSum(keepF, [0, 1]));
+}
+
+/**
+ * Per-row cross-entropy (N) of the logits x W^T against targets (N), 0 where ignored, `chunk` rows at a time:
+ * each chunk's logits (chunk, V) are made, reduced and dropped, in the forward pass and again, recomputed, in the
+ * backward pass (a checkpointed region per chunk), so the (N, V) logits never exist (Liger-Kernel's fused linear
+ * cross-entropy, in graph ops). W's gradient is summed chunk by chunk.
+ */
+export function linearCrossEntropy(
+  x: Tensor,
+  weight: Tensor,
+  targets: Tensor,
+  chunk: number,
+  ignoreIndex = -100,
+): Tensor {
+  const n = x.shape[0];
+  if (x.rank !== 2 || targets.rank !== 1 || targets.shape[0] !== n) {
+    throw new Error(`linearCrossEntropy: x ${x} must be (N, C) and targets ${targets} (N)`);
+  }
+  const sizes = Array.from({ length: Math.ceil(n / chunk) }, (_, i) => Math.min(chunk, n - i * chunk));
+  const rows = sizes.length === 1 ? [x] : op.split(x, sizes, 0);
+  const labels = sizes.length === 1 ? [targets] : op.split(targets, sizes, 0);
+  const losses = rows.map(
+    (r, i) =>
+      checkpoint([r], ([c]) => [
+        crossEntropy(linear(c, weight), labels[i], { ignoreIndex, reduction: 'none' }),
+      ])[0],
+  );
+  return losses.length === 1 ? losses[0] : op.concat(losses, 0);
 }
 
 /** HF Linear: x (..., in) @ W^T + b with W stored (out, in). One Gemm with transB, no Transpose of W. */

@@ -204,6 +204,11 @@ export interface CausalLMOutputs {
   noise: DropoutInput[];
   /** The updated caches, with `cache`. */
   present?: LayerCache[];
+  /**
+   * With MemoryLayout.lossChunk (LM head, no `logitsAt`): the per-token cross-entropy (B, T) of the head against
+   * `targets` (B, T), 0 where a target is -100, computed in chunks of tokens without the (B, T, V) logits.
+   */
+  tokenLosses?: (targets: Tensor) => Tensor;
 }
 
 /** Append the model's forward pass to `g`. */

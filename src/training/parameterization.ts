@@ -33,7 +33,8 @@ export type CausalLMForward = (
   g: Graph,
   inputs: Pick<CausalLMOptions, 'inputIds' | 'attentionMask'> &
     Partial<Pick<CausalLMOptions, 'head' | 'logitsAt' | 'adapterEnabled' | 'memoryLayout'>>,
-) => Pick<CausalLMOutputs, 'logits' | 'params'> & Partial<Pick<CausalLMOutputs, 'hidden' | 'noise'>>;
+) => Pick<CausalLMOutputs, 'logits' | 'params'> &
+  Partial<Pick<CausalLMOutputs, 'hidden' | 'noise' | 'tokenLosses'>>;
 
 export interface Parameterization {
   forward: CausalLMForward;

@@ -10,6 +10,7 @@ import * as nn from '../engine/nn';
 import * as op from '../engine/ops';
 import { HostTensor, Objective, ObjectiveOutputs } from './objective';
 import { IGNORE_INDEX } from './data/examples';
+import { CausalLMOutputs } from '../models/model';
 import { CausalLMForward } from './parameterization';
 
 /**
@@ -20,6 +21,20 @@ export function shiftLabels(labels: Tensor): Tensor {
   const [b, t] = labels.shape;
   const next = op.gather(labels, op.arange(labels.graph, 1, t), 1); // (B, T-1)
   return op.concat([next, op.full(labels.graph, [b, 1], IGNORE_INDEX, labels.dtype)], 1);
+}
+
+/**
+ * Cross-entropy of the forward's LM head against targets (B, T), IGNORE_INDEX skipped: summed, or per token (0 where
+ * ignored). Through the chunked head where the forward built one (MemoryLayout.lossChunk), else from the logits.
+ */
+export function targetCrossEntropy(
+  out: Pick<CausalLMOutputs, 'logits' | 'tokenLosses'>,
+  targets: Tensor,
+  reduction: 'sum' | 'none',
+): Tensor {
+  if (!out.tokenLosses) return nn.crossEntropy(out.logits, targets, { ignoreIndex: IGNORE_INDEX, reduction });
+  const losses = out.tokenLosses(targets); // (B, T)
+  return reduction === 'sum' ? op.reduceSum(losses, [0, 1]) : losses;
 }
 
 export class SftObjective implements Objective {
@@ -37,11 +52,11 @@ export class SftObjective implements Objective {
         `sft: a batch needs input_ids, attention_mask and labels, got ${Object.keys(batch).join(', ')}`,
       );
     }
-    const { logits, params, noise } = this.forward(g, { inputIds, attentionMask, memoryLayout }); // (B, T, V)
+    const out = this.forward(g, { inputIds, attentionMask, memoryLayout }); // logits (B, T, V)
     const targets = shiftLabels(labels); // (B, T)
-    const lossSum = nn.crossEntropy(logits, targets, { ignoreIndex: IGNORE_INDEX, reduction: 'sum' });
+    const lossSum = targetCrossEntropy(out, targets, 'sum');
     const weight = op.reduceSum(op.cast(op.not(op.equal(targets, IGNORE_INDEX)), 'float32'), [0, 1]);
-    return { lossSum, weight, params, noise };
+    return { lossSum, weight, params: out.params, noise: out.noise };
   }
 
   initialParameters(): ReadonlyMap<string, HostTensor> {

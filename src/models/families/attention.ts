@@ -3,6 +3,7 @@
  * writing new keys/values into a cache, and scaled dot-product attention with grouped-query heads. RoPE is in
  * rope.ts.
  */
+import { checkpoint } from '../../engine/checkpoint';
 import { Graph, Tensor } from '../../engine/graph';
 import * as nn from '../../engine/nn';
 import * as op from '../../engine/ops';
@@ -44,11 +45,80 @@ export function writeCache(cache: Tensor, fresh: Tensor, slot: Tensor): Tensor {
   return op.scatterND(cache, indices.dtype === 'int64' ? indices : op.cast(indices, 'int64'), fresh);
 }
 
+/** Query rows start..end of a blocked attention, reading keys 0..keys with its rows of the mask (B, 1, rows, keys). */
+export interface QueryBlock {
+  start: number;
+  end: number;
+  keys: number;
+  mask: Tensor;
+}
+
+/**
+ * The additive mask (B, 1, T, Tk) cut into blocks of `rows` query rows. With `causal` (no cache: key j > query i is
+ * always masked) a block reads only the keys up to its last row, which skips the masked upper triangle; a query row
+ * whose every key is masked (padding before a row's first token) then averages the block's keys instead of all keys,
+ * which no real position reads. Built once per forward pass, so every layer reads the same slices.
+ */
+export function queryBlocks(mask: Tensor, rows: number, causal: boolean): QueryBlock[] {
+  const [, , t, tk] = mask.shape;
+  const blocks: QueryBlock[] = [];
+  for (let start = 0; start < t; start += rows) {
+    const end = Math.min(start + rows, t);
+    const keys = causal ? end : tk;
+    blocks.push({ start, end, keys, mask: op.slice(mask, [start, 0], [end, keys], [2, 3]) });
+  }
+  return blocks;
+}
+
+/**
+ * softmax(q k^T * scale + mask) v for q (B, Tq, H, D), keys and values (B, Hkv, Tk, D) and mask (B, 1, Tq, Tk):
+ * (B, Tq, H, D). Query heads h read key/value head h / (H / Hkv) (repeat_kv) by grouping the queries as
+ * (B, Hkv, R*Tq, D), so keys and values are never copied per head.
+ */
+function attendRows(q: Tensor, keys: Tensor, values: Tensor, mask: Tensor, scale: number): Tensor {
+  const [b, t, h, d] = q.shape;
+  const [, hkv, tk] = keys.shape;
+  const r = h / hkv;
+  const grouped = op.reshape(op.transpose(op.mul(q, scale), [0, 2, 1, 3]), [b, hkv, r * t, d]); // (B, Hkv, R*T, D)
+  const scores = op.reshape(op.matmul(grouped, op.transposeLast2(keys)), [b, h, t, tk]); // (B, H, T, Tk)
+  const probs = op.softmax(op.add(scores, mask), -1);
+  const context = op.matmul(op.reshape(probs, [b, hkv, r * t, tk]), values); // (B, Hkv, R*T, D)
+  return op.transpose(op.reshape(context, [b, h, t, d]), [0, 2, 1, 3]); // (B, T, H, D)
+}
+
+/**
+ * Query-blocked attention: each block of query rows is a checkpointed region (engine/checkpoint.ts), so only one
+ * block's scores (B, H, rows, keys) exist at a time, in the forward pass and again, recomputed, in the backward pass
+ * (the FlashAttention idea with a whole row of keys per block, so a plain softmax per block). Keys and values are
+ * region inputs: each recomputation reads its own copy, which common-subexpression elimination cannot share with
+ * the forward pass.
+ */
+function attendBlocks(
+  q: Tensor,
+  keys: Tensor,
+  values: Tensor,
+  blocks: readonly QueryBlock[],
+  scale: number,
+): Tensor {
+  const pieces = op.split(
+    q,
+    blocks.map((k) => k.end - k.start),
+    1,
+  );
+  const outputs = blocks.map(
+    (block, i) =>
+      checkpoint([pieces[i], keys, values], ([rows, kAll, vAll]) => {
+        const visible = (x: Tensor) => (block.keys === x.shape[2] ? x : op.slice(x, [0], [block.keys], [2])); // (B, Hkv, keys, D)
+        return [attendRows(rows, visible(kAll), visible(vAll), block.mask, scale)];
+      })[0],
+  );
+  return outputs.length === 1 ? outputs[0] : op.concat(outputs, 1); // (B, T, H, D)
+}
+
 /**
  * softmax(q k^T * scale + mask) v for q (B, T, H, D) and k, v (B, Tk, Hkv, D) — or, with `cache`, k and v the
- * new tokens' entries, written into the cache first. Query heads h read key/value head h / (H / Hkv) (repeat_kv)
- * by grouping the queries as (B, Hkv, R*T, D), so keys and values are never copied per head.
- * Returns the context (B, T, H*D) and the caches after the write.
+ * new tokens' entries, written into the cache first. `blocks` (queryBlocks of the mask) computes it block by
+ * block. Returns the context (B, T, H*D) and the caches after the write.
  */
 export function attend(
   q: Tensor,
@@ -57,10 +127,9 @@ export function attend(
   mask: Tensor,
   scale: number,
   cache?: { layer: LayerCache; slot: Tensor },
+  blocks?: readonly QueryBlock[],
 ): { context: Tensor; present?: LayerCache } {
   const [b, t, h, d] = q.shape;
-  const hkv = k.shape[2];
-  const r = h / hkv;
   let keys = op.transpose(k, [0, 2, 1, 3]); // (B, Hkv, Tk, D)
   let values = op.transpose(v, [0, 2, 1, 3]); // (B, Hkv, Tk, D)
   let present: LayerCache | undefined;
@@ -69,11 +138,8 @@ export function attend(
     values = writeCache(cache.layer.value, values, cache.slot);
     present = { key: keys, value: values };
   }
-  const tk = keys.shape[2];
-  const grouped = op.reshape(op.transpose(op.mul(q, scale), [0, 2, 1, 3]), [b, hkv, r * t, d]); // (B, Hkv, R*T, D)
-  const scores = op.reshape(op.matmul(grouped, op.transposeLast2(keys)), [b, h, t, tk]); // (B, H, T, Tk)
-  const probs = op.softmax(op.add(scores, mask), -1);
-  const context = op.matmul(op.reshape(probs, [b, hkv, r * t, tk]), values); // (B, Hkv, R*T, D)
-  const merged = op.transpose(op.reshape(context, [b, h, t, d]), [0, 2, 1, 3]); // (B, T, H, D)
+  const merged = blocks
+    ? attendBlocks(q, keys, values, blocks, scale)
+    : attendRows(q, keys, values, mask, scale); // (B, T, H, D)
   return { context: op.reshape(merged, [b, t, h * d]), present };
 }

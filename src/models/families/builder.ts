@@ -103,8 +103,13 @@ export class ForwardBuilder {
     const bw = this.adapterWeight(loraKey(mod.path, 'B'), [mod.outFeatures, this.lora.r], this.lora.weights);
     let keep: Tensor | undefined;
     if (this.opts.policy === 'adapter' && this.lora.dropout > 0) {
-      keep = this.g.input(`${loraKey(mod.path, 'A')}.dropout_keep`, x.shape, 'float32');
-      this.noise.push({ input: keep, kind: 'dropout', p: this.lora.dropout });
+      // A checkpointed layer is built twice; both builds read the same mask.
+      const name = `${loraKey(mod.path, 'A')}.dropout_keep`;
+      keep = this.noise.find((n) => n.input.name === name)?.input;
+      if (!keep) {
+        keep = this.g.input(name, x.shape, 'float32');
+        this.noise.push({ input: keep, kind: 'dropout', p: this.lora.dropout });
+      }
     }
     return op.add(y, loraDelta(x, a, bw, loraScale(this.lora), keep));
   }
@@ -130,14 +135,25 @@ export class ForwardBuilder {
     }
   }
 
+  /** The head the options ask for, else the config's. */
+  get headKind(): 'lm' | 'score' {
+    return this.opts.head ?? (this.m.config.head === 'sequence_classification' ? 'score' : 'lm');
+  }
+
   /**
    * The output head on hidden (B, T, C): the LM head (tied to `embedding` where the config says so; Baichuan2's
    * NormHead normalizes the rows of its weight first) or the sequence-classification `score` layer.
    */
   head(hidden: Tensor, embedding: string): Tensor {
     const c = this.m.config;
-    const kind = this.opts.head ?? (c.head === 'sequence_classification' ? 'score' : 'lm');
-    if (kind === 'score') return nn.linear(hidden, this.weight('score.weight', [c.numLabels, c.hiddenSize]));
+    if (this.headKind === 'score')
+      return nn.linear(hidden, this.weight('score.weight', [c.numLabels, c.hiddenSize]));
+    return nn.linear(hidden, this.lmHeadWeight(embedding));
+  }
+
+  /** The LM head's weight (V, C): tied to `embedding` where the config says so, rows normalized for a NormHead. */
+  lmHeadWeight(embedding: string): Tensor {
+    const c = this.m.config;
     let w = c.tieWordEmbeddings
       ? this.weight(embedding)
       : this.weight('lm_head.weight', [c.vocabSize, c.hiddenSize]);
@@ -146,7 +162,7 @@ export class ForwardBuilder {
       const norms = op.sqrt(op.reduceSumSquare(w, [1], true)); // (V, 1)
       w = op.div(w, op.maximum(norms, 1e-12));
     }
-    return nn.linear(hidden, w);
+    return w;
   }
 }
 

@@ -1,6 +1,8 @@
 /** What a model family provides to the shared forward-pass driver (families/index.ts). */
+import { checkpoint } from '../../engine/checkpoint';
 import { Tensor } from '../../engine/graph';
 import { LayerCache, LoadedModel } from '../model';
+import { QueryBlock } from './attention';
 import { ForwardBuilder } from './builder';
 
 /** Positions of the L tokens the layers see: offset..offset+L-1 for every row, or per-token ids. */
@@ -11,6 +13,15 @@ export interface LayerContext {
   /** Additive attention mask (B, 1, L, Tk). */
   mask: Tensor;
   cache?: { layers: readonly LayerCache[]; slot: Tensor };
+  /** Blocked attention over these blocks of the mask (MemoryLayout.attentionBlock). */
+  blocks?: readonly QueryBlock[];
+  /** Each layer a checkpointed region, recomputed from its input in the backward pass. */
+  checkpointLayers: boolean;
+}
+
+/** One decoder layer on h: as built, or as a checkpointed region when the context says so. */
+export function decoderLayer(ctx: LayerContext, h: Tensor, body: (x: Tensor) => Tensor): Tensor {
+  return ctx.checkpointLayers ? checkpoint([h], ([x]) => [body(x)])[0] : body(h);
 }
 
 export interface Family {

@@ -10,7 +10,7 @@ import * as op from '../../engine/ops';
 import { Tensor } from '../../engine/graph';
 import { LayerCache, LoadedModel } from '../model';
 import { attend } from './attention';
-import { Family } from './family';
+import { Family, decoderLayer } from './family';
 import { gpt2LayerModules } from './layout';
 
 /** The checkpoint's name for a module path under `transformer.` */
@@ -51,24 +51,27 @@ export const gpt2Family: Family = {
     const heads = (t: Tensor) => op.reshape(t, [batch, l, c.numHeads, c.headDim]); // (B, L, H, D)
     const present: LayerCache[] = [];
     for (let i = 0; i < c.numLayers; i++) {
-      const mods = gpt2LayerModules(c, i);
-      const [q, k, v] = op.split(
-        b.linear(mods.qkv, norm(`h.${i}.ln_1`, h)),
-        [c.hiddenSize, c.hiddenSize, c.hiddenSize],
-        2,
-      );
-      const attn = attend(
-        heads(q),
-        heads(k),
-        heads(v),
-        ctx.mask,
-        1 / Math.sqrt(c.headDim),
-        ctx.cache && { layer: ctx.cache.layers[i], slot: ctx.cache.slot },
-      );
-      if (attn.present) present.push(attn.present);
-      h = op.add(h, b.linear(mods.o, attn.context));
-      const inner = b.activation(c.activation, b.linear(mods.fc, norm(`h.${i}.ln_2`, h)));
-      h = op.add(h, b.linear(mods.proj, inner));
+      h = decoderLayer(ctx, h, (input) => {
+        const mods = gpt2LayerModules(c, i);
+        const [q, k, v] = op.split(
+          b.linear(mods.qkv, norm(`h.${i}.ln_1`, input)),
+          [c.hiddenSize, c.hiddenSize, c.hiddenSize],
+          2,
+        );
+        const attn = attend(
+          heads(q),
+          heads(k),
+          heads(v),
+          ctx.mask,
+          1 / Math.sqrt(c.headDim),
+          ctx.cache && { layer: ctx.cache.layers[i], slot: ctx.cache.slot },
+          ctx.blocks,
+        );
+        if (attn.present) present.push(attn.present);
+        const attended = op.add(input, b.linear(mods.o, attn.context));
+        const inner = b.activation(c.activation, b.linear(mods.fc, norm(`h.${i}.ln_2`, attended)));
+        return op.add(attended, b.linear(mods.proj, inner));
+      });
     }
     return { hidden: norm('ln_f', h), present: ctx.cache ? present : undefined };
   },

@@ -3,10 +3,11 @@
  * mask (with or without a static cache), the family's layers, then the head on the text positions.
  */
 import * as op from '../../engine/ops';
-import { Graph } from '../../engine/graph';
+import { Graph, Tensor } from '../../engine/graph';
+import * as nn from '../../engine/nn';
 import { CausalLMOptions, CausalLMOutputs, LoadedModel } from '../model';
 import { prependVirtualTokens } from '../prompt-tuning';
-import { attentionMask } from './attention';
+import { attentionMask, queryBlocks } from './attention';
 import { ForwardBuilder, pickPositions } from './builder';
 import { Family, Positions } from './family';
 import { gpt2Family } from './gpt2';
@@ -40,15 +41,29 @@ export function buildFamily(g: Graph, m: LoadedModel, opts: CausalLMOptions): Ca
     ? { positionIds: opts.positionIds, tableSize: cache ? keyMask.shape[1] : l }
     : { offset: 0 };
   const mask = attentionMask(g, keyMask, l, cache?.slot); // (B, 1, L, Tk)
+  const layout = opts.memoryLayout ?? {};
   const { hidden: all, present } = family.layers(b, embeds, {
     positions,
     mask,
     cache: cache && { layers: cache.layers, slot: cache.slot },
+    blocks: layout.attentionBlock ? queryBlocks(mask, layout.attentionBlock, !cache) : undefined,
+    checkpointLayers: !!layout.checkpointLayers && !cache,
   });
   const hidden = virtual ? op.slice(all, [virtual], [l], [1]) : all; // (B, T, C)
   const logits = b.head(
     opts.logitsAt ? pickPositions(hidden, opts.logitsAt) : hidden,
     family.embeddingName(m),
   );
-  return { logits, hidden, params: b.params, noise: b.noise, present };
+  const chunk = layout.lossChunk;
+  const tokenLosses =
+    chunk && b.headKind === 'lm' && !opts.logitsAt
+      ? (targets: Tensor) => {
+          const [batch, t, c] = hidden.shape;
+          const flat = op.reshape(hidden, [batch * t, c]);
+          const w = b.lmHeadWeight(family.embeddingName(m));
+          const losses = nn.linearCrossEntropy(flat, w, op.reshape(targets, [batch * t]), chunk);
+          return op.reshape(losses, [batch, t]);
+        }
+      : undefined;
+  return { logits, hidden, params: b.params, noise: b.noise, present, tokenLosses };
 }

@@ -10,7 +10,7 @@ import { Tensor } from '../../engine/graph';
 import { LayerCache } from '../model';
 import { attend } from './attention';
 import { applyRope, buildRope } from './rope';
-import { Family } from './family';
+import { Family, decoderLayer } from './family';
 import { llamaLayerModules } from './layout';
 
 const EMBEDDING = 'model.embed_tokens.weight';
@@ -33,34 +33,41 @@ export const llamaFamily: Family = {
     const present: LayerCache[] = [];
     let h = x;
     for (let i = 0; i < c.numLayers; i++) {
-      const mods = llamaLayerModules(c, i);
-      const at = `model.layers.${i}`;
-      const normed = nn.rmsNorm(h, b.weight(`${at}.input_layernorm.weight`, [c.hiddenSize]), c.norm.eps);
-      const projected = mods.qkv.map((mod) => b.linear(mod, normed));
-      const [q, k, v] =
-        projected.length === 1
-          ? op.split(projected[0], [c.hiddenSize, c.hiddenSize, c.hiddenSize], 2)
-          : projected;
-      const attn = attend(
-        applyRope(heads(q, c.numHeads), rope),
-        applyRope(heads(k, c.numKvHeads), rope),
-        heads(v, c.numKvHeads),
-        ctx.mask,
-        1 / Math.sqrt(c.headDim),
-        ctx.cache && { layer: ctx.cache.layers[i], slot: ctx.cache.slot },
-      );
-      if (attn.present) present.push(attn.present);
-      h = op.add(h, b.linear(mods.o, attn.context));
-      const normed2 = nn.rmsNorm(
-        h,
-        b.weight(`${at}.post_attention_layernorm.weight`, [c.hiddenSize]),
-        c.norm.eps,
-      );
-      const gated = op.mul(
-        b.activation(c.activation, b.linear(mods.gate, normed2)),
-        b.linear(mods.up, normed2),
-      );
-      h = op.add(h, b.linear(mods.down, gated));
+      h = decoderLayer(ctx, h, (input) => {
+        const mods = llamaLayerModules(c, i);
+        const at = `model.layers.${i}`;
+        const normed = nn.rmsNorm(
+          input,
+          b.weight(`${at}.input_layernorm.weight`, [c.hiddenSize]),
+          c.norm.eps,
+        );
+        const projected = mods.qkv.map((mod) => b.linear(mod, normed));
+        const [q, k, v] =
+          projected.length === 1
+            ? op.split(projected[0], [c.hiddenSize, c.hiddenSize, c.hiddenSize], 2)
+            : projected;
+        const attn = attend(
+          applyRope(heads(q, c.numHeads), rope),
+          applyRope(heads(k, c.numKvHeads), rope),
+          heads(v, c.numKvHeads),
+          ctx.mask,
+          1 / Math.sqrt(c.headDim),
+          ctx.cache && { layer: ctx.cache.layers[i], slot: ctx.cache.slot },
+          ctx.blocks,
+        );
+        if (attn.present) present.push(attn.present);
+        const attended = op.add(input, b.linear(mods.o, attn.context));
+        const normed2 = nn.rmsNorm(
+          attended,
+          b.weight(`${at}.post_attention_layernorm.weight`, [c.hiddenSize]),
+          c.norm.eps,
+        );
+        const gated = op.mul(
+          b.activation(c.activation, b.linear(mods.gate, normed2)),
+          b.linear(mods.up, normed2),
+        );
+        return op.add(attended, b.linear(mods.down, gated));
+      });
     }
     const hidden = nn.rmsNorm(h, b.weight('model.norm.weight', [c.hiddenSize]), c.norm.eps);
     return { hidden, present: ctx.cache ? present : undefined };

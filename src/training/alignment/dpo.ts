@@ -52,15 +52,15 @@ export class DpoObjective implements Objective {
       throw new Error(`dpo: a batch needs the reference log-probabilities ${REF_CHOSEN} and ${REF_REJECTED}`);
     }
     const { inputIds, attentionMask } = paired;
-    const { logits, params, noise } = this.forward(g, { inputIds, attentionMask, memoryLayout }); // (2B, T, V)
-    const policy = splitPairs(sequenceLogProbs(logits, shiftLabels(paired.labels!)), paired.pairs); // (B) each
+    const out = this.forward(g, { inputIds, attentionMask, memoryLayout }); // logits (2B, T, V)
+    const policy = splitPairs(sequenceLogProbs(out, shiftLabels(paired.labels!)), paired.pairs); // (B) each
     const terms = dpoTerms(policy, { chosen: refChosen, rejected: refRejected }, this.beta);
     const { accuracy, margin } = preferenceMetricSums(terms.chosenRewards, terms.rejectedRewards);
     return {
       lossSum: op.reduceSum(terms.losses, [0]),
       weight: g.constant(paired.pairs, 'float32'),
-      params,
-      noise,
+      params: out.params,
+      noise: out.noise,
       metricSums: {
         rewardsChosen: op.reduceSum(terms.chosenRewards, [0]),
         rewardsRejected: op.reduceSum(terms.rejectedRewards, [0]),

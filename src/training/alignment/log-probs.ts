@@ -9,7 +9,6 @@
  */
 import * as ort from 'onnxruntime-node';
 import { Graph } from '../../engine/graph';
-import * as nn from '../../engine/nn';
 import * as op from '../../engine/ops';
 import { ExecutionProvider, Feed, Session, createSession } from '../../engine/session';
 import { MemoryLayout } from '../../models/memory-layout';
@@ -17,7 +16,7 @@ import { IGNORE_INDEX } from '../data/examples';
 import { HostTensor } from '../objective';
 import { ortTensor } from '../ort-tensors';
 import { CausalLMForward } from '../parameterization';
-import { shiftLabels } from '../sft';
+import { shiftLabels, targetCrossEntropy } from '../sft';
 import { padRows } from './padding';
 
 export interface ScoredRow {
@@ -133,22 +132,19 @@ export class TokenLogProbs {
         const inputIds = g.input('input_ids', [n, t], 'int64');
         const attentionMask = g.input('attention_mask', [n, t], 'int64');
         const labels = g.input('labels', [n, t], 'int64');
-        const { logits, params, noise } = this.forward(g, {
+        const out = this.forward(g, {
           inputIds,
           attentionMask,
           memoryLayout: this.opts.memoryLayout,
-        }); // (N, T, V)
-        const losses = nn.crossEntropy(logits, shiftLabels(labels), {
-          ignoreIndex: IGNORE_INDEX,
-          reduction: 'none',
-        }); // (N, T), 0 where ignored
+        }); // logits (N, T, V)
+        const losses = targetCrossEntropy(out, shiftLabels(labels), 'none'); // (N, T), 0 where ignored
         g.output('logps', op.neg(losses));
         const session = await createSession(g, {
           executionProvider: this.opts.executionProvider ?? 'cpu',
           threads: this.opts.threads,
         });
-        const paramNames = [...params.keys()].filter((p) => session.inputNames.includes(p));
-        const noiseNames = (noise ?? [])
+        const paramNames = [...out.params.keys()].filter((p) => session.inputNames.includes(p));
+        const noiseNames = (out.noise ?? [])
           .filter((x) => session.inputNames.includes(x.input.name))
           .map((x) => ({ name: x.input.name, size: x.input.size }));
         return { session, paramNames, noiseNames };

@@ -4,9 +4,9 @@
  * made of plain ONNX ops that every execution provider places on the device (Min, Abs, Exp, Log, ...).
  */
 import { Tensor } from '../../engine/graph';
-import * as nn from '../../engine/nn';
 import * as op from '../../engine/ops';
-import { IGNORE_INDEX } from '../data/examples';
+import { CausalLMOutputs } from '../../models/model';
+import { targetCrossEntropy } from '../sft';
 
 /**
  * log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)). Only exp of a non-positive number is taken, so neither large
@@ -23,10 +23,14 @@ export function pairwiseLoss(chosen: Tensor, rejected: Tensor): Tensor {
 
 /**
  * Sum of log p(target) over the positions whose target is not IGNORE_INDEX: the log-probability of a response
- * given its prompt when targets are the labels shifted by one. logits (B, T, V), targets (B, T) -> (B)
+ * given its prompt when targets are the labels shifted by one. logits (B, T, V) or a forward's head (chunked where
+ * it has one, see targetCrossEntropy), targets (B, T) -> (B)
  */
-export function sequenceLogProbs(logits: Tensor, targets: Tensor): Tensor {
-  const tokenLosses = nn.crossEntropy(logits, targets, { ignoreIndex: IGNORE_INDEX, reduction: 'none' }); // (B, T)
+export function sequenceLogProbs(
+  head: Tensor | Pick<CausalLMOutputs, 'logits' | 'tokenLosses'>,
+  targets: Tensor,
+): Tensor {
+  const tokenLosses = targetCrossEntropy(head instanceof Tensor ? { logits: head } : head, targets, 'none'); // (B, T)
   return op.neg(op.reduceSum(tokenLosses, [1]));
 }
 

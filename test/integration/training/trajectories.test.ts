@@ -15,6 +15,7 @@ import { SftObjective } from '../../../src/training/sft';
 import { TrainState } from '../../../src/training/train-state';
 import { Trainer, TrainerOptions, WEBGPU_LAYOUT } from '../../../src/training/trainer';
 import { hfTiny } from '../../helpers/fixtures';
+import { RECOMPUTED } from '../../helpers/memory-layout';
 
 interface Trajectory {
   lr: number;
@@ -61,7 +62,7 @@ async function runTrajectory(
   scale: 'full' | 'lora' | 'prompt_tuning',
   adapterDir: string | null,
   microBatches: (b: Batch) => Batch[] = (b) => [b],
-  layout: Pick<TrainerOptions, 'flatUpdate' | 'pretransposeWeights' | 'mixedPrecision'> = {},
+  layout: Pick<TrainerOptions, 'flatUpdate' | 'pretransposeWeights' | 'mixedPrecision' | 'memoryLayout'> = {},
 ) {
   const t = trajectories[scale === 'prompt_tuning' ? 'prompt_tuning' : scale];
   const model = await loadModel(hfTiny('llama-tiny'));
@@ -191,4 +192,21 @@ test('prompt tuning follows PyTorch from prompt_init and ends at prompt_final', 
 test('gradient accumulation over two micro-batches of the batch follows the same full trajectory', async () => {
   const run = await runTrajectory('full', null, (b) => [rows(b, 0, 1), rows(b, 1, 4)]);
   expectTrajectory(run);
+});
+
+describe('with blocked attention, a chunked head and loss, and checkpointed layers', () => {
+  test.each([
+    ['full', null, {}],
+    ['full', null, WEBGPU_LAYOUT],
+    ['lora', 'lora_init', {}],
+    ['prompt_tuning', 'prompt_init', {}],
+  ] as const)('%s %s %j follows the same PyTorch trajectory', async (scale, init, layout) => {
+    expectTrajectory(
+      await runTrajectory(scale, init && hfTiny(init), undefined, { ...layout, ...RECOMPUTED }),
+    );
+  });
+
+  test('gradient accumulation over two micro-batches', async () => {
+    expectTrajectory(await runTrajectory('full', null, (b) => [rows(b, 0, 1), rows(b, 1, 4)], RECOMPUTED));
+  });
 });

@@ -1,8 +1,10 @@
 import { gradientRules, gradients } from '../../../src/engine/autodiff';
-import { Graph } from '../../../src/engine/graph';
+import { checkpoint } from '../../../src/engine/checkpoint';
+import { Graph, Tensor } from '../../../src/engine/graph';
 import * as nn from '../../../src/engine/nn';
 import * as op from '../../../src/engine/ops';
 import { createSession } from '../../../src/engine/session';
+import { attend, queryBlocks } from '../../../src/models/families/attention';
 import { GradCase, awayFromZero, distinct, gradCheck, positive } from './gradcheck';
 
 const i64 = (g: Graph, values: number[], shape: number[]) => g.constant(values, 'int64', shape);
@@ -352,6 +354,46 @@ const cases: GradCase[] = [
       const bias = nn.attentionBias(g, g.constant([1, 1, 0], 'int64', [1, 3]));
       const scores = op.add(op.unsqueeze(op.matmul(q, op.transposeLast2(k)), [1]), bias); // (1, 1, 3, 3)
       return op.softmax(scores, -1);
+    },
+  },
+  // Recomputed regions (engine/checkpoint.ts): autodiff differentiates a second copy built in the backward pass.
+  {
+    rule: 'composite',
+    label: 'checkpointed region: a captured weight, a nested region, its output used twice',
+    shapes: [[3, 4], [4]],
+    build: (_, [x, w]) => {
+      const [y] = checkpoint([x], ([c]) => {
+        const [inner] = checkpoint([op.mul(c, w)], ([d]) => [op.exp(d)]);
+        return [op.mul(inner, op.tanh(c))];
+      });
+      return op.add(y, op.mul(y, y));
+    },
+  },
+  ...[
+    ['right padding', [1, 1, 1, 1, 0]],
+    ['left padding (a query with every key masked)', [0, 1, 1, 1, 1]],
+  ].map(([label, keyMask]) => ({
+    rule: 'composite',
+    label: `blocked attention (blocks of 2 of 5 query rows), 4 heads on 2 key/value heads, causal, ${label}`,
+    shapes: [
+      [1, 5, 4, 2],
+      [1, 5, 2, 2],
+      [1, 5, 2, 2],
+    ],
+    build: (g: Graph, [q, k, v]: Tensor[]) => {
+      const mask = nn.attentionBias(g, i64(g, keyMask as number[], [1, 5]));
+      const { context } = attend(q, k, v, mask, 0.7, undefined, queryBlocks(mask, 2, true)); // (1, 5, 8)
+      // Padding queries are read by no loss (a row of masked keys has the float-absorbed mask's zero derivative).
+      return op.mul(context, g.constant(keyMask as number[], 'float32', [1, 5, 1]));
+    },
+  })),
+  {
+    rule: 'composite',
+    label: 'chunked linear cross-entropy (chunks of 2 of 5 rows, ignore index), weight tied to the input',
+    shapes: [[6, 3]],
+    build: (g, [table]) => {
+      const rows = op.gather(table, i64(g, [4, 1, 5, 0, 4], [5]), 0); // (5, 3)
+      return nn.linearCrossEntropy(rows, table, i64(g, [2, -100, 0, 5, 3], [5]), 2);
     },
   },
 ];

@@ -8,13 +8,12 @@
  * old_logps and ref_logps (N, T) aligned with the shifted labels, and advantages (N).
  */
 import { Graph, Tensor } from '../../../engine/graph';
-import * as nn from '../../../engine/nn';
 import * as op from '../../../engine/ops';
 import { MemoryLayout } from '../../../models/memory-layout';
 import { IGNORE_INDEX } from '../../data/examples';
 import { HostTensor, Objective, ObjectiveOutputs } from '../../objective';
 import { CausalLMForward } from '../../parameterization';
-import { shiftLabels } from '../../sft';
+import { shiftLabels, targetCrossEntropy } from '../../sft';
 import { PolicyLossOptions, clippedPolicyLoss } from './policy-loss';
 
 export const RL_BATCH = {
@@ -37,13 +36,13 @@ export class RlObjective implements Objective {
     const missing = need.filter((n) => !batch[n]);
     if (missing.length)
       throw new Error(`rl: a batch needs ${need.join(', ')}; missing ${missing.join(', ')}`);
-    const { logits, params, noise } = this.forward(g, {
+    const out = this.forward(g, {
       inputIds: batch.input_ids,
       attentionMask: batch.attention_mask,
       memoryLayout,
-    }); // (N, T, V)
+    }); // logits (N, T, V)
     const targets = shiftLabels(batch.labels); // (N, T)
-    const logp = op.neg(nn.crossEntropy(logits, targets, { ignoreIndex: IGNORE_INDEX, reduction: 'none' }));
+    const logp = op.neg(targetCrossEntropy(out, targets, 'none'));
     const mask = op.cast(op.not(op.equal(targets, IGNORE_INDEX)), 'float32'); // (N, T)
     const terms = clippedPolicyLoss(
       {
@@ -58,8 +57,8 @@ export class RlObjective implements Objective {
     return {
       lossSum: masked(terms.loss),
       weight: op.reduceSum(mask, [0, 1]),
-      params,
-      noise,
+      params: out.params,
+      noise: out.noise,
       metricSums: { kl: masked(terms.kl), clipFraction: masked(terms.clipped) },
     };
   }

@@ -13,6 +13,7 @@ import { Rng } from '../../../../src/training/rng';
 import { TrainState } from '../../../../src/training/train-state';
 import { Trainer, WEBGPU_LAYOUT } from '../../../../src/training/trainer';
 import { hfTiny } from '../../../helpers/fixtures';
+import { RECOMPUTED } from '../../../helpers/memory-layout';
 import { prefBatch } from './helpers';
 
 const reference = JSON.parse(fs.readFileSync(hfTiny('reference.json'), 'utf8'));
@@ -69,6 +70,7 @@ async function train(scale: 'full' | 'lora', batch: Batch, steps: number, lr: nu
 test.each([
   ['', {}],
   [' (in the WebGPU layout)', WEBGPU_LAYOUT],
+  [' with blocked attention, a chunked loss and checkpointed layers', RECOMPUTED],
 ])('full DPO%s follows the PyTorch dpo trajectory', async (_, layout) => {
   const t = reference.trajectories.dpo;
   const results = await train('full', await dpoBatch(), t.steps, t.lr, layout);

@@ -18,6 +18,7 @@ import { Rng } from '../../../../src/training/rng';
 import { TrainState } from '../../../../src/training/train-state';
 import { Trainer, WEBGPU_LAYOUT } from '../../../../src/training/trainer';
 import { hfTiny } from '../../../helpers/fixtures';
+import { RECOMPUTED } from '../../../helpers/memory-layout';
 import { prefBatch } from './helpers';
 
 const reference = JSON.parse(fs.readFileSync(hfTiny('reference.json'), 'utf8'));
@@ -37,6 +38,7 @@ function rmInit(): LoadedModel {
 test.each([
   ['', {}],
   [' in the WebGPU layout (grouped AdamW, pre-transposed weights)', WEBGPU_LAYOUT],
+  [' with blocked attention and checkpointed layers', RECOMPUTED],
 ])('reward model (full)%s follows the PyTorch reward_model trajectory from rm_init', async (_, layout) => {
   const t = reference.trajectories.reward_model;
   const m = rmInit();

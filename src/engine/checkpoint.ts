@@ -1,0 +1,56 @@
+/**
+ * Activation checkpointing (recomputation). `checkpoint(inputs, build)` builds `build(inputs)` as usual, and marks
+ * its nodes as a region: autodiff does not differentiate those nodes (so none of their intermediates is kept for the
+ * backward pass) but builds the region a second time inside the backward pass and differentiates that copy.
+ *
+ * The copy reads its inputs through `dependOn(x, token)`, where the token is computed from the region's incoming
+ * gradients and from every gradient the previously differentiated region produced. This data dependency is what
+ * keeps ONNX Runtime from merging the recomputation back into the forward pass (common-subexpression elimination
+ * sees different inputs) and from running it early (its execution order is a depth-first topological one, so a node
+ * runs when a consumer needs it and its inputs exist): each region is recomputed when the backward pass reaches it,
+ * after the region above it has finished, and its intermediates die before the next region's are made.
+ */
+import { Graph, Tensor, isFloat } from './graph';
+import * as op from './ops';
+
+/** build(inputs), recomputed in the backward pass. Every output must be made by `build`; one input must be float. */
+export function checkpoint(
+  inputs: readonly Tensor[],
+  build: (inputs: readonly Tensor[]) => Tensor[],
+): Tensor[] {
+  const g: Graph = inputs[0].graph;
+  if (!inputs.some((t) => isFloat(t.dtype))) throw new Error('checkpoint: needs a float input');
+  const start = g.nodes.length;
+  const outputs = build(inputs);
+  for (const t of outputs) {
+    if (!t.node || t.node.id < start)
+      throw new Error(`checkpoint: output ${t} is not computed by the region`);
+  }
+  g.addRegion({ start, end: g.nodes.length - 1, inputs, outputs, build, matmulDtype: g.matmulDtype });
+  return outputs;
+}
+
+/** A float32 scalar that depends on every tensor in `ts` (their first elements summed). */
+export function token(ts: readonly Tensor[]): Tensor {
+  const firsts = ts.map((t) => {
+    const first =
+      t.rank === 0
+        ? t
+        : op.slice(
+            t,
+            t.shape.map(() => 0),
+            t.shape.map(() => 1),
+          );
+    const scalar = t.rank === 0 ? first : op.reshape(first, []);
+    return scalar.dtype === 'float32' ? scalar : op.cast(scalar, 'float32');
+  });
+  return firsts.reduce((a, b) => op.add(a, b));
+}
+
+/**
+ * x, read only once `t` exists: Where(t == t, x, x). Both branches are x, so the value is x exactly, NaN or
+ * infinite t included.
+ */
+export function dependOn(x: Tensor, t: Tensor): Tensor {
+  return op.where(op.equal(t, t), x, x);
+}

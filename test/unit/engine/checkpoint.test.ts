@@ -1,0 +1,137 @@
+/**
+ * Recomputed regions (engine/checkpoint.ts) and what is built on them: a region gives the plain values and
+ * gradients, and ONNX Runtime keeps its recomputation apart from the forward pass; query-blocked attention and the
+ * chunked linear cross-entropy equal the plain graphs within float32 round-off. Their finite-difference checks are
+ * in gradients.test.ts.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { onnx } from 'onnx-proto';
+import { gradients } from '../../../src/engine/autodiff';
+import { checkpoint } from '../../../src/engine/checkpoint';
+import { Graph, Tensor } from '../../../src/engine/graph';
+import * as nn from '../../../src/engine/nn';
+import * as op from '../../../src/engine/ops';
+import { createSession } from '../../../src/engine/session';
+import { attend, queryBlocks } from '../../../src/models/families/attention';
+import { randn } from './helpers';
+
+/** Largest |a - b| / (1 + |b|). */
+function worst(a: Float32Array, b: Float32Array): number {
+  return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]) / (1 + Math.abs(b[i]))), 0);
+}
+
+/**
+ * Run `build` twice on the same params, plain and in its memory-saving form, in one graph: the outputs and the
+ * gradients of sum(out * R) of both, as [plain, saving] pairs.
+ */
+async function bothWays(
+  shapes: number[][],
+  build: (g: Graph, params: Tensor[], saving: boolean) => Tensor,
+): Promise<[Float32Array, Float32Array][]> {
+  const g = new Graph();
+  const params = shapes.map((s, i) => g.param(`p${i}`, s));
+  const names: string[] = [];
+  for (const saving of [false, true]) {
+    const out = build(g, params, saving);
+    const r = g.constant(randn(out.shape, 7), 'float32', out.shape);
+    const loss = op.reduceSum(op.mul(out, r), op.allAxes(out));
+    g.output(`out${+saving}`, out);
+    gradients(loss, params).forEach((t, i) => g.output(`grad${i}_${+saving}`, t));
+  }
+  names.push('out', ...shapes.map((_, i) => `grad${i}_`));
+  const s = await createSession(g);
+  const result = await s.run(Object.fromEntries(shapes.map((sh, i) => [`p${i}`, randn(sh, 20 + i)])));
+  await s.release();
+  return names.map((n) => {
+    const key = n === 'out' ? 'out' : n;
+    return [result[`${key}0`].data as Float32Array, result[`${key}1`].data as Float32Array];
+  });
+}
+
+test('a checkpointed region gives the plain values and gradients', async () => {
+  const pairs = await bothWays([[3, 4], [4]], (_, [x, w], saving) => {
+    const body = ([c]: readonly Tensor[]) => [op.mul(op.exp(op.mul(c, w)), op.tanh(c))];
+    return (saving ? checkpoint([x], body) : body([x]))[0];
+  });
+  for (const [plain, saving] of pairs) expect(worst(saving, plain)).toBeLessThan(1e-6);
+});
+
+test("ONNX Runtime's optimizers keep the recomputation apart from the forward pass", async () => {
+  const g = new Graph();
+  const x = g.param('x', [4, 8]);
+  const [y] = checkpoint([x], ([c]) => [op.exp(op.mul(c, 3))]);
+  const loss = op.reduceSum(y, [0, 1]);
+  g.output('loss', loss);
+  g.output('dx', gradients(loss, [x])[0]);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-checkpoint-'));
+  try {
+    const optimized = path.join(dir, 'optimized.onnx');
+    const s = await createSession(g, { ortOptions: { optimizedModelFilePath: optimized } });
+    const xs = randn([4, 8], 3, 0.3);
+    const dx = (await s.run({ x: xs })).dx.data as Float32Array;
+    xs.forEach((v, i) => expect(dx[i]).toBeCloseTo(3 * Math.exp(3 * v), 4));
+    await s.release();
+    const nodes = onnx.ModelProto.decode(fs.readFileSync(optimized)).graph!.node!;
+    // one Exp in the forward pass, one in the recomputation (a merged graph would have one)
+    expect(nodes.filter((n) => n.opType === 'Exp')).toHaveLength(2);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a tensor of a checkpointed region used outside it is an error naming it', () => {
+  const g = new Graph();
+  const x = g.param('x', [3]);
+  let inner: Tensor | null = null;
+  const [y] = checkpoint([x], ([c]) => {
+    inner = op.exp(c);
+    return [op.mul(inner, 2)];
+  });
+  const loss = op.reduceSum(op.add(y, inner!), [0]);
+  expect(() => gradients(loss, [x])).toThrow(/computed in a checkpointed region and used outside it/);
+});
+
+describe.each([
+  ['right padding', [1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 0, 0, 0]],
+  ['left padding', [0, 1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1]],
+])('query-blocked attention, causal, %s', (_, first, second) => {
+  test.each([1, 3, 7])('blocks of %i query rows equal plain attention on real tokens', async (rows) => {
+    const mask = [...first, ...second];
+    const [[plain, blocked], ...grads] = await bothWays(
+      [
+        [2, 7, 4, 3],
+        [2, 7, 2, 3],
+        [2, 7, 2, 3],
+      ],
+      (g, [q, k, v], saving) => {
+        const bias = nn.attentionBias(g, g.constant(mask, 'int64', [2, 7]));
+        const blocks = saving ? queryBlocks(bias, rows, true) : undefined;
+        const { context } = attend(q, k, v, bias, 0.5, undefined, blocks); // (2, 7, 12)
+        return op.mul(context, g.constant(mask, 'float32', [2, 7, 1])); // real query rows only
+      },
+    );
+    expect(worst(blocked, plain)).toBeLessThan(1e-6);
+    for (const [p, s] of grads) expect(worst(s, p)).toBeLessThan(1e-6);
+  });
+});
+
+test.each([1, 2, 5, 9])(
+  'the linear cross-entropy in chunks of %i rows equals crossEntropy(linear(x, W)), gradients included',
+  async (chunk) => {
+    const pairs = await bothWays(
+      [
+        [9, 4],
+        [6, 4],
+      ],
+      (g, [x, w], saving) => {
+        const targets = g.constant([0, 5, -100, 3, 3, 1, -100, 2, 4], 'int64', [9]);
+        return saving
+          ? nn.linearCrossEntropy(x, w, targets, chunk)
+          : nn.crossEntropy(nn.linear(x, w), targets, { reduction: 'none' });
+      },
+    );
+    for (const [plain, saving] of pairs) expect(worst(saving, plain)).toBeLessThan(1e-6);
+  },
+);

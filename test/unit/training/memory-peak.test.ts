@@ -1,0 +1,53 @@
+/**
+ * The memory layouts lower the measured peak: the peak RSS of a process running LoRA SFT steps of a random
+ * LLaMA-style model (hidden 64, 8 layers, 4 heads on 2 key/value heads, vocabulary 4096) on 512 tokens, one
+ * process per layout (peak-rss.child.ts). Measured on a 2-core machine: plain 317 MiB, checkpointed layers
+ * 233 MiB, attention in blocks of 128 rows 263 MiB, the loss in chunks of 128 tokens 287 MiB; the test asks for
+ * about a third of each saving.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { writeDemoModel } from '../../../src/models/demo';
+import { MemoryLayout } from '../../../src/models/memory-layout';
+
+const CHILD = path.join(__dirname, 'peak-rss.child.ts');
+const MiB = 1024;
+
+function peakKiB(dir: string, layout: MemoryLayout): { peakKiB: number; losses: number[] } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, dir, '512', JSON.stringify(layout)], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`peak-rss.child.ts failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!);
+}
+
+let dir: string;
+let plain: { peakKiB: number; losses: number[] };
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-peak-'));
+  writeDemoModel(dir, {
+    hiddenSize: 64,
+    numLayers: 8,
+    numHeads: 4,
+    numKeyValueHeads: 2,
+    intermediateSize: 128,
+    vocabSize: 4096,
+    maxPositionEmbeddings: 512,
+  });
+  plain = peakKiB(dir, {});
+});
+
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+test.each([
+  [{ checkpointLayers: true }, 32],
+  [{ attentionBlock: 128 }, 16],
+  [{ lossChunk: 128 }, 8],
+])('%j lowers the peak RSS of a step by more than %i MiB, same losses', (layout, savingMiB) => {
+  const run = peakKiB(dir, layout);
+  expect(run.peakKiB).toBeLessThan(plain.peakKiB - savingMiB * MiB);
+  run.losses.forEach((l, i) => expect(Math.abs(l - plain.losses[i])).toBeLessThan(1e-5));
+});
