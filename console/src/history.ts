@@ -25,6 +25,11 @@ export class StepHistory {
   /** eval_* metrics of `extra`, by name (null at steps without them). */
   readonly evals = new Map<string, (number | null)[]>();
 
+  /** Whether every step from 1 to the last is here (steps are 1-based and a run's steps are contiguous). */
+  get complete(): boolean {
+    return this.step.length === this.lastStep;
+  }
+
   get lastStep(): number {
     return this.step.length ? this.step[this.step.length - 1] : 0;
   }

@@ -121,7 +121,15 @@ const CREATE_EVALUATION = /* GraphQL */ `
 type Job = JobQuery['trainingJob'];
 type Progress = TrainingJobProgressSubscription['trainingJobProgress'];
 
-/** Stored history first, then the pushed steps: the subscription starts first and its steps wait for the history. */
+/** How often, and how many times, the history is read again while it misses steps the workers have not written yet. */
+const REFILL_MS = 1000;
+const REFILL_TRIES = 30;
+
+/**
+ * Stored history first, then the pushed steps. The subscription starts first; its steps are kept until the stored
+ * history reaches them. Workers store steps in batches, so the newest steps the subscription's snapshot counts may
+ * not be stored yet: the history is read again until it holds every step up to the snapshot's.
+ */
 function useLiveHistory(id: string, session: number) {
   const history = useRef(new StepHistory());
   const latest = useRef<Progress | null>(null);
@@ -130,34 +138,58 @@ function useLiveHistory(id: string, session: number) {
   useEffect(() => {
     history.current = new StepHistory();
     latest.current = null;
+    let pending: Progress[] | null = [];
+    let snapshotStep: number | null = null;
     let loaded = false;
     let frame = 0;
-    const waiting: Progress[] = [];
+    let timer = 0;
+    let live = true;
     // However fast steps arrive, the page renders at most once per frame.
     const redraw = () => (frame ||= requestAnimationFrame(() => ((frame = 0), setVersion((v) => v + 1))));
-    const apply = (e: Progress) => {
-      if (e.kind === 'STEP') history.current.push(e);
+    /** Done once the history is whole up to the snapshot; otherwise read it again shortly (when read at all). */
+    const settle = (tries: number) => {
+      if (!pending || !loaded || snapshotStep === null || timer) return;
+      const h = history.current;
+      if ((h.complete && h.lastStep >= snapshotStep) || tries >= REFILL_TRIES) pending = null;
+      else timer = window.setTimeout(() => ((timer = 0), load(tries + 1)), REFILL_MS);
     };
+    const load = (tries: number) =>
+      request<JobHistoryQuery>(JOB_HISTORY, { id }).then((r) => {
+        if (!live || !pending) return;
+        const stored = new StepHistory();
+        stored.load(r.trainingJob.metricSeries);
+        pending.forEach((e) => stored.push(e));
+        history.current = stored;
+        loaded = true;
+        settle(tries);
+        redraw();
+      });
     const stop = subscribe<TrainingJobProgressSubscription>(
       PROGRESS,
       { jobId: id },
       {
         next: ({ trainingJobProgress: e }) => {
           latest.current = e;
+          if (e.kind === 'SNAPSHOT') {
+            snapshotStep = e.step;
+            settle(0);
+          }
           if (e.kind === 'STATUS') setEvents((list) => [...list, e]);
-          if (loaded) apply(e);
-          else waiting.push(e);
+          if (e.kind === 'STEP') {
+            pending?.push(e);
+            history.current.push(e);
+          }
           redraw();
         },
       },
     );
-    request<JobHistoryQuery>(JOB_HISTORY, { id }).then((r) => {
-      history.current.load(r.trainingJob.metricSeries);
-      loaded = true;
-      waiting.forEach(apply);
-      redraw();
-    });
-    return () => (stop(), cancelAnimationFrame(frame));
+    void load(0);
+    return () => {
+      live = false;
+      stop();
+      cancelAnimationFrame(frame);
+      clearTimeout(timer);
+    };
   }, [id, session]);
   return { history: history.current, version, latest: latest.current, events };
 }

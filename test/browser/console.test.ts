@@ -1,0 +1,210 @@
+/// <reference lib="dom" />
+/**
+ * The console in headless Chromium against a real API and worker: every flow a new user takes, through the pages
+ * only (the API is read directly just to check what was stored).
+ */
+import type { Page } from 'playwright-core';
+import { BOOTSTRAP_KEY, demoModelDir } from '../integration/support/api';
+import { startConsole, type ConsoleEnv } from './support';
+
+jest.setTimeout(180_000);
+
+const rows = (n: number) =>
+  Array.from({ length: n }, (_, i) =>
+    JSON.stringify({ prompt: `Q${i % 4}: what is ${i % 4} plus one?`, response: ` ${(i % 4) + 1}` }),
+  ).join('\n');
+
+describe('the web console', () => {
+  let env: ConsoleEnv;
+  let page: Page;
+  let jobUrl: string;
+  let tunedEvaluation: string;
+
+  beforeAll(async () => {
+    env = await startConsole();
+  });
+  afterAll(() => env?.close());
+
+  const go = (route: string) => page.goto(env.url + route);
+  const status = () => page.locator('h1 + .status').innerText();
+
+  it('signs in with an API key, and refuses a wrong one', async () => {
+    page = await env.chromium.open(env.url + '/');
+    await page.fill('input[name=apiKey]', 'not-a-key-0123456789');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('.error:has-text("UNAUTHENTICATED")');
+    await page.fill('input[name=apiKey]', BOOTSTRAP_KEY);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('nav >> text=Training jobs');
+    expect(await page.locator('main h1').innerText()).toBe('Project');
+    expect(await page.evaluate(() => sessionStorage.getItem('whetstone.apiKey'))).toBe(BOOTSTRAP_KEY);
+  });
+
+  it('switches between English and Chinese', async () => {
+    await page.click('[data-testid=lang]');
+    await page.waitForSelector('nav >> text=训练任务');
+    await page.click('[data-testid=lang]');
+    await page.waitForSelector('nav >> text=Training jobs');
+  });
+
+  it('registers the demo model from its folder', async () => {
+    await go('/models');
+    await page.fill('input[placeholder=Name]', 'demo');
+    await page.fill('input[placeholder="/path/to/hf-folder"]', demoModelDir());
+    await page.click('button:has-text("Register")');
+    await page.waitForSelector('td:has-text("LlamaForCausalLM")');
+    expect(await page.locator('tbody tr').first().innerText()).toContain('llama');
+  });
+
+  it('uploads a dataset: a broken file shows its line and stores nothing; a good one is previewed', async () => {
+    await go('/datasets');
+    const broken = `${rows(2)}\n{"prompt": 3}\n${rows(2)}`;
+    await page.setInputFiles('input[type=file]', {
+      name: 'broken.jsonl',
+      mimeType: 'application/jsonl',
+      buffer: Buffer.from(broken),
+    });
+    await page.click('button:has-text("Upload")');
+    const error = await page.waitForSelector('.error');
+    expect(await error.innerText()).toMatch(/BAD_USER_INPUT: line 3: "prompt" must be a string/);
+    expect((await env.api.admin('{ datasets { id } }')).data?.datasets).toEqual([]);
+
+    await page.setInputFiles('input[type=file]', {
+      name: 'qa.jsonl',
+      mimeType: 'application/jsonl',
+      buffer: Buffer.from(rows(32)),
+    });
+    await page.fill('input[type=number]', '0.25');
+    await page.click('button:has-text("Upload")');
+    await page.click('a:has-text("qa")');
+    await page.waitForSelector('h2:has-text("Preview")');
+    const facts = await page.locator('.facts').innerText();
+    expect(facts).toContain('SFT');
+    expect(facts).toMatch(/Training 24 · Validation 8/);
+    expect(await page.locator('table.rows tbody tr').count()).toBe(20);
+    expect(await page.locator('table.rows tbody tr').first().innerText()).toContain('what is 0 plus one?');
+  });
+
+  it('creates a LoRA job from the form the hyperparameter specification builds', async () => {
+    await go('/jobs/new');
+    await page.fill('input[name=name]', 'first-lora');
+    await page.selectOption('select[name=parameterScale]', 'LORA');
+    await page.waitForSelector('[data-field=loraRank]');
+    expect(await page.locator('[data-field=numVirtualTokens]').count()).toBe(0);
+    const set = (field: string, value: string) => page.fill(`[data-field=${field}] input`, value);
+    await set('epochs', '24');
+    await set('batchSize', '4');
+    await set('learningRate', '0.01');
+    await set('checkpointEverySteps', '20');
+    await page.click('button:has-text("Create job")');
+    await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
+    jobUrl = new URL(page.url()).pathname;
+  });
+
+  it('shows the loss chart gaining a point for every step while the job runs', async () => {
+    const seen = new Set<number>();
+    for (let i = 0; i < 600 && seen.size < 15; i++) {
+      const { points, step } = await page.evaluate(() => ({
+        points: Number(document.querySelector('[data-testid=charts]')?.getAttribute('data-steps') ?? 0),
+        step: Number(
+          /Step (\d+)/.exec(document.querySelector('.progress span')?.textContent ?? '')?.[1] ?? 0,
+        ),
+      }));
+      // Every step the page has heard of is on the chart: history first, then each pushed step.
+      if (step > 0) expect(points).toBe(step);
+      if (points > 0) seen.add(points);
+      await page.waitForTimeout(50);
+    }
+    expect(seen.size).toBeGreaterThanOrEqual(15);
+    expect(await status()).toBe('Running');
+    const lossChart = page.locator('.chart').first();
+    expect(Number(await lossChart.getAttribute('data-points'))).toBeGreaterThanOrEqual(15);
+  });
+
+  it('cancels the job and resumes it from a chosen checkpoint', async () => {
+    await page.click('button:has-text("Cancel")');
+    await page.waitForSelector('h1 + .status:has-text("Cancelled")', { timeout: 60_000 });
+    await page.waitForSelector('[data-checkpoint]');
+    const first = page.locator('[data-checkpoint]').first();
+    const step = Number(await first.getAttribute('data-checkpoint'));
+    await first.locator('button:has-text("Resume from here")').click();
+    await page.waitForSelector('h1 + .status:has-text("Succeeded")', { timeout: 120_000 });
+    const job = await env.api.admin(
+      `{ trainingJob(id: "${jobUrl.split('/').pop()}") { totalSteps step attempts } }`,
+    );
+    const total = job.data?.trainingJob.totalSteps as number;
+    expect(job.data?.trainingJob.step).toBe(total);
+    // After the resume the chart holds every step exactly once: the stored ones up to the checkpoint, then the rerun.
+    await page.waitForFunction(
+      (n) => Number(document.querySelector('[data-testid=charts]')?.getAttribute('data-steps')) === n,
+      total,
+    );
+    expect(step).toBeLessThan(total);
+    await page.reload();
+    await page.waitForFunction(
+      (n) => Number(document.querySelector('[data-testid=charts]')?.getAttribute('data-steps')) === n,
+      total,
+    );
+  });
+
+  it('evaluates the final checkpoint and opens its worst sample first', async () => {
+    const last = page.locator('[data-checkpoint]').last();
+    await last.locator('button:has-text("Evaluate")').click();
+    await page.fill('.inset input[type=number]', '4');
+    await page.click('.inset button:has-text("Start evaluation")');
+    await page.waitForURL(/\/evaluations\/[0-9a-f-]{36}$/);
+    tunedEvaluation = new URL(page.url()).pathname.split('/').pop() as string;
+    await page.waitForSelector('h1 + .status:has-text("Succeeded")', { timeout: 120_000 });
+    await page.waitForSelector('h2:has-text("Aggregate metrics")');
+    await page.waitForSelector('table.samples tbody tr');
+    const scores = await page.locator('table.samples tbody tr td:nth-child(5)').allInnerTexts();
+    const values = scores.map(Number);
+    expect(values[0]).toBe(Math.min(...values));
+    expect([...values].sort((a, b) => a - b)).toEqual(values);
+  });
+
+  it('compares the base model with the tuned one, samples paired by row', async () => {
+    await go('/evaluations');
+    await page.selectOption('select[name=dataset]', { label: 'qa' });
+    await page.fill('input[type=number]', '4');
+    await page.click('button:has-text("Start evaluation")');
+    await page.waitForURL(/\/evaluations\/[0-9a-f-]{36}$/);
+    const base = new URL(page.url()).pathname.split('/').pop() as string;
+    await page.waitForSelector('h1 + .status:has-text("Succeeded")', { timeout: 120_000 });
+    await go(`/evaluations/compare?ids=${base},${tunedEvaluation}`);
+    await page.waitForSelector('h2:has-text("Samples paired by row")');
+    const header = await page.locator('table.compact thead').innerText();
+    expect(header).toContain('demo (BASE)');
+    expect(header).toContain('first-lora @');
+    expect(await page.locator('table.samples tbody tr').count()).toBeGreaterThan(0);
+  });
+
+  it('compares runs: curves overlaid and the hyperparameter difference', async () => {
+    const jobId = jobUrl.split('/').pop();
+    const created = await env.api.admin(
+      `{ trainingJob(id: "${jobId}") { baseModel { id } dataset { id } } }`,
+    );
+    const second = await env.api.admin(
+      `mutation($input: CreateTrainingJobInput!) { createTrainingJob(input: $input) { id } }`,
+      {
+        input: {
+          name: 'second-lora',
+          method: 'SFT',
+          parameterScale: 'LORA',
+          baseModelId: created.data?.trainingJob.baseModel.id,
+          datasetId: created.data?.trainingJob.dataset.id,
+          hyperparameters: { epochs: 1, batchSize: 4, learningRate: 0.002 },
+        },
+      },
+    );
+    await go('/jobs');
+    await page.locator(`tr[data-job="${jobId}"] input[type=checkbox]`).check();
+    await page.locator(`tr[data-job="${second.data?.createTrainingJob.id}"] input[type=checkbox]`).check();
+    await page.click('a:has-text("Compare selected (2)")');
+    await page.waitForSelector('[data-testid=hp-diff]');
+    const diff = await page.locator('[data-testid=hp-diff]').innerText();
+    expect(diff).toMatch(/learningRate\s+0\.01\s+0\.002/);
+    expect(diff).toMatch(/epochs\s+24\s+1/);
+    expect(diff).not.toContain('loraRank');
+  });
+});
