@@ -1,6 +1,6 @@
 /**
  * The console's only way to the server: one graphql-ws connection (queries, mutations and subscriptions) carrying
- * the API key, and XMLHttpRequest for uploads (it reports upload progress; fetch does not).
+ * the API key; XMLHttpRequest for dataset uploads (it reports upload progress; fetch does not); fetch for downloads.
  */
 import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
 
@@ -113,48 +113,34 @@ export function subscribe<T, V extends Variables = Variables>(
   );
 }
 
-/** POSTs a body over HTTP with the key, reporting upload progress (0..1); resolves to the parsed JSON answer. */
-export function upload(
-  url: string,
-  body: Blob | string,
-  contentType: string,
+/**
+ * Uploads a JSONL file to POST /datasets/upload (settings in the query string, the file as the body), reporting
+ * upload progress (0..1); resolves to the stored dataset's id or rejects with the server's first error.
+ */
+export function uploadDataset(
+  file: Blob,
+  settings: Record<string, string>,
   onProgress: (fraction: number) => void,
-): Promise<unknown> {
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open('POST', url);
+    xhr.open('POST', `/datasets/upload?${new URLSearchParams(settings)}`);
     xhr.setRequestHeader('authorization', `Bearer ${storedKey() ?? ''}`);
-    xhr.setRequestHeader('content-type', contentType);
+    xhr.setRequestHeader('content-type', 'application/jsonl');
     xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
     xhr.onload = () => {
+      let answer: { data?: { dataset: { id: string } }; errors?: { message: string }[] };
       try {
-        resolve(JSON.parse(xhr.responseText));
+        answer = JSON.parse(xhr.responseText);
       } catch {
-        reject(new ApiError(`HTTP ${xhr.status}`, 'NETWORK'));
+        return reject(new ApiError(`HTTP ${xhr.status}`, 'NETWORK'));
       }
+      if (answer.data) resolve(answer.data.dataset.id);
+      else reject(toError(answer.errors));
     };
     xhr.onerror = () => reject(new ApiError('upload failed', 'NETWORK'));
-    xhr.send(body);
+    xhr.send(file);
   });
-}
-
-/** A GraphQL mutation over HTTP (for a large body with upload progress). */
-export async function uploadMutation<T>(
-  query: string,
-  variables: Variables,
-  onProgress: (fraction: number) => void,
-): Promise<T> {
-  const answer = (await upload(
-    '/graphql',
-    JSON.stringify({ query, variables }),
-    'application/json',
-    onProgress,
-  )) as {
-    data?: T;
-    errors?: { message: string }[];
-  };
-  if (answer.errors?.length || !answer.data) throw toError(answer.errors);
-  return answer.data;
 }
 
 /** Downloads an authenticated URL as a file (the key cannot go in a link). */

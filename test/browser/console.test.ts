@@ -75,7 +75,17 @@ describe('the web console', () => {
       buffer: Buffer.from(rows(32)),
     });
     await page.fill('input[type=number]', '0.25');
+    // The progress bar's values while the file goes up (it disappears once the upload is answered).
+    await page.evaluate(() => {
+      const seen: number[] = ((window as unknown as { progress: number[] }).progress = []);
+      new MutationObserver(() => {
+        const bar = document.querySelector('[role=progressbar]');
+        if (bar) seen.push(Number(bar.getAttribute('aria-valuenow')));
+      }).observe(document.body, { subtree: true, childList: true, attributes: true });
+    });
     await page.click('button:has-text("Upload")');
+    await page.waitForSelector('a:has-text("qa")');
+    expect(await page.evaluate(() => (window as unknown as { progress: number[] }).progress)).toContain(100);
     await page.click('a:has-text("qa")');
     await page.waitForSelector('h2:has-text("Preview")');
     const facts = await page.locator('.facts').innerText();

@@ -1,7 +1,7 @@
 import { useRoute } from 'preact-iso';
 import { useState } from 'preact/hooks';
-import { ApiError, uploadMutation } from '../api';
-import type { CreateDatasetMutation, DatasetKind, DatasetQuery, DatasetsQuery } from '../gql';
+import { ApiError, uploadDataset } from '../api';
+import type { DatasetKind, DatasetQuery, DatasetsQuery } from '../gql';
 import { useT } from '../i18n';
 import { ErrorText, fmt, Loading, ProgressBar, useQuery, valueOf } from '../ui';
 
@@ -37,13 +37,6 @@ const DATASET = /* GraphQL */ `
     }
   }
 `;
-const CREATE_DATASET = /* GraphQL */ `
-  mutation CreateDataset($input: CreateDatasetInput!) {
-    createDataset(input: $input) {
-      id
-    }
-  }
-`;
 const KINDS: DatasetKind[] = ['SFT', 'PREFERENCE', 'PROMPT_ONLY'];
 
 function Upload({ onDone }: { onDone: () => void }) {
@@ -60,14 +53,12 @@ function Upload({ onDone }: { onDone: () => void }) {
     setError(null);
     setProgress(0);
     try {
-      const jsonl = await file.text();
-      const input = {
+      const settings = {
         name: name || file.name.replace(/\.jsonl?$/, ''),
         kind,
-        jsonl,
-        validationSplitRatio: Number(ratio),
+        validationSplitRatio: ratio,
       };
-      await uploadMutation<CreateDatasetMutation>(CREATE_DATASET, { input }, setProgress);
+      await uploadDataset(file, settings, setProgress);
       setFile(null);
       setName('');
       onDone();
