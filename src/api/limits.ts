@@ -65,7 +65,7 @@ export const LIMIT_RULES: ValidationRule[] = [
 /** graphql-js's own token limit, applied while parsing. */
 export const PARSE_OPTIONS = { maxTokens: MAX_TOKENS };
 
-function tooLong(message: string, path: readonly string[]): GraphQLError {
+function refused(message: string, path: readonly string[]): GraphQLError {
   // The HTTP status keeps Apollo from answering a check before execution with a 500.
   return new GraphQLError(message, {
     extensions: { code: 'BAD_USER_INPUT', path, http: { status: 400 } },
@@ -84,7 +84,7 @@ function checkValue(
   if (isListType(nullable)) {
     const items = value as unknown[];
     const maxItems = limits.maxItems ?? DEFAULT_MAX_ITEMS;
-    if (items.length > maxItems) return tooLong(`${at} has ${items.length} items; at most ${maxItems}`, path);
+    if (items.length > maxItems) return refused(`${at} has ${items.length} items; at most ${maxItems}`, path);
     for (let i = 0; i < items.length; i++) {
       const err = checkValue(nullable.ofType, items[i], { maxLength: limits.maxLength }, [
         ...path,
@@ -108,15 +108,15 @@ function checkValue(
   const maxLength =
     limits.maxLength ?? (getNamedType(type).name === 'ID' ? DEFAULT_MAX_ID : DEFAULT_MAX_STRING);
   if (value.length > maxLength)
-    return tooLong(`${at} is ${value.length} characters long; at most ${maxLength}`, path);
+    return refused(`${at} is ${value.length} characters long; at most ${maxLength}`, path);
   const reason = unstorable(value);
-  return reason ? tooLong(`${at} ${reason}`, path) : null;
+  return reason ? refused(`${at} ${reason}`, path) : null;
 }
 
 /**
  * The first string or list argument of the operation (literal or variable, at any depth) over its limit or
- * holding text PostgreSQL cannot store, as BAD_USER_INPUT naming it; null when all are fine. Values that do not
- * even coerce are left to execution, which reports them.
+ * holding text PostgreSQL cannot store, or the first variable that does not coerce to its type, as BAD_USER_INPUT
+ * naming it; null when all are fine.
  */
 export function checkInputs(
   schema: GraphQLSchema,
@@ -129,7 +129,11 @@ export function checkInputs(
   const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables ?? {}, {
     maxErrors: 1,
   });
-  if (coerced.errors) return null;
+  // Variables that do not coerce are the caller's error too (graphql-js's own error for too many has no code).
+  if (coerced.errors) {
+    const variable = /Variable "\$(\w+)"/.exec(coerced.errors[0].message)?.[1];
+    return refused(coerced.errors[0].message, variable ? [variable] : []);
+  }
   const typeInfo = new TypeInfo(schema);
   let found: GraphQLError | null = null;
   visit(
