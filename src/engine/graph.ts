@@ -4,7 +4,8 @@
  * not inside onnxruntime.
  */
 
-export type DType = 'float32' | 'float16' | 'int64' | 'int32' | 'bool';
+/** 'bfloat16' only for frozen weights kept as a checkpoint stores them (Cast to float32 in the graph). */
+export type DType = 'float32' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool';
 export type TypedArray = Float32Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array;
 
 /** How a tensor enters the graph. 'param' is a runtime feed that autodiff may differentiate. */
@@ -12,6 +13,13 @@ export type TensorKind = 'input' | 'param' | 'initializer' | 'constant' | 'op';
 
 /** ONNX attribute values: a number is an INT, number[] INTS, string STRING, {float} FLOAT, {floats} FLOATS. */
 export type AttrValue = number | number[] | string | { float: number } | { floats: number[] };
+
+/** An initializer's bytes in a file (a safetensors checkpoint): the session maps them instead of a copy. */
+export interface FileSlice {
+  file: string;
+  offset: number;
+  length: number;
+}
 
 export class Tensor {
   constructor(
@@ -25,6 +33,8 @@ export class Tensor {
     readonly node: Node | null,
     /** Host data (kind 'initializer' or 'constant' only). */
     readonly data: TypedArray | null,
+    /** Where a file-backed initializer's bytes are (then `data` is null). */
+    readonly mapped: FileSlice | null = null,
   ) {}
 
   get rank(): number {
@@ -73,13 +83,15 @@ export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-export const isFloat = (dtype: DType): boolean => dtype === 'float32' || dtype === 'float16';
+export const isFloat = (dtype: DType): boolean =>
+  dtype === 'float32' || dtype === 'float16' || dtype === 'bfloat16';
 
 export function arrayTypeFor(dtype: DType): { new (n: number): TypedArray } {
   switch (dtype) {
     case 'float32':
       return Float32Array;
     case 'float16':
+    case 'bfloat16':
       return Uint16Array;
     case 'int64':
       return BigInt64Array;
@@ -131,6 +143,8 @@ export function typedArrayOf(values: ArrayLike<number>, dtype: DType): TypedArra
       for (let i = 0; i < n; i++) out[i] = toFloat16Bits(values[i]);
       return out;
     }
+    case 'bfloat16':
+      throw new Error('bfloat16 literals are not supported (bfloat16 is for mapped checkpoint weights)');
     default: {
       const out = new (arrayTypeFor(dtype))(n) as Float32Array | Int32Array | Uint8Array;
       for (let i = 0; i < n; i++) out[i] = values[i];
@@ -172,6 +186,34 @@ export class Graph {
   initializer(name: string, data: TypedArray, shape: readonly number[], dtype: DType = 'float32'): Tensor {
     this.checkData(name, data, shape, dtype);
     return this.leaf(name, shape, dtype, 'initializer', data);
+  }
+
+  /**
+   * A frozen weight whose bytes stay in a file (a checkpoint's safetensors, in its dtype): the session memory-maps
+   * them, so no JavaScript copy exists and sessions of several batch shapes share the pages.
+   */
+  mappedInitializer(name: string, slice: FileSlice, shape: readonly number[], dtype: DType): Tensor {
+    const bytes = sizeOf(shape) * new (arrayTypeFor(dtype))(0).BYTES_PER_ELEMENT;
+    if (slice.length !== bytes) {
+      throw new Error(
+        `${name}: ${slice.length} bytes in ${slice.file} do not fill ${dtype}[${shape.join(', ')}]`,
+      );
+    }
+    checkShape(shape, name);
+    this.reserve(name);
+    const t = new Tensor(
+      this,
+      this.tensors.length,
+      name,
+      [...shape],
+      dtype,
+      'initializer',
+      null,
+      null,
+      slice,
+    );
+    this.tensors.push(t);
+    return t;
   }
 
   /** A small literal: a scalar (shape []) or an array. Numbers are converted to `dtype`. */

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
-import { AttrValue, Graph, Node, Tensor, TypedArray } from './graph';
+import { AttrValue, FileSlice, Graph, Node, Tensor, TypedArray } from './graph';
 import { ONNX_DTYPE } from './ops';
 
 export const OPSET = 18;
@@ -23,14 +23,29 @@ export interface EmitOptions {
 
 export interface Emitted {
   model: onnx.IModelProto;
-  /** Initializers chosen for the side file, in file order. */
+  /** Initializers chosen for the side file (or for in-memory buffers), in order. */
   external: Tensor[];
+  /** The folder the locations of file-backed initializers are relative to (in-memory models only). */
+  mappedFolder: string | null;
 }
+
+/** Where initializers at or above the threshold go: a side file beside the model, or named in-memory buffers. */
+export type ExternalTarget = { file: string } | 'memory';
+
+/** The location of an in-memory external initializer (one buffer per tensor, passed to the session by name). */
+export const memoryLocation = (t: Tensor) => `memory/${t.id}`;
 
 function bytesOf(data: TypedArray): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
+function externalData(location: string, offset: number, length: number): onnx.IStringStringEntryProto[] {
+  return [
+    { key: 'location', value: location },
+    { key: 'offset', value: String(offset) },
+    { key: 'length', value: String(length) },
+  ];
+}
 function attribute(name: string, v: AttrValue): onnx.IAttributeProto {
   const A = onnx.AttributeProto.AttributeType;
   if (typeof v === 'number') return { name, type: A.INT, i: v };
@@ -73,10 +88,11 @@ function outputsOf(graph: Graph, names?: readonly string[]): [string, Tensor][] 
 }
 
 /**
- * Build the ModelProto. With `toFile` false every initializer is inline; otherwise those at or above the
- * threshold are marked external (location `externalFile`, page-aligned offsets) and returned in `external`.
+ * Build the ModelProto. Initializers at or above the threshold go to `target`: a side file (page-aligned offsets,
+ * file-backed ones copied in too) or in-memory buffers; without a target they are inline. File-backed
+ * initializers not written to a side file keep pointing at their file (one folder per model).
  */
-export function buildModel(graph: Graph, opts: EmitOptions = {}, externalFile?: string): Emitted {
+export function buildModel(graph: Graph, opts: EmitOptions = {}, target?: ExternalTarget): Emitted {
   const outs = outputsOf(graph, opts.outputs);
   const nodes = liveNodes(outs.map(([, t]) => t));
   const used = new Set<Tensor>(outs.map(([, t]) => t));
@@ -84,23 +100,33 @@ export function buildModel(graph: Graph, opts: EmitOptions = {}, externalFile?: 
 
   const threshold = opts.externalDataThresholdBytes ?? 1024;
   const external: Tensor[] = [];
+  let mappedFolder: string | null = null;
   let offset = 0;
   const initializer: onnx.ITensorProto[] = [];
   for (const t of graph.tensors) {
-    if (!used.has(t) || !t.data) continue;
+    if (!used.has(t) || !(t.data || t.mapped)) continue;
     const proto: onnx.ITensorProto = { name: t.name, dims: [...t.shape], dataType: ONNX_DTYPE[t.dtype] };
-    if (externalFile !== undefined && t.kind === 'initializer' && t.data.byteLength >= threshold) {
+    const length = t.data ? t.data.byteLength : t.mapped!.length;
+    if (target && target !== 'memory' && t.kind === 'initializer' && length >= threshold) {
       offset = Math.ceil(offset / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
       proto.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
-      proto.externalData = [
-        { key: 'location', value: externalFile },
-        { key: 'offset', value: String(offset) },
-        { key: 'length', value: String(t.data.byteLength) },
-      ];
-      offset += t.data.byteLength;
+      proto.externalData = externalData(target.file, offset, length);
+      offset += length;
+      external.push(t);
+    } else if (t.mapped) {
+      mappedFolder ??= path.dirname(t.mapped.file);
+      const location = path.relative(mappedFolder, t.mapped.file);
+      if (location.startsWith('..')) {
+        throw new Error(`emit: file-backed initializers in two folders (${mappedFolder}, ${t.mapped.file})`);
+      }
+      proto.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+      proto.externalData = externalData(location, t.mapped.offset, length);
+    } else if (target === 'memory' && t.kind === 'initializer' && length >= threshold) {
+      proto.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+      proto.externalData = externalData(memoryLocation(t), 0, length);
       external.push(t);
     } else {
-      proto.rawData = bytesOf(t.data);
+      proto.rawData = bytesOf(t.data!);
     }
     initializer.push(proto);
   }
@@ -123,7 +149,7 @@ export function buildModel(graph: Graph, opts: EmitOptions = {}, externalFile?: 
     opsetImport: [{ domain: '', version: OPSET }],
     graph: { name: 'whetstone', node, input, initializer, output: outs.map(([n, t]) => valueInfo(n, t)) },
   };
-  return { model, external };
+  return { model, external, mappedFolder };
 }
 
 /** The model as one in-memory protobuf (every initializer inline). Fails beyond protobuf's 2 GiB limit. */
@@ -148,7 +174,7 @@ export function writeModel(
   opts: EmitOptions = {},
 ): { modelPath: string; dataPath?: string } {
   const dataName = `${path.basename(modelPath)}.data`;
-  const { model, external } = buildModel(graph, opts, dataName);
+  const { model, external } = buildModel(graph, opts, { file: dataName });
   fs.mkdirSync(path.dirname(modelPath), { recursive: true });
   let dataPath: string | undefined;
   if (external.length) {
@@ -158,7 +184,7 @@ export function writeModel(
       let offset = 0;
       for (const t of external) {
         offset = Math.ceil(offset / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
-        const bytes = bytesOf(t.data as TypedArray);
+        const bytes = t.data ? bytesOf(t.data) : readSlice(t.mapped!);
         // Write in 1 GiB pieces: fs.writeSync rejects buffers above 2 GiB.
         for (let at = 0; at < bytes.byteLength; at += 2 ** 30) {
           const piece = bytes.subarray(at, Math.min(at + 2 ** 30, bytes.byteLength));
@@ -172,6 +198,21 @@ export function writeModel(
   }
   fs.writeFileSync(modelPath, onnx.ModelProto.encode(model).finish());
   return { modelPath, dataPath };
+}
+
+function readSlice(slice: FileSlice): Uint8Array {
+  const fd = fs.openSync(slice.file, 'r');
+  try {
+    const out = new Uint8Array(slice.length);
+    for (let at = 0; at < slice.length;) {
+      const n = fs.readSync(fd, out, at, Math.min(2 ** 30, slice.length - at), slice.offset + at);
+      if (n === 0) throw new Error(`${slice.file}: ends before byte ${slice.offset + slice.length}`);
+      at += n;
+    }
+    return out;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Op types of the nodes that reach the chosen outputs (for placement tests). */

@@ -137,7 +137,14 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 }
 
 /** ONNX TensorProto.DataType codes. */
-export const ONNX_DTYPE: Record<DType, number> = { float32: 1, int32: 6, int64: 7, bool: 9, float16: 10 };
+export const ONNX_DTYPE: Record<DType, number> = {
+  float32: 1,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  bfloat16: 16,
+};
 
 // ---- linear algebra ----
 

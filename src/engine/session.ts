@@ -3,12 +3,12 @@
  * An unavailable provider is an UnavailableError naming what is missing: never a silent fallback to the CPU.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { UnavailableError } from '../errors';
 import { DType, Graph, Tensor, TypedArray, sizeOf } from './graph';
-import { EmitOptions, emitModel, writeModel } from './onnx';
+import { onnx } from 'onnx-proto';
+import { EmitOptions, buildModel, memoryLocation } from './onnx';
 
 export type ExecutionProvider = 'cpu' | 'webgpu' | 'cuda';
 
@@ -18,10 +18,6 @@ export interface SessionOptions extends EmitOptions {
   threads?: number;
   /** Keep these outputs (or all: 'gpu-buffer') on the device, e.g. updated weights fed to the next step. */
   preferredOutputLocation?: ort.InferenceSession.SessionOptions['preferredOutputLocation'];
-  /** Where to write model.onnx (+ external data) when the source is a Graph. Default: in memory when the
-   * initializers total under `inMemoryLimitBytes`, else a fresh temporary folder. */
-  modelDir?: string;
-  inMemoryLimitBytes?: number;
   graphOptimizationLevel?: ort.InferenceSession.SessionOptions['graphOptimizationLevel'];
   /** The provider's own options, e.g. WebGPU's `validationMode`. onnxruntime creates one WebGPU device per
    * process with the options of its first session, so a process should use one set. */
@@ -33,7 +29,7 @@ export interface SessionOptions extends EmitOptions {
 /** A feed: an ort.Tensor (possibly GPU-resident), data with its shape, or bare data whose shape the graph knows. */
 export type Feed = ort.Tensor | TypedArray | { data: TypedArray; shape: readonly number[] };
 
-const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
+const ORT_TYPE: Record<Exclude<DType, 'bfloat16'>, ort.Tensor.Type> = {
   float32: 'float32',
   float16: 'float16',
   int64: 'int64',
@@ -94,8 +90,6 @@ export class Session {
     readonly ort: ort.InferenceSession,
     /** Feed specs when the session came from a Graph: lets `run` accept bare typed arrays. */
     private readonly feedSpecs: ReadonlyMap<string, { shape: readonly number[]; dtype: DType }>,
-    /** A temporary folder this session owns (deleted on release). */
-    private readonly tempDir?: string,
   ) {}
 
   get inputNames(): readonly string[] {
@@ -123,7 +117,6 @@ export class Session {
 
   async release(): Promise<void> {
     await this.ort.release();
-    if (this.tempDir) fs.rmSync(this.tempDir, { recursive: true, force: true });
   }
 
   private toTensor(name: string, feed: Feed): ort.Tensor {
@@ -132,6 +125,7 @@ export class Session {
     const [data, shape] = ArrayBuffer.isView(feed) ? [feed, spec?.shape] : [feed.data, feed.shape];
     if (!shape) throw new Error(`feed '${name}': give {data, shape}, the model's shape is not known`);
     const dtype = spec?.dtype ?? dtypeOfArray(data);
+    if (dtype === 'bfloat16') throw new Error(`feed '${name}': bfloat16 feeds are not supported`);
     if (data.length !== sizeOf(shape)) {
       throw new Error(`feed '${name}': ${data.length} values do not fill shape [${shape.join(', ')}]`);
     }
@@ -146,7 +140,18 @@ export class Session {
  */
 const WEBGPU_DEFAULTS: Record<string, string> = { storageBufferCacheMode: 'simple' };
 
-/** Create a session from a Graph (emitted here), a model path, or model bytes. */
+/** Initializers at least this large reach onnxruntime as named in-memory buffers rather than protobuf bytes. */
+const MEMORY_EXTERNAL_BYTES = 2 ** 20;
+
+/**
+ * Create a session from a Graph (emitted here, in memory), a model path, or model bytes.
+ *
+ * Weight bytes: large initializers are handed to onnxruntime as in-memory buffers (no protobuf copy, no temporary
+ * file; onnxruntime copies them once, so the caller may drop its arrays after this). File-backed initializers
+ * (Graph.mappedInitializer: a checkpoint's own safetensors bytes) are memory-mapped by onnxruntime from their
+ * folder; with those on the CPU, MLAS pre-packing is off, so the mapped pages are the only copy of each weight
+ * (pre-packing kept a copy per product layout: forward and backward).
+ */
 export async function createSession(
   source: Graph | string | Uint8Array,
   opts: SessionOptions = {},
@@ -159,26 +164,39 @@ export async function createSession(
     graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
     ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
     ...(opts.preferredOutputLocation ? { preferredOutputLocation: opts.preferredOutputLocation } : {}),
-    ...opts.ortOptions,
   };
 
   let model: string | Uint8Array;
-  let tempDir: string | undefined;
   const specs = new Map<string, { shape: readonly number[]; dtype: DType }>();
   if (source instanceof Graph) {
     source.feeds.forEach((t: Tensor) => specs.set(t.name, { shape: t.shape, dtype: t.dtype }));
-    const initBytes = source.tensors.reduce(
-      (s, t) => s + (t.kind === 'initializer' && t.data ? t.data.byteLength : 0),
-      0,
+    const emitted = buildModel(
+      source,
+      { externalDataThresholdBytes: MEMORY_EXTERNAL_BYTES, ...opts },
+      'memory',
     );
-    if (opts.modelDir || initBytes >= (opts.inMemoryLimitBytes ?? 256 * 2 ** 20)) {
-      const dir = opts.modelDir ?? (tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-model-')));
-      model = writeModel(source, path.join(dir, 'model.onnx'), opts).modelPath;
-    } else {
-      model = emitModel(source, opts);
+    model = onnx.ModelProto.encode(emitted.model).finish();
+    sessionOptions.externalData = emitted.external.map((t) => ({
+      path: memoryLocation(t),
+      data: new Uint8Array(t.data!.buffer, t.data!.byteOffset, t.data!.byteLength),
+    }));
+    if (emitted.mappedFolder) {
+      sessionOptions.extra = {
+        session: {
+          model_external_initializers_file_folder_path: emitted.mappedFolder,
+          ...(ep === 'cpu' ? { disable_prepacking: '1' } : {}),
+        },
+      };
     }
   } else {
     model = source;
+  }
+  // The caller's options win; their `extra.session` entries are merged with ours.
+  const { extra, ...ortOptions } = opts.ortOptions ?? {};
+  Object.assign(sessionOptions, ortOptions);
+  if (extra) {
+    const session = { ...(sessionOptions.extra?.session ?? {}), ...(extra.session ?? {}) };
+    sessionOptions.extra = { ...sessionOptions.extra, ...extra, session };
   }
 
   try {
@@ -186,9 +204,8 @@ export async function createSession(
       typeof model === 'string'
         ? await ort.InferenceSession.create(model, sessionOptions)
         : await ort.InferenceSession.create(model, sessionOptions);
-    return new Session(session, specs, tempDir);
+    return new Session(session, specs);
   } catch (err) {
-    if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
     throw explainCreateError(ep, err);
   }
 }

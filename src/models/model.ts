@@ -8,11 +8,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Graph, Tensor } from '../engine/graph';
+import { DType, FileSlice, Graph, Tensor } from '../engine/graph';
 import { UserInputError } from '../errors';
 import { ModelConfig } from './config';
 import { openModelFolder } from './checkpoint-folder';
-import { SafetensorsReader } from './safetensors';
+import { SafetensorsDtype, SafetensorsReader } from './safetensors';
 import { TextTokenizer } from './tokenizer';
 import { MemoryLayout } from './memory-layout';
 import { buildFamily, familyOf } from './families';
@@ -37,6 +37,8 @@ export interface WeightStore {
   has(name: string): boolean;
   shape(name: string): readonly number[];
   get(name: string): WeightTensor;
+  /** Where a weight's bytes lie in a file, in its stored dtype, when a session can map them (else absent). */
+  mapped?(name: string): { slice: FileSlice; dtype: DType } | null;
 }
 
 /** Weights held in memory (adapters, tests, trained values). */
@@ -68,14 +70,23 @@ export class MemoryWeights implements WeightStore {
   }
 }
 
+const MAPPED_DTYPES: Partial<Record<SafetensorsDtype, DType>> = {
+  F32: 'float32',
+  BF16: 'bfloat16',
+  F16: 'float16',
+};
+
 /**
- * Weights of safetensors files, converted to float32 when first asked for and kept (graphs share the arrays, so
- * building a prefill and a decode graph reads each weight once).
+ * Weights of safetensors files. Frozen weights are mapped (the graph points at the file's bytes in their stored
+ * dtype and upcasts 16-bit ones to float32 with an exact Cast), so no JavaScript copy exists; `get` reads and
+ * converts a copy for trainable starting values and host-side uses, and keeps none.
  */
 export class SafetensorsWeights implements WeightStore {
-  private readonly cache = new Map<string, WeightTensor>();
-
-  constructor(private readonly reader: SafetensorsReader) {}
+  constructor(
+    private readonly reader: SafetensorsReader,
+    /** false: frozen weights are float32 copies in the graph (the path before mapping, for comparison). */
+    private readonly mapFrozen = true,
+  ) {}
 
   names(): string[] {
     return this.reader.names();
@@ -90,12 +101,14 @@ export class SafetensorsWeights implements WeightStore {
   }
 
   get(name: string): WeightTensor {
-    let t = this.cache.get(name);
-    if (!t) {
-      t = { data: this.reader.float32(name), shape: this.shape(name), dtype: 'float32' };
-      this.cache.set(name, t);
-    }
-    return t;
+    return { data: this.reader.float32(name), shape: this.shape(name), dtype: 'float32' };
+  }
+
+  mapped(name: string): { slice: FileSlice; dtype: DType } | null {
+    const e = this.reader.entry(name);
+    const dtype = MAPPED_DTYPES[e.dtype];
+    if (!this.mapFrozen || !dtype) return null;
+    return { slice: { file: e.file, offset: e.start, length: e.end - e.start }, dtype };
   }
 }
 
@@ -107,13 +120,16 @@ export interface LoadedModel {
   tokenizer: TextTokenizer;
 }
 
-/** Open a Hugging Face model folder (config.json, safetensors, tokenizer.json); errors name what is missing. */
-export async function loadModel(dir: string): Promise<LoadedModel> {
+/**
+ * Open a Hugging Face model folder (config.json, safetensors, tokenizer.json); errors name what is missing.
+ * `mapFrozen` (default true) lets sessions map frozen weights from the checkpoint's files.
+ */
+export async function loadModel(dir: string, opts: { mapFrozen?: boolean } = {}): Promise<LoadedModel> {
   const folder = openModelFolder(path.resolve(dir));
   return {
     dir: folder.folder,
     config: folder.config,
-    weights: new SafetensorsWeights(folder.weights),
+    weights: new SafetensorsWeights(folder.weights, opts.mapFrozen ?? true),
     tokenizer: folder.tokenizer,
   };
 }

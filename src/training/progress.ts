@@ -19,13 +19,15 @@ export interface StepEvent {
 }
 
 /**
- * Throughput and ETA from the steps run in this process (a resumed run measures from its restart).
- * `now` is injectable so tests do not sleep.
+ * Throughput and ETA from the steps run in this process (a resumed run measures from its restart). Time spent
+ * building graphs and creating sessions (a step's `compileSeconds`) is left out of both: it is paid once per batch
+ * shape, not per token. `now` is injectable so tests do not sleep.
  */
 export class ProgressMeter {
   private readonly start: number;
   private tokens = 0;
   private steps = 0;
+  private compileSeconds = 0;
 
   constructor(
     private readonly totalSteps: number,
@@ -41,12 +43,15 @@ export class ProgressMeter {
     learningRate: number;
     gradNorm: number;
     tokens: number;
+    compileSeconds?: number;
     extra?: Record<string, number>;
   }): StepEvent {
     this.tokens += s.tokens;
     this.steps += 1;
+    this.compileSeconds += s.compileSeconds ?? 0;
     const elapsed = this.now() - this.start;
-    const perStep = elapsed / this.steps;
+    const training = Math.max(elapsed - this.compileSeconds, 0);
+    const perStep = training / this.steps;
     const event: StepEvent = {
       epoch: s.epoch,
       step: s.step,
@@ -54,7 +59,7 @@ export class ProgressMeter {
       loss: s.loss,
       learningRate: s.learningRate,
       gradNorm: s.gradNorm,
-      tokensPerSecond: elapsed > 0 ? this.tokens / elapsed : 0,
+      tokensPerSecond: training > 0 ? this.tokens / training : 0,
       elapsedSeconds: elapsed,
       etaSeconds: perStep * Math.max(this.totalSteps - s.step, 0),
     };

@@ -17,7 +17,9 @@ import { PromptTemplate } from './data/examples';
 import { Hyperparameters, RESUME_FREE, defaultSequenceLength, defaultValue } from './hyperparameters';
 import type { OptimizerOptions } from './step-graphs';
 import { LoopPosition, START, planSteps, runLoop } from './loop';
-import { TrainingMethod } from './methods';
+import { MethodName, TrainingMethod } from './methods';
+import { MemoryPlan, memoryBudget, memoryJob, planMemory } from './memory-plan';
+import { sizeOf } from '../engine/graph';
 import { Parameterization, parameterize } from './parameterization';
 import { StepEvent } from './progress';
 import { Rng } from './rng';
@@ -105,6 +107,24 @@ function modelDir(req: TrainingRequest): string {
   return req.resumeFrom && req.parameterScale === 'full' ? req.resumeFrom : req.modelPath;
 }
 
+/**
+ * The run's memory plan (see memory-plan.ts) against this process's budget: a job that cannot fit fails here,
+ * before any weight is read or graph built.
+ */
+export function planJobMemory(
+  model: LoadedModel,
+  req: Pick<TrainingRequest, 'method' | 'parameterScale' | 'hyperparameters'>,
+): MemoryPlan {
+  const parameters = model.weights.names().reduce((s, n) => s + sizeOf(model.weights.shape(n)), 0);
+  const job = memoryJob(model.config, parameters, {
+    method: req.method.name.toUpperCase() as MethodName,
+    scale: req.parameterScale,
+    hp: req.hyperparameters,
+    maxPositions: model.config.maxPositionEmbeddings,
+  });
+  return planMemory(job, memoryBudget());
+}
+
 export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promise<RunResult> {
   if (req.method.run) return req.method.run(req, hooks);
   const hp = req.hyperparameters;
@@ -150,6 +170,7 @@ export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promis
   const dataPrint = fingerprint(tokenized.examples);
   if (saved) checkResumable(saved, req, dataPrint, tokenized.examples.length);
 
+  planJobMemory(model, req);
   const rng = saved ? Rng.fromState(saved.rng) : Rng.fromSeed(hp.seed);
   const params: Parameterization = (req.method.parameterize ?? parameterize)(model, {
     scale: req.parameterScale,

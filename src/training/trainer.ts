@@ -51,7 +51,11 @@ export interface StepResult {
   metrics: Record<string, number>;
   tokens: number;
   examples: number;
+  /** Seconds of this step spent building graphs and creating sessions (first use of a batch shape). */
+  compileSeconds: number;
 }
+
+type StepOutputs = Omit<StepResult, 'tokens' | 'examples' | 'compileSeconds'>;
 
 interface Compiled {
   session: Session;
@@ -61,6 +65,8 @@ interface Compiled {
 export class Trainer {
   private readonly sessions = new Map<string, Promise<Compiled>>();
   private zeroGrads: Map<string, ort.Tensor> | null = null;
+  /** Compile time since the last step returned. */
+  private compileSeconds = 0;
 
   private readonly opts: TrainerOptions;
   /** Mixed precision only: moves the loss scale like GradScaler (state mirrored into `state.lossScaler`). */
@@ -95,7 +101,7 @@ export class Trainer {
     const examples = batches.reduce((s, b) => s + b.examples, 0);
     // Under mixed precision an overflowed step (non-finite gradient norm) keeps the old state, halves the loss
     // scale and runs the same batch again: every step updates, so step counts stay those of a float32 run.
-    let result: Omit<StepResult, 'tokens' | 'examples'> | null = null;
+    let result: StepOutputs | null = null;
     while (!result) {
       result =
         batches.length === 1
@@ -107,7 +113,9 @@ export class Trainer {
     }
     if (this.scaler) this.state.lossScaler = this.scaler.toJSON();
     this.state.step += 1;
-    return { ...result, tokens, examples };
+    const compileSeconds = this.compileSeconds;
+    this.compileSeconds = 0;
+    return { ...result, tokens, examples, compileSeconds };
   }
 
   /** Number of distinct compiled graphs (for tests and diagnostics). */
@@ -121,7 +129,7 @@ export class Trainer {
     await Promise.all(all.map((c) => c.session.release()));
   }
 
-  private async fusedStep(batch: Batch, lr: number): Promise<Omit<StepResult, 'tokens' | 'examples'> | null> {
+  private async fusedStep(batch: Batch, lr: number): Promise<StepOutputs | null> {
     const { session, step } = await this.compiled(`fused|${batchSignature(batch)}`, () =>
       buildFusedStepGraph(this.objective, batch, this.opts),
     );
@@ -145,10 +153,7 @@ export class Trainer {
     return false;
   }
 
-  private async accumulatedStep(
-    batches: readonly Batch[],
-    lr: number,
-  ): Promise<Omit<StepResult, 'tokens' | 'examples'> | null> {
+  private async accumulatedStep(batches: readonly Batch[], lr: number): Promise<StepOutputs | null> {
     let acc: Map<string, ort.Tensor> | null = null;
     let lossSum = 0;
     let weight = 0;
@@ -199,6 +204,7 @@ export class Trainer {
     let entry = this.sessions.get(key);
     if (!entry) {
       entry = (async () => {
+        const start = performance.now();
         const step = build();
         this.checkParams(step.paramNames);
         const session = await createSession(step.graph, {
@@ -207,6 +213,7 @@ export class Trainer {
           preferredOutputLocation: this.opts.stateOnDevice ? this.deviceOutputs(step) : undefined,
           ...this.opts.session,
         });
+        this.compileSeconds += (performance.now() - start) / 1000;
         return { session, step };
       })();
       this.sessions.set(key, entry);

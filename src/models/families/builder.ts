@@ -63,10 +63,18 @@ export class ForwardBuilder {
       t = this.g.param(name, stored);
       this.params.set(name, t);
     } else {
-      t = this.g.initializer(name, this.m.weights.get(name).data, stored);
+      t = this.frozen(name, stored);
     }
     this.leaves.set(name, t);
     return t;
+  }
+
+  /** A frozen base weight: mapped from the checkpoint where the store can (16-bit ones upcast), else a copy. */
+  private frozen(name: string, shape: readonly number[]): Tensor {
+    const mapped = this.m.weights.mapped?.(name);
+    if (!mapped) return this.g.initializer(name, this.m.weights.get(name).data, shape);
+    const w = this.g.mappedInitializer(name, mapped.slice, shape, mapped.dtype);
+    return w.dtype === 'float32' ? w : op.cast(w, 'float32');
   }
 
   /** An adapter tensor by PEFT name: a param under policy 'adapter', else an initializer from the adapter's weights. */

@@ -18,6 +18,35 @@ test('the meter derives throughput and ETA from the steps it has seen', () => {
   expect(e2.etaSeconds).toBeCloseTo(3 * 8);
 });
 
+test('throughput and ETA leave out the seconds spent building graphs and sessions', () => {
+  let now = 0;
+  const meter = new ProgressMeter(3, () => now);
+  now = 12; // a first step of 2 s after 10 s of graph building and session creation
+  const first = meter.event({
+    epoch: 1,
+    step: 1,
+    loss: 2,
+    learningRate: 1e-3,
+    gradNorm: 1,
+    tokens: 1000,
+    compileSeconds: 10,
+  });
+  expect(first.tokensPerSecond).toBeCloseTo(500);
+  expect(first.elapsedSeconds).toBe(12);
+  expect(first.etaSeconds).toBeCloseTo(4);
+  now = 14;
+  const second = meter.event({
+    epoch: 1,
+    step: 2,
+    loss: 2,
+    learningRate: 1e-3,
+    gradNorm: 1,
+    tokens: 1000,
+    compileSeconds: 0,
+  });
+  expect(second.tokensPerSecond).toBeCloseTo(500);
+});
+
 test('JSON lines and the terminal bar carry the step fields', () => {
   const e = {
     epoch: 1,

@@ -1,0 +1,224 @@
+/**
+ * `npm run bench:scale`: LoRA training (r 8 on q/v, batch 1, 2 threads, 3 steps after 1 warm-up) of a random
+ * model of Qwen2-0.5B's shape (hidden 896, 24 layers, 14 heads, 2 key/value heads, intermediate 4864, vocabulary
+ * 151,936; written once to /tmp) at 512, 1,024, 2,048 and 4,096 tokens per sample, each next to
+ * ../shared/bench/torch_peer.py with the same shape in the same run. Each side runs in a child process watched
+ * under a memory cap (WHETSTONE_BENCH_MEMORY_CAP_GIB, 18 GiB): one that passes it is killed and reported as out of
+ * memory, and the benchmark goes on. Prints seconds per step, tokens/s and peak RSS of both, and our delay to the
+ * first step (graph build + emission + session creation, and the step itself); the last line is one JSON object.
+ * Needs ~5 GB in /tmp; run it under `flock /tmp/whetstone-bigmem.lock`.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ADAMW_DEFAULTS } from '../src/engine/optim';
+import { writeDemoModel } from '../src/models/demo';
+import { loadModel } from '../src/models/model';
+import { parseHyperparameters } from '../src/training/hyperparameters';
+import { parameterize } from '../src/training/parameterization';
+import { Rng } from '../src/training/rng';
+import { SftObjective } from '../src/training/sft';
+import { TrainState } from '../src/training/train-state';
+import { Trainer } from '../src/training/trainer';
+import { randomBatch } from './bench-model';
+import { peerScript, torchPython } from './peer';
+
+/** Qwen2-0.5B's shape (untied head, as the peer builds it). */
+const SHAPE = {
+  hiddenSize: 896,
+  numLayers: 24,
+  numHeads: 14,
+  numKeyValueHeads: 2,
+  intermediateSize: 4864,
+  vocabSize: 151_936,
+  maxPositionEmbeddings: 32_768,
+  seed: 0,
+};
+const LENGTHS = [512, 1024, 2048, 4096];
+const BENCH = { steps: 3, warmup: 1, threads: 2, loraRank: 8, loraAlpha: 16, learningRate: 1e-3 };
+const MODEL_DIR = path.join(os.tmpdir(), 'whetstone-scale-0.5b');
+const GIB = 2 ** 30;
+const CAP_BYTES = Number(process.env.WHETSTONE_BENCH_MEMORY_CAP_GIB ?? 18) * GIB;
+
+interface SideResult {
+  secondsPerStep: number;
+  tokensPerSecond: number;
+  peakRssMiB: number;
+  /** Ours only: seconds from the trainer's creation to the end of the first step, and its compile part. */
+  firstStepSeconds?: number;
+  compileSeconds?: number;
+}
+type Outcome = SideResult | { outOfMemory: true; peakRssMiB: number } | { failed: string };
+
+/** One length in this process (the child): LoRA steps on random tokens. */
+async function child(seq: number): Promise<SideResult> {
+  const model = await loadModel(MODEL_DIR);
+  const rng = Rng.fromSeed(0);
+  const params = parameterize(model, {
+    scale: 'lora',
+    hyperparameters: parseHyperparameters({
+      loraRank: BENCH.loraRank,
+      loraAlpha: BENCH.loraAlpha,
+      loraTargets: ['q_proj', 'v_proj'],
+    }),
+    adapterDir: null,
+    rng,
+  });
+  const start = performance.now();
+  const trainer = new Trainer(
+    new SftObjective(params.forward, params.initial),
+    TrainState.initial(params.initial),
+    {
+      adamW: { ...ADAMW_DEFAULTS, weightDecay: 0.01 },
+      maxGradNorm: 1,
+      weightDecayAll: true,
+      threads: BENCH.threads,
+      random: () => rng.next(),
+    },
+  );
+  const batch = randomBatch(1, seq, SHAPE.vocabSize, rng);
+  const first = await trainer.step([batch], BENCH.learningRate);
+  const firstStepSeconds = (performance.now() - start) / 1000;
+  for (let i = 1; i < BENCH.warmup; i++) await trainer.step([batch], BENCH.learningRate);
+  const t0 = performance.now();
+  for (let i = 0; i < BENCH.steps; i++) await trainer.step([batch], BENCH.learningRate);
+  const secondsPerStep = (performance.now() - t0) / 1000 / BENCH.steps;
+  await trainer.release();
+  return {
+    secondsPerStep,
+    tokensPerSecond: seq / secondsPerStep,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    firstStepSeconds,
+    compileSeconds: first.compileSeconds,
+  };
+}
+
+function rssBytes(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Run a command, killing it when its RSS passes the cap; its last stdout line is JSON. */
+function capped(
+  cmd: string,
+  args: string[],
+): Promise<{ json?: Record<string, unknown>; oom?: number; err?: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let peak = 0;
+    let killed = false;
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+    const watch = setInterval(() => {
+      const rss = rssBytes(p.pid!);
+      peak = Math.max(peak, rss);
+      if (rss > CAP_BYTES && !killed) {
+        killed = true;
+        p.kill('SIGKILL');
+      }
+    }, 50);
+    p.on('close', (code, signal) => {
+      clearInterval(watch);
+      const last = out.trim().split('\n').pop();
+      if (killed || signal === 'SIGKILL') resolve({ oom: peak });
+      else if (code !== 0 || !last)
+        resolve({ err: `exit ${code ?? signal}: ${err.trim().split('\n').pop()}` });
+      else resolve({ json: JSON.parse(last) as Record<string, unknown> });
+    });
+  });
+}
+
+function outcome(
+  r: Awaited<ReturnType<typeof capped>>,
+  read: (j: Record<string, unknown>) => SideResult,
+): Outcome {
+  if (r.oom !== undefined) return { outOfMemory: true, peakRssMiB: r.oom / 2 ** 20 };
+  if (r.err) return { failed: r.err };
+  return read(r.json!);
+}
+
+const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+function describe(o: Outcome): string {
+  if ('outOfMemory' in o) return `out of memory (killed at ${round(o.peakRssMiB / 1024)} GiB)`;
+  if ('failed' in o) return `failed: ${o.failed}`;
+  return (
+    `${round(o.secondsPerStep)} s/step, ${round(o.tokensPerSecond, 1)} tok/s, peak ${round(o.peakRssMiB / 1024)} GiB` +
+    (o.firstStepSeconds !== undefined
+      ? `, first step after ${round(o.firstStepSeconds, 1)} s (compile ${round(o.compileSeconds ?? 0, 1)} s)`
+      : '')
+  );
+}
+
+async function main(): Promise<void> {
+  const [flag, seq] = process.argv.slice(2);
+  if (flag === '--child') {
+    process.stdout.write(JSON.stringify(await child(Number(seq))) + '\n');
+    return;
+  }
+  if (!fs.existsSync(path.join(MODEL_DIR, 'config.json'))) {
+    process.stdout.write(`writing the random 0.5B-shape model to ${MODEL_DIR}\n`);
+    writeDemoModel(MODEL_DIR, SHAPE);
+  }
+  const lengths = process.env.WHETSTONE_BENCH_LENGTHS?.split(',').map(Number) ?? LENGTHS;
+  const peer = peerScript('torch_peer.py');
+  const python = peer ? torchPython() : null;
+  if (!python)
+    process.stdout.write('no PyTorch peer (../shared/bench/torch_peer.py with a python3 that has torch)\n');
+  const results: Record<
+    string,
+    { whetstone: Outcome; torch: Outcome | null; memory?: number; speed?: number }
+  > = {};
+  for (const t of lengths) {
+    const ours = outcome(
+      await capped(process.execPath, [__filename, '--child', String(t)]),
+      (j) => j as never,
+    );
+    const theirs = python
+      ? outcome(
+          await capped(python, [
+            peer!,
+            ...['--mode', 'lora', '--hidden', '896', '--layers', '24', '--heads', '14', '--kv-heads', '2'],
+            ...['--inter', '4864', '--vocab', String(SHAPE.vocabSize), '--batch', '1', '--seq', String(t)],
+            ...['--steps', String(BENCH.steps), '--warmup', String(BENCH.warmup), '--threads', '2'],
+            ...['--rank', String(BENCH.loraRank)],
+          ]),
+          (j) => ({
+            secondsPerStep: Number(j.ms_per_step) / 1000,
+            tokensPerSecond: Number(j.tokens_per_s),
+            peakRssMiB: Number(j.peak_rss_mib),
+          }),
+        )
+      : null;
+    const both = 'secondsPerStep' in ours && theirs && 'secondsPerStep' in theirs;
+    results[t] = {
+      whetstone: ours,
+      torch: theirs,
+      ...(both
+        ? {
+            memory: round(ours.peakRssMiB / theirs.peakRssMiB),
+            speed: round(ours.tokensPerSecond / theirs.tokensPerSecond),
+          }
+        : {}),
+    };
+    const r = results[t];
+    process.stdout.write(
+      `${String(t).padStart(4)} tokens  whetstone ${describe(ours)}\n` +
+        `             torch     ${theirs ? describe(theirs) : 'not run'}\n` +
+        (both ? `             memory x${r.memory}, speed x${r.speed}\n` : ''),
+    );
+  }
+  process.stdout.write(JSON.stringify({ capGiB: CAP_BYTES / GIB, lengths: results }) + '\n');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:scale: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,260 @@
+/**
+ * The memory plan of a training job: before the first step, estimate the peak resident memory of the job's model,
+ * method, parameter scale, batch and sequence length, and choose the memory layout (query-blocked attention,
+ * chunked head + loss, per-layer activation checkpointing) that fits the worker's budget, or refuse the job with
+ * the estimate, the budget and what to change. The API runs the same estimate on the model's stored shape, so a
+ * job no worker can fit is refused when it is created. Coefficients are calibrated against measured peaks
+ * (`npm run bench:scale`); see the README of src/training.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { UserInputError } from '../errors';
+import type { ParameterScale } from './config-file';
+import { Hyperparameters, defaultSequenceLength } from './hyperparameters';
+import type { MethodName } from './methods';
+
+/** What the planner may switch on; absent = the plain path. */
+export interface MemoryLayout {
+  /** Query rows per attention block (scores never held as T x T per head for every layer). */
+  attentionBlock?: number;
+  /** Tokens per chunk of the LM head and cross-entropy (no full T x vocabulary logits). */
+  lossChunk?: number;
+  /** Keep only each decoder layer's input for backward and recompute the rest. */
+  checkpointLayers?: boolean;
+}
+
+/** The dimensions the estimate needs (config.json's, as the API stores them for a registered model). */
+export interface ModelShape {
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  vocabSize: number;
+}
+
+export interface MemoryJob {
+  shape: ModelShape;
+  /** Every weight of the checkpoint. */
+  parameters: number;
+  /** Tensors the optimizer updates (all of them for a full update, the adapter's otherwise). */
+  trainableParameters: number;
+  method: MethodName;
+  batchSize: number;
+  /** Tokens per sample the model sees (prompt tuning's virtual tokens included). */
+  sequenceLength: number;
+  /** RL: completions per prompt (each one a row of the update's batch). */
+  numGenerations?: number;
+}
+
+export interface MemoryEstimate {
+  totalBytes: number;
+  parts: {
+    runtime: number;
+    weights: number;
+    trainState: number;
+    activations: number;
+    attention: number;
+    logits: number;
+  };
+}
+
+const F32 = 4;
+export const GIB = 2 ** 30;
+
+/**
+ * Calibration (bench:scale, 0.5B shape, LoRA, CPU): `weightCopies` resident float32 copies of each frozen weight
+ * (the session's initializer plus MLAS's pre-packed forward/backward products); `layerFloats` per token and layer
+ * of saved activations in units of (hidden, intermediate); the ONNX Runtime process floor.
+ */
+export const CALIBRATION = {
+  runtimeBytes: 0.6 * GIB,
+  weightCopies: 2.6,
+  /** Saved activations per token per layer: a * hidden + b * intermediate + c * (q + 2 kv) floats. */
+  layerFloats: { hidden: 12, intermediate: 5, projections: 3 },
+  /** Score-sized tensors alive per attention of the plain path (scores, probabilities, their gradient). */
+  scoreCopies: 3,
+  /** Logits-sized tensors alive in the plain loss (logits, log-softmax, gradient). */
+  logitCopies: 3,
+  /** Trainable float32 tensors per parameter: value, gradient, two moments, and the step's new three. */
+  stateCopies: 7,
+};
+
+/** Rows in one forward/backward pass: preference pairs are stacked, RL updates every completion. */
+function rows(job: MemoryJob): number {
+  if (job.method === 'REWARD_MODEL' || job.method === 'DPO') return 2 * job.batchSize;
+  if (job.method === 'RL') return job.batchSize * (job.numGenerations ?? 1);
+  return job.batchSize;
+}
+
+/** The peak resident memory of one optimizer step of `job` under `layout`. */
+export function estimatePeak(job: MemoryJob, layout: MemoryLayout = {}): MemoryEstimate {
+  const { hiddenSize: c, numLayers: l, numHeads: h, numKvHeads: kv, headDim: d } = job.shape;
+  const { intermediateSize: inter, vocabSize: v } = job.shape;
+  const b = rows(job);
+  const t = job.sequenceLength;
+  const k = CALIBRATION;
+  const frozen = Math.max(job.parameters - job.trainableParameters, 0);
+  const perLayer =
+    k.layerFloats.hidden * c +
+    k.layerFloats.intermediate * inter +
+    k.layerFloats.projections * (h + 2 * kv) * d;
+  // Checkpointing keeps each layer's input and recomputes one layer at a time during backward.
+  const activations = layout.checkpointLayers ? (l * c + perLayer) * b * t * F32 : l * perLayer * b * t * F32;
+  // Plain attention keeps every layer's (B, H, T, T) probabilities for backward; blocked attention keeps one
+  // (B, H, block, T) block at a time (plus (B, H, T) statistics per layer).
+  const attention = layout.attentionBlock
+    ? (k.scoreCopies * b * h * Math.min(layout.attentionBlock, t) * t + l * b * h * t) * F32
+    : (l + k.scoreCopies - 1) * b * h * t * t * F32;
+  // A reward model's score head has one output per row: no vocabulary-sized tensor.
+  const width = job.method === 'REWARD_MODEL' ? 1 : v;
+  const logits = k.logitCopies * b * Math.min(layout.lossChunk ?? t, t) * width * F32;
+  const parts = {
+    runtime: k.runtimeBytes,
+    weights: frozen * F32 * k.weightCopies,
+    trainState: job.trainableParameters * F32 * k.stateCopies,
+    activations,
+    attention,
+    logits,
+  };
+  return { totalBytes: Object.values(parts).reduce((a, x) => a + x, 0), parts };
+}
+
+/** Layouts from the cheapest in recomputation to the most frugal; the plan takes the first that fits. */
+export const LAYOUTS: readonly MemoryLayout[] = [
+  {},
+  { lossChunk: 1024 },
+  { lossChunk: 1024, attentionBlock: 512 },
+  { lossChunk: 1024, attentionBlock: 512, checkpointLayers: true },
+  { lossChunk: 256, attentionBlock: 128, checkpointLayers: true },
+];
+
+export interface MemoryPlan {
+  layout: MemoryLayout;
+  estimate: MemoryEstimate;
+  budgetBytes: number;
+}
+
+export const gib = (bytes: number) => `${(bytes / GIB).toFixed(1)} GiB`;
+
+/** The largest value in [1, upTo] for which `fits` holds (it is monotone), or 0. */
+function largest(upTo: number, fits: (n: number) => boolean): number {
+  let lo = 0;
+  let hi = upTo;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (fits(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/**
+ * The first of `layouts` whose estimate fits `budgetBytes`; none fitting is a UserInputError (code
+ * MEMORY_BUDGET_EXCEEDED) stating the smallest estimate, the budget, and the batch size or sequence length that
+ * would fit.
+ */
+export function planMemory(
+  job: MemoryJob,
+  budgetBytes: number,
+  layouts: readonly MemoryLayout[] = LAYOUTS,
+): MemoryPlan {
+  for (const layout of layouts) {
+    const estimate = estimatePeak(job, layout);
+    if (estimate.totalBytes <= budgetBytes) return { layout, estimate, budgetBytes };
+  }
+  const frugal = layouts[layouts.length - 1];
+  const estimate = estimatePeak(job, frugal);
+  const fits = (j: MemoryJob) => estimatePeak(j, frugal).totalBytes <= budgetBytes;
+  const batch = largest(job.batchSize - 1, (n) => fits({ ...job, batchSize: n }));
+  const length = largest(job.sequenceLength - 1, (n) => fits({ ...job, sequenceLength: n }));
+  const changes = [
+    batch ? `batchSize ${batch} (with gradientAccumulationSteps for the same effective batch)` : '',
+    length ? `maxSequenceLength ${length}` : '',
+    job.trainableParameters >= job.parameters ? 'parameterScale LORA' : '',
+  ].filter(Boolean);
+  throw new UserInputError(
+    `this job needs an estimated ${gib(estimate.totalBytes)} of memory (batch ${job.batchSize} x ` +
+      `${job.sequenceLength} tokens, even with blocked attention, chunked loss and checkpointed layers), more ` +
+      `than the worker's budget of ${gib(budgetBytes)}; ` +
+      (changes.length
+        ? `lower it: ${changes.join(', or ')}`
+        : 'no batch size or sequence length fits: use a smaller model or a worker with more memory'),
+    ['hyperparameters'],
+    'MEMORY_BUDGET_EXCEEDED',
+  );
+}
+
+/** Bytes of memory the OS can give now (Linux MemAvailable, else free memory). */
+function availableBytes(): number {
+  try {
+    const m = /MemAvailable:\s+(\d+) kB/.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux: fall through
+  }
+  return os.freemem();
+}
+
+const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: GIB, t: 2 ** 40 };
+
+/**
+ * The training memory budget in bytes: WHETSTONE_MEMORY_BUDGET (bytes, or with a unit: 8GiB, 512M, 20g), else
+ * 90% of the memory available now.
+ */
+export function memoryBudget(env: Record<string, string | undefined> = process.env): number {
+  const raw = env.WHETSTONE_MEMORY_BUDGET?.trim();
+  if (!raw) return Math.floor(0.9 * availableBytes());
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(raw);
+  if (!m || Number(m[1]) <= 0) {
+    throw new UserInputError(
+      `environment variable WHETSTONE_MEMORY_BUDGET=${raw} must be a size such as 8GiB, 512MiB or 12000000000`,
+      ['WHETSTONE_MEMORY_BUDGET'],
+    );
+  }
+  return Math.floor(Number(m[1]) * UNITS[m[2].toLowerCase()]);
+}
+
+/** A model's shape from its parsed config. */
+export function shapeOf(c: ModelShape): ModelShape {
+  const { hiddenSize, numLayers, numHeads, numKvHeads, headDim, intermediateSize, vocabSize } = c;
+  return { hiddenSize, numLayers, numHeads, numKvHeads, headDim, intermediateSize, vocabSize };
+}
+
+/**
+ * The job as the plan sees it, from what the API also knows (the stored shape and parameter count). LoRA's
+ * trainables are bounded by rank x (hidden + the widest projection) per target and layer.
+ */
+export function memoryJob(
+  shape: ModelShape,
+  parameters: number,
+  o: {
+    method: MethodName;
+    scale: ParameterScale;
+    hp: Pick<
+      Hyperparameters,
+      'batchSize' | 'maxSequenceLength' | 'numVirtualTokens' | 'loraRank' | 'loraTargets' | 'numGenerations'
+    >;
+    maxPositions: number;
+  },
+): MemoryJob {
+  const virtual = o.scale === 'prompt_tuning' ? o.hp.numVirtualTokens : 0;
+  const text = o.hp.maxSequenceLength ?? defaultSequenceLength(o.maxPositions, virtual)!;
+  const c = shape.hiddenSize;
+  const targets = o.hp.loraTargets === 'all-linear' ? 7 : o.hp.loraTargets.length;
+  const trainable = {
+    full: parameters,
+    lora: o.hp.loraRank * (c + Math.max(shape.intermediateSize, 3 * c)) * targets * shape.numLayers,
+    prompt_tuning: o.hp.numVirtualTokens * c,
+  }[o.scale];
+  return {
+    shape: shapeOf(shape),
+    parameters,
+    trainableParameters: trainable,
+    method: o.method,
+    batchSize: o.hp.batchSize,
+    sequenceLength: text + virtual,
+    ...(o.method === 'RL' ? { numGenerations: o.hp.numGenerations } : {}),
+  };
+}

@@ -1,0 +1,102 @@
+import * as os from 'node:os';
+import {
+  GIB,
+  LAYOUTS,
+  MemoryJob,
+  estimatePeak,
+  memoryBudget,
+  memoryJob,
+  planMemory,
+} from '../../../src/training/memory-plan';
+import { parseHyperparameters } from '../../../src/training/hyperparameters';
+import { UserInputError } from '../../../src/errors';
+
+/** Qwen2-0.5B's shape, LoRA on q/v, one sample. */
+const SHAPE = {
+  hiddenSize: 896,
+  numLayers: 24,
+  numHeads: 14,
+  numKvHeads: 2,
+  headDim: 64,
+  intermediateSize: 4864,
+  vocabSize: 151_936,
+};
+const job = (sequenceLength: number, over: Partial<MemoryJob> = {}): MemoryJob => ({
+  ...memoryJob(SHAPE, 630e6, {
+    method: 'SFT',
+    scale: 'lora',
+    hp: parseHyperparameters({ batchSize: 1, maxSequenceLength: sequenceLength }),
+    maxPositions: 32_768,
+  }),
+  ...over,
+});
+
+test('the estimate grows with the sequence length and the batch under every layout', () => {
+  for (const layout of LAYOUTS) {
+    let last = 0;
+    for (const t of [128, 512, 1024, 2048, 4096]) {
+      const e = estimatePeak(job(t), layout).totalBytes;
+      expect(e).toBeGreaterThan(last);
+      last = e;
+    }
+    expect(estimatePeak(job(1024, { batchSize: 4 }), layout).totalBytes).toBeGreaterThan(
+      estimatePeak(job(1024), layout).totalBytes,
+    );
+  }
+});
+
+test('each layout of the list needs no more than the one before it', () => {
+  for (const t of [512, 4096]) {
+    const peaks = LAYOUTS.map((l) => estimatePeak(job(t), l).totalBytes);
+    peaks.slice(1).forEach((p, i) => expect(p).toBeLessThanOrEqual(peaks[i]));
+  }
+});
+
+test('the plan takes the first layout that fits the budget, and it fits', () => {
+  for (const budget of [8, 10, 12, 16, 64].map((g) => g * GIB)) {
+    for (const t of [512, 2048, 4096]) {
+      let plan;
+      try {
+        plan = planMemory(job(t), budget);
+      } catch {
+        continue;
+      }
+      expect(plan.estimate.totalBytes).toBeLessThanOrEqual(budget);
+      const i = LAYOUTS.indexOf(plan.layout);
+      LAYOUTS.slice(0, i).forEach((l) => expect(estimatePeak(job(t), l).totalBytes).toBeGreaterThan(budget));
+    }
+  }
+  expect(planMemory(job(512), 64 * GIB).layout).toEqual({});
+});
+
+test('a job that fits nowhere is refused with its estimate, the budget and what to change', () => {
+  const big = job(4096, { batchSize: 8 });
+  let err: unknown;
+  try {
+    planMemory(big, 12 * GIB);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(UserInputError);
+  const u = err as UserInputError;
+  expect(u.code).toBe('MEMORY_BUDGET_EXCEEDED');
+  const estimate = estimatePeak(big, LAYOUTS[LAYOUTS.length - 1]).totalBytes;
+  expect(u.message).toContain(`${(estimate / GIB).toFixed(1)} GiB`);
+  expect(u.message).toContain('budget of 12.0 GiB');
+  const batch = Number(/batchSize (\d+)/.exec(u.message)?.[1]);
+  expect(batch).toBeGreaterThanOrEqual(1);
+  expect(() => planMemory({ ...big, batchSize: batch }, 12 * GIB)).not.toThrow();
+  expect(() => planMemory({ ...big, batchSize: batch + 1 }, 12 * GIB)).toThrow(UserInputError);
+  // Below the weights themselves, nothing fits.
+  expect(() => planMemory(job(16), 1 * GIB)).toThrow(/no batch size or sequence length fits/);
+});
+
+test('the budget comes from WHETSTONE_MEMORY_BUDGET, else from the memory available', () => {
+  expect(memoryBudget({ WHETSTONE_MEMORY_BUDGET: '8GiB' })).toBe(8 * GIB);
+  expect(memoryBudget({ WHETSTONE_MEMORY_BUDGET: '512m' })).toBe(512 * 2 ** 20);
+  expect(memoryBudget({ WHETSTONE_MEMORY_BUDGET: '1000000' })).toBe(1e6);
+  expect(() => memoryBudget({ WHETSTONE_MEMORY_BUDGET: 'lots' })).toThrow(/WHETSTONE_MEMORY_BUDGET=lots/);
+  const available = memoryBudget({});
+  expect(available).toBeGreaterThan(0);
+  expect(available).toBeLessThan(os.totalmem());
+});
