@@ -3,10 +3,12 @@ import { InitialSchema1732730000000 } from './1732730000000-InitialSchema';
 import { Evaluations1795800000000 } from './1795800000000-Evaluations';
 import { RewardModelJob1796400000000 } from './1796400000000-RewardModelJob';
 import { HyperparametersStoredOnce1797000000000 } from './1797000000000-HyperparametersStoredOnce';
+import { ModelShape1797100000000 } from './1797100000000-ModelShape';
 
 export const MIGRATIONS = [
   InitialSchema1732730000000,
   Evaluations1795800000000,
   RewardModelJob1796400000000,
   HyperparametersStoredOnce1797000000000,
+  ModelShape1797100000000,
 ];

@@ -41,6 +41,11 @@ export interface Config {
   consoleDir: string;
   /** Seconds to wait for requests and jobs to drain on SIGTERM. */
   shutdownGraceSeconds: number;
+  /**
+   * WHETSTONE_MEMORY_BUDGET: the memory a training job may use on a worker (the memory plan fits its layout to it,
+   * and the API refuses a job whose estimate exceeds it); null: 90% of the memory available when the job starts.
+   */
+  memoryBudgetBytes: number | null;
 }
 
 type Env = Record<string, string | undefined>;
@@ -84,6 +89,21 @@ function importRoot(env: Env, dataDir: string): string | null {
   return path.resolve(raw);
 }
 
+const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+
+/** A size in bytes, or with a unit (8GiB, 512M, 20g); null when unset. */
+export function parseMemoryBudget(raw: string | undefined): number | null {
+  if (raw === undefined || raw.trim() === '') return null;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(raw.trim());
+  if (!m || Number(m[1]) <= 0) {
+    throw new UserInputError(
+      `environment variable WHETSTONE_MEMORY_BUDGET=${raw} must be a size such as 8GiB, 512MiB or 12000000000`,
+      ['WHETSTONE_MEMORY_BUDGET'],
+    );
+  }
+  return Math.floor(Number(m[1]) * UNITS[m[2].toLowerCase()]);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(env.WHETSTONE_DATA_DIR || 'data');
   return {
@@ -104,5 +124,6 @@ export function loadConfig(env: Env = process.env): Config {
     metricsFlushMs: integer(env, 'WHETSTONE_METRICS_FLUSH_MS', 1000, 10, 60_000),
     consoleDir: path.resolve(env.WHETSTONE_CONSOLE_DIR || 'dist/console'),
     shutdownGraceSeconds: integer(env, 'WHETSTONE_SHUTDOWN_GRACE_S', 30, 0, 3600),
+    memoryBudgetBytes: parseMemoryBudget(env.WHETSTONE_MEMORY_BUDGET),
   };
 }

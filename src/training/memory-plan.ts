@@ -8,20 +8,12 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { parseMemoryBudget } from '../config';
 import { UserInputError } from '../errors';
+import { MemoryLayout } from '../models/memory-layout';
 import type { ParameterScale } from './config-file';
 import { Hyperparameters, defaultSequenceLength } from './hyperparameters';
 import type { MethodName } from './methods';
-
-/** What the planner may switch on; absent = the plain path. */
-export interface MemoryLayout {
-  /** Query rows per attention block (scores never held as T x T per head for every layer). */
-  attentionBlock?: number;
-  /** Tokens per chunk of the LM head and cross-entropy (no full T x vocabulary logits). */
-  lossChunk?: number;
-  /** Keep only each decoder layer's input for backward and recompute the rest. */
-  checkpointLayers?: boolean;
-}
 
 /** The dimensions the estimate needs (config.json's, as the API stores them for a registered model). */
 export interface ModelShape {
@@ -197,23 +189,9 @@ function availableBytes(): number {
   return os.freemem();
 }
 
-const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: GIB, t: 2 ** 40 };
-
-/**
- * The training memory budget in bytes: WHETSTONE_MEMORY_BUDGET (bytes, or with a unit: 8GiB, 512M, 20g), else
- * 90% of the memory available now.
- */
+/** The training memory budget in bytes: WHETSTONE_MEMORY_BUDGET (see config.ts), else 90% of what is available now. */
 export function memoryBudget(env: Record<string, string | undefined> = process.env): number {
-  const raw = env.WHETSTONE_MEMORY_BUDGET?.trim();
-  if (!raw) return Math.floor(0.9 * availableBytes());
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(raw);
-  if (!m || Number(m[1]) <= 0) {
-    throw new UserInputError(
-      `environment variable WHETSTONE_MEMORY_BUDGET=${raw} must be a size such as 8GiB, 512MiB or 12000000000`,
-      ['WHETSTONE_MEMORY_BUDGET'],
-    );
-  }
-  return Math.floor(Number(m[1]) * UNITS[m[2].toLowerCase()]);
+  return parseMemoryBudget(env.WHETSTONE_MEMORY_BUDGET) ?? Math.floor(0.9 * availableBytes());
 }
 
 /** A model's shape from its parsed config. */

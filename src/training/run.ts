@@ -170,7 +170,7 @@ export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promis
   const dataPrint = fingerprint(tokenized.examples);
   if (saved) checkResumable(saved, req, dataPrint, tokenized.examples.length);
 
-  planJobMemory(model, req);
+  const memory = planJobMemory(model, req);
   const rng = saved ? Rng.fromState(saved.rng) : Rng.fromSeed(hp.seed);
   const params: Parameterization = (req.method.parameterize ?? parameterize)(model, {
     scale: req.parameterScale,
@@ -182,6 +182,7 @@ export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promis
   const state = saved ? restoreState(saved, params, req.resumeFrom!) : TrainState.initial(params.initial);
   const trainer = new Trainer(objective, state, {
     ...optimizerOptions(hp),
+    memoryLayout: memory.layout,
     executionProvider: req.executionProvider,
     threads: req.threads ?? undefined,
     random: () => rng.next(),
@@ -198,6 +199,7 @@ export async function runTraining(req: TrainingRequest, hooks: RunHooks): Promis
   };
   const plan = planSteps(data.size, options);
   const validation = await Validation.create({
+    memoryLayout: memory.layout,
     method: req.method,
     rows: rows.validation,
     model,

@@ -9,6 +9,7 @@ import { UserInputError } from '../../errors';
 import { parseModelConfig } from '../../models/config';
 import { headerEntries, headerLength, INDEX_FILE, SINGLE_FILE } from '../../models/safetensors';
 import type { ServerFiles } from '../common/server-files';
+import { ModelShape, shapeOf } from '../../training/memory-plan';
 
 export interface ModelFacts {
   /** The folder's real path. */
@@ -18,6 +19,7 @@ export interface ModelFacts {
   parameterCount: number;
   maxSequenceLength: number;
   vocabularySize: number;
+  shape: ModelShape;
 }
 
 /** Largest config.json and model.safetensors.index.json read (real ones are a few kilobytes). */
@@ -90,5 +92,6 @@ export async function inspectModelFolder(files: ServerFiles, given: string): Pro
     parameterCount,
     maxSequenceLength: config.maxPositionEmbeddings,
     vocabularySize: config.vocabSize,
+    shape: shapeOf(config),
   };
 }

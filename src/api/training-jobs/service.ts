@@ -28,6 +28,7 @@ import type { DatasetService } from '../datasets/service';
 import { badInput, conflict, notFound } from '../errors';
 import type { ModelService } from '../models/service';
 import { decodeCursor, encodeCursor } from './cursor';
+import { checkJobMemory } from './memory';
 import { HyperparameterSpecification, hyperparameterSpecification } from './hyperparameter-types';
 import type { ApiHyperparameters } from './hyperparameters';
 import { SERIES_COLUMNS, type StepRange, type StepSeries, toStepSeries } from './step-series';
@@ -166,6 +167,7 @@ export class TrainingJobService {
       if (err instanceof UserInputError) throw badInput(err.message, err.path);
       throw err;
     }
+    checkJobMemory(model, input.method, input.parameterScale, hyperparameters);
     const rewardModelJobId = await this.rewardModelOf(principal, input);
     const job = await this.db.getRepository(TrainingJobEntity).save({
       projectId: principal.projectId,

@@ -1,4 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import type { ModelShape } from '../../training/memory-plan';
 import { bigintAsNumber } from './columns';
 
 /** A Hugging Face model folder registered on the server's disk (or a disk every worker mounts at the same path). */
@@ -32,6 +33,10 @@ export class BaseModelEntity {
 
   @Column({ name: 'vocabulary_size', type: 'integer' })
   vocabularySize: number;
+
+  /** config.json's dimensions, for the memory estimate of jobs (null: registered before they were stored). */
+  @Column({ type: 'jsonb', nullable: true })
+  shape: ModelShape | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
   createdAt: Date;

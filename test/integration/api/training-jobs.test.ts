@@ -136,6 +136,26 @@ describe('training jobs through the API (no worker)', () => {
     expect(await jobCount()).toBe(before);
   });
 
+  it("refuses a job whose memory estimate exceeds the workers' budget, stating both, and stores nothing", async () => {
+    const before = await jobCount();
+    process.env.WHETSTONE_MEMORY_BUDGET = '100MiB';
+    try {
+      const r = await api.admin(CREATE_JOB, { input: job({ hyperparameters: { batchSize: 4 } }) });
+      expect(errorCode(r)).toBe('BAD_USER_INPUT');
+      expect(r.errors?.[0].extensions).toMatchObject({
+        reason: 'MEMORY_BUDGET_EXCEEDED',
+        path: ['input', 'hyperparameters'],
+      });
+      expect(r.errors?.[0].message).toMatch(/needs an estimated \d+\.\d GiB of memory .* budget of 0\.1 GiB/);
+    } finally {
+      delete process.env.WHETSTONE_MEMORY_BUDGET;
+    }
+    expect(await jobCount()).toBe(before);
+    // Under the default budget (the memory available) the same job is accepted.
+    const ok = await api.admin(CREATE_JOB, { input: job({ hyperparameters: { batchSize: 4 } }) });
+    expect(ok.errors).toBeUndefined();
+  });
+
   it('cancels a QUEUED job at once; a finished job cannot be cancelled (CONFLICT)', async () => {
     const id = (await api.admin(CREATE_JOB, { input: job() })).data?.createTrainingJob.id;
     const cancel = `mutation($id: ID!) { cancelTrainingJob(id: $id) { status finishedAt cancelRequested } }`;

@@ -1,0 +1,37 @@
+/**
+ * The memory check at job creation: the worker's memory plan (src/training/memory-plan.ts) run on the model's
+ * stored shape and parameter count (no weights are read on the API's event loop), against the workers' budget
+ * (WHETSTONE_MEMORY_BUDGET, which a deployment sets alike for its API and workers).
+ */
+import { GraphQLError } from 'graphql';
+import type { BaseModelEntity } from '../../db/entities';
+import { UserInputError } from '../../errors';
+import type { ParameterScale } from '../../training/config-file';
+import type { JobHyperparameters } from '../../training/hyperparameters';
+import { memoryBudget, memoryJob, planMemory } from '../../training/memory-plan';
+import type { MethodName } from '../../training/methods';
+
+/** Throws BAD_USER_INPUT (reason MEMORY_BUDGET_EXCEEDED, the estimate and budget in the message) when no layout fits. */
+export function checkJobMemory(
+  model: Pick<BaseModelEntity, 'shape' | 'parameterCount' | 'maxSequenceLength'>,
+  method: MethodName,
+  parameterScale: string,
+  hp: JobHyperparameters,
+  budgetBytes = memoryBudget(),
+): void {
+  if (!model.shape) return;
+  const job = memoryJob(model.shape, model.parameterCount, {
+    method,
+    scale: parameterScale.toLowerCase() as ParameterScale,
+    hp,
+    maxPositions: model.maxSequenceLength,
+  });
+  try {
+    planMemory(job, budgetBytes);
+  } catch (err) {
+    if (!(err instanceof UserInputError)) throw err;
+    throw new GraphQLError(err.message, {
+      extensions: { code: 'BAD_USER_INPUT', reason: err.code, path: ['input', 'hyperparameters'] },
+    });
+  }
+}
