@@ -96,6 +96,8 @@ export function linearCrossEntropy(
   ignoreIndex = -100,
 ): Tensor {
   const n = x.shape[0];
+  if (!Number.isInteger(chunk) || chunk < 1)
+    throw new Error(`linearCrossEntropy: chunk ${chunk} is not positive`);
   if (x.rank !== 2 || targets.rank !== 1 || targets.shape[0] !== n) {
     throw new Error(`linearCrossEntropy: x ${x} must be (N, C) and targets ${targets} (N)`);
   }

@@ -60,6 +60,8 @@ export interface QueryBlock {
  * which no real position reads. Built once per forward pass, so every layer reads the same slices.
  */
 export function queryBlocks(mask: Tensor, rows: number, causal: boolean): QueryBlock[] {
+  if (!Number.isInteger(rows) || rows < 1)
+    throw new Error(`attention blocks need a positive row count, got ${rows}`);
   const [, , t, tk] = mask.shape;
   const blocks: QueryBlock[] = [];
   for (let start = 0; start < t; start += rows) {

@@ -23,8 +23,8 @@ function worst(a: Float32Array, b: Float32Array): number {
 }
 
 /**
- * Run `build` twice on the same params, plain and in its memory-saving form, in one graph: the outputs and the
- * gradients of sum(out * R) of both, as [plain, saving] pairs.
+ * Run `build` twice on the same params, plain and in its memory-saving form, in one graph: [plain, saving] pairs of
+ * the output and of the gradient of sum(out * R) for each param.
  */
 async function bothWays(
   shapes: number[][],
@@ -32,22 +32,20 @@ async function bothWays(
 ): Promise<[Float32Array, Float32Array][]> {
   const g = new Graph();
   const params = shapes.map((s, i) => g.param(`p${i}`, s));
-  const names: string[] = [];
-  for (const saving of [false, true]) {
-    const out = build(g, params, saving);
+  for (const saving of [0, 1]) {
+    const out = build(g, params, saving === 1);
     const r = g.constant(randn(out.shape, 7), 'float32', out.shape);
-    const loss = op.reduceSum(op.mul(out, r), op.allAxes(out));
-    g.output(`out${+saving}`, out);
-    gradients(loss, params).forEach((t, i) => g.output(`grad${i}_${+saving}`, t));
+    g.output(`out_${saving}`, out);
+    const grads = gradients(op.reduceSum(op.mul(out, r), op.allAxes(out)), params);
+    grads.forEach((t, i) => g.output(`grad${i}_${saving}`, t));
   }
-  names.push('out', ...shapes.map((_, i) => `grad${i}_`));
   const s = await createSession(g);
   const result = await s.run(Object.fromEntries(shapes.map((sh, i) => [`p${i}`, randn(sh, 20 + i)])));
   await s.release();
-  return names.map((n) => {
-    const key = n === 'out' ? 'out' : n;
-    return [result[`${key}0`].data as Float32Array, result[`${key}1`].data as Float32Array];
-  });
+  return ['out', ...shapes.map((_, i) => `grad${i}`)].map((n) => [
+    result[`${n}_0`].data as Float32Array,
+    result[`${n}_1`].data as Float32Array,
+  ]);
 }
 
 test('a checkpointed region gives the plain values and gradients', async () => {

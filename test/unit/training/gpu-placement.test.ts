@@ -21,6 +21,7 @@ import { buildFusedStepGraph, buildGradientGraph, buildUpdateGraph } from '../..
 import { TrainState } from '../../../src/training/train-state';
 import { Trainer, WEBGPU_LAYOUT } from '../../../src/training/trainer';
 import { hfTiny } from '../../helpers/fixtures';
+import { RECOMPUTED } from '../../helpers/memory-layout';
 
 /** Two padded rows with prompt tokens unlabelled, as the SFT collator builds them (int64). */
 const paddedBatch = (): Batch =>
@@ -44,6 +45,18 @@ async function sft(scale: 'full' | 'lora') {
 
 /** The graphs as the trainer builds them on webgpu. */
 const optimizer = { adamW: ADAMW_DEFAULTS, maxGradNorm: 1, weightDecayAll: false, ...WEBGPU_LAYOUT };
+
+test.each(['full', 'lora'] as const)(
+  'the %s SFT step graph with blocked attention, a chunked loss and checkpointed layers has no CPU-placed node',
+  async (scale) => {
+    const step = buildFusedStepGraph(await sft(scale), int32Batch(paddedBatch()), {
+      ...optimizer,
+      ...RECOMPUTED,
+    });
+    expect(step.graph.nodes.some((n) => n.opType === 'Where' && n.inputs[1] === n.inputs[2])).toBe(true);
+    assertGpuPlaceable(step.graph);
+  },
+);
 
 test('int32Batch converts int64 tensors with the same values and refuses values beyond int32', () => {
   const batch = paddedBatch();
