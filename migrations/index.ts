@@ -4,6 +4,7 @@ import { Evaluations1795800000000 } from './1795800000000-Evaluations';
 import { RewardModelJob1796400000000 } from './1796400000000-RewardModelJob';
 import { HyperparametersStoredOnce1797000000000 } from './1797000000000-HyperparametersStoredOnce';
 import { ModelShape1797100000000 } from './1797100000000-ModelShape';
+import { Generations1797300000000 } from './1797300000000-Generations';
 
 export const MIGRATIONS = [
   InitialSchema1732730000000,
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   RewardModelJob1796400000000,
   HyperparametersStoredOnce1797000000000,
   ModelShape1797100000000,
+  Generations1797300000000,
 ];

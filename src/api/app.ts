@@ -90,7 +90,16 @@ export async function createApiApp(config: Config): Promise<ApiApp> {
   const publisher = new EventPublisher(redis, config.redisPrefix);
   const trainingQueue: TypedQueue<'training'> = createQueue('training', config);
   const evaluationQueue: TypedQueue<'evaluation'> = createQueue('evaluation', config);
-  const services = createServices({ config, db, trainingQueue, evaluationQueue, publisher, subscriber });
+  const generationQueue: TypedQueue<'generation'> = createQueue('generation', config);
+  const services = createServices({
+    config,
+    db,
+    trainingQueue,
+    evaluationQueue,
+    generationQueue,
+    publisher,
+    subscriber,
+  });
   await services.projects.bootstrap(config.bootstrapKey);
   const sockets = new KeySockets(config.wsConnectionsPerKey);
   await subscriber.listen(apiKeyRevokedChannel(config.redisPrefix), (m) => {
@@ -290,6 +299,7 @@ export async function createApiApp(config: Config): Promise<ApiApp> {
         if (httpServer.listening) await new Promise<void>((r) => httpServer.close(() => r()));
         await trainingQueue.close();
         await evaluationQueue.close();
+        await generationQueue.close();
         await subscriber.close();
         await redis.quit().catch(() => redis.disconnect());
         await db.destroy();

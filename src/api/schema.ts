@@ -8,6 +8,7 @@ import { buildSchema } from 'type-graphql';
 import { CheckpointResolver } from './checkpoints/resolver';
 import { DatasetResolver } from './datasets/resolver';
 import { EvaluationComparisonResolver, EvaluationJobResolver } from './evaluations/resolver';
+import { GenerationResolver } from './generations/resolver';
 import { ModelResolver } from './models/resolver';
 import { ProjectResolver } from './projects/resolver';
 import { TrainingJobResolver } from './training-jobs/resolver';
@@ -20,6 +21,7 @@ export const RESOLVERS = [
   CheckpointResolver,
   EvaluationJobResolver,
   EvaluationComparisonResolver,
+  GenerationResolver,
 ] as const;
 
 let built: Promise<GraphQLSchema> | undefined;
@@ -39,9 +41,9 @@ const noTopicSubscriptions = {
 
 const ROOT_DESCRIPTIONS = {
   Query:
-    "Reads of the caller's project: models, datasets, training jobs with their metrics and checkpoints, evaluations and their results, keys.",
+    "Reads of the caller's project: models, datasets, training jobs with their metrics and checkpoints, evaluations and their results, generations, keys.",
   Mutation:
-    'Changes to the caller’s project: register models, import datasets, create, cancel and resume jobs, evaluations, keys.',
+    'Changes to the caller’s project: register models, import datasets, create, cancel and resume jobs, evaluations, generations, keys.',
   Subscription: 'Live events over WebSocket (graphql-ws; pass the key as connectionParams.authorization).',
 };
 

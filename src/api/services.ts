@@ -7,6 +7,8 @@ import type { ChannelSubscriber } from '../queue/subscriber';
 import { ServerFiles } from './common/server-files';
 import { DatasetService } from './datasets/service';
 import { createEvaluationServices, type EvaluationServices } from './evaluations/services';
+import { GenerationService } from './generations/service';
+import { GenerationStreams } from './generations/stream';
 import { ModelService } from './models/service';
 import { PrincipalCache } from './projects/principal-cache';
 import { ProjectService } from './projects/service';
@@ -22,6 +24,7 @@ export interface Services {
   jobs: TrainingJobService;
   progress: ProgressStreams;
   evaluations: EvaluationServices;
+  generations: { jobs: GenerationService; streams: GenerationStreams };
 }
 
 export interface ServiceDeps {
@@ -29,6 +32,7 @@ export interface ServiceDeps {
   db: DataSource;
   trainingQueue: TypedQueue<'training'>;
   evaluationQueue: TypedQueue<'evaluation'>;
+  generationQueue: TypedQueue<'generation'>;
   publisher: EventPublisher;
   subscriber: ChannelSubscriber;
 }
@@ -38,6 +42,7 @@ export function createServices({
   db,
   trainingQueue,
   evaluationQueue,
+  generationQueue,
   publisher,
   subscriber,
 }: ServiceDeps): Services {
@@ -45,6 +50,7 @@ export function createServices({
   const models = new ModelService(db, files);
   const datasets = new DatasetService(db, files);
   const cache = new PrincipalCache();
+  const generations = new GenerationService(db, models, generationQueue, publisher);
   return {
     projects: new ProjectService(db, { cache, announce: (id) => publisher.announceKeyRevoked(id) }),
     keyCache: cache,
@@ -61,5 +67,9 @@ export function createServices({
       subscriber,
       redisPrefix: config.redisPrefix,
     }),
+    generations: {
+      jobs: generations,
+      streams: new GenerationStreams(db, generations, subscriber, publisher, config.redisPrefix),
+    },
   };
 }

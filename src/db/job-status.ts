@@ -1,5 +1,5 @@
 /**
- * The job state machine, one for every kind of job (training, evaluation). Every status change goes through
+ * The job state machine, one for every kind of job (training, evaluation, generation). Every status change goes through
  * `transitionJob`, one conditional UPDATE, so two processes racing (a cancel and a worker finishing, two workers
  * claiming) cannot both win.
  *
@@ -11,7 +11,7 @@
  *   FAILED | CANCELLED ──> QUEUED (resumed)
  */
 import type { EntityManager } from 'typeorm';
-import { EvaluationJobEntity, JobStatus as S, TrainingJobEntity } from './entities';
+import { EvaluationJobEntity, GenerationEntity, JobStatus as S, TrainingJobEntity } from './entities';
 import { queryRows } from './query';
 
 const ALLOWED: Record<S, readonly S[]> = {
@@ -30,6 +30,7 @@ export function canTransition(from: S, to: S): boolean {
 const KINDS = {
   training: { table: 'training_jobs', entity: TrainingJobEntity },
   evaluation: { table: 'evaluation_jobs', entity: EvaluationJobEntity },
+  generation: { table: 'generations', entity: GenerationEntity },
 } as const;
 
 export type JobKind = keyof typeof KINDS;

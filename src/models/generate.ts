@@ -44,6 +44,10 @@ export interface GenerateRequest {
   eosTokenIds?: readonly number[];
   /** Default true. */
   useCache?: boolean;
+  /** After each step, with every row's generated tokens so far (streaming). */
+  onStep?(generated: readonly (readonly number[])[]): void | Promise<void>;
+  /** Checked before each step; true ends the generation where it is. */
+  shouldStop?(): boolean;
 }
 
 export interface GenerateResult {
@@ -234,7 +238,7 @@ export class Generator {
     const done = slots.ids.map(() => false);
     const stepper = req.useCache === false ? await this.fullStepper(slots) : await this.cachedStepper(slots);
     try {
-      for (let k = 0; k < req.maxNewTokens && done.includes(false); k++) {
+      for (let k = 0; k < req.maxNewTokens && done.includes(false) && !req.shouldStop?.(); k++) {
         const logits = await stepper.step(k); // (B, 1, V)
         const next = slots.ids.map((_, b) => (done[b] ? 0 : pick(logits, b)));
         slots.set(this.virtual + width + k, next);
@@ -243,6 +247,7 @@ export class Generator {
           generated[b].push(t);
           if (eos.has(t)) done[b] = true;
         });
+        await req.onStep?.(generated);
       }
     } finally {
       stepper.release();

@@ -10,9 +10,17 @@ import {
   StepEventPayload,
 } from './events';
 import type { EvaluationEventPayload } from './evaluation-events';
+import {
+  generationDeltasKey,
+  type GenerationDeltaPayload,
+  type GenerationStatusPayload,
+} from './generation-events';
 
 /** A finished job's latest step is also in PostgreSQL; the key only has to outlive the batching delay. */
 const LATEST_STEP_TTL_SECONDS = 24 * 3600;
+
+/** A finished generation's text is in PostgreSQL; its pieces only serve subscribers that arrive while it runs. */
+const GENERATION_DELTAS_TTL_SECONDS = 3600;
 
 export class EventPublisher {
   constructor(
@@ -40,6 +48,28 @@ export class EventPublisher {
 
   async publishEvaluation(event: EvaluationEventPayload): Promise<void> {
     await this.redis.publish(jobChannel(this.prefix, event.jobId), JSON.stringify(event));
+  }
+
+  /** Appends a piece of a generation's text to its list and announces it, in one round trip. */
+  async publishGenerationDelta(event: GenerationDeltaPayload): Promise<void> {
+    const json = JSON.stringify(event);
+    const key = generationDeltasKey(this.prefix, event.generationId);
+    await this.redis
+      .multi()
+      .rpush(key, json)
+      .expire(key, GENERATION_DELTAS_TTL_SECONDS)
+      .publish(jobChannel(this.prefix, event.generationId), json)
+      .exec();
+  }
+
+  async publishGenerationStatus(event: GenerationStatusPayload): Promise<void> {
+    await this.redis.publish(jobChannel(this.prefix, event.generationId), JSON.stringify(event));
+  }
+
+  /** The pieces of a generation published so far, in order. */
+  async generationDeltas(generationId: string): Promise<GenerationDeltaPayload[]> {
+    const list = await this.redis.lrange(generationDeltasKey(this.prefix, generationId), 0, -1);
+    return list.map((json) => JSON.parse(json) as GenerationDeltaPayload);
   }
 
   async requestCancel(jobId: string): Promise<void> {

@@ -16,14 +16,25 @@ export interface EvaluationQueuePayload {
   projectId: string;
 }
 
+/** A generation (the row in `generations`). */
+export interface GenerationQueuePayload {
+  jobId: string;
+  projectId: string;
+}
+
 export interface QueuePayloads {
   training: TrainingQueuePayload;
   evaluation: EvaluationQueuePayload;
+  generation: GenerationQueuePayload;
 }
 
 export type QueueName = keyof QueuePayloads;
 
-export const QUEUE_NAMES: readonly QueueName[] = ['training', 'evaluation'];
+/**
+ * A worker takes one job of each queue at a time, so a generation never waits behind a long training job or
+ * evaluation on the same worker.
+ */
+export const QUEUE_NAMES: readonly QueueName[] = ['training', 'evaluation', 'generation'];
 
 export type TypedQueue<N extends QueueName> = Bull.Queue<QueuePayloads[N]>;
 

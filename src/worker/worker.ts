@@ -13,6 +13,7 @@ import { EventPublisher } from '../queue/publisher';
 import { createQueue, QUEUE_NAMES, type QueueName } from '../queue/queues';
 import { ChannelSubscriber } from '../queue/subscriber';
 import { evaluationJobs } from './evaluation/job';
+import { generationJobs } from './generation/job';
 import { checkHandlers, type HandlerRegistry } from './handlers';
 import { JobRunner } from './job-runner';
 import { trainingJobs } from './training/job';
@@ -50,10 +51,12 @@ export async function startWorker(config: Config, log = defaultLog): Promise<Wor
   const runners = {
     training: new JobRunner(trainingJobs({ db, publisher, log, ...config }), runnerDeps),
     evaluation: new JobRunner(evaluationJobs({ db, publisher }), runnerDeps),
+    generation: new JobRunner(generationJobs({ db, publisher }), runnerDeps),
   };
   const handlers: Partial<HandlerRegistry> = {
     training: runners.training.handle,
     evaluation: runners.evaluation.handle,
+    generation: runners.generation.handle,
   };
   checkHandlers(handlers);
 

@@ -1,5 +1,5 @@
 /**
- * Cancelling a queued or running job, the same for training and evaluation jobs: a QUEUED job is cancelled at
+ * Cancelling a queued or running job, the same for training and evaluation jobs and generations: a QUEUED job is cancelled at
  * once; a RUNNING one gets `cancel_requested_at` and a cancel message to whichever worker runs it (the worker stops
  * between steps or batches, keeps what it stored, and marks it CANCELLED). Asking again is harmless.
  */
@@ -13,7 +13,7 @@ export interface CancellableJob {
 
 export interface CancelSteps<J extends CancellableJob> {
   db: DataSource;
-  table: 'training_jobs' | 'evaluation_jobs';
+  table: 'training_jobs' | 'evaluation_jobs' | 'generations';
   /** What the job is called in messages: 'job' or 'evaluation'. */
   noun: string;
   /** Re-reads the job as the caller may see it. */

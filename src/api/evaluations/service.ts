@@ -1,26 +1,22 @@
 /**
- * Evaluation jobs: creation (checked input, the evaluated model resolved to folders once, one row, one queue
- * entry) and cancellation. The model is the base model, or a checkpoint of one of its training jobs: a full
- * checkpoint is itself a model folder; a LoRA or prompt-tuning checkpoint is an adapter on the base model.
+ * Evaluation jobs: creation (checked input, the evaluated model resolved to folders once (common/generating-model),
+ * one row, one queue entry) and cancellation.
  */
 import type { DataSource } from 'typeorm';
 import {
-  CheckpointEntity,
   DatasetKind,
   DatasetSplit,
-  EvaluatedModelKind,
   EvaluationJobEntity,
   JobStatus as S,
   MetricStopwords,
-  ParameterScale,
-  TrainingJobEntity,
-  TrainingMethod,
 } from '../../db/entities';
 import { transitionJob, type Transition } from '../../db/job-status';
 import { evaluationStatusEvent } from '../../queue/evaluation-events';
 import type { EventPublisher } from '../../queue/publisher';
 import type { TypedQueue } from '../../queue/queues';
 import { cancelJob } from '../common/cancel';
+import { generatingModel } from '../common/generating-model';
+import { checkRange, checkSampling } from '../common/model-run-input';
 import { isUuid } from '../common/ids';
 import { checkName } from '../common/names';
 import type { Principal } from '../context';
@@ -29,33 +25,11 @@ import { badInput, notFound } from '../errors';
 import type { ModelService } from '../models/service';
 import { CreateEvaluationJobInput, MAX_STOPWORDS } from './types';
 
-/** Training methods whose checkpoints generate text (a reward model's head scores, it does not generate). */
-const GENERATING_METHODS: readonly TrainingMethod[] = [
-  TrainingMethod.SFT,
-  TrainingMethod.DPO,
-  TrainingMethod.RL,
-];
-
-const KIND_OF_SCALE: Record<ParameterScale, EvaluatedModelKind> = {
-  [ParameterScale.FULL]: EvaluatedModelKind.FULL,
-  [ParameterScale.LORA]: EvaluatedModelKind.LORA,
-  [ParameterScale.PROMPT_TUNING]: EvaluatedModelKind.PROMPT_TUNING,
-};
-
 const at = (field: string) => ['input', field];
-
-function checkRange(field: string, value: number, min: number, max: number, integer: boolean): void {
-  const ok = Number.isFinite(value) && value >= min && value <= max && (!integer || Number.isInteger(value));
-  if (!ok)
-    throw badInput(`${field} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}]`, at(field));
-}
 
 /** The settings as the row stores them, checked; BAD_USER_INPUT names the field. */
 function checkSettings(input: CreateEvaluationJobInput, modelMaxSequenceLength: number) {
-  checkRange('maxNewTokens', input.maxNewTokens, 1, Math.min(4096, modelMaxSequenceLength - 1), true);
-  checkRange('temperature', input.temperature, 0, 10, false);
-  if (!(input.topP > 0 && input.topP <= 1)) throw badInput('topP must be in (0, 1]', at('topP'));
-  checkRange('seed', input.seed, 0, 2147483647, true);
+  const sampling = checkSampling(input, modelMaxSequenceLength);
   checkRange('batchSize', input.batchSize, 1, 256, true);
   const custom = input.customStopwords ?? null;
   if (input.stopwords === MetricStopwords.CUSTOM) {
@@ -66,15 +40,11 @@ function checkSettings(input: CreateEvaluationJobInput, modelMaxSequenceLength: 
     throw badInput('customStopwords need stopwords CUSTOM', at('customStopwords'));
   }
   return {
-    maxNewTokens: input.maxNewTokens,
-    temperature: input.temperature,
-    topP: input.topP,
-    seed: input.seed,
+    ...sampling,
     batchSize: input.batchSize,
     segmenter: input.segmenter,
     stopwords: input.stopwords,
     customStopwords: custom,
-    executionProvider: input.executionProvider,
   };
 }
 
@@ -118,7 +88,7 @@ export class EvaluationService {
           : dataset.validationRowCount;
     if (rowCount === 0) throw badInput(`dataset "${dataset.name}" has no ${split} rows`, at('datasetSplit'));
     const settings = checkSettings(input, model.maxSequenceLength);
-    const checkpoint = await this.checkpointToEvaluate(principal, model.id, input);
+    const runs = await generatingModel(this.db, principal, model, input);
     const job = await this.db.getRepository(EvaluationJobEntity).save({
       projectId: principal.projectId,
       name,
@@ -126,15 +96,7 @@ export class EvaluationService {
       datasetId: dataset.id,
       datasetSplit: split,
       ...settings,
-      ...(checkpoint
-        ? {
-            trainingJobId: checkpoint.job.id,
-            checkpointId: checkpoint.id,
-            modelKind: KIND_OF_SCALE[checkpoint.job.parameterScale],
-            modelPath: checkpoint.job.parameterScale === ParameterScale.FULL ? checkpoint.path : model.path,
-            adapterPath: checkpoint.job.parameterScale === ParameterScale.FULL ? null : checkpoint.path,
-          }
-        : { modelKind: EvaluatedModelKind.BASE, modelPath: model.path, adapterPath: null }),
+      ...runs,
       status: S.QUEUED,
     });
     try {
@@ -146,67 +108,6 @@ export class EvaluationService {
     }
     await this.announce({ job, previousStatus: null });
     return job;
-  }
-
-  /**
-   * The checkpoint named by checkpointId, or the latest of trainingJobId; null when neither is given. Both must
-   * belong to a training job of this project on the same base model that generates text.
-   */
-  private async checkpointToEvaluate(
-    principal: Principal,
-    baseModelId: string,
-    input: CreateEvaluationJobInput,
-  ): Promise<(CheckpointEntity & { job: TrainingJobEntity }) | null> {
-    const { trainingJobId, checkpointId } = input;
-    if (!trainingJobId && !checkpointId) return null;
-    let checkpoint: CheckpointEntity | null = null;
-    if (checkpointId) {
-      // Scoped to the project: another project's checkpoint reads exactly like an unknown id.
-      checkpoint = isUuid(checkpointId)
-        ? await this.db
-            .getRepository(CheckpointEntity)
-            .createQueryBuilder('c')
-            .innerJoin(TrainingJobEntity, 'j', 'j.id = c.job_id')
-            .where('c.id = :checkpointId AND j.project_id = :projectId', {
-              checkpointId,
-              projectId: principal.projectId,
-            })
-            .getOne()
-        : null;
-      if (!checkpoint) throw badInput(`no checkpoint ${checkpointId} in this project`, at('checkpointId'));
-    }
-    const jobId = trainingJobId ?? checkpoint!.jobId;
-    const field = trainingJobId ? 'trainingJobId' : 'checkpointId';
-    const job = isUuid(jobId)
-      ? await this.db
-          .getRepository(TrainingJobEntity)
-          .findOneBy({ id: jobId, projectId: principal.projectId })
-      : null;
-    if (!job) {
-      throw badInput(
-        field === 'trainingJobId'
-          ? `no training job ${jobId} in this project`
-          : `no checkpoint ${checkpointId} in this project`,
-        at(field),
-      );
-    }
-    if (checkpoint && checkpoint.jobId !== job.id) {
-      throw badInput(`checkpoint ${checkpoint.id} is not one of training job ${job.id}`, at('checkpointId'));
-    }
-    if (job.baseModelId !== baseModelId) {
-      throw badInput(`training job ${job.id} trains model ${job.baseModelId}, not ${baseModelId}`, at(field));
-    }
-    if (!GENERATING_METHODS.includes(job.method)) {
-      throw badInput(
-        `training job ${job.id} trains a ${job.method}, which does not generate text`,
-        at(field),
-      );
-    }
-    checkpoint ??= await this.db
-      .getRepository(CheckpointEntity)
-      .findOne({ where: { jobId: job.id }, order: { step: 'DESC' } });
-    if (!checkpoint) throw badInput(`training job ${job.id} has no checkpoint yet`, at('trainingJobId'));
-    return Object.assign(checkpoint, { job });
   }
 
   /**

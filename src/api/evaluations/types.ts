@@ -10,6 +10,7 @@ import {
   ScoreColumns,
 } from '../../db/entities';
 import '../common/enums';
+import { ModelRunInput } from '../common/model-run-input';
 import { ExecutionProvider } from '../training-jobs/hyperparameters';
 import { PageInfo } from '../training-jobs/types';
 
@@ -348,57 +349,15 @@ export class EvaluationJobFilter extends EvaluationResultFilter {
 }
 
 @InputType({ description: 'A new evaluation job.' })
-export class CreateEvaluationJobInput {
+export class CreateEvaluationJobInput extends ModelRunInput {
   @Field({ description: 'A label for people, 1 to 200 characters.' })
   name: string;
-
-  @Field(() => ID, { description: 'A registered model of the project.' })
-  baseModelId: string;
-
-  @Field(() => ID, {
-    nullable: true,
-    description:
-      'A training job of that model (SFT, DPO or RL); its latest checkpoint is evaluated unless checkpointId names one.',
-  })
-  trainingJobId?: string | null;
-
-  @Field(() => ID, {
-    nullable: true,
-    description:
-      'A checkpoint of a training job of that model; full checkpoints replace the model, adapters go on it.',
-  })
-  checkpointId?: string | null;
 
   @Field(() => ID, { description: 'An SFT dataset of the project: prompts and reference responses.' })
   datasetId: string;
 
   @Field(() => DatasetSplit, { nullable: true, description: 'Evaluate only this split. Default: every row.' })
   datasetSplit?: DatasetSplit | null;
-
-  @Field(() => Int, {
-    defaultValue: 64,
-    description:
-      'Most tokens generated per answer. Integer in [1, 4096], below the model’s context. Default: 64.',
-  })
-  maxNewTokens: number;
-
-  @Field(() => Float, {
-    defaultValue: 0,
-    description: 'Sampling temperature; 0 decodes greedily. Number in [0, 10]. Default: 0.',
-  })
-  temperature: number;
-
-  @Field(() => Float, {
-    defaultValue: 1,
-    description: 'Nucleus sampling threshold (with temperature > 0). Number in (0, 1]. Default: 1.',
-  })
-  topP: number;
-
-  @Field(() => Int, {
-    defaultValue: 42,
-    description: 'Seed of the sampling. Integer in [0, 2147483647]. Default: 42.',
-  })
-  seed: number;
 
   @Field(() => Int, {
     defaultValue: 8,
@@ -418,12 +377,6 @@ export class CreateEvaluationJobInput {
     description: 'The stop words, with stopwords CUSTOM (1 to 10000 words of at most 100 characters).',
   })
   customStopwords?: string[] | null;
-
-  @Field(() => ExecutionProvider, {
-    defaultValue: ExecutionProvider.CPU,
-    description: 'Where the worker generates. Default: CPU.',
-  })
-  executionProvider: ExecutionProvider;
 }
 
 @ObjectType({ description: 'One metric across the compared evaluations.' })

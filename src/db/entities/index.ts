@@ -4,6 +4,7 @@ import { CheckpointEntity } from './checkpoint';
 import { DatasetEntity, DatasetRowEntity } from './dataset';
 import { EvaluationJobEntity } from './evaluation-job';
 import { EvaluationSampleEntity } from './evaluation-sample';
+import { GenerationEntity } from './generation';
 import { ProjectEntity } from './project';
 import { StepMetricEntity } from './step-metric';
 import { TrainingJobEntity } from './training-job';
@@ -11,6 +12,7 @@ import { TrainingJobEntity } from './training-job';
 export * from './enums';
 export * from './evaluation-job';
 export * from './evaluation-scores';
+export { GenerationFinishReason } from './generation';
 export {
   ApiKeyEntity,
   BaseModelEntity,
@@ -18,6 +20,7 @@ export {
   DatasetEntity,
   DatasetRowEntity,
   EvaluationSampleEntity,
+  GenerationEntity,
   ProjectEntity,
   StepMetricEntity,
   TrainingJobEntity,
@@ -34,4 +37,5 @@ export const ENTITIES = [
   CheckpointEntity,
   EvaluationJobEntity,
   EvaluationSampleEntity,
+  GenerationEntity,
 ];

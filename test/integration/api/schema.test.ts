@@ -54,6 +54,8 @@ describe('GraphQL schema', () => {
         'resumeTrainingJob',
         'createEvaluationJob',
         'cancelEvaluationJob',
+        'createGeneration',
+        'cancelGeneration',
         'createApiKey',
         'revokeApiKey',
       ]),
@@ -65,13 +67,16 @@ describe('GraphQL schema', () => {
         'trainingJob',
         'trainingJobs',
         'evaluationJob',
+        'evaluationJobs',
         'evaluationResults',
+        'generation',
         'compareEvaluations',
         'bestEvaluations',
       ]),
     );
     expect(names(schema.getSubscriptionType())).toEqual([
       'evaluationJobProgress',
+      'generationStream',
       'trainingJobProgress',
       'trainingJobStatusChanged',
     ]);

@@ -10,6 +10,7 @@ const TABLES = [
   'datasets',
   'evaluation_jobs',
   'evaluation_samples',
+  'generations',
   'projects',
   'training_jobs',
   'training_step_metrics',

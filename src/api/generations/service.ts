@@ -1,0 +1,90 @@
+/**
+ * Generations (the playground): creation (checked input, the model resolved to folders once, one row, one entry
+ * on the `generation` queue, which workers take beside their training and evaluation jobs) and cancellation. The
+ * API process never runs a model; the text streams from the worker through Redis (see stream.ts).
+ */
+import type { DataSource } from 'typeorm';
+import { GenerationEntity, JobStatus as S } from '../../db/entities';
+import { transitionJob } from '../../db/job-status';
+import { generationStatusEvent } from '../../queue/generation-events';
+import type { EventPublisher } from '../../queue/publisher';
+import type { TypedQueue } from '../../queue/queues';
+import { cancelJob } from '../common/cancel';
+import { generatingModel } from '../common/generating-model';
+import { isUuid } from '../common/ids';
+import { checkSampling } from '../common/model-run-input';
+import type { Principal } from '../context';
+import { badInput, notFound } from '../errors';
+import type { ModelService } from '../models/service';
+import type { CreateGenerationInput } from './types';
+
+export class GenerationService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly models: ModelService,
+    private readonly queue: TypedQueue<'generation'>,
+    private readonly events: EventPublisher,
+  ) {}
+
+  async get(principal: Principal, id: string): Promise<GenerationEntity> {
+    const generation = isUuid(id)
+      ? await this.db.getRepository(GenerationEntity).findOneBy({ id, projectId: principal.projectId })
+      : null;
+    if (!generation) throw notFound('Generation', id);
+    return generation;
+  }
+
+  async create(principal: Principal, input: CreateGenerationInput): Promise<GenerationEntity> {
+    // The schema caps its length and refuses text PostgreSQL cannot store (limits.ts).
+    const { prompt } = input;
+    if (prompt.length === 0) throw badInput('prompt must not be empty', ['input', 'prompt']);
+    const model = await this.models.find(principal, input.baseModelId);
+    if (!model) throw badInput(`no model ${input.baseModelId} in this project`, ['input', 'baseModelId']);
+    const sampling = checkSampling(input, model.maxSequenceLength);
+    const runs = await generatingModel(this.db, principal, model, input);
+    const repo = this.db.getRepository(GenerationEntity);
+    const generation = await repo.save({
+      projectId: principal.projectId,
+      baseModelId: model.id,
+      ...runs,
+      prompt,
+      chatTemplate: input.chatTemplate,
+      ...sampling,
+      status: S.QUEUED,
+    });
+    try {
+      await this.queue.add({ jobId: generation.id, projectId: generation.projectId });
+    } catch (err) {
+      await repo.delete({ id: generation.id });
+      throw err;
+    }
+    return generation;
+  }
+
+  /**
+   * A queued generation is cancelled at once; a running one stops after the token it is generating and keeps
+   * the text so far. Asking again is harmless.
+   */
+  cancel(principal: Principal, id: string): Promise<GenerationEntity> {
+    return cancelJob(id, {
+      db: this.db,
+      table: 'generations',
+      noun: 'generation',
+      get: () => this.get(principal, id),
+      cancelQueued: async () => {
+        const moved = await transitionJob(
+          this.db.manager,
+          id,
+          [S.QUEUED],
+          S.CANCELLED,
+          { finished_at: 'now' },
+          undefined,
+          'generation',
+        );
+        if (moved) await this.events.publishGenerationStatus(generationStatusEvent(moved.job));
+        return moved?.job ?? null;
+      },
+      requestCancel: () => this.events.requestCancel(id),
+    });
+  }
+}

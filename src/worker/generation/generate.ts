@@ -1,0 +1,99 @@
+/**
+ * One generation, as a worker's child process runs it: load the model (a base model, a full checkpoint, or a model
+ * with a PEFT adapter), encode the prompt as training and evaluation do (the tokenizer's encoding, or the chat
+ * template up to the assistant's turn), generate one token at a time and hand out the text as it is decoded.
+ */
+import type { ExecutionProvider } from '../../engine/session';
+import { UserInputError } from '../../errors';
+import { loadEvaluatedModel } from '../../evaluation/run-evaluation';
+import { decodeText, Generator } from '../../models/generate';
+import { TextStream } from '../../models/text-stream';
+import { tokenizePromptRows } from '../../training/data';
+
+/** What a worker's generation run is given (plain JSON, it crosses a process boundary). */
+export interface GenerationSpec {
+  modelPath: string;
+  adapterPath: string | null;
+  prompt: string;
+  chatTemplate: boolean;
+  maxNewTokens: number;
+  /** 0: greedy. */
+  temperature: number;
+  topP: number;
+  seed: number;
+  executionProvider: ExecutionProvider;
+}
+
+export type FinishReason = 'END_OF_SEQUENCE' | 'MAX_NEW_TOKENS' | 'CANCELLED';
+
+export interface GenerationResult {
+  text: string;
+  generatedTokens: number;
+  finishReason: FinishReason;
+}
+
+export interface GenerationHooks {
+  onStart(info: { promptTokens: number }): void | Promise<void>;
+  /** A piece of text, in order; the pieces joined are the text so far (up to an incomplete character). */
+  onText(text: string, generatedTokens: number): void | Promise<void>;
+  shouldStop(): boolean;
+}
+
+export async function runGeneration(spec: GenerationSpec, hooks: GenerationHooks): Promise<GenerationResult> {
+  const em = await loadEvaluatedModel(spec.modelPath, spec.adapterPath);
+  const { model } = em;
+  const virtual = em.adapter?.kind === 'prompt' ? em.adapter.numVirtualTokens : 0;
+  const room = model.config.maxPositionEmbeddings - virtual - spec.maxNewTokens;
+  const tokenized = tokenizePromptRows([{ prompt: spec.prompt }], model.tokenizer, {
+    maxSequenceLength: Math.max(room, 1),
+    template: spec.chatTemplate ? 'chat' : 'plain',
+  });
+  if (tokenized.examples.length === 0) {
+    throw new UserInputError(
+      `the prompt does not fit with maxNewTokens ${spec.maxNewTokens}: ${tokenized.skipped[0].reason}`,
+      ['prompt'],
+    );
+  }
+  const promptIds = tokenized.examples[0].promptIds;
+  await hooks.onStart({ promptTokens: promptIds.length });
+  const generator = new Generator(model, { adapter: em.adapter, executionProvider: spec.executionProvider });
+  // A NUL cannot be stored as text (PostgreSQL); evaluation answers are stored the same way.
+  const decode = (ids: readonly number[]) => decodeText(model, ids).replaceAll('\u0000', '\uFFFD');
+  const stream = new TextStream(decode);
+  let streamed = '';
+  const onText = async (piece: string, generatedTokens: number) => {
+    streamed += piece;
+    await hooks.onText(piece, generatedTokens);
+  };
+  try {
+    const { generated } = await generator.generate({
+      prompts: [promptIds],
+      maxNewTokens: spec.maxNewTokens,
+      sampling:
+        spec.temperature > 0
+          ? { temperature: spec.temperature, topP: spec.topP, seed: spec.seed }
+          : undefined,
+      onStep: async ([ids]) => {
+        const piece = stream.push(ids);
+        if (piece) await onText(piece, ids.length);
+      },
+      shouldStop: hooks.shouldStop,
+    });
+    const ids = generated[0];
+    const last = ids[ids.length - 1];
+    const finishReason: FinishReason = model.config.eosTokenIds.includes(last)
+      ? 'END_OF_SEQUENCE'
+      : ids.length >= spec.maxNewTokens
+        ? 'MAX_NEW_TOKENS'
+        : 'CANCELLED';
+    // A stopped generation's text is what was handed out. A finished one's is the whole decode, and what the
+    // stream held back (an incomplete character at the very end) goes out last.
+    if (finishReason === 'CANCELLED') return { text: streamed, generatedTokens: ids.length, finishReason };
+    const text = decode(ids);
+    if (text.length > streamed.length && text.startsWith(streamed))
+      await onText(text.slice(streamed.length), ids.length);
+    return { text, generatedTokens: ids.length, finishReason };
+  } finally {
+    await generator.release();
+  }
+}

@@ -1,0 +1,9 @@
+/** A generation runner's progress messages (src/worker/protocol.ts has the rest). */
+import type { GenerationResult } from './generate';
+
+export type GenerationProgress =
+  | { type: 'started'; promptTokens: number }
+  /** The next piece of text, as decoded. */
+  | { type: 'text'; text: string; generatedTokens: number }
+  /** The whole text, before the run reports its end. */
+  | { type: 'result'; result: GenerationResult };

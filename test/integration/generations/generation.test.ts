@@ -1,0 +1,263 @@
+/**
+ * Generations through the `generation` queue's handler on the real engine (demo model, a child process): the
+ * stream's pieces are the text as decoded, joined equal to the final text and to an in-process generation; a late
+ * subscriber gets what it missed; the chat template; cancellation; a run preempted by shutdown starts again and
+ * the stream goes on where it was; bad input and
+ * other projects are refused.
+ */
+import type Bull from 'bull';
+import type { Client } from 'graphql-ws';
+import Redis from 'ioredis';
+import { decodeText, Generator } from '../../../src/models/generate';
+import { loadModel } from '../../../src/models/model';
+import { EventPublisher } from '../../../src/queue/publisher';
+import type { GenerationQueuePayload } from '../../../src/queue/queues';
+import { generationJobs } from '../../../src/worker/generation/job';
+import { JobRunner, PreemptedError } from '../../../src/worker/job-runner';
+import { BOOTSTRAP_KEY, demoModelDir, REGISTER_MODEL, startTestApi, TestApi } from '../support/api';
+import { collect, errorCode, Gql, wsClient } from '../support/client';
+
+const FIELDS = `id status modelKind prompt chatTemplate maxNewTokens temperature topP seed text promptTokens
+  generatedTokens finishReason error baseModel { id } trainingJob { id } checkpoint { id }`;
+const CREATE = `mutation($input: CreateGenerationInput!) { createGeneration(input: $input) { ${FIELDS} } }`;
+const GET = `query($id: ID!) { generation(id: $id) { ${FIELDS} } }`;
+const CANCEL = `mutation($id: ID!) { cancelGeneration(id: $id) { ${FIELDS} } }`;
+const STREAM = `subscription($id: ID!) {
+  generationStream(id: $id) { kind generationId status index text generatedTokens finishReason error }
+}`;
+
+interface StreamEvent {
+  kind: 'DELTA' | 'FINAL';
+  status: string;
+  index: number | null;
+  text: string;
+  generatedTokens: number;
+  finishReason: string | null;
+  error: string | null;
+}
+
+describe('generations (real engine, demo model)', () => {
+  let api: TestApi;
+  let redis: Redis;
+  let handler: JobRunner<'generation', unknown, never>;
+  let modelDir: string;
+  let modelId: string;
+  let projectId: string;
+  let teamB: Gql;
+  let teamBKey: string;
+  const clients: Client[] = [];
+  const cancels = new Map<string, () => void>();
+
+  beforeAll(async () => {
+    api = await startTestApi();
+    redis = new Redis(api.env.config.redisUrl);
+    const publisher = new EventPublisher(redis, api.env.config.redisPrefix);
+    handler = new JobRunner(generationJobs({ db: api.app.db, publisher }), {
+      db: api.app.db,
+      workerId: 'test-worker',
+      onCancel: (jobId, cb) => {
+        cancels.set(jobId, cb);
+        return () => cancels.delete(jobId);
+      },
+      log: () => undefined,
+    });
+    modelDir = demoModelDir();
+    modelId = (await api.admin(REGISTER_MODEL, { input: { name: 'demo', path: modelDir } })).data
+      ?.registerModel.id;
+    projectId = (await api.admin(`{ viewer { project { id } } }`)).data?.viewer.project.id;
+    const made = await api.admin(
+      `mutation { createProject(input: { name: "team-b" }) { adminKey { secret } } }`,
+    );
+    teamBKey = made.data?.createProject.adminKey.secret;
+    teamB = api.as(teamBKey);
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.dispose()));
+  });
+  afterAll(async () => {
+    await redis.quit();
+    await api.close();
+  });
+
+  const create = async (over: Record<string, unknown> = {}) => {
+    const r = await api.admin(CREATE, {
+      input: { baseModelId: modelId, prompt: 'Hello, wor', maxNewTokens: 24, ...over },
+    });
+    expect(r.errors).toBeUndefined();
+    return r.data?.createGeneration as { id: string; status: string };
+  };
+  const handle = (jobId: string) =>
+    handler.handle({ data: { jobId, projectId } } as Bull.Job<GenerationQueuePayload>);
+  const subscribe = (id: string, key = BOOTSTRAP_KEY) => {
+    const client = wsClient(api.app.httpServer, `Bearer ${key}`);
+    clients.push(client);
+    return collect<{ generationStream: StreamEvent }>(client, STREAM, { id });
+  };
+  const events = (sub: { events: { generationStream: StreamEvent }[] }) =>
+    sub.events.map((e) => e.generationStream);
+
+  /** What the demo model generates for `prompt` in this process. */
+  const inProcess = async (
+    prompt: string,
+    maxNewTokens: number,
+    sampling?: { temperature: number; topP: number; seed: number },
+  ) => {
+    const model = await loadModel(modelDir);
+    const generator = new Generator(model);
+    try {
+      const { generated } = await generator.generate({
+        prompts: [model.tokenizer.encode(prompt)],
+        maxNewTokens,
+        sampling,
+      });
+      return decodeText(model, generated[0]);
+    } finally {
+      await generator.release();
+    }
+  };
+
+  it('streams the text piece by piece on a worker, then the whole text; the pieces joined are that text', async () => {
+    const g = await create({ temperature: 0.8, topP: 0.9, seed: 7 });
+    expect(g.status).toBe('QUEUED');
+    const sub = subscribe(g.id);
+    await handle(g.id);
+    await sub.done;
+    const all = events(sub);
+    const deltas = all.filter((e) => e.kind === 'DELTA');
+    const final = all[all.length - 1];
+    expect(all.filter((e) => e.kind === 'FINAL')).toEqual([final]);
+    expect(deltas.map((e) => e.index)).toEqual(deltas.map((_, i) => i));
+    expect(deltas.every((e) => e.status === 'RUNNING')).toBe(true);
+    expect(final).toMatchObject({ status: 'SUCCEEDED', index: null, error: null });
+    expect(deltas.map((e) => e.text).join('')).toBe(final.text);
+    expect(final.text).toBe(await inProcess('Hello, wor', 24, { temperature: 0.8, topP: 0.9, seed: 7 }));
+    const stored = (await api.admin(GET, { id: g.id })).data?.generation;
+    expect(stored).toMatchObject({
+      status: 'SUCCEEDED',
+      modelKind: 'BASE',
+      text: final.text,
+      promptTokens: 'Hello, wor'.length + 1, // BOS + one token per byte
+      generatedTokens: final.generatedTokens,
+      baseModel: { id: modelId },
+      trainingJob: null,
+    });
+    expect(stored.finishReason).toBe(final.generatedTokens === 24 ? 'MAX_NEW_TOKENS' : 'END_OF_SEQUENCE');
+  });
+
+  it('gives a late subscriber the pieces it missed, and a finished generation only its end', async () => {
+    const g = await create({ maxNewTokens: 16 });
+    await handle(g.id);
+    const sub = subscribe(g.id);
+    await sub.done;
+    expect(events(sub)).toEqual([
+      expect.objectContaining({
+        kind: 'FINAL',
+        status: 'SUCCEEDED',
+        text: await inProcess('Hello, wor', 16),
+      }),
+    ]);
+  });
+
+  it('renders the prompt with the model’s chat template when asked', async () => {
+    const g = await create({ prompt: 'hi', chatTemplate: true, maxNewTokens: 4 });
+    await handle(g.id);
+    const stored = (await api.admin(GET, { id: g.id })).data?.generation;
+    // <|user|>hi</s><|assistant|>: one token per byte, </s> a special token, no BOS in the template.
+    expect(stored).toMatchObject({ status: 'SUCCEEDED', chatTemplate: true, promptTokens: 8 + 2 + 1 + 13 });
+  });
+
+  it('cancels a queued generation at once and a running one after its current token, keeping the text', async () => {
+    const queued = await create();
+    const cancelled = (await api.admin(CANCEL, { id: queued.id })).data?.cancelGeneration;
+    expect(cancelled).toMatchObject({ status: 'CANCELLED', finishReason: null, text: null });
+    await handle(queued.id); // the queue's entry finds nothing to do
+    expect((await api.admin(GET, { id: queued.id })).data?.generation.status).toBe('CANCELLED');
+
+    // Greedy decoding of the random demo model loops without an end-of-sequence token.
+    const g = await create({ maxNewTokens: 1024 });
+    const sub = subscribe(g.id);
+    const running = handle(g.id);
+    await sub.waitFor(2);
+    expect((await api.admin(CANCEL, { id: g.id })).data?.cancelGeneration.status).toBe('RUNNING');
+    cancels.get(g.id)?.(); // what the worker's cancel channel does
+    await running;
+    await sub.done;
+    const final = events(sub).at(-1)!;
+    expect(final).toMatchObject({ kind: 'FINAL', status: 'CANCELLED', finishReason: 'CANCELLED' });
+    expect(final.generatedTokens).toBeLessThan(1024);
+    expect(final.text).toBe(
+      events(sub)
+        .filter((e) => e.kind === 'DELTA')
+        .map((e) => e.text)
+        .join(''),
+    );
+    expect(errorCode(await api.admin(CANCEL, { id: g.id }))).toBeUndefined(); // CANCELLED stays CANCELLED
+  });
+
+  it('starts again after a shutdown with the same seed; a listening stream gets every piece once', async () => {
+    const g = await create({ maxNewTokens: 48, temperature: 0.9, seed: 11 });
+    const sub = subscribe(g.id);
+    const first = handle(g.id);
+    await sub.waitFor(3);
+    handler.activeRuns().forEach((r) => r.stop('shutdown'));
+    await expect(first).rejects.toBeInstanceOf(PreemptedError);
+    const paused = (await api.admin(GET, { id: g.id })).data?.generation;
+    expect(paused).toMatchObject({ status: 'QUEUED', text: null });
+    await handle(g.id);
+    await sub.done;
+    const all = events(sub);
+    const deltas = all.filter((e) => e.kind === 'DELTA');
+    expect(deltas.map((e) => e.index)).toEqual(deltas.map((_, i) => i));
+    const final = all.at(-1)!;
+    expect(final).toMatchObject({ kind: 'FINAL', status: 'SUCCEEDED' });
+    expect(deltas.map((e) => e.text).join('')).toBe(final.text);
+    expect(final.text).toBe(await inProcess('Hello, wor', 48, { temperature: 0.9, topP: 1, seed: 11 }));
+  });
+
+  it('fails with the reason when the prompt does not fit the model', async () => {
+    const g = await create({ prompt: 'x'.repeat(2040), maxNewTokens: 16 });
+    const sub = subscribe(g.id);
+    await handle(g.id);
+    await sub.done;
+    expect(events(sub).at(-1)).toMatchObject({
+      kind: 'FINAL',
+      status: 'FAILED',
+      text: '',
+      error: expect.stringMatching(/does not fit with maxNewTokens 16/),
+    });
+  });
+
+  it('refuses bad input with the field, storing nothing', async () => {
+    const bad = async (over: Record<string, unknown>) => {
+      const r = await api.admin(CREATE, { input: { baseModelId: modelId, prompt: 'p', ...over } });
+      expect(r.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+      return r.errors?.[0].extensions?.path;
+    };
+    const before = await api.app.db.query(`SELECT count(*)::int AS n FROM generations`);
+    expect(await bad({ prompt: '' })).toEqual(['input', 'prompt']);
+    expect(await bad({ prompt: 'a\u0000b' })).toEqual(['input', 'prompt']);
+    expect(await bad({ maxNewTokens: 0 })).toEqual(['input', 'maxNewTokens']);
+    expect(await bad({ maxNewTokens: 5000 })).toEqual(['input', 'maxNewTokens']);
+    expect(await bad({ temperature: -1 })).toEqual(['input', 'temperature']);
+    expect(await bad({ topP: 0 })).toEqual(['input', 'topP']);
+    expect(await bad({ baseModelId: '00000000-0000-0000-0000-000000000000' })).toEqual([
+      'input',
+      'baseModelId',
+    ]);
+    expect(await bad({ trainingJobId: 'nope' })).toEqual(['input', 'trainingJobId']);
+    expect(await api.app.db.query(`SELECT count(*)::int AS n FROM generations`)).toEqual(before);
+  });
+
+  it('keeps generations inside their project', async () => {
+    const g = await create({ maxNewTokens: 2 });
+    expect(errorCode(await teamB(GET, { id: g.id }))).toBe('NOT_FOUND');
+    expect(errorCode(await teamB(CANCEL, { id: g.id }))).toBe('NOT_FOUND');
+    expect(errorCode(await teamB(CREATE, { input: { baseModelId: modelId, prompt: 'p' } }))).toBe(
+      'BAD_USER_INPUT',
+    );
+    const sub = subscribe(g.id, teamBKey);
+    await sub.done.catch(() => undefined);
+    expect(JSON.stringify(sub.error)).toMatch(/NOT_FOUND/);
+    expect(sub.events).toEqual([]);
+  });
+});
