@@ -60,9 +60,9 @@ export const JOB = /* GraphQL */ `
   }
 `;
 const JOB_HISTORY = /* GraphQL */ `
-  query JobHistory($id: ID!) {
+  query JobHistory($id: ID!, $maxPoints: Int) {
     trainingJob(id: $id) {
-      metricSeries {
+      metricSeries(maxPoints: $maxPoints) {
         steps
         loss
         learningRate
@@ -121,12 +121,14 @@ const CREATE_EVALUATION = /* GraphQL */ `
 type Job = JobQuery['trainingJob'];
 type Progress = TrainingJobProgressSubscription['trainingJobProgress'];
 
+/** Points of the first, quick read of a long history (about the chart's width); the whole history follows. */
+const PREVIEW_POINTS = 2000;
 /** How often, and how many times, the history is read again while it misses steps the workers have not written yet. */
 const REFILL_MS = 1000;
 const REFILL_TRIES = 30;
 
 /**
- * Stored history first, then the pushed steps. The subscription starts first; its steps are kept until the stored
+ * Stored history first (a downsampled preview at once, then every step), then the pushed steps. The subscription starts first; its steps are kept until the stored
  * history reaches them. Workers store steps in batches, so the newest steps the subscription's snapshot counts may
  * not be stored yet: the history is read again until it holds every step up to the snapshot's.
  */
@@ -153,15 +155,17 @@ function useLiveHistory(id: string, session: number) {
       if ((h.complete && h.lastStep >= snapshotStep) || tries >= REFILL_TRIES) pending = null;
       else timer = window.setTimeout(() => ((timer = 0), load(tries + 1)), REFILL_MS);
     };
-    const load = (tries: number) =>
-      request<JobHistoryQuery>(JOB_HISTORY, { id }).then((r) => {
-        if (!live || !pending) return;
+    const load = (tries: number, preview = false) =>
+      request<JobHistoryQuery>(JOB_HISTORY, { id, maxPoints: preview ? PREVIEW_POINTS : null }).then((r) => {
+        if (!live || !pending || (preview && loaded)) return;
         const stored = new StepHistory();
         stored.load(r.trainingJob.metricSeries);
         pending.forEach((e) => stored.push(e));
         history.current = stored;
-        loaded = true;
-        settle(tries);
+        if (!preview) {
+          loaded = true;
+          settle(tries);
+        }
         redraw();
       });
     const stop = subscribe<TrainingJobProgressSubscription>(
@@ -183,7 +187,8 @@ function useLiveHistory(id: string, session: number) {
         },
       },
     );
-    void load(0);
+    // The whole history after the preview, so that the preview is not slowed by it.
+    void load(0, true).finally(() => load(0));
     return () => {
       live = false;
       stop();
