@@ -132,6 +132,7 @@ export const en = {
   topP: 'Top-p',
   seed: 'Seed',
   generate: 'Generate',
+  stop: 'Stop',
   answer: 'Answer',
   tokens: '{n} tokens',
 };
@@ -268,6 +269,7 @@ export const zh: Record<MessageKey, string> = {
   topP: 'Top-p',
   seed: '随机种子',
   generate: '生成',
+  stop: '停止',
   answer: '回答',
   tokens: '{n} 个词元',
 };

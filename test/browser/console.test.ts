@@ -217,4 +217,36 @@ describe('the web console', () => {
     expect(diff).toMatch(/epochs\s+24\s+1/);
     expect(diff).not.toContain('loraRank');
   });
+
+  it('streams a playground answer from the tuned checkpoint beside the base model', async () => {
+    await go('/playground');
+    await page.fill('textarea[name=prompt]', 'Q2: what is 2 plus one?');
+    await page.fill('input[name=maxNewTokens]', '12');
+    await page.click('button:has-text("Compare with a second model")');
+    const checkpoint = page.locator('select[name=checkpoint1] option').nth(1);
+    await page.selectOption('select[name=checkpoint1]', { label: (await checkpoint.innerText()).trim() });
+    // Record how the first answer grows: streamed pieces arrive before the end.
+    await page.evaluate(() => {
+      const lengths: number[] = ((window as unknown as { lengths: number[] }).lengths = []);
+      new MutationObserver(() => {
+        const text = document.querySelector('[data-testid=answer1]')?.textContent ?? '';
+        if (lengths[lengths.length - 1] !== text.length) lengths.push(text.length);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
+    await page.click('button:has-text("Generate")');
+    for (const n of [1, 2]) {
+      await page.waitForFunction(
+        (i) =>
+          /END_OF_SEQUENCE|MAX_NEW_TOKENS/.test(
+            document.querySelector(`[data-testid=finish${i}]`)?.textContent ?? '',
+          ),
+        n,
+        { timeout: 120_000 },
+      );
+    }
+    expect(await page.locator('[data-testid=finish1]').innerText()).toMatch(/^\d+ tokens/);
+    const lengths = await page.evaluate(() => (window as unknown as { lengths: number[] }).lengths);
+    expect(lengths.filter((l) => l > 0).length).toBeGreaterThan(1);
+    expect((await page.locator('[data-testid=answer1]').innerText()).length).toBeGreaterThan(0);
+  });
 });

@@ -1,9 +1,10 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, request, subscribe } from '../api';
 import type {
-  CreateGenerationJobMutation,
-  CreateGenerationJobMutationVariables,
-  GenerationTokensSubscription,
+  CancelGenerationMutationVariables,
+  CreateGenerationMutation,
+  CreateGenerationMutationVariables,
+  GenerationStreamSubscription,
   ModelsQuery,
   PlaygroundJobsQuery,
 } from '../gql';
@@ -31,18 +32,28 @@ const PLAYGROUND_JOBS = /* GraphQL */ `
   }
 `;
 const CREATE_GENERATION = /* GraphQL */ `
-  mutation CreateGenerationJob($input: CreateGenerationJobInput!) {
-    createGenerationJob(input: $input) {
+  mutation CreateGeneration($input: CreateGenerationInput!) {
+    createGeneration(input: $input) {
       id
     }
   }
 `;
-const TOKENS = /* GraphQL */ `
-  subscription GenerationTokens($jobId: ID!) {
-    generationTokens(jobId: $jobId) {
+const CANCEL_GENERATION = /* GraphQL */ `
+  mutation CancelGeneration($id: ID!) {
+    cancelGeneration(id: $id) {
+      id
+      status
+    }
+  }
+`;
+const STREAM = /* GraphQL */ `
+  subscription GenerationStream($id: ID!) {
+    generationStream(id: $id) {
+      kind
       text
-      tokens
-      done
+      generatedTokens
+      status
+      finishReason
       error
     }
   }
@@ -52,8 +63,15 @@ interface Target {
   modelId: string;
   checkpointId: string;
 }
+interface Answer {
+  text: string;
+  tokens: number;
+  error: string | null;
+  /** Why it stopped (or its final status); null while it streams. */
+  finish: string | null;
+}
 interface Sampling {
-  useChatTemplate: boolean;
+  chatTemplate: boolean;
   maxNewTokens: number;
   temperature: number;
   topP: number;
@@ -74,7 +92,7 @@ function Pane({
   jobs: PlaygroundJobsQuery['trainingJobs']['edges'];
   target: Target;
   onTarget: (t: Target) => void;
-  answer: { text: string; tokens: number; error: string | null } | null;
+  answer: Answer | null;
 }) {
   const t = useT();
   const checkpoints = jobs
@@ -118,7 +136,11 @@ function Pane({
       <pre class="answer" data-testid={`answer${n}`}>
         {answer?.text}
       </pre>
-      {answer && <p class="muted">{t('tokens', { n: answer.tokens })}</p>}
+      {answer && (
+        <p class="muted" data-testid={`finish${n}`}>
+          {t('tokens', { n: answer.tokens })} {answer.finish ?? '…'}
+        </p>
+      )}
       {answer?.error && <p class="error">{answer.error}</p>}
     </div>
   );
@@ -131,15 +153,14 @@ export function PlaygroundPage() {
   const [targets, setTargets] = useState<Target[]>([{ modelId: '', checkpointId: '' }]);
   const [prompt, setPrompt] = useState('');
   const [sampling, setSampling] = useState<Sampling>({
-    useChatTemplate: true,
+    chatTemplate: false,
     maxNewTokens: 32,
     temperature: 0,
     topP: 1,
     seed: 42,
   });
-  const [answers, setAnswers] = useState<({ text: string; tokens: number; error: string | null } | null)[]>(
-    [],
-  );
+  const [answers, setAnswers] = useState<(Answer | null)[]>([]);
+  const running = useRef<string[]>([]);
   const [error, setError] = useState<ApiError | null>(null);
   const stops = useRef<(() => void)[]>([]);
   const modelList = models.data?.models ?? [];
@@ -152,13 +173,13 @@ export function PlaygroundPage() {
     e.preventDefault();
     setError(null);
     stops.current.forEach((s) => s());
-    setAnswers(resolved.map(() => ({ text: '', tokens: 0, error: null })));
-    const update = (i: number, next: Partial<{ text: string; tokens: number; error: string | null }>) =>
+    setAnswers(resolved.map(() => ({ text: '', tokens: 0, error: null, finish: null })));
+    const update = (i: number, next: Partial<Answer>) =>
       setAnswers((list) => list.map((a, j) => (j === i && a ? { ...a, ...next } : a)));
     try {
       const started = await Promise.all(
         resolved.map((tg) =>
-          request<CreateGenerationJobMutation, CreateGenerationJobMutationVariables>(CREATE_GENERATION, {
+          request<CreateGenerationMutation, CreateGenerationMutationVariables>(CREATE_GENERATION, {
             input: {
               baseModelId: tg.modelId,
               checkpointId: tg.checkpointId || null,
@@ -169,17 +190,25 @@ export function PlaygroundPage() {
           }),
         ),
       );
-      stops.current = started.map((s, i) =>
-        subscribe<GenerationTokensSubscription>(
-          TOKENS,
-          { jobId: s.createGenerationJob.id },
+      running.current = started.map((s) => s.createGeneration.id);
+      stops.current = running.current.map((id, i) =>
+        subscribe<GenerationStreamSubscription>(
+          STREAM,
+          { id },
           {
-            next: ({ generationTokens: ev }) =>
-              setAnswers((list) =>
-                list.map((a, j) =>
-                  j === i && a ? { text: a.text + ev.text, tokens: ev.tokens, error: ev.error } : a,
-                ),
-              ),
+            next: ({ generationStream: ev }) =>
+              ev.kind === 'DELTA'
+                ? setAnswers((list) =>
+                    list.map((a, j) =>
+                      j === i && a ? { ...a, text: a.text + ev.text, tokens: ev.generatedTokens } : a,
+                    ),
+                  )
+                : update(i, {
+                    text: ev.text,
+                    tokens: ev.generatedTokens,
+                    error: ev.error,
+                    finish: ev.finishReason ?? ev.status,
+                  }),
             error: (err) => update(i, { error: err.message }),
           },
         ),
@@ -220,9 +249,9 @@ export function PlaygroundPage() {
           <label>
             <input
               type="checkbox"
-              checked={sampling.useChatTemplate}
+              checked={sampling.chatTemplate}
               onChange={(e) =>
-                setSampling({ ...sampling, useChatTemplate: (e.currentTarget as HTMLInputElement).checked })
+                setSampling({ ...sampling, chatTemplate: (e.currentTarget as HTMLInputElement).checked })
               }
             />
             {t('chatTemplate')}
@@ -242,6 +271,19 @@ export function PlaygroundPage() {
             }
           >
             {targets.length === 1 ? t('addSecond') : t('removeSecond')}
+          </button>
+          <button
+            type="button"
+            disabled={!answers.some((a) => a && !a.finish)}
+            onClick={() =>
+              running.current.forEach((id) =>
+                request<unknown, CancelGenerationMutationVariables>(CANCEL_GENERATION, { id }).catch(
+                  () => undefined,
+                ),
+              )
+            }
+          >
+            {t('stop')}
           </button>
           <button type="submit" disabled={!prompt || !modelList.length}>
             {t('generate')}
