@@ -74,6 +74,27 @@ test('a stop request ends the job after the current step with a resumable checkp
   });
 });
 
+test('a job that does not fit the memory budget fails before its first step, stating estimate and budget', async () => {
+  process.env.WHETSTONE_MEMORY_BUDGET = '64MiB';
+  const steps: StepEvent[] = [];
+  try {
+    const run = runTrainingJob(spec(), {
+      onStep: (e) => void steps.push(e),
+      onCheckpoint: () => undefined,
+      shouldStop: () => false,
+    });
+    await expect(run).rejects.toThrow(UserInputError);
+    await expect(run).rejects.toMatchObject({
+      code: 'MEMORY_BUDGET_EXCEEDED',
+      message: expect.stringMatching(/needs an estimated \d+\.\d GiB .* budget of 0\.1 GiB/),
+    });
+  } finally {
+    delete process.env.WHETSTONE_MEMORY_BUDGET;
+  }
+  expect(steps).toEqual([]);
+  expect(fs.readdirSync(dir)).toEqual([]);
+});
+
 test('mismatched datasets are refused clearly', async () => {
   const hooks = { onStep: () => undefined, onCheckpoint: () => undefined, shouldStop: () => false };
   await expect(runTrainingJob(spec({ method: 'DPO' }), hooks)).rejects.toThrow(

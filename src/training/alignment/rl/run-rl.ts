@@ -22,7 +22,14 @@ import { PromptExample } from '../../data/examples';
 import { LoopPosition, START } from '../../loop';
 import { ProgressMeter } from '../../progress';
 import { Rng } from '../../rng';
-import { checkResumable, fingerprint, optimizerOptions, restoreState, saveRunCheckpoint } from '../../run';
+import {
+  checkResumable,
+  fingerprint,
+  optimizerOptions,
+  planJobMemory,
+  restoreState,
+  saveRunCheckpoint,
+} from '../../run';
 import type { RunHooks, RunResult, TrainingRequest } from '../../run';
 import { learningRate, warmupStepsFromRatio } from '../../schedules';
 import { Hyperparameters, checkHyperparameterRules } from '../../hyperparameters';
@@ -69,6 +76,7 @@ export async function runRl(req: TrainingRequest, hooks: RunHooks): Promise<RunR
 
   const dataPrint = fingerprint(tokenized.examples);
   if (saved) checkResumable(saved, req, dataPrint, prompts.length);
+  const memory = planJobMemory(model, req);
 
   const rng = saved ? Rng.fromState(saved.rng) : Rng.fromSeed(hp.seed);
   const options = (adapterDir: string | null): ParameterizeOptions => ({
@@ -95,6 +103,7 @@ export async function runRl(req: TrainingRequest, hooks: RunHooks): Promise<RunR
     rlSettings(hp),
     {
       ...optimizerOptions(hp),
+      memoryLayout: memory.layout,
       random: () => rng.next(),
       ...device,
     },
