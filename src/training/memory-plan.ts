@@ -57,12 +57,13 @@ export const GIB = 2 ** 30;
 
 /**
  * Calibration (bench:scale, 0.5B shape, LoRA, CPU): `weightCopies` resident float32 copies of each frozen weight
- * (the session's initializer plus MLAS's pre-packed forward/backward products); `layerFloats` per token and layer
- * of saved activations in units of (hidden, intermediate); the ONNX Runtime process floor.
+ * (1: the mapped checkpoint pages, not pre-packed; a 16-bit checkpoint's weights are upcast once per session);
+ * `layerFloats` per token and layer of saved activations in units of (hidden, intermediate, projections); the
+ * ONNX Runtime process floor.
  */
 export const CALIBRATION = {
   runtimeBytes: 0.6 * GIB,
-  weightCopies: 2.6,
+  weightCopies: 1,
   /** Saved activations per token per layer: a * hidden + b * intermediate + c * (q + 2 kv) floats. */
   layerFloats: { hidden: 12, intermediate: 5, projections: 3 },
   /** Score-sized tensors alive per attention of the plain path (scores, probabilities, their gradient). */
