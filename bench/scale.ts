@@ -5,7 +5,8 @@
  * ../shared/bench/torch_peer.py with the same shape in the same run. Each side runs in a child process watched
  * under a memory cap (WHETSTONE_BENCH_MEMORY_CAP_GIB, 18 GiB): one that passes it is killed and reported as out of
  * memory, and the benchmark goes on. Prints seconds per step, tokens/s and peak RSS of both, and our delay to the
- * first step (graph build + emission + session creation, and the step itself); the last line is one JSON object.
+ * first step (graph build + emission + session creation, and the step itself) and the layout the memory plan
+ * chose (budget WHETSTONE_MEMORY_BUDGET, default 8 GiB); the last line is one JSON object.
  * Needs ~5 GB in /tmp; run it under `flock /tmp/whetstone-bigmem.lock`.
  */
 import { spawn } from 'node:child_process';
@@ -21,6 +22,9 @@ import { Rng } from '../src/training/rng';
 import { SftObjective } from '../src/training/sft';
 import { TrainState } from '../src/training/train-state';
 import { Trainer } from '../src/training/trainer';
+import { LAYOUTS, estimatePeak, memoryBudget, memoryJob, planMemory } from '../src/training/memory-plan';
+import { MemoryLayout } from '../src/models/memory-layout';
+import { sizeOf } from '../src/engine/graph';
 import { randomBatch } from './bench-model';
 import { peerScript, torchPython } from './peer';
 
@@ -48,6 +52,9 @@ interface SideResult {
   /** Ours only: seconds from the trainer's creation to the end of the first step, and its compile part. */
   firstStepSeconds?: number;
   compileSeconds?: number;
+  /** Ours only: the memory plan's layout and estimate. */
+  layout?: MemoryLayout;
+  estimateGiB?: number;
 }
 type Outcome = SideResult | { outOfMemory: true; peakRssMiB: number } | { failed: string };
 
@@ -65,6 +72,16 @@ async function child(seq: number): Promise<SideResult> {
     adapterDir: null,
     rng,
   });
+  // The layout the memory plan picks for this length within the budget (WHETSTONE_MEMORY_BUDGET, default 8 GiB:
+  // the 4,096-token target), as a job's run would.
+  const parameters = model.weights.names().reduce((s, n) => s + sizeOf(model.weights.shape(n)), 0);
+  const hp = parseHyperparameters({ batchSize: 1, maxSequenceLength: seq, loraRank: BENCH.loraRank });
+  const job = memoryJob(model.config, parameters, { method: 'SFT', scale: 'lora', hp, maxPositions: seq });
+  const budget = memoryBudget({ WHETSTONE_MEMORY_BUDGET: '8GiB', ...process.env });
+  // Where nothing fits, a job would be refused; the bench measures the most frugal layout anyway.
+  const frugal = LAYOUTS[LAYOUTS.length - 1];
+  const fits = LAYOUTS.some((l) => estimatePeak(job, l).totalBytes <= budget);
+  const plan = fits ? planMemory(job, budget) : { layout: frugal, estimate: estimatePeak(job, frugal) };
   const start = performance.now();
   const trainer = new Trainer(
     new SftObjective(params.forward, params.initial),
@@ -73,6 +90,7 @@ async function child(seq: number): Promise<SideResult> {
       adamW: { ...ADAMW_DEFAULTS, weightDecay: 0.01 },
       maxGradNorm: 1,
       weightDecayAll: true,
+      memoryLayout: plan.layout,
       threads: BENCH.threads,
       random: () => rng.next(),
     },
@@ -91,6 +109,8 @@ async function child(seq: number): Promise<SideResult> {
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     firstStepSeconds,
     compileSeconds: first.compileSeconds,
+    layout: plan.layout,
+    estimateGiB: plan.estimate.totalBytes / GIB,
   };
 }
 
@@ -152,7 +172,8 @@ function describe(o: Outcome): string {
   return (
     `${round(o.secondsPerStep)} s/step, ${round(o.tokensPerSecond, 1)} tok/s, peak ${round(o.peakRssMiB / 1024)} GiB` +
     (o.firstStepSeconds !== undefined
-      ? `, first step after ${round(o.firstStepSeconds, 1)} s (compile ${round(o.compileSeconds ?? 0, 1)} s)`
+      ? `, first step after ${round(o.firstStepSeconds, 1)} s (compile ${round(o.compileSeconds ?? 0, 1)} s), ` +
+        `layout ${JSON.stringify(o.layout)} estimated ${round(o.estimateGiB ?? 0)} GiB`
       : '')
   );
 }
