@@ -2,8 +2,9 @@
 # Build stage: all dependencies, compile TypeScript, then drop the dev dependencies.
 FROM node:20-bookworm AS build
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
-RUN npm ci --no-audit --no-fund
+COPY package.json package-lock.json ./
+# onnxruntime-node's install script would download the CUDA provider from NuGet; CPU and WebGPU are bundled.
+RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ormconfig.ts ./
 COPY src ./src
 COPY migrations ./migrations

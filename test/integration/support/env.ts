@@ -9,9 +9,9 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import { loadConfig, type Config } from '../../../src/config';
 import { createDataSource, migrateUp } from '../../../src/db/data-source';
+import { TEST_DATABASE_URL } from '../../helpers/test-database';
 
-export const TEST_DATABASE_URL =
-  process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export { TEST_DATABASE_URL };
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export interface TestEnv {
