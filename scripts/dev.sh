@@ -6,11 +6,21 @@
 #   (needs root or sudo).
 # - Installs npm dependencies if missing, builds, runs the migrations, registers the built-in demo model.
 # - Prints the API key to use (WHETSTONE_BOOTSTRAP_KEY, generated once into the data directory if not set).
-# Ctrl-C stops both processes.
+# - Refuses to start when PORT is taken (another `npm run dev`?), before starting anything.
+# - Supervises the API and the worker: when either exits, the other is stopped and the script exits non-zero,
+#   saying which one. Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m[whetstone]\033[0m %s\n' "$*"; }
+
+export PORT="${PORT:-4000}"
+# The same bind the API will make, tried before anything starts.
+if ! node -e "require('net').createServer().once('error', () => process.exit(1))
+    .listen(Number(process.env.PORT), process.env.HOST || '0.0.0.0', function () { this.close(); })"; then
+  say "port $PORT is in use (another npm run dev?): stop that, or set PORT"
+  exit 1
+fi
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
 
@@ -68,7 +78,8 @@ fi
 say "Redis: $REDIS_URL"
 
 # --- Build, migrate, demo model -----------------------------------------------------------------------------
-[ -d node_modules ] || { say "npm ci"; npm ci --no-audit --no-fund; }
+# No CUDA download by onnxruntime-node's install script (see .ci/run).
+[ -d node_modules ] || { say "npm ci"; ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund; }
 say "building"
 npm run --silent build
 if [ -z "${WHETSTONE_BOOTSTRAP_KEY:-}" ]; then
@@ -80,17 +91,36 @@ if [ -z "${WHETSTONE_BOOTSTRAP_KEY:-}" ]; then
 fi
 node dist/src/setup.js
 
-# --- Run ----------------------------------------------------------------------------------------------------
-export PORT="${PORT:-4000}"
+# --- Run ---------------------------------------------------------------------------------------------------
+pids=()
+stop_all() { [ ${#pids[@]} -eq 0 ] || { kill -TERM "${pids[@]}" 2>/dev/null || true; wait "${pids[@]}" 2>/dev/null || true; }; }
+trap stop_all EXIT
+trap 'say "stopping"; exit 130' INT TERM
 node dist/src/server.js &
 api=$!
+pids+=("$api")
 node dist/src/worker/main.js &
 worker=$!
-trap 'kill -TERM $api $worker 2>/dev/null; wait' INT TERM
+pids+=("$worker")
+name_of() { if [ "$1" = "$api" ]; then echo API; else echo worker; fi; }
+running() { kill -0 "$1" 2>/dev/null; }
+
+# The banner once the API answers.
+until node -e "fetch('http://127.0.0.1:$PORT/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"; do
+  for pid in "$api" "$worker"; do
+    running "$pid" || { say "the $(name_of "$pid") exited while starting: stopping"; exit 1; }
+  done
+  sleep 0.5
+done
 say "console: http://localhost:$PORT/   (sign in with the API key below)"
-say "API:     http://localhost:$PORT/graphql   (health: http://localhost:$PORT/healthz)"
+say "API:     http://localhost:$PORT/graphql   (health: http://localhost:$PORT/healthz; pid $api)"
+say "worker:  pid $worker"
 say "API key: $WHETSTONE_BOOTSTRAP_KEY   (send it as: Authorization: Bearer <key>)"
 say "models:  curl -s localhost:$PORT/graphql -H 'authorization: Bearer $WHETSTONE_BOOTSTRAP_KEY' -H 'content-type: application/json' -d '{\"query\":\"{ models { id name } }\"}'"
-wait -n $api $worker
-kill -TERM $api $worker 2>/dev/null || true
-wait
+
+code=0
+wait -n "$api" "$worker" || code=$?
+for pid in "$api" "$worker"; do
+  running "$pid" || { say "the $(name_of "$pid") exited (code $code): stopping the other process"; break; }
+done
+exit 1
