@@ -5,6 +5,7 @@ import { RewardModelJob1796400000000 } from './1796400000000-RewardModelJob';
 import { HyperparametersStoredOnce1797000000000 } from './1797000000000-HyperparametersStoredOnce';
 import { ModelShape1797100000000 } from './1797100000000-ModelShape';
 import { Generations1797300000000 } from './1797300000000-Generations';
+import { JobAttempts1797400000000 } from './1797400000000-JobAttempts';
 
 export const MIGRATIONS = [
   InitialSchema1732730000000,
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   HyperparametersStoredOnce1797000000000,
   ModelShape1797100000000,
   Generations1797300000000,
+  JobAttempts1797400000000,
 ];

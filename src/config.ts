@@ -31,9 +31,14 @@ export interface Config {
   wsConnectionsPerKey: number;
   /** Largest dataset upload (POST /datasets/upload), in bytes. */
   uploadMaxBytes: number;
-  /** Bull lock duration and stalled-job check interval (ms): how soon a dead worker's job moves on. */
+  /**
+   * Bull lock duration and stalled-job check interval (ms): a dead worker's job moves to another worker between
+   * lock / 2 and lock + stalled interval after the death.
+   */
   queueLockMs: number;
   queueStalledIntervalMs: number;
+  /** Runs of a job whose process keeps dying (killed, out of memory) before the job is FAILED. */
+  jobAttempts: number;
   /** Rows of step metrics a worker buffers before writing them, and the longest it waits (ms). */
   metricsBatchSize: number;
   metricsFlushMs: number;
@@ -118,8 +123,10 @@ export function loadConfig(env: Env = process.env): Config {
     importRoot: importRoot(env, dataDir),
     wsConnectionsPerKey: integer(env, 'WHETSTONE_WS_CONNECTIONS_PER_KEY', 20, 1, 100_000),
     uploadMaxBytes: integer(env, 'WHETSTONE_UPLOAD_MAX_BYTES', 2 ** 30, 1, 2 ** 40),
-    queueLockMs: integer(env, 'WHETSTONE_QUEUE_LOCK_MS', 30_000, 500, 3_600_000),
-    queueStalledIntervalMs: integer(env, 'WHETSTONE_QUEUE_STALLED_INTERVAL_MS', 30_000, 500, 3_600_000),
+    // A dead worker's job moves on within lock + stalled interval (30 s by default; README, "Faults").
+    queueLockMs: integer(env, 'WHETSTONE_QUEUE_LOCK_MS', 20_000, 500, 3_600_000),
+    queueStalledIntervalMs: integer(env, 'WHETSTONE_QUEUE_STALLED_INTERVAL_MS', 10_000, 500, 3_600_000),
+    jobAttempts: integer(env, 'WHETSTONE_JOB_ATTEMPTS', 3, 1, 10),
     metricsBatchSize: integer(env, 'WHETSTONE_METRICS_BATCH', 50, 1, 10_000),
     metricsFlushMs: integer(env, 'WHETSTONE_METRICS_FLUSH_MS', 1000, 10, 60_000),
     consoleDir: path.resolve(env.WHETSTONE_CONSOLE_DIR || 'dist/console'),

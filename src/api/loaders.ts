@@ -5,11 +5,13 @@
  */
 import DataLoader from 'dataloader';
 import { In, type DataSource } from 'typeorm';
-import { BaseModelEntity, DatasetEntity } from '../db/entities';
+import { BaseModelEntity, DatasetEntity, JobAttemptEntity } from '../db/entities';
 
 export interface Loaders {
   baseModel: DataLoader<string, BaseModelEntity | null>;
   dataset: DataLoader<string, DatasetEntity | null>;
+  /** The attempts of jobs already read through the caller's project, by job id. */
+  attempts: DataLoader<string, JobAttemptEntity[]>;
 }
 
 type Scoped = { id: string; projectId: string };
@@ -62,5 +64,11 @@ export function createLoaders(db: DataSource, caches: RowCaches, projectId: stri
   return {
     baseModel: byId(db, BaseModelEntity, caches.baseModels, projectId),
     dataset: byId(db, DatasetEntity, caches.datasets, projectId),
+    attempts: new DataLoader(async (jobIds) => {
+      const rows = await db
+        .getRepository(JobAttemptEntity)
+        .find({ where: { jobId: In([...jobIds]) }, order: { number: 'ASC' } });
+      return jobIds.map((id) => rows.filter((r) => r.jobId === id));
+    }),
   };
 }

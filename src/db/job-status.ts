@@ -50,7 +50,7 @@ export type TransitionPatch = Partial<{
   finished_at: 'now' | null;
   cancel_requested_at: 'now' | null;
   attempts: 'increment';
-  /** Runs in a row whose process died; a resumed job starts again from 0. */
+  /** Runs whose process died; a resumed job starts again from 0. */
   crashes: 'increment' | 0;
   /** Training. */
   resume_checkpoint_id: string | null;

@@ -7,36 +7,40 @@
 import { UserInputError } from '../errors';
 import type { FromRunner, RunEnd, StopReason, ToRunner } from './protocol';
 
-export interface RunnerIo<Progress, Ack> {
-  /** Resolves once the message is handed to the worker; never, when the worker is gone (the process exits). */
+export interface RunnerIo<Progress> {
+  /**
+   * Resolves once the worker has handled the message (a stop request it had by then is already seen by
+   * `shouldStop`); never, when the worker is gone (the process exits).
+   */
   send(message: Progress): Promise<void>;
   /** True once the worker asked the run to stop. */
   shouldStop(): boolean;
-  /** Acknowledgements from the worker. */
-  onAck(listener: (ack: Ack) => void): void;
 }
 
 /** Serves one job in this process: `run` returns whether a stop request ended it early. */
-export function serveJob<Spec, Progress, Ack extends { type: string } = never>(
-  run: (spec: Spec, io: RunnerIo<Progress, Ack>) => Promise<{ stopped: boolean }>,
+export function serveJob<Spec, Progress>(
+  run: (spec: Spec, io: RunnerIo<Progress>) => Promise<{ stopped: boolean }>,
 ): void {
   let stop: StopReason | null = null;
   let finished = false;
-  const ackListeners: ((ack: Ack) => void)[] = [];
+  const handled: (() => void)[] = [];
 
   const leave = () => {
     if (!finished) console.error(`[runner ${process.pid}] the worker went away: exiting`);
     process.exit(finished ? 0 : 1);
   };
-  const send = (message: FromRunner<Progress>) =>
+  const write = (message: FromRunner<Progress>) =>
     new Promise<void>((resolve) => {
       if (!process.send || !process.connected) return leave();
       process.send(message, undefined, {}, (err) => (err ? leave() : resolve()));
     });
-  const io: RunnerIo<Progress, Ack> = {
-    send,
+  const io: RunnerIo<Progress> = {
+    send: async (message) => {
+      const done = new Promise<void>((resolve) => handled.push(resolve));
+      await write(message);
+      await done;
+    },
     shouldStop: () => stop !== null,
-    onAck: (listener) => void ackListeners.push(listener),
   };
 
   const start = async (spec: Spec) => {
@@ -47,15 +51,15 @@ export function serveJob<Spec, Progress, Ack extends { type: string } = never>(
       const message = err instanceof Error ? err.message : String(err);
       end = { type: 'failed', message, userInput: err instanceof UserInputError };
     }
-    await send(end);
+    await write(end);
     finished = true;
     process.disconnect();
   };
 
-  process.on('message', (message: ToRunner<Spec, Ack>) => {
-    if (message.type === 'start') void start((message as { spec: Spec }).spec);
-    else if (message.type === 'stop') stop = (message as { reason: StopReason }).reason;
-    else for (const listener of ackListeners) listener(message as Ack);
+  process.on('message', (message: ToRunner<Spec>) => {
+    if (message.type === 'start') void start(message.spec);
+    else if (message.type === 'stop') stop = message.reason;
+    else handled.shift()?.();
   });
   process.on('disconnect', leave);
 }

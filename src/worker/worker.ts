@@ -42,6 +42,7 @@ export async function startWorker(config: Config, log = defaultLog): Promise<Wor
   const runnerDeps = {
     db,
     workerId: id,
+    maxAttempts: config.jobAttempts,
     onCancel: (jobId: string, cb: () => void) => {
       cancelCallbacks.set(jobId, cb);
       return () => cancelCallbacks.delete(jobId);

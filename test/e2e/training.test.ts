@@ -94,6 +94,14 @@ describe('training end to end', () => {
     expect(result.errors).toBeUndefined();
     return result.data?.createTrainingJob.id as string;
   };
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const events = (sub: { events: Progress[] }) => sub.events.map((e) => e.trainingJobProgress);
   const steps = (sub: { events: Progress[] }) => events(sub).filter((e) => e.kind === 'STEP');
   const waitUntil = async (what: string, check: () => Promise<boolean> | boolean, ms = 120_000) => {
@@ -237,14 +245,10 @@ describe('training end to end', () => {
     const killedAt = new Date();
     const checkpointStep = (await checkpointed()) as number;
     const runner = first.runnerPids()[0];
-    await waitUntil('the orphaned training process to exit', () => {
-      try {
-        process.kill(runner, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    });
+    await waitUntil('the orphaned training process to exit', () => !alive(runner));
+    // It left through its disconnect path, not with an uncaught `write EPIPE`.
+    expect(first.output()).toMatch(new RegExp(`runner ${runner}\\] the worker went away: exiting`));
+    expect(first.output()).not.toMatch(/EPIPE|Uncaught|triggerUncaughtException/);
 
     await worker();
     await waitUntil(
@@ -261,6 +265,52 @@ describe('training end to end', () => {
       const before = new Date(m.recordedAt) < killedAt;
       expect({ step: m.step, before }).toEqual({ step: m.step, before: m.step <= checkpointStep });
     }
+  });
+
+  it('takes over the job of a killed worker within the lock time plus the stalled-check interval', async () => {
+    // Small settings here; TAKEOVER_LOCK_MS and TAKEOVER_STALLED_MS measure others (the README's figures).
+    const lockMs = Number(process.env.TAKEOVER_LOCK_MS ?? 2000);
+    const stalledMs = Number(process.env.TAKEOVER_STALLED_MS ?? 1000);
+    const settings = {
+      ...api.env.env,
+      WHETSTONE_QUEUE_LOCK_MS: String(lockMs),
+      WHETSTONE_QUEUE_STALLED_INTERVAL_MS: String(stalledMs),
+    };
+    const pair = [await startWorkerProcess(settings), await startWorkerProcess(settings)];
+    workers.push(...pair);
+    const id = await createJob('e2e-takeover', {
+      epochs: 200,
+      batchSize: 1,
+      learningRate: 0.005,
+      maxSequenceLength: 64,
+      checkpointEverySteps: 5,
+      seed: 6,
+    });
+    const attempt = async (n: number) =>
+      (
+        await api.app.db.query(
+          `SELECT started_at, outcome, cause FROM job_attempts WHERE job_id = $1 AND number = $2`,
+          [id, n],
+        )
+      )[0] as { started_at: Date; outcome: string | null; cause: string | null } | undefined;
+    await waitUntil('the job running', async () => (await attempt(1)) !== undefined);
+    const started = (await attempt(1))!.started_at.getTime();
+    // Long enough for the job to be in Bull's stalled set (it is copied there at every check).
+    await waitUntil('two stalled checks', () => Date.now() > started + 2 * stalledMs + 500);
+    const holder = pair.find((w) => w.runnerPids().length > 0)!;
+    const killedAt = Date.now();
+    await holder.kill();
+    await waitUntil('another worker to take the job over', async () => (await attempt(2)) !== undefined);
+    const takeoverMs = (await attempt(2))!.started_at.getTime() - killedAt;
+    console.log(`takeover after ${takeoverMs} ms (lock ${lockMs} ms, stalled interval ${stalledMs} ms)`);
+    // The lock outlives its holder by at most lockMs (renewed every lockMs / 2), and a worker's next stalled
+    // check comes at most stalledMs later; the margin covers the claim on a loaded machine.
+    expect(takeoverMs).toBeLessThanOrEqual(lockMs + stalledMs + 2000);
+    expect(await attempt(1)).toMatchObject({
+      outcome: 'WORKER_LOST',
+      cause: expect.stringMatching(/stopped renewing its queue lock/),
+    });
+    await api.admin(`mutation($id: ID!) { cancelTrainingJob(id: $id) { status } }`, { id });
   });
 
   it('on SIGTERM a worker checkpoints its job and puts it back in the queue; another worker finishes it', async () => {

@@ -13,6 +13,7 @@ import {
 } from 'type-graphql';
 import type { SubscribeResolverData } from 'type-graphql';
 import { JobStatus, EvaluationMetric, scoresOf } from '../../db/entities';
+import { ATTEMPT_HISTORY, JobAttempt } from '../common/job-attempts';
 import type { RequestContext } from '../context';
 import { Dataset } from '../datasets/types';
 import { BaseModel } from '../models/types';
@@ -113,6 +114,11 @@ export class EvaluationJobResolver {
     @Ctx() { principal, services }: RequestContext,
   ): Promise<EvaluationComparison> {
     return services.evaluations.queries.compare(principal, ids);
+  }
+
+  @FieldResolver(() => [JobAttempt], ATTEMPT_HISTORY)
+  attemptHistory(@Root() job: EvaluationJob, @Ctx() { loaders }: RequestContext): Promise<JobAttempt[]> {
+    return loaders.attempts.load(job.id);
   }
 
   @FieldResolver(() => BaseModel, {

@@ -12,6 +12,7 @@ import {
 } from 'type-graphql';
 import type { SubscribeResolverData } from 'type-graphql';
 import { ParameterScale, TrainingMethod } from '../../db/entities';
+import { ATTEMPT_HISTORY, JobAttempt } from '../common/job-attempts';
 import type { RequestContext } from '../context';
 import { Dataset } from '../datasets/types';
 import { BaseModel } from '../models/types';
@@ -91,6 +92,11 @@ export class TrainingJobResolver {
     });
   }
 
+  @FieldResolver(() => [JobAttempt], ATTEMPT_HISTORY)
+  attemptHistory(@Root() job: TrainingJob, @Ctx() { loaders }: RequestContext): Promise<JobAttempt[]> {
+    return loaders.attempts.load(job.id);
+  }
+
   @FieldResolver(() => BaseModel, { description: 'The model the job trains.' })
   async baseModel(@Root() job: TrainingJob, @Ctx() { loaders }: RequestContext): Promise<BaseModel> {
     return (await loaders.baseModel.load(job.baseModelId)) as BaseModel;
@@ -167,14 +173,18 @@ export class TrainingJobResolver {
 
   @Mutation(() => TrainingJob, {
     description:
-      'Queues a FAILED or CANCELLED job again to continue from one of its checkpoints (optimizer, schedule and data order included); steps after it run again. CONFLICT for other statuses.',
+      'Queues a FAILED or CANCELLED job again to continue from one of its checkpoints (optimizer, schedule and data order included), by default its latest, or from the start when it has none; steps after it run again, and the job gets its full WHETSTONE_JOB_ATTEMPTS again. CONFLICT for other statuses.',
   })
   resumeTrainingJob(
     @Arg('id', () => ID, { description: 'Job id.' }) id: string,
-    @Arg('checkpointId', () => ID, { description: 'One of the job’s checkpoints.' }) checkpointId: string,
+    @Arg('checkpointId', () => ID, {
+      nullable: true,
+      description: 'One of the job’s checkpoints; default: its latest (none: from the start).',
+    })
+    checkpointId: string | null,
     @Ctx() { principal, services }: RequestContext,
   ): Promise<TrainingJob> {
-    return services.jobs.resume(principal, id, checkpointId);
+    return services.jobs.resume(principal, id, checkpointId ?? null);
   }
 
   @Subscription(() => TrainingJobProgressEvent, {

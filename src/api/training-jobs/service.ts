@@ -254,35 +254,40 @@ export class TrainingJobService {
   }
 
   /**
-   * Puts a FAILED or CANCELLED job back in the queue to continue from one of its checkpoints: the steps after that
-   * checkpoint are forgotten and run again.
+   * Puts a FAILED or CANCELLED job back in the queue to continue from one of its checkpoints (default: the
+   * latest; none: from the start): the steps after that checkpoint are forgotten and run again.
    */
-  async resume(principal: Principal, id: string, checkpointId: string): Promise<TrainingJobEntity> {
+  async resume(principal: Principal, id: string, checkpointId: string | null): Promise<TrainingJobEntity> {
     const job = await this.get(principal, id);
-    const checkpoint = isUuid(checkpointId)
-      ? await this.db.getRepository(CheckpointEntity).findOneBy({ id: checkpointId, jobId: job.id })
-      : null;
-    if (!checkpoint) throw badInput(`job ${id} has no checkpoint ${checkpointId}`, ['checkpointId']);
+    const checkpoints = this.db.getRepository(CheckpointEntity);
+    const checkpoint =
+      checkpointId === null
+        ? await checkpoints.findOne({ where: { jobId: job.id }, order: { step: 'DESC' } })
+        : isUuid(checkpointId)
+          ? await checkpoints.findOneBy({ id: checkpointId, jobId: job.id })
+          : null;
+    if (!checkpoint && checkpointId !== null) {
+      throw badInput(`job ${id} has no checkpoint ${checkpointId}`, ['checkpointId']);
+    }
+    const step = checkpoint?.step ?? 0;
     const moved = await this.db.transaction(async (m) => {
       const t = await transitionJob(m, id, [S.FAILED, S.CANCELLED], S.QUEUED, {
-        resume_checkpoint_id: checkpoint.id,
+        resume_checkpoint_id: checkpoint?.id ?? null,
+        crashes: 0,
         cancel_requested_at: null,
         error: null,
         finished_at: null,
         worker_id: null,
       });
       if (!t) return null;
-      await m.query(`DELETE FROM training_step_metrics WHERE job_id = $1 AND step > $2`, [
-        id,
-        checkpoint.step,
-      ]);
+      await m.query(`DELETE FROM training_step_metrics WHERE job_id = $1 AND step > $2`, [id, step]);
       await m.query(
         `UPDATE training_jobs SET step = $2::int,
                 progress = CASE WHEN total_steps > 0 THEN $2::int::float8 / total_steps ELSE 0 END,
                 latest_loss = (SELECT loss FROM training_step_metrics WHERE job_id = $1 AND step = $2::int),
                 epoch = (SELECT epoch FROM training_step_metrics WHERE job_id = $1 AND step = $2::int)
           WHERE id = $1`,
-        [id, checkpoint.step],
+        [id, step],
       );
       return t;
     });

@@ -43,3 +43,18 @@ export const TERMINAL_STATUSES: readonly JobStatus[] = [
   JobStatus.FAILED,
   JobStatus.CANCELLED,
 ];
+
+/** How one attempt (one run of a job's process) ended: `job_attempts.outcome`. */
+export enum AttemptOutcome {
+  SUCCEEDED = 'SUCCEEDED',
+  FAILED = 'FAILED',
+  CANCELLED = 'CANCELLED',
+  /** The worker shut down; the job went back to the queue. */
+  PREEMPTED = 'PREEMPTED',
+  /** The process died, or its results could not be stored; retried. */
+  CRASHED = 'CRASHED',
+  /** The process ran out of memory (killed by the OOM killer, or an allocation failed); retried. */
+  OUT_OF_MEMORY = 'OUT_OF_MEMORY',
+  /** The worker died; another worker took the job over. */
+  WORKER_LOST = 'WORKER_LOST',
+}

@@ -5,6 +5,7 @@ import { DatasetEntity, DatasetRowEntity } from './dataset';
 import { EvaluationJobEntity } from './evaluation-job';
 import { EvaluationSampleEntity } from './evaluation-sample';
 import { GenerationEntity } from './generation';
+import { JobAttemptEntity } from './job-attempt';
 import { ProjectEntity } from './project';
 import { StepMetricEntity } from './step-metric';
 import { TrainingJobEntity } from './training-job';
@@ -21,6 +22,7 @@ export {
   DatasetRowEntity,
   EvaluationSampleEntity,
   GenerationEntity,
+  JobAttemptEntity,
   ProjectEntity,
   StepMetricEntity,
   TrainingJobEntity,
@@ -38,4 +40,5 @@ export const ENTITIES = [
   EvaluationJobEntity,
   EvaluationSampleEntity,
   GenerationEntity,
+  JobAttemptEntity,
 ];

@@ -59,6 +59,10 @@ export class TrainingJobEntity {
   @Column({ type: 'integer', default: 0 })
   attempts: number;
 
+  /** Runs whose process died since a user last queued the job (see job_attempts); retries stop at a limit. */
+  @Column({ type: 'integer', default: 0 })
+  crashes: number;
+
   @Column({ name: 'worker_id', type: 'text', nullable: true })
   workerId: string | null;
 

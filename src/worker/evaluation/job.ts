@@ -1,6 +1,6 @@
 /**
  * Evaluation jobs for the job runner: a run generates and scores the rows not scored yet, stores each batch of
- * samples as it arrives (and the progress with it) before the runner generates the next, and at the end stores
+ * samples as it arrives (and the progress with it; the runner generates the next once it is), and at the end stores
  * the means of every score with SUCCEEDED. A run taken over or requeued after a shutdown scores only the rest.
  */
 import path from 'node:path';
@@ -11,7 +11,7 @@ import type { EvaluationRunSpec, ScoredSample } from '../../evaluation/run-evalu
 import { evaluationStatusEvent } from '../../queue/evaluation-events';
 import type { EventPublisher } from '../../queue/publisher';
 import type { JobDefinition } from '../job-runner';
-import type { EvaluationAck, EvaluationProgress } from './messages';
+import type { EvaluationProgress } from './messages';
 import { planEvaluation } from './plan';
 
 export interface EvaluationJobsDeps {
@@ -23,7 +23,7 @@ const COLUMNS = METRICS.map(metricColumn);
 
 export function evaluationJobs(
   deps: EvaluationJobsDeps,
-): JobDefinition<'evaluation', EvaluationRunSpec, EvaluationProgress, EvaluationAck> {
+): JobDefinition<'evaluation', EvaluationRunSpec, EvaluationProgress> {
   const { db, publisher } = deps;
   return {
     kind: 'evaluation',
@@ -54,7 +54,6 @@ export function evaluationJobs(
             const row = await storeSamples(db, job.id, message.samples);
             // The database is the cancellation's record; a missed Redis message still stops the run here.
             if (row.cancel_requested_at) run.stop('cancel');
-            run.ack({ type: 'stored' });
             await progress(row.samples_done, row.samples_total ?? row.samples_done);
           }
         },

@@ -1,23 +1,15 @@
 /**
- * The child process that runs one evaluation (src/worker/child.ts serves it). It scores batch after batch and
- * sends each batch's samples to the worker, and starts the next batch once the worker has stored them, so it is
- * never more than a batch ahead of the database and a stop request (always sent before that acknowledgement)
- * ends the run at the batch it arrived in.
+ * The child process that runs one evaluation (src/worker/child.ts serves it): it scores batch after batch, and
+ * sends each batch's samples to the worker, starting the next batch once the worker has stored them.
  */
 import { runEvaluation, type EvaluationRunSpec } from '../../evaluation/run-evaluation';
 import { serveJob } from '../child';
-import type { EvaluationAck, EvaluationProgress } from './messages';
+import type { EvaluationProgress } from './messages';
 
-serveJob<EvaluationRunSpec, EvaluationProgress, EvaluationAck>(async (spec, io) => {
-  let acknowledge: (() => void) | null = null;
-  io.onAck(() => acknowledge?.());
+serveJob<EvaluationRunSpec, EvaluationProgress>(async (spec, io) => {
   const { stopped } = await runEvaluation(spec, {
     onStart: (info) => io.send({ type: 'started', total: info.total, skipped: info.skipped.length }),
-    onBatch: async (samples) => {
-      const stored = new Promise<void>((resolve) => (acknowledge = resolve));
-      await io.send({ type: 'samples', samples });
-      await stored;
-    },
+    onBatch: (samples) => io.send({ type: 'samples', samples }),
     shouldStop: io.shouldStop,
   });
   return { stopped };

@@ -11,6 +11,7 @@ const TABLES = [
   'evaluation_jobs',
   'evaluation_samples',
   'generations',
+  'job_attempts',
   'projects',
   'training_jobs',
   'training_step_metrics',

@@ -52,6 +52,7 @@ describe('evaluation worker (real engine, demo model)', () => {
     handler = new JobRunner(evaluationJobs({ db: api.app.db, publisher }), {
       db: api.app.db,
       workerId: 'test-worker',
+      maxAttempts: 3,
       onCancel: (jobId, cb) => {
         cancels.set(jobId, cb);
         return () => cancels.delete(jobId);
