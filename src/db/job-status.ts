@@ -60,6 +60,15 @@ export type TransitionPatch = Partial<{
   progress: number;
 }>;
 
+/** What FAILED | CANCELLED -> QUEUED (a user resuming a job) resets: the job starts over with all its attempts. */
+export const RESUME_PATCH: TransitionPatch = {
+  crashes: 0,
+  cancel_requested_at: null,
+  error: null,
+  finished_at: null,
+  worker_id: null,
+};
+
 export interface Transition<K extends JobKind = 'training'> {
   job: JobEntity<K>;
   previousStatus: S;

@@ -218,6 +218,17 @@ export class EvaluationJobResolver {
     return services.evaluations.jobs.cancel(principal, id);
   }
 
+  @Mutation(() => EvaluationJob, {
+    description:
+      'Queues a FAILED or CANCELLED evaluation again: it scores the rows not scored yet, keeping the samples stored, with all its attempts (WHETSTONE_JOB_ATTEMPTS) again. CONFLICT for other statuses.',
+  })
+  resumeEvaluationJob(
+    @Arg('id', () => ID, { description: 'Evaluation id.' }) id: string,
+    @Ctx() { principal, services }: RequestContext,
+  ): Promise<EvaluationJob> {
+    return services.evaluations.jobs.resume(principal, id);
+  }
+
   @Subscription(() => EvaluationJobProgressEvent, {
     description:
       'Live progress of one evaluation: first its current state (SNAPSHOT), then a SAMPLES event whenever samples are stored, and a STATUS event per status change; ends after a final status.',

@@ -10,7 +10,7 @@ import {
   JobStatus as S,
   MetricStopwords,
 } from '../../db/entities';
-import { transitionJob, type Transition } from '../../db/job-status';
+import { RESUME_PATCH, transitionJob, type Transition } from '../../db/job-status';
 import { evaluationStatusEvent } from '../../queue/evaluation-events';
 import type { EventPublisher } from '../../queue/publisher';
 import type { TypedQueue } from '../../queue/queues';
@@ -21,7 +21,7 @@ import { isUuid } from '../common/ids';
 import { checkName } from '../common/names';
 import type { Principal } from '../context';
 import type { DatasetService } from '../datasets/service';
-import { badInput, notFound } from '../errors';
+import { badInput, conflict, notFound } from '../errors';
 import type { ModelService } from '../models/service';
 import { CreateEvaluationJobInput, MAX_STOPWORDS } from './types';
 
@@ -135,6 +135,28 @@ export class EvaluationService {
       },
       requestCancel: () => this.events.requestCancel(id),
     });
+  }
+
+  /**
+   * Puts a FAILED or CANCELLED evaluation back in the queue: the next run scores the rows not scored yet, with
+   * all its attempts again.
+   */
+  async resume(principal: Principal, id: string): Promise<EvaluationJobEntity> {
+    const job = await this.get(principal, id);
+    const moved = await transitionJob(
+      this.db.manager,
+      id,
+      [S.FAILED, S.CANCELLED],
+      S.QUEUED,
+      RESUME_PATCH,
+      undefined,
+      'evaluation',
+    );
+    if (!moved)
+      throw conflict(`evaluation ${id} is ${job.status}; only FAILED or CANCELLED ones can be resumed`);
+    await this.queue.add({ jobId: id, projectId: moved.job.projectId });
+    await this.announce(moved);
+    return moved.job;
   }
 
   private announce(t: Omit<Transition<'evaluation'>, 'previousStatus'> & { previousStatus: S | null }) {

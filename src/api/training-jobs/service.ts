@@ -13,7 +13,7 @@ import {
   JobStatus as S,
   TrainingMethod,
 } from '../../db/entities';
-import { transitionJob, type Transition } from '../../db/job-status';
+import { RESUME_PATCH, transitionJob, type Transition } from '../../db/job-status';
 import { hydrator } from '../../db/hydrate';
 import { statusEvent } from '../../queue/events';
 import type { EventPublisher } from '../../queue/publisher';
@@ -272,12 +272,8 @@ export class TrainingJobService {
     const step = checkpoint?.step ?? 0;
     const moved = await this.db.transaction(async (m) => {
       const t = await transitionJob(m, id, [S.FAILED, S.CANCELLED], S.QUEUED, {
+        ...RESUME_PATCH,
         resume_checkpoint_id: checkpoint?.id ?? null,
-        crashes: 0,
-        cancel_requested_at: null,
-        error: null,
-        finished_at: null,
-        worker_id: null,
       });
       if (!t) return null;
       await m.query(`DELETE FROM training_step_metrics WHERE job_id = $1 AND step > $2`, [id, step]);

@@ -12,7 +12,7 @@ import { runEvaluation, type ScoredSample } from '../../../src/evaluation/run-ev
 import { EventPublisher } from '../../../src/queue/publisher';
 import type { EvaluationQueuePayload } from '../../../src/queue/queues';
 import { evaluationJobs } from '../../../src/worker/evaluation/job';
-import { JobRunner, PreemptedError } from '../../../src/worker/job-runner';
+import { JobRunner, PreemptedError, RetryError } from '../../../src/worker/job-runner';
 import {
   BOOTSTRAP_KEY,
   CREATE_DATASET,
@@ -26,6 +26,8 @@ import { collect, wsClient } from '../support/client';
 import { CREATE_EVALUATION, EVALUATION, EVALUATION_PROGRESS, ProgressEvent } from './support';
 
 type Progress = { evaluationJobProgress: ProgressEvent };
+
+const ATTEMPTS = `query($id: ID!) { evaluationJob(id: $id) { status attemptHistory { outcome cause } } }`;
 
 const SETTINGS = { maxNewTokens: 6, batchSize: 3, segmenter: 'CHAR', stopwords: 'NONE' };
 
@@ -41,6 +43,7 @@ describe('evaluation worker (real engine, demo model)', () => {
   let projectId: string;
   const clients: Client[] = [];
   const cancels = new Map<string, () => void>();
+  let runnerPid = 0;
   const rows = sftJsonl(8)
     .split('\n')
     .map((l) => JSON.parse(l) as { prompt: string; response: string });
@@ -57,7 +60,10 @@ describe('evaluation worker (real engine, demo model)', () => {
         cancels.set(jobId, cb);
         return () => cancels.delete(jobId);
       },
-      log: () => undefined,
+      log: (m: string) => {
+        const pid = m.match(/running in process (\d+)/)?.[1];
+        if (pid) runnerPid = Number(pid);
+      },
     });
     modelDir = demoModelDir();
     modelId = (await api.admin(REGISTER_MODEL, { input: { name: 'demo', path: modelDir } })).data
@@ -223,5 +229,41 @@ describe('evaluation worker (real engine, demo model)', () => {
     const job = (await api.admin(EVALUATION, { id })).data?.evaluationJob;
     expect(job.status).toBe('FAILED');
     expect(job.error).toMatch(/\/nonexistent\/model/);
+  });
+
+  it('retries a killed evaluation process, which scores only the rest; resumes a FAILED one', async () => {
+    const id = await createEvaluation('killed', { datasetId: longId, batchSize: 1, maxNewTokens: 32 });
+    const sub = subscribe(id);
+    await sub.waitFor(1);
+    const first = handle(id);
+    await sub.waitFor(4); // snapshot, RUNNING, total known, the first batch stored
+    process.kill(runnerPid, 'SIGKILL');
+    await expect(first).rejects.toBeInstanceOf(RetryError);
+    const kept = await stored(id);
+    expect(kept.length).toBeGreaterThanOrEqual(1);
+    await handle(id);
+    const after = await stored(id);
+    expect(after).toHaveLength(40);
+    for (const row of kept) expect(after.find((r) => r.index === row.index)).toEqual(row);
+    const job = (await api.admin(ATTEMPTS, { id })).data?.evaluationJob;
+    expect(job.status).toBe('SUCCEEDED');
+    expect(job.attemptHistory.map((a: { outcome: string }) => a.outcome)).toEqual(['CRASHED', 'SUCCEEDED']);
+    expect(job.attemptHistory[0].cause).toMatch(/evaluation process was killed \(SIGKILL/);
+
+    const broken = await createEvaluation('resumed');
+    const path = (p: string) =>
+      api.app.db.query(`UPDATE evaluation_jobs SET model_path = $2 WHERE id = $1`, [broken, p]);
+    await path('/nonexistent/model');
+    await handle(broken);
+    expect((await api.admin(ATTEMPTS, { id: broken })).data?.evaluationJob.status).toBe('FAILED');
+    await path(modelDir);
+    const resumed = await api.admin(`mutation($id: ID!) { resumeEvaluationJob(id: $id) { status error } }`, {
+      id: broken,
+    });
+    expect(resumed.data?.resumeEvaluationJob).toEqual({ status: 'QUEUED', error: null });
+    await handle(broken);
+    const done = (await api.admin(ATTEMPTS, { id: broken })).data?.evaluationJob;
+    expect(done.status).toBe('SUCCEEDED');
+    expect(done.attemptHistory.map((a: { outcome: string }) => a.outcome)).toEqual(['FAILED', 'SUCCEEDED']);
   });
 });
