@@ -42,5 +42,5 @@ export class JobAttempt {
 }
 
 export const ATTEMPT_HISTORY = {
-  description: 'Every run of the job, in order, with its outcome and cause (see also `attempts`).',
+  description: 'Every run of the job, in order, with its outcome and cause.',
 };

@@ -1,5 +1,6 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { SubscribeResolverData } from 'type-graphql';
+import { ATTEMPT_HISTORY, JobAttempt } from '../common/job-attempts';
 import type { RequestContext } from '../context';
 import { BaseModel } from '../models/types';
 import { Checkpoint, TrainingJob } from '../training-jobs/types';
@@ -15,6 +16,11 @@ export class GenerationResolver {
     @Ctx() { principal, services }: RequestContext,
   ): Promise<Generation> {
     return services.generations.jobs.get(principal, id);
+  }
+
+  @FieldResolver(() => [JobAttempt], ATTEMPT_HISTORY)
+  attemptHistory(@Root() g: Generation, @Ctx() { loaders }: RequestContext): Promise<JobAttempt[]> {
+    return loaders.attempts.load(g.id);
   }
 
   @FieldResolver(() => BaseModel, { description: 'The registered model (alone, or under a checkpoint).' })

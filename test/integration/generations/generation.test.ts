@@ -55,6 +55,7 @@ describe('generations (real engine, demo model)', () => {
     handler = new JobRunner(generationJobs({ db: api.app.db, publisher }), {
       db: api.app.db,
       workerId: 'test-worker',
+      maxAttempts: 3,
       onCancel: (jobId, cb) => {
         cancels.set(jobId, cb);
         return () => cancels.delete(jobId);
