@@ -1,8 +1,9 @@
 /**
  * The memory layouts (blocked attention, chunked head and loss, checkpointed layers) where no PyTorch trajectory
  * checks them directly: qwen2 (tied embeddings, so the chunked head's weight gradient meets the embedding's) and
- * GPT-2 (Conv1D layers, learned positions, tied wte) trained plain and with every technique on; the RL objective;
- * forward-only log-probabilities. The plain runs are the ones proven against PyTorch; the others must follow them
+ * GPT-2 (Conv1D layers, learned positions, tied wte) trained plain and with every technique on; Baichuan2's
+ * NormHead (the normalized weight is a captured, differentiated tensor); the RL objective; forward-only
+ * log-probabilities. The plain runs are the ones proven against PyTorch; the others must follow them
  * within float32 round-off.
  */
 import * as path from 'node:path';
@@ -21,6 +22,7 @@ import { OUT, buildGradientGraph } from '../../../src/training/step-graphs';
 import { StepResult, Trainer } from '../../../src/training/trainer';
 import { hfTiny } from '../../helpers/fixtures';
 import { RECOMPUTED } from '../../helpers/memory-layout';
+import { SAMPLE, tinyConfigs, tinyModel } from '../models/families/tiny';
 
 const REFS = path.resolve(process.cwd(), 'test/fixtures/transformers-refs');
 /** max |a[i] - b(i)| */
@@ -125,6 +127,28 @@ test.each([
 ] as const)('%s-tiny %s SFT follows the plain run with every memory technique on', async (family, scale) => {
   const p = params(await loadModel(path.join(REFS, `${family}-tiny`)), scale);
   await expectSameRuns(new SftObjective(p.forward, p.initial), sftBatch(), 2);
+});
+
+test("Baichuan2's NormHead: the chunked head's gradients equal the plain head's", async () => {
+  const tiny = tinyModel(tinyConfigs.baichuan, 5);
+  const model = { ...tiny, config: { ...tiny.config, normHead: true } };
+  const p = params(model, 'full');
+  const ids = BigInt64Array.from(SAMPLE.ids.flat(), BigInt);
+  const mask = BigInt64Array.from(SAMPLE.mask.flat(), BigInt);
+  const int64 = (data: BigInt64Array): HostTensor => ({ data, shape: [2, 8], dtype: 'int64' });
+  const labels = ids.map((v, i) => (mask[i] ? v : -100n));
+  const batch = {
+    tensors: { input_ids: int64(ids), attention_mask: int64(mask), labels: int64(labels) },
+    tokens: 12,
+    examples: 2,
+  };
+  const objective = new SftObjective(p.forward, p.initial);
+  const plain = await gradientsOf(objective, batch);
+  const chunked = await gradientsOf(objective, batch, RECOMPUTED);
+  for (const [name, g] of plain) {
+    const scale = maxAbs(g, () => 0) || 1;
+    expect(maxAbs(chunked.get(name)!, (i) => g[i]) / scale).toBeLessThan(1e-5);
+  }
 });
 
 test('RL: old log-probabilities and the policy update follow the plain graphs', async () => {
