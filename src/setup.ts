@@ -1,11 +1,11 @@
 /**
  * `npm run setup`: prepares a database for the API and workers. Applies the migrations, creates the default
  * project (and the bootstrap key, when WHETSTONE_BOOTSTRAP_KEY is set), and registers the built-in demo model (a
- * tiny random LLaMA-style folder written under the data directory) in the default project, so that a first
- * training job can run at once. Safe to run again.
+ * tiny LLaMA-style folder under the data directory, pre-trained at the first setup: src/training/demo-model.ts) in
+ * the default project, so that a first training job can run at once and learns visibly. Safe to run again.
  */
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ServerFiles } from './api/common/server-files';
 import { ModelService } from './api/models/service';
@@ -13,11 +13,22 @@ import { ProjectService } from './api/projects/service';
 import { jobsDir, loadConfig, type Config } from './config';
 import { createDataSource, migrateUp } from './db/data-source';
 import { ApiKeyRole, BaseModelEntity } from './db/entities';
-import { writeDemoModel } from './models/demo';
+import { writePretrainedDemoModel } from './training/demo-model';
 
 export const DEMO_MODEL_NAME = 'demo-tiny-llama';
 
-export async function setup(config: Config, log: (line: string) => void = console.log): Promise<void> {
+export async function setup(
+  config: Config,
+  log: (line: string) => void = console.log,
+  /** Writes the demo model folder (tests pass the random one, which needs no pre-training). */
+  writeDemoModel: (dir: string) => Promise<unknown> = (dir) =>
+    writePretrainedDemoModel(dir, {
+      onStep: (step, total, loss) => {
+        if (step === 1 || step % 50 === 0 || step === total)
+          log(`  pre-training step ${step}/${total}: loss ${loss.toFixed(3)}`);
+      },
+    }),
+): Promise<void> {
   const db = createDataSource(config, 2);
   try {
     const applied = await migrateUp(db, config.databaseSchema);
@@ -27,7 +38,13 @@ export async function setup(config: Config, log: (line: string) => void = consol
 
     const dir = path.join(config.dataDir, 'models', DEMO_MODEL_NAME);
     if (!existsSync(path.join(dir, 'config.json'))) {
-      writeDemoModel(dir);
+      log(`pre-training the demo model (about a minute on two cores) into ${dir}`);
+      // Written aside and moved in whole, so an interrupted setup starts over rather than keeping half a model.
+      const partial = `${dir}.partial`;
+      rmSync(partial, { recursive: true, force: true });
+      await writeDemoModel(partial);
+      rmSync(dir, { recursive: true, force: true });
+      renameSync(partial, dir);
       log(`wrote the demo model to ${dir}`);
     }
     const registered = await db

@@ -1,6 +1,6 @@
 /**
- * A tiny random LLaMA-style Hugging Face folder, so a fresh machine has a model to train at once; the bench
- * model is the same thing at a larger size.
+ * A tiny random LLaMA-style Hugging Face folder: tests train it, setup pre-trains it into the built-in demo model
+ * (src/training/demo-model.ts), and the bench model is the same thing at a larger size.
  *
  * Its tokenizer.json is a byte-level BPE built in code built in code: `<pad>`, `<s>`, `</s>`, then the 256 byte symbols of GPT-2's
  * byte-to-unicode table, no merges. Every text encodes (one token per UTF-8 byte), so a demo model trains on
