@@ -20,7 +20,8 @@ export class DatasetResolver {
   }
 
   @FieldResolver(() => [GraphQLJSONObject], {
-    description: 'Normalized rows in file order, a page at a time.',
+    description:
+      'Normalized rows in file order, a page at a time; a page stops early once it holds 16 MiB (continue at offset + rows returned).',
   })
   rows(
     @Root() dataset: Dataset,

@@ -39,6 +39,8 @@ export interface DatasetSource {
 
 /** Largest server-side file read in one import. */
 export const MAX_FILE_BYTES = 1024 * 1024 * 1024;
+/** Most row bytes one `rows` page returns. */
+export const MAX_PAGE_BYTES = 16 * 1024 * 1024;
 /** Rows per INSERT statement. */
 const INSERT_CHUNK = 1000;
 
@@ -74,9 +76,14 @@ export class DatasetService {
     if (!Number.isInteger(offset) || offset < 0) throw badInput('offset must be >= 0', ['offset']);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
       throw badInput('limit must be 1 to 1000', ['limit']);
+    // The page ends early once it holds MAX_PAGE_BYTES (it always holds its first row).
     const rows: { data: Record<string, unknown> }[] = await this.db.query(
-      `SELECT data FROM dataset_rows WHERE dataset_id = $1 AND split = $2 ORDER BY index OFFSET $3 LIMIT $4`,
-      [datasetId, split, offset, limit],
+      `SELECT data FROM (
+         SELECT data, index, sum(octet_length(data::text)) OVER (ORDER BY index) - octet_length(data::text) AS before
+           FROM (SELECT data, index FROM dataset_rows WHERE dataset_id = $1 AND split = $2
+                  ORDER BY index OFFSET $3 LIMIT $4) page) sized
+        WHERE before < $5 ORDER BY index`,
+      [datasetId, split, offset, limit, MAX_PAGE_BYTES],
     );
     return rows.map((r) => r.data);
   }

@@ -6,9 +6,11 @@ import type { DataSource } from 'typeorm';
 import {
   DatasetKind,
   DatasetSplit,
+  EvaluatedModelKind,
   EvaluationJobEntity,
   JobStatus as S,
   MetricStopwords,
+  TrainingJobEntity,
 } from '../../db/entities';
 import { RESUME_PATCH, transitionJob, type Transition } from '../../db/job-status';
 import { evaluationStatusEvent } from '../../queue/evaluation-events';
@@ -89,6 +91,21 @@ export class EvaluationService {
     if (rowCount === 0) throw badInput(`dataset "${dataset.name}" has no ${split} rows`, at('datasetSplit'));
     const settings = checkSettings(input, model.maxSequenceLength);
     const runs = await generatingModel(this.db, principal, model, input);
+    // A prompt-tuning checkpoint's virtual tokens take room from the prompt as well (the worker skips, and
+    // reports, rows whose prompt does not fit what is left).
+    const virtual =
+      runs.modelKind === EvaluatedModelKind.PROMPT_TUNING && runs.trainingJobId
+        ? Number(
+            (await this.db.getRepository(TrainingJobEntity).findOneByOrFail({ id: runs.trainingJobId }))
+              .hyperparameters.numVirtualTokens ?? 0,
+          )
+        : 0;
+    if (settings.maxNewTokens + virtual >= model.maxSequenceLength) {
+      throw badInput(
+        `maxNewTokens ${settings.maxNewTokens} + the checkpoint's ${virtual} virtual tokens leave no room for a prompt within the model's ${model.maxSequenceLength} positions`,
+        at('maxNewTokens'),
+      );
+    }
     const job = await this.db.getRepository(EvaluationJobEntity).save({
       projectId: principal.projectId,
       name,

@@ -61,6 +61,21 @@ export const HYPERPARAMETER_RULES: readonly HyperparameterRule[] = [
     },
   },
   {
+    fields: ['evalMaxNewTokens', 'evalMetricsAtEpochEnd', 'numVirtualTokens'],
+    description:
+      "evalMetricsAtEpochEnd: evalMaxNewTokens, plus numVirtualTokens for PROMPT_TUNING, is below the base model's maximum sequence length, so a validation prompt keeps at least one token.",
+    check(hp, ctx) {
+      const limit = ctx.modelMaxSequenceLength;
+      if (hp.evalMetricsAtEpochEnd !== true || limit === undefined) return null;
+      const virtual = ctx.parameterScale === 'PROMPT_TUNING' ? (hp.numVirtualTokens as number) : 0;
+      if ((hp.evalMaxNewTokens as number) + virtual < limit) return null;
+      return {
+        field: 'evalMaxNewTokens',
+        message: `evalMaxNewTokens ${hp.evalMaxNewTokens}${virtual ? ` + numVirtualTokens ${virtual}` : ''} leaves no room for a validation prompt within the base model's maximum sequence length ${limit}`,
+      };
+    },
+  },
+  {
     fields: ['evalEverySteps', 'evalMetricsAtEpochEnd', 'validationSplitRatio'],
     description:
       "evalEverySteps and evalMetricsAtEpochEnd need validation rows: the dataset's validation split or rows held out by validationSplitRatio.",

@@ -451,3 +451,68 @@ describe('trust: keys and projects', () => {
     }
   });
 });
+
+describe('trust: limits across fields, checked at creation', () => {
+  let api: TestApi;
+  let demo: string;
+  beforeAll(async () => {
+    api = await startTestApi();
+    demo = demoModelDir();
+  });
+  afterAll(async () => {
+    await api.close();
+    rmSync(demo, { recursive: true, force: true });
+  });
+
+  it('refuses generation lengths that leave no room for a prompt (evaluation with virtual tokens, evalMaxNewTokens)', async () => {
+    const model = (await api.admin(REGISTER_MODEL, { input: { name: 'demo', path: demo } })).data!
+      .registerModel;
+    const dataset = (
+      await api.admin(CREATE_DATASET, { input: { name: 'qa', kind: 'SFT', jsonl: sftJsonl(8) } })
+    ).data!.createDataset;
+    const projectId = (await api.admin(`{ viewer { project { id } } }`)).data!.viewer.project.id;
+    const tuned = await insertTrainingJob(api.app.db, {
+      projectId,
+      baseModelId: model.id,
+      datasetId: dataset.id,
+      scale: 'PROMPT_TUNING',
+      checkpoints: [{ step: 1, path: '/ckpt' }],
+    });
+    await api.app.db.query(
+      `UPDATE training_jobs SET hyperparameters = '{"numVirtualTokens": 20}' WHERE id = $1`,
+      [tuned.id],
+    );
+    const evaluate = (maxNewTokens: number) =>
+      api.admin(`mutation($input: CreateEvaluationJobInput!) { createEvaluationJob(input: $input) { id } }`, {
+        input: {
+          name: 'e',
+          baseModelId: model.id,
+          datasetId: dataset.id,
+          trainingJobId: tuned.id,
+          maxNewTokens,
+        },
+      });
+    const tooMany = await evaluate(model.maxSequenceLength - 10);
+    expect(tooMany.errors?.[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      path: ['input', 'maxNewTokens'],
+    });
+    expect((await evaluate(model.maxSequenceLength - 30)).errors).toBeUndefined();
+
+    const train = (evalMaxNewTokens: number) =>
+      api.admin(`mutation($input: CreateTrainingJobInput!) { createTrainingJob(input: $input) { id } }`, {
+        input: {
+          name: 'j',
+          baseModelId: model.id,
+          datasetId: dataset.id,
+          method: 'SFT',
+          parameterScale: 'LORA',
+          hyperparameters: { evalMetricsAtEpochEnd: true, validationSplitRatio: 0.25, evalMaxNewTokens },
+        },
+      });
+    const long = await train(model.maxSequenceLength);
+    expect(long.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    expect(long.errors?.[0].extensions?.path).toContain('evalMaxNewTokens');
+    expect((await train(16)).errors).toBeUndefined();
+  });
+});
