@@ -4,15 +4,10 @@
  * only (the API is read directly just to check what was stored).
  */
 import type { Page } from 'playwright-core';
-import { BOOTSTRAP_KEY, demoModelDir } from '../integration/support/api';
+import { BOOTSTRAP_KEY, demoModelDir, sftJsonl } from '../integration/support/api';
 import { startConsole, type ConsoleEnv } from './support';
 
 jest.setTimeout(180_000);
-
-const rows = (n: number) =>
-  Array.from({ length: n }, (_, i) =>
-    JSON.stringify({ prompt: `Q${i % 4}: what is ${i % 4} plus one?`, response: ` ${(i % 4) + 1}` }),
-  ).join('\n');
 
 describe('the web console', () => {
   let env: ConsoleEnv;
@@ -58,7 +53,7 @@ describe('the web console', () => {
 
   it('uploads a dataset: a broken file shows its line and stores nothing; a good one is previewed', async () => {
     await go('/datasets');
-    const broken = `${rows(2)}\n{"prompt": 3}\n${rows(2)}`;
+    const broken = `${sftJsonl(2)}\n{"prompt": 3}\n${sftJsonl(2)}`;
     await page.setInputFiles('input[type=file]', {
       name: 'broken.jsonl',
       mimeType: 'application/jsonl',
@@ -72,7 +67,7 @@ describe('the web console', () => {
     await page.setInputFiles('input[type=file]', {
       name: 'qa.jsonl',
       mimeType: 'application/jsonl',
-      buffer: Buffer.from(rows(32)),
+      buffer: Buffer.from(sftJsonl(32)),
     });
     await page.fill('input[type=number]', '0.25');
     // The progress bar's values while the file goes up (it disappears once the upload is answered).
