@@ -145,6 +145,13 @@ describe('the web console', () => {
       total,
     );
     expect(step).toBeLessThan(total);
+    // Two runs in the status history: the cancelled one and the resumed one.
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid=attempts] tbody tr').length === 2,
+    );
+    expect(await page.locator('[data-testid=attempts] tbody').innerText()).toMatch(
+      /CANCELLED[\s\S]*SUCCEEDED/,
+    );
     await page.reload();
     await page.waitForFunction(
       (n) => Number(document.querySelector('[data-testid=charts]')?.getAttribute('data-steps')) === n,

@@ -46,6 +46,14 @@ export const JOB = /* GraphQL */ `
         id
         name
       }
+      attemptHistory {
+        number
+        workerId
+        startedAt
+        endedAt
+        outcome
+        cause
+      }
       hyperparameters {
         epochs
       }
@@ -468,6 +476,32 @@ export function JobPage() {
           <dd>{job.attempts}</dd>
         </dl>
         {job.error && <p class="error">{job.error}</p>}
+        <table class="compact" data-testid="attempts">
+          <thead>
+            <tr>
+              <th class="num">#</th>
+              <th>{t('worker')}</th>
+              <th>{t('started')}</th>
+              <th>{t('finished')}</th>
+              <th>{t('outcome')}</th>
+              <th>{t('cause')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {job.attemptHistory.map((a) => (
+              <tr key={a.number}>
+                <td class="num">{a.number}</td>
+                <td>
+                  <code>{a.workerId}</code>
+                </td>
+                <td>{fmt.date(a.startedAt)}</td>
+                <td>{fmt.date(a.endedAt)}</td>
+                <td>{a.outcome ?? '…'}</td>
+                <td class="error">{a.cause}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
         <ul class="events">
           {events.map((e) => (
             <li key={e.at}>
