@@ -1,7 +1,8 @@
 /**
- * The words every layer shares, spelled once: training methods and parameter scales as the API, the database and
- * the hyperparameter specification name them. Lower layers (training, models) and upper ones (API, worker, CLI)
- * import these; this file imports nothing.
+ * The words every layer shares, spelled once, in the casing the API and the database use (upper case). The
+ * TypeScript types, the GraphQL enums (src/db/entities/enums.ts) and the migrations' CHECK lists (a test compares
+ * them) derive from these lists. Inside the engine and in its files (configs, trainer_state.json) scales,
+ * providers and method names are the lower case of the same words (`EngineName`). This file imports nothing.
  */
 
 export const METHOD_NAMES = ['SFT', 'REWARD_MODEL', 'DPO', 'RL'] as const;
@@ -9,3 +10,36 @@ export type MethodName = (typeof METHOD_NAMES)[number];
 
 export const SCALE_NAMES = ['FULL', 'LORA', 'PROMPT_TUNING'] as const;
 export type ScaleName = (typeof SCALE_NAMES)[number];
+
+/** ONNX Runtime execution providers a worker or `whetstone` runs on. */
+export const PROVIDER_NAMES = ['CPU', 'WEBGPU', 'CUDA'] as const;
+export type ProviderName = (typeof PROVIDER_NAMES)[number];
+
+/** Model families (config.json `model_type`); src/models/families/registry.ts says what each one is. */
+export const FAMILY_NAMES = ['llama', 'qwen2', 'baichuan', 'gpt2'] as const;
+export type FamilyName = (typeof FAMILY_NAMES)[number];
+
+export const DATASET_KINDS = ['SFT', 'PREFERENCE', 'PROMPT_ONLY'] as const;
+export type DatasetKindName = (typeof DATASET_KINDS)[number];
+
+export const DATASET_SPLITS = ['TRAIN', 'VALIDATION'] as const;
+
+/** The status of every kind of job (training, evaluation); src/db/job-status.ts has the state machine. */
+export const JOB_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+
+export const API_KEY_ROLES = ['ADMIN', 'MEMBER'] as const;
+
+/** What an evaluation ran: the base model, or a checkpoint of one of the scales. */
+export const EVALUATED_MODEL_KINDS = ['BASE', ...SCALE_NAMES] as const;
+
+/** A word as the engine and its files spell it ('LORA' -> 'lora'). */
+export type EngineName<W extends string> = Lowercase<W>;
+export const engineName = <W extends string>(word: W): EngineName<W> => word.toLowerCase() as EngineName<W>;
+
+/** A parameter scale as the engine spells it ('lora'). */
+export type EngineScale = EngineName<ScaleName>;
+
+/** A const object {WORD: 'WORD'} of a list, usable like a string enum (`TrainingMethod.SFT`). */
+export function wordsOf<const W extends string>(words: readonly W[]): { readonly [K in W]: K } {
+  return Object.fromEntries(words.map((w) => [w, w])) as { [K in W]: K };
+}

@@ -2,6 +2,7 @@
  * onnxruntime-node sessions over an emitted Graph or a model file, on an explicitly chosen execution provider.
  * An unavailable provider is an UnavailableError naming what is missing: never a silent fallback to the CPU.
  */
+import type { EngineName, ProviderName } from '../vocabulary';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -10,7 +11,7 @@ import { DType, Graph, Tensor, TypedArray, sizeOf } from './graph';
 import { onnx } from 'onnx-proto';
 import { EmitOptions, buildModel, memoryLocation } from './onnx';
 
-export type ExecutionProvider = 'cpu' | 'webgpu' | 'cuda';
+export type ExecutionProvider = EngineName<ProviderName>;
 
 export interface SessionOptions extends EmitOptions {
   executionProvider?: ExecutionProvider;

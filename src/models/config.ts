@@ -5,10 +5,11 @@
  * compute differently (RoPE scaling, sliding windows, ALiBi) is rejected with an error naming the field, never
  * silently approximated.
  */
+import { FAMILY_NAMES, type FamilyName } from '../vocabulary';
 import * as fs from 'node:fs';
 import { UserInputError } from '../errors';
 
-export type ModelFamily = 'llama' | 'qwen2' | 'baichuan' | 'gpt2';
+export type ModelFamily = FamilyName;
 export type ModelHead = 'causal_lm' | 'sequence_classification';
 /** silu (LLaMA-style MLPs), gelu_new/gelu_pytorch_tanh (tanh approximation), gelu (erf), relu. */
 export type Activation = 'silu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'gelu' | 'relu';
@@ -153,7 +154,8 @@ class Fields {
   }
 }
 
-interface FamilySpec {
+/** How a family's config.json parses, and the transformers classes (architectures) it may name. */
+export interface FamilyConfigSpec {
   architectures: Record<string, ModelHead>;
   parse(
     f: Fields,
@@ -246,7 +248,8 @@ function heads(f: Fields, defaults: { hiddenSize: number; numHeads: number; numK
   return { hiddenSize, numHeads, numKvHeads, headDim: f.int('head_dim', Math.floor(hiddenSize / numHeads)) };
 }
 
-const FAMILIES: Record<string, { family: ModelFamily } & FamilySpec> = {
+/** config.json parsing of every family, by model_type; families/registry.ts holds the rest of each family. */
+export const FAMILY_CONFIGS: Record<ModelFamily, { family: ModelFamily } & FamilyConfigSpec> = {
   llama: {
     family: 'llama',
     architectures: {
@@ -376,7 +379,7 @@ const FAMILIES: Record<string, { family: ModelFamily } & FamilySpec> = {
   },
 };
 
-export const SUPPORTED_MODEL_TYPES = Object.keys(FAMILIES);
+export const SUPPORTED_MODEL_TYPES: readonly string[] = FAMILY_NAMES;
 
 /** Normalize an already parsed config object; `file` names it in errors. */
 export function parseModelConfig(raw: unknown, file = 'config.json'): ModelConfig {
@@ -386,7 +389,9 @@ export function parseModelConfig(raw: unknown, file = 'config.json'): ModelConfi
   const f: Fields = new Fields(raw as Raw, file);
   const modelType = f.raw.model_type;
   const spec =
-    typeof modelType === 'string' && Object.hasOwn(FAMILIES, modelType) ? FAMILIES[modelType] : undefined;
+    typeof modelType === 'string' && Object.hasOwn(FAMILY_CONFIGS, modelType)
+      ? FAMILY_CONFIGS[modelType as ModelFamily]
+      : undefined;
   if (!spec) {
     f.fail(
       'model_type',

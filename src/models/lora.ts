@@ -7,7 +7,8 @@ import { Tensor } from '../engine/graph';
 import * as op from '../engine/ops';
 import { UserInputError } from '../errors';
 import { ModelConfig } from './config';
-import { LinearModule, defaultLoraTargets, linearModules } from './families/layout';
+import { LinearModule } from './families/layout';
+import { familyEntry, linearModules } from './families/registry';
 import { LoraSpec, MemoryWeights, WeightStore, WeightTensor } from './model';
 
 export const PEFT_PREFIX = 'base_model.model.';
@@ -27,7 +28,7 @@ export function matchesTarget(modulePath: string, targets: readonly string[]): b
  * 'all-linear' the module paths of every linear layer below the head (PEFT 0.21 writes full paths there).
  */
 export function resolveLoraTargets(c: ModelConfig, targets: LoraSpec['targets'] | undefined): string[] {
-  if (targets === undefined) return defaultLoraTargets(c);
+  if (targets === undefined) return [...familyEntry(c).loraTargets];
   if (targets === 'all-linear') return linearModules(c).map((m) => m.path);
   return [...targets];
 }

@@ -8,12 +8,13 @@ import YAML from 'yaml';
 import { UserInputError } from '../errors';
 import { ExecutionProvider } from '../engine/session';
 import { Hyperparameters, parseHyperparameters } from './hyperparameters';
-import { TRAINING_METHODS, findMethod } from './methods';
-import type { ScaleName } from '../vocabulary';
+import { CONFIG_METHOD_NAMES } from './methods';
+import { type EngineScale, PROVIDER_NAMES, SCALE_NAMES, type ScaleName, engineName } from '../vocabulary';
 
-export type ParameterScale = 'full' | 'lora' | 'prompt_tuning';
-export const PARAMETER_SCALES: readonly ParameterScale[] = ['full', 'lora', 'prompt_tuning'];
-export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['cpu', 'webgpu', 'cuda'];
+/** The engine's spelling of a scale (src/vocabulary.ts). */
+export type ParameterScale = EngineScale;
+export const PARAMETER_SCALES: readonly ParameterScale[] = SCALE_NAMES.map(engineName);
+export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = PROVIDER_NAMES.map(engineName);
 /** `plain`: prompt as the tokenizer's single-text encoding, response without specials, then eos. */
 export const TEMPLATES = ['plain', 'chat'] as const;
 export type Template = (typeof TEMPLATES)[number];
@@ -22,7 +23,7 @@ export interface TrainConfig {
   model: string;
   dataset: string;
   template: Template;
-  /** A method name of TRAINING_METHODS, lower case ('sft'). */
+  /** A method name, lower case ('sft'). */
   method: string;
   parameterScale: ParameterScale;
   initAdapter: string | null;
@@ -80,16 +81,6 @@ function oneOf<T extends string>(
   throw new UserInputError(`${key} must be one of ${values.join(', ')}, got ${JSON.stringify(v)}`, [key]);
 }
 
-function methodName(raw: Record<string, unknown>): string {
-  const available = Object.values(TRAINING_METHODS).map((m) => m.name);
-  const name = oneOf(raw, 'method', [...available, 'reward_model', 'dpo', 'rl'], 'sft');
-  if (!findMethod(name))
-    throw new UserInputError(`method ${name} is not available yet (available: ${available.join(', ')})`, [
-      'method',
-    ]);
-  return name;
-}
-
 /** An existing path (cwd first, then the config folder); `kind` says what it must be. */
 function existing(raw: Record<string, unknown>, key: string, base: string, kind: 'file' | 'dir'): string {
   const v = raw[key];
@@ -130,7 +121,7 @@ export function parseTrainConfig(raw: unknown, file: string): TrainConfig {
     model: existing(obj, 'model', base, 'dir'),
     dataset: existing(obj, 'dataset', base, 'file'),
     template: oneOf(obj, 'template', TEMPLATES, 'plain'),
-    method: methodName(obj),
+    method: oneOf(obj, 'method', CONFIG_METHOD_NAMES, 'sft'),
     parameterScale,
     initAdapter,
     hyperparameters: parseHyperparameters(obj.hyperparameters, ['hyperparameters'], {

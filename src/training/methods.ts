@@ -16,7 +16,9 @@ import type { RunHooks, RunResult, TrainingRequest } from './run';
 import { dpoMethod, rewardModelMethod, rlMethod } from './alignment/methods';
 import { SftObjective } from './sft';
 
-export type MethodName = 'SFT' | 'REWARD_MODEL' | 'DPO' | 'RL';
+import { METHOD_NAMES, type MethodName, engineName } from '../vocabulary';
+
+export type { MethodName };
 
 export interface MethodContext {
   model: LoadedModel;
@@ -67,8 +69,8 @@ export const sftMethod = defineMethod<SftExample>({
   objective: ({ params }) => new SftObjective(params.forward, params.initial),
 });
 
-/** The methods that can run; the others answer "not available yet". */
-export const TRAINING_METHODS: Partial<Record<MethodName, TrainingMethod>> = {
+/** Every method of the vocabulary (src/vocabulary.ts), by its API name. */
+export const TRAINING_METHODS: Record<MethodName, TrainingMethod> = {
   SFT: sftMethod,
   REWARD_MODEL: defineMethod(rewardModelMethod),
   DPO: defineMethod(dpoMethod),
@@ -77,5 +79,9 @@ export const TRAINING_METHODS: Partial<Record<MethodName, TrainingMethod>> = {
 
 /** A method by its API or config name (SFT, sft). */
 export function findMethod(name: string): TrainingMethod | undefined {
-  return TRAINING_METHODS[name.toUpperCase() as MethodName];
+  const found = METHOD_NAMES.find((m) => m === name.toUpperCase());
+  return found && TRAINING_METHODS[found];
 }
+
+/** The names configs and checkpoints use ('sft', 'reward_model', ...). */
+export const CONFIG_METHOD_NAMES = METHOD_NAMES.map(engineName);

@@ -4,6 +4,7 @@
  * adapter folder). An adapter starts from a PEFT folder (initAdapter, or the checkpoint being resumed) whose
  * adapter_config.json then defines it, else it is initialised as PEFT does, drawing from the run's RNG.
  */
+import { familyEntry } from '../models/families/registry';
 import { UserInputError } from '../errors';
 import { writeModelFolder } from '../models/checkpoint-folder';
 import { resolveLoraTargets } from '../models/lora';
@@ -19,7 +20,7 @@ import {
   resolveAdapter,
 } from '../models/model';
 import { loraAdapterConfig, promptTuningAdapterConfig, toWritable, writeAdapterFolder } from './artifacts';
-import { ParameterScale } from './config-file';
+import type { EngineScale as ParameterScale } from '../vocabulary';
 import { Hyperparameters } from './hyperparameters';
 import { HostTensor } from './objective';
 import { Rng } from './rng';
@@ -98,7 +99,7 @@ export function parameterize(m: LoadedModel, o: ParameterizeOptions): Parameteri
           targetModules: resolveLoraTargets(c, spec.targets),
           baseModel: m.dir,
           taskType: 'CAUSAL_LM',
-          fanInFanOut: c.family === 'gpt2',
+          fanInFanOut: familyEntry(c).fanInFanOut,
         })
       : promptTuningAdapterConfig({
           numVirtualTokens: spec.numVirtualTokens,

@@ -1,11 +1,10 @@
 /**
- * The worker's entry point (the contract src/worker/training/contract.ts restates): a job spec from the API in,
- * progress and checkpoints out through hooks. Methods come from TRAINING_METHODS; one without an entry yet
- * (reward model, DPO, RL until the alignment work adds them) fails with a clear "not available yet".
+ * The worker's entry point: a job spec (read from the job's row by src/worker/training/job-spec.ts) in, progress
+ * and checkpoints out through hooks. Methods come from TRAINING_METHODS.
  */
-import { UnavailableError, UserInputError } from '../errors';
+import { UserInputError } from '../errors';
 import { ExecutionProvider } from '../engine/session';
-import { ParameterScale } from './config-file';
+import { SCALE_NAMES, type ScaleName, engineName } from '../vocabulary';
 import { DatasetKind, DatasetRow, parseDatasetJsonl } from './data';
 import { MethodName, TRAINING_METHODS, TrainingMethod } from './methods';
 import { parseHyperparameters } from './hyperparameters';
@@ -17,7 +16,7 @@ export type { StepEvent } from './progress';
 export interface TrainingRunSpec {
   jobId: string;
   method: MethodName;
-  parameterScale: 'FULL' | 'LORA' | 'PROMPT_TUNING';
+  parameterScale: ScaleName;
   modelPath: string;
   /** `validationRows`: the dataset's validation split, for evaluation during training. */
   dataset: { kind: DatasetKind; rows: unknown[]; validationRows?: unknown[] };
@@ -37,12 +36,6 @@ export interface TrainingHooks {
   shouldStop(): boolean;
 }
 
-const SCALES: Record<TrainingRunSpec['parameterScale'], ParameterScale> = {
-  FULL: 'full',
-  LORA: 'lora',
-  PROMPT_TUNING: 'prompt_tuning',
-};
-
 /** Rows as JSONL so the dataset parser checks them (errors then name the row as its line number). */
 function datasetRows(spec: TrainingRunSpec, method: TrainingMethod, rows: unknown[]): DatasetRow[] {
   if (spec.dataset.kind !== method.datasetKind) {
@@ -58,14 +51,13 @@ export async function runTrainingJob(
   spec: TrainingRunSpec,
   hooks: TrainingHooks,
 ): Promise<{ finalCheckpoint: string }> {
-  const method = TRAINING_METHODS[spec.method];
+  const method: TrainingMethod | undefined = TRAINING_METHODS[spec.method];
   if (!method) {
-    const available = Object.keys(TRAINING_METHODS).join(', ');
-    throw new UnavailableError(
-      `training method ${spec.method} is not available yet (available: ${available})`,
-    );
+    throw new UserInputError(`unknown training method ${JSON.stringify(spec.method)}`, ['method']);
   }
-  const scale = SCALES[spec.parameterScale];
+  const scale = (SCALE_NAMES as readonly string[]).includes(spec.parameterScale)
+    ? engineName(spec.parameterScale)
+    : null;
   if (!scale)
     throw new UserInputError(`unknown parameterScale ${JSON.stringify(spec.parameterScale)}`, [
       'parameterScale',

@@ -11,7 +11,7 @@ import { ExecutionProvider } from '../engine/session';
 import { checkSequenceLength } from '../models/config';
 import { LoadedModel, loadModel } from '../models/model';
 import { LogEntry, TrainerStateFile, readMoments, readTrainerState, writeResumeState } from './checkpoint';
-import { ParameterScale } from './config-file';
+import type { EngineScale as ParameterScale } from '../vocabulary';
 import { DatasetRow, exampleData, padTokenIdOf } from './data';
 import { PromptTemplate } from './data/examples';
 import { Hyperparameters, RESUME_FREE, defaultSequenceLength, defaultValue } from './hyperparameters';

@@ -1,14 +1,11 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { EVALUATED_MODEL_KINDS, wordsOf } from '../../vocabulary';
 import { DatasetSplit, JobStatus } from './enums';
 import { ScoreColumns } from './evaluation-scores';
 
 /** What was evaluated: the base model, a full checkpoint, or the base model with an adapter. */
-export enum EvaluatedModelKind {
-  BASE = 'BASE',
-  FULL = 'FULL',
-  LORA = 'LORA',
-  PROMPT_TUNING = 'PROMPT_TUNING',
-}
+export const EvaluatedModelKind = wordsOf(EVALUATED_MODEL_KINDS);
+export type EvaluatedModelKind = (typeof EVALUATED_MODEL_KINDS)[number];
 
 export enum MetricSegmenter {
   JIEBA = 'JIEBA',

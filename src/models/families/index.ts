@@ -10,11 +10,10 @@ import { prependVirtualTokens } from '../prompt-tuning';
 import { attentionMask, queryBlocks } from './attention';
 import { ForwardBuilder, pickPositions } from './builder';
 import { Family, Positions } from './family';
-import { gpt2Family } from './gpt2';
-import { llamaFamily } from './llama';
+import { familyEntry } from './registry';
 
 export function familyOf(m: LoadedModel): Family {
-  return m.config.family === 'gpt2' ? gpt2Family : llamaFamily;
+  return familyEntry(m.config).forward;
 }
 
 export function buildFamily(g: Graph, m: LoadedModel, opts: CausalLMOptions): CausalLMOutputs {

@@ -61,24 +61,3 @@ export function gpt2LayerModules(c: ModelConfig, i: number) {
     proj: conv('mlp.c_proj', c.intermediateSize, c.hiddenSize),
   };
 }
-
-/** Every linear layer below the output head, in model order: what PEFT's 'all-linear' targets. */
-export function linearModules(c: ModelConfig): LinearModule[] {
-  const out: LinearModule[] = [];
-  for (let i = 0; i < c.numLayers; i++) {
-    if (c.family === 'gpt2') {
-      out.push(...Object.values(gpt2LayerModules(c, i)));
-    } else {
-      const { qkv, o, gate, up, down } = llamaLayerModules(c, i);
-      out.push(...qkv, o, gate, up, down);
-    }
-  }
-  return out;
-}
-
-/** LoRA targets when none are given: PEFT's per-model defaults (q/v projections, GPT-2's fused c_attn). */
-export function defaultLoraTargets(c: ModelConfig): string[] {
-  if (c.family === 'gpt2') return ['c_attn'];
-  if (c.family === 'baichuan') return ['W_pack'];
-  return ['q_proj', 'v_proj'];
-}

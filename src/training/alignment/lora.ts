@@ -1,4 +1,5 @@
 /** LoRA pieces of the reward model's own parameterization: the spec from hyperparameters and adapter_config.json. */
+import { familyEntry } from '../../models/families/registry';
 import { resolveLoraTargets } from '../../models/lora';
 import { LoadedModel, LoraSpec, ResolvedAdapter } from '../../models/model';
 import { PeftTaskType, loraAdapterConfig } from '../artifacts';
@@ -30,6 +31,6 @@ export function loraConfigFor(
     targetModules: resolveLoraTargets(m.config, spec.targets),
     baseModel: m.dir,
     taskType,
-    fanInFanOut: m.config.family === 'gpt2',
+    fanInFanOut: familyEntry(m.config).fanInFanOut,
   });
 }

@@ -6,7 +6,8 @@
  */
 import * as path from 'node:path';
 import { UnavailableError, UserInputError } from '../../errors';
-import { ModelFamily, parseModelConfig } from '../../models/config';
+import { parseModelConfig } from '../../models/config';
+import { familyEntry } from '../../models/families/registry';
 import { LoadedModel, WeightStore, WeightTensor } from '../../models/model';
 
 /** The head's name in a model checkpoint. */
@@ -15,12 +16,6 @@ export const SCORE_WEIGHT = 'score.weight';
 export const PEFT_SCORE_WEIGHT = 'base_model.model.score.weight';
 /** What peft adds to `modules_to_save` for SEQ_CLS (PeftModelForSequenceClassification). */
 export const SEQ_CLS_MODULES_TO_SAVE = ['classifier', 'score'];
-
-const SEQUENCE_CLASSIFICATION: Partial<Record<ModelFamily, string>> = {
-  llama: 'LlamaForSequenceClassification',
-  qwen2: 'Qwen2ForSequenceClassification',
-  gpt2: 'GPT2ForSequenceClassification',
-};
 
 /** `weights` with extra tensors laid over them (extra names win). */
 export function overlayWeights(base: WeightStore, extra: ReadonlyMap<string, WeightTensor>): WeightStore {
@@ -59,7 +54,7 @@ export function withScoreHead(m: LoadedModel, random: () => number): LoadedModel
     }
     return m;
   }
-  const architecture = SEQUENCE_CLASSIFICATION[c.family];
+  const architecture = familyEntry(c).sequenceClassification;
   if (!architecture) {
     throw new UnavailableError(
       `reward models need a sequence-classification architecture, which transformers has none of for ${c.family}`,

@@ -24,9 +24,10 @@
  */
 import { quote, UserInputError } from '../../errors';
 import type { ChatMessage } from '../../models/tokenizer';
+import { DATASET_KINDS, type DatasetKindName } from '../../vocabulary';
 
-export type DatasetKind = 'SFT' | 'PREFERENCE' | 'PROMPT_ONLY';
-export const DATASET_KINDS: readonly DatasetKind[] = ['SFT', 'PREFERENCE', 'PROMPT_ONLY'];
+export type DatasetKind = DatasetKindName;
+export { DATASET_KINDS };
 
 export type { ChatMessage };
 

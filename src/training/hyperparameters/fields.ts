@@ -5,6 +5,7 @@
  * Field order here is the order of the schema and of the specification query.
  */
 import { SCHEDULE_NAMES } from '../schedules';
+import { PROVIDER_NAMES } from '../../vocabulary';
 import { defineFields } from './field';
 
 export const MAX_SEQUENCE_LENGTH_LIMIT = 4096;
@@ -225,7 +226,7 @@ export const RUN_FIELDS = defineFields({
   },
   executionProvider: {
     type: 'enum',
-    values: ['CPU', 'WEBGPU', 'CUDA'] as const,
+    values: PROVIDER_NAMES,
     only: 'job',
     default: 'CPU',
     enumName: 'ExecutionProvider',

@@ -5,7 +5,7 @@
  */
 import type { EntityManager } from 'typeorm';
 import type { EvaluationJobEntity } from '../../db/entities';
-import type { ExecutionProvider } from '../../engine/session';
+import { type ProviderName, engineName } from '../../vocabulary';
 import type { EvaluationRunSpec } from '../../evaluation/run-evaluation';
 import type { TokenizeOptions } from '../../evaluation/text';
 
@@ -46,6 +46,6 @@ export async function planEvaluation(
       batchSize: job.batchSize,
     },
     scoring: scoringOf(job),
-    executionProvider: job.executionProvider.toLowerCase() as ExecutionProvider,
+    executionProvider: engineName(job.executionProvider as ProviderName),
   };
 }

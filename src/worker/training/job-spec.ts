@@ -10,6 +10,7 @@ import {
   TrainingJobEntity,
 } from '../../db/entities';
 import { splitStored } from '../../training/hyperparameters';
+import { engineName } from '../../vocabulary';
 import type { TrainingRunSpec } from '../../training/run-job';
 
 export function jobOutputDir(dataDir: string, jobId: string): string {
@@ -54,7 +55,7 @@ export async function planRun(
       hyperparameters,
       outputDir,
       ...(checkpoint ? { resumeFrom: checkpoint.path } : {}),
-      executionProvider: executionProvider.toLowerCase() as TrainingRunSpec['executionProvider'],
+      executionProvider: engineName(executionProvider),
       ...(rewardModelPath ? { rewardModelPath } : {}),
     },
     startStep: checkpoint?.step ?? 0,

@@ -1,6 +1,6 @@
 /** Tiny random checkpoints in the Hugging Face layout of each family, built in memory for invariant tests. */
 import { parseModelConfig } from '../../../../src/models/config';
-import { linearModules } from '../../../../src/models/families/layout';
+import { linearModules } from '../../../../src/models/families/registry';
 import { LoadedModel, MemoryWeights } from '../../../../src/models/model';
 import { TextTokenizer } from '../../../../src/models/tokenizer';
 import { Rng } from '../../../../src/training/rng';
