@@ -5,7 +5,7 @@
  */
 import type { DemoModelOptions } from '../src/models/demo';
 import type { Batch } from '../src/training/objective';
-import type { Rng } from '../src/training/rng';
+import type { Rng } from '../src/util/rng';
 
 /** Hidden 256, 4 layers, 4 heads, intermediate 688, vocabulary 8192. */
 export const BENCH_MODEL = {

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { writeDemoModel } from '../src/models/demo';
 import { Generator } from '../src/models/generate';
 import { loadModel, LoadedModel } from '../src/models/model';
-import { Rng } from '../src/training/rng';
+import { Rng } from '../src/util/rng';
 import { runPeer } from './peer';
 import { BENCH_MODEL } from './bench-model';
 

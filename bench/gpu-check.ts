@@ -33,7 +33,7 @@ import { parseHyperparameters } from '../src/training/hyperparameters';
 import { int32Batch } from '../src/training/int32-batch';
 import { Batch } from '../src/training/objective';
 import { parameterize } from '../src/training/parameterization';
-import { Rng } from '../src/training/rng';
+import { Rng } from '../src/util/rng';
 import { SftObjective } from '../src/training/sft';
 import { buildFusedStepGraph } from '../src/training/step-graphs';
 import { TrainState } from '../src/training/train-state';

@@ -20,7 +20,7 @@ import {
   scoreTokens,
   tokenize,
 } from '../src/evaluation/metrics';
-import { Rng } from '../src/training/rng';
+import { Rng } from '../src/util/rng';
 
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 10_000);
 const RUNS = 3;

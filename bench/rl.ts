@@ -26,7 +26,7 @@ import { withScoreHead } from '../src/training/alignment/score-head';
 import { parseHyperparameters } from '../src/training/hyperparameters';
 import { parameterize } from '../src/training/parameterization';
 import { trainedModel } from '../src/training/validation';
-import { Rng } from '../src/training/rng';
+import { Rng } from '../src/util/rng';
 import { BENCH_MODEL } from './bench-model';
 
 const MODEL = { ...BENCH_MODEL, maxPositionEmbeddings: 1024 };

@@ -18,7 +18,7 @@ import { writeDemoModel } from '../src/models/demo';
 import { loadModel } from '../src/models/model';
 import { parseHyperparameters } from '../src/training/hyperparameters';
 import { parameterize } from '../src/training/parameterization';
-import { Rng } from '../src/training/rng';
+import { Rng } from '../src/util/rng';
 import { SftObjective } from '../src/training/sft';
 import { TrainState } from '../src/training/train-state';
 import { Trainer } from '../src/training/trainer';

@@ -2,10 +2,11 @@
  * The open WebSocket connections of each API key in this process: at most a configured number per key, and all of
  * a key's connections closed (with their subscriptions) the moment any API process announces its revocation.
  */
+import { CloseCode } from 'graphql-ws';
 import type { WebSocket } from 'ws';
 
-/** graphql-ws's CloseCode.Unauthorized: the client does not reconnect. */
-export const CLOSE_UNAUTHORIZED = 4401;
+/** The client does not reconnect. */
+export const CLOSE_UNAUTHORIZED = CloseCode.Unauthorized;
 /** graphql-ws treats 4429 as fatal too; here: the key already holds its connections. */
 export const CLOSE_TOO_MANY = 4429;
 

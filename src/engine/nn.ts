@@ -35,12 +35,6 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number):
   return op.add(op.mul(op.div(centered, op.sqrt(op.add(variance, eps))), weight), bias);
 }
 
-/** log(softmax(x)) stably: x - max - log(sum(exp(x - max))). The max is detached: its gradient cancels. */
-export function logSoftmax(x: Tensor, axis = -1): Tensor {
-  const shifted = op.sub(x, op.detach(op.reduceMax(x, [axis], true)));
-  return op.sub(shifted, op.log(op.reduceSum(op.exp(shifted), [axis], true)));
-}
-
 export interface CrossEntropyOptions {
   /** Targets equal to this are skipped (torch's default -100). */
   ignoreIndex?: number;

@@ -85,7 +85,6 @@ export const lessOrEqual = (a: Operand, b: Operand): Tensor => binary('LessOrEqu
 export const greater = (a: Operand, b: Operand): Tensor => binary('Greater', a, b, 'bool');
 export const greaterOrEqual = (a: Operand, b: Operand): Tensor => binary('GreaterOrEqual', a, b, 'bool');
 export const and = (a: Tensor, b: Tensor): Tensor => binary('And', a, b, 'bool');
-export const or = (a: Tensor, b: Tensor): Tensor => binary('Or', a, b, 'bool');
 export const not = (x: Tensor): Tensor => unary('Not', x, false);
 
 export const neg = (x: Tensor): Tensor => unary('Neg', x, false);

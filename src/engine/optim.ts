@@ -28,19 +28,6 @@ export function clipCoefficient(norm: Tensor, maxNorm: Tensor | number): Tensor 
   return op.clip(op.div(maxNorm, op.add(norm, 1e-6)), undefined, 1);
 }
 
-/** Global-norm clipping: the pre-clipping norm and the scaled gradients. */
-export function clipGradients(
-  grads: readonly Tensor[],
-  maxNorm: Tensor | number,
-): { norm: Tensor; clipped: Tensor[] } {
-  const norm = globalGradNorm(grads);
-  const coef = clipCoefficient(norm, maxNorm);
-  return {
-    norm,
-    clipped: grads.map((g) => op.mul(g, g.dtype === coef.dtype ? coef : op.cast(coef, g.dtype))),
-  };
-}
-
 // ---- AdamW ----
 
 export interface AdamWConfig {

@@ -13,7 +13,7 @@ import { ExecutionProvider } from '../engine/session';
 import { UserInputError } from '../errors';
 import { Generator, decodeText } from '../models/generate';
 import { LoadedModel, ResolvedAdapter, loadAdapter, loadModel } from '../models/model';
-import { PromptOnlyRow, SftRow, parseDatasetJsonl, tokenizePromptRows } from '../training/data';
+import { PromptOnlyRow, SftRow, parseDatasetJsonl, tokenizePromptRows } from '../data';
 import { SampleScores, TokenizeOptions, scoreSample } from './metrics';
 
 /** One prompt to answer and the reference the answer is scored against. */

@@ -12,7 +12,7 @@ import * as ort from 'onnxruntime-node';
 import { Graph } from '../engine/graph';
 import { ExecutionProvider, Feed, Session, createSession } from '../engine/session';
 import { UserInputError } from '../errors';
-import { Rng } from '../training/rng';
+import { Rng } from '../util/rng';
 import { checkSequenceLength } from './config';
 import { buildCausalLM, LayerCache, LoadedModel, ResolvedAdapter } from './model';
 import { argmax, sampleToken, SamplingOptions } from './sampling';

@@ -12,7 +12,7 @@ import { UserInputError } from '../errors';
 import { SafetensorsReader, floatTensor, writeSafetensors } from '../models/safetensors';
 import { Hyperparameters } from './hyperparameters';
 import { LoopPosition } from './loop';
-import { RngState } from './rng';
+import { RngState } from '../util/rng';
 import { HostParamState } from './train-state';
 
 export const TRAINER_STATE_FILE = 'trainer_state.json';

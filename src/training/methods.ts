@@ -6,8 +6,9 @@
 import { MemoryLayout } from '../models/memory-layout';
 import { LoadedModel } from '../models/model';
 import { TextTokenizer } from '../models/tokenizer';
-import { CollateOptions, DatasetKind, DatasetRow, SftRow, collateSft, tokenizeSftRows } from './data';
-import { SftExample, TokenizeOptions, Tokenized } from './data/examples';
+import { DatasetKind, DatasetRow, SftRow, tokenizeSftRows } from '../data';
+import { CollateOptions, collateSft } from './batches';
+import { SftExample, TokenizeOptions, Tokenized } from '../data/examples';
 import { Hyperparameters } from './hyperparameters';
 import { Batch, Objective } from './objective';
 import { ExecutionProvider } from '../engine/session';

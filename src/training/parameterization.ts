@@ -23,7 +23,7 @@ import { loraAdapterConfig, promptTuningAdapterConfig, toWritable, writeAdapterF
 import type { EngineScale as ParameterScale } from '../vocabulary';
 import { Hyperparameters } from './hyperparameters';
 import { HostTensor } from './objective';
-import { Rng } from './rng';
+import { Rng } from '../util/rng';
 import { Graph } from '../engine/graph';
 
 /**

@@ -5,7 +5,7 @@
 import { UserInputError } from '../errors';
 import { ExecutionProvider } from '../engine/session';
 import { SCALE_NAMES, type ScaleName, engineName } from '../vocabulary';
-import { DatasetKind, DatasetRow, parseDatasetJsonl } from './data';
+import { DatasetKind, DatasetRow, parseDatasetJsonl } from '../data';
 import { MethodName, TRAINING_METHODS, TrainingMethod } from './methods';
 import { parseHyperparameters } from './hyperparameters';
 import { StepEvent } from './progress';

@@ -9,7 +9,7 @@ import { MemoryLayout } from '../models/memory-layout';
 import * as nn from '../engine/nn';
 import * as op from '../engine/ops';
 import { HostTensor, Objective, ObjectiveOutputs } from './objective';
-import { IGNORE_INDEX } from './data/examples';
+import { IGNORE_INDEX } from '../data/examples';
 import { CausalLMOutputs } from '../models/model';
 import { CausalLMForward } from './parameterization';
 

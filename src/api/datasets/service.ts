@@ -7,7 +7,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { DatasetEntity, DatasetKind, DatasetSplit } from '../../db/entities';
 import { UserInputError } from '../../errors';
-import { parseDatasetLine, splitTrainValidation } from '../../training/data';
+import { parseDatasetLine, splitTrainValidation } from '../../data';
 import { isUniqueViolation } from '../common/db-errors';
 import { isUuid } from '../common/ids';
 import { checkName } from '../common/names';

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { UserInputError } from '../../errors';
 import { loadTrainConfig } from '../../training/config-file';
-import { readDatasetFile } from '../../training/data';
+import { readDatasetFile } from '../../data';
 import { findMethod } from '../../training/methods';
 import { progressBar, stepJsonLine } from '../../training/progress';
 import { runTraining } from '../../training/run';

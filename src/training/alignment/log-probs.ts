@@ -12,7 +12,7 @@ import { Graph } from '../../engine/graph';
 import * as op from '../../engine/ops';
 import { ExecutionProvider, Feed, Session, createSession } from '../../engine/session';
 import { MemoryLayout } from '../../models/memory-layout';
-import { IGNORE_INDEX } from '../data/examples';
+import { IGNORE_INDEX } from '../../data/examples';
 import { HostTensor } from '../objective';
 import { ortTensor } from '../ort-tensors';
 import { CausalLMForward } from '../parameterization';

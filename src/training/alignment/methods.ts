@@ -5,15 +5,9 @@
  * - RL: prompts; steps come from sampling the policy, so the method drives its run (rl/run-rl.ts).
  */
 import { loadModel } from '../../models/model';
-import {
-  CollateOptions,
-  PreferenceRow,
-  PromptOnlyRow,
-  collatePreference,
-  tokenizePreferenceRows,
-  tokenizePromptRows,
-} from '../data';
-import { PreferenceExample, PromptExample } from '../data/examples';
+import { PreferenceRow, PromptOnlyRow, tokenizePreferenceRows, tokenizePromptRows } from '../../data';
+import { CollateOptions, collatePreference } from '../batches';
+import { PreferenceExample, PromptExample } from '../../data/examples';
 import type { TrainingMethod } from '../methods';
 import { Batch } from '../objective';
 import { DpoExample, DpoObjective, collateDpo, withReferenceLogProbs } from './dpo';

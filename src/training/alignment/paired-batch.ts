@@ -6,7 +6,7 @@
  */
 import { Tensor } from '../../engine/graph';
 import * as op from '../../engine/ops';
-import { IGNORE_INDEX } from '../data/examples';
+import { IGNORE_INDEX } from '../../data/examples';
 
 export interface PairedInputs {
   /** (2B, T) int64 */

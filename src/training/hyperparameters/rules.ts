@@ -3,7 +3,7 @@
  * written. The resolver applies those whose facts the caller knows (the API knows the model and the dataset's
  * counts; the run knows its validation rows), and the specification query lists them in words.
  */
-import { heldOutCount } from '../data/split';
+import { heldOutCount } from '../../data/split';
 import type { SpecContext } from './field';
 
 /** Facts about the data that some rules need, where the caller knows them. */

@@ -8,7 +8,7 @@ import { UserInputError } from '../../errors';
 import { loadEvaluatedModel } from '../../evaluation/run-evaluation';
 import { decodeText, Generator } from '../../models/generate';
 import { TextStream } from '../../models/text-stream';
-import { tokenizePromptRows } from '../../training/data';
+import { tokenizePromptRows } from '../../data';
 
 /** What a worker's generation run is given (plain JSON, it crosses a process boundary). */
 export interface GenerationSpec {

@@ -13,7 +13,7 @@ import {
 } from '../../../src/evaluation/run-evaluation';
 import { decodeText, Generator } from '../../../src/models/generate';
 import { loadAdapter, loadModel, mergeAdapter, ResolvedAdapter } from '../../../src/models/model';
-import type { SftRow } from '../../../src/training/data';
+import type { SftRow } from '../../../src/data';
 import { hfTiny } from '../../helpers/fixtures';
 
 const MODEL = hfTiny('llama-tiny');

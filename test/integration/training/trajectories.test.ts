@@ -10,7 +10,7 @@ import { SafetensorsReader } from '../../../src/models/safetensors';
 import { Batch } from '../../../src/training/objective';
 import { parseHyperparameters } from '../../../src/training/hyperparameters';
 import { parameterize } from '../../../src/training/parameterization';
-import { Rng } from '../../../src/training/rng';
+import { Rng } from '../../../src/util/rng';
 import { SftObjective } from '../../../src/training/sft';
 import { TrainState } from '../../../src/training/train-state';
 import { Trainer, TrainerOptions, WEBGPU_LAYOUT } from '../../../src/training/trainer';

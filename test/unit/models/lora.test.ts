@@ -22,7 +22,7 @@ import {
   ResolvedAdapter,
 } from '../../../src/models/model';
 import { SafetensorsReader } from '../../../src/models/safetensors';
-import { Rng } from '../../../src/training/rng';
+import { Rng } from '../../../src/util/rng';
 import { hfTiny } from '../../helpers/fixtures';
 import { maxDiff, randomArray, SAMPLE, tinyConfigs, tinyModel } from './families/tiny';
 

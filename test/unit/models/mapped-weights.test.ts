@@ -13,7 +13,7 @@ import { SafetensorsReader, floatTensor, writeModelSafetensors } from '../../../
 import { parseHyperparameters } from '../../../src/training/hyperparameters';
 import { Batch } from '../../../src/training/objective';
 import { parameterize } from '../../../src/training/parameterization';
-import { Rng } from '../../../src/training/rng';
+import { Rng } from '../../../src/util/rng';
 import { SftObjective } from '../../../src/training/sft';
 import { TrainState } from '../../../src/training/train-state';
 import { Trainer } from '../../../src/training/trainer';

@@ -1,5 +1,5 @@
 import { sampleToken } from '../../../src/models/sampling';
-import { Rng } from '../../../src/training/rng';
+import { Rng } from '../../../src/util/rng';
 
 /** Frequencies of 40,000 draws from `logits` at `temperature` and `topP`. */
 function frequencies(logits: number[], temperature: number, topP: number): number[] {

@@ -11,7 +11,7 @@ import {
   writeResumeState,
 } from '../../../src/training/checkpoint';
 import { parseHyperparameters } from '../../../src/training/hyperparameters';
-import { Rng } from '../../../src/training/rng';
+import { Rng } from '../../../src/util/rng';
 
 let dir: string;
 beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-ckpt-'))));

@@ -10,12 +10,12 @@ import { assertGpuPlaceable, fallbackNodes } from '../../../src/engine/placement
 import { Feed, createSession } from '../../../src/engine/session';
 import { buildCachedRun, cacheIndexDtype, Generator } from '../../../src/models/generate';
 import { loadModel } from '../../../src/models/model';
-import { collateSft } from '../../../src/training/data/batches';
+import { collateSft } from '../../../src/training/batches';
 import { parseHyperparameters } from '../../../src/training/hyperparameters';
 import { int32Batch } from '../../../src/training/int32-batch';
 import { Batch } from '../../../src/training/objective';
 import { parameterize } from '../../../src/training/parameterization';
-import { Rng } from '../../../src/training/rng';
+import { Rng } from '../../../src/util/rng';
 import { SftObjective } from '../../../src/training/sft';
 import { buildFusedStepGraph, buildGradientGraph, buildUpdateGraph } from '../../../src/training/step-graphs';
 import { TrainState } from '../../../src/training/train-state';

@@ -15,7 +15,7 @@ import { RL_BATCH, RlObjective } from '../../../src/training/alignment/rl/rl-obj
 import { parseHyperparameters } from '../../../src/training/hyperparameters';
 import { Batch, HostTensor, Objective } from '../../../src/training/objective';
 import { Parameterization, parameterize } from '../../../src/training/parameterization';
-import { Rng } from '../../../src/training/rng';
+import { Rng } from '../../../src/util/rng';
 import { SftObjective } from '../../../src/training/sft';
 import { TrainState } from '../../../src/training/train-state';
 import { OUT, buildGradientGraph } from '../../../src/training/step-graphs';

@@ -10,7 +10,7 @@
 import { Graph, Tensor } from '../../../engine/graph';
 import * as op from '../../../engine/ops';
 import { MemoryLayout } from '../../../models/memory-layout';
-import { IGNORE_INDEX } from '../../data/examples';
+import { IGNORE_INDEX } from '../../../data/examples';
 import { HostTensor, Objective, ObjectiveOutputs } from '../../objective';
 import { CausalLMForward } from '../../parameterization';
 import { shiftLabels, targetCrossEntropy } from '../../sft';

@@ -18,10 +18,10 @@ import { UserInputError } from '../../../errors';
 import { checkSequenceLength } from '../../../models/config';
 import { loadModel } from '../../../models/model';
 import { LogEntry, readTrainerState } from '../../checkpoint';
-import { PromptExample } from '../../data/examples';
+import { PromptExample } from '../../../data/examples';
 import { LoopPosition, START } from '../../loop';
 import { ProgressMeter } from '../../progress';
-import { Rng } from '../../rng';
+import { Rng } from '../../../util/rng';
 import {
   checkResumable,
   fingerprint,

@@ -8,7 +8,7 @@ import { forwardLogits } from '../../../../src/models/forward';
 import { Generator } from '../../../../src/models/generate';
 import { buildCausalLM, loadModel, LoadedModel } from '../../../../src/models/model';
 import { floatTensor, writeModelSafetensors } from '../../../../src/models/safetensors';
-import { Rng } from '../../../../src/training/rng';
+import { Rng } from '../../../../src/util/rng';
 import { hfTiny } from '../../../helpers/fixtures';
 import { maxDiff, randomArray, SAMPLE, tinyConfigs, tinyModel, VOCAB, withWeights } from './tiny';
 

@@ -3,7 +3,7 @@ import { parseModelConfig } from '../../../../src/models/config';
 import { linearModules } from '../../../../src/models/families/registry';
 import { LoadedModel, MemoryWeights } from '../../../../src/models/model';
 import { TextTokenizer } from '../../../../src/models/tokenizer';
-import { Rng } from '../../../../src/training/rng';
+import { Rng } from '../../../../src/util/rng';
 import { hfTiny } from '../../../helpers/fixtures';
 
 export const VOCAB = 512;

@@ -9,7 +9,7 @@ import { DpoObjective, collateDpo, withReferenceLogProbs } from '../../../../src
 import { parseHyperparameters } from '../../../../src/training/hyperparameters';
 import { Batch } from '../../../../src/training/objective';
 import { parameterize } from '../../../../src/training/parameterization';
-import { Rng } from '../../../../src/training/rng';
+import { Rng } from '../../../../src/util/rng';
 import { TrainState } from '../../../../src/training/train-state';
 import { Trainer, WEBGPU_LAYOUT } from '../../../../src/training/trainer';
 import { hfTiny } from '../../../helpers/fixtures';

@@ -17,7 +17,7 @@ import { withScoreHead } from '../../../../src/training/alignment/score-head';
 import { parseHyperparameters } from '../../../../src/training/hyperparameters';
 import { Batch, HostTensor } from '../../../../src/training/objective';
 import { parameterize } from '../../../../src/training/parameterization';
-import { Rng } from '../../../../src/training/rng';
+import { Rng } from '../../../../src/util/rng';
 import { buildFusedStepGraph } from '../../../../src/training/step-graphs';
 import { hfTiny } from '../../../helpers/fixtures';
 

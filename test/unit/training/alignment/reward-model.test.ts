@@ -14,7 +14,7 @@ import {
 } from '../../../../src/training/alignment/reward-model';
 import { RewardScorer } from '../../../../src/training/alignment/reward-scorer';
 import { parseHyperparameters } from '../../../../src/training/hyperparameters';
-import { Rng } from '../../../../src/training/rng';
+import { Rng } from '../../../../src/util/rng';
 import { TrainState } from '../../../../src/training/train-state';
 import { Trainer, WEBGPU_LAYOUT } from '../../../../src/training/trainer';
 import { hfTiny } from '../../../helpers/fixtures';

@@ -13,11 +13,11 @@ import { loadModel } from '../../../../src/models/model';
 import { rlMethod } from '../../../../src/training/alignment/methods';
 import { rewardParameterization } from '../../../../src/training/alignment/reward-model';
 import { withScoreHead } from '../../../../src/training/alignment/score-head';
-import { DatasetRow } from '../../../../src/training/data';
+import { DatasetRow } from '../../../../src/data';
 import { parseHyperparameters } from '../../../../src/training/hyperparameters';
 import { ParameterScale } from '../../../../src/training/config-file';
 import { StepEvent } from '../../../../src/training/progress';
-import { Rng } from '../../../../src/training/rng';
+import { Rng } from '../../../../src/util/rng';
 import type { RunResult, TrainingRequest } from '../../../../src/training/run';
 
 jest.setTimeout(60_000);

@@ -10,8 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeDemoModel } from '../../../../src/models/demo';
 import { LoadedModel, loadModel } from '../../../../src/models/model';
-import { PreferenceExample } from '../../../../src/training/data/examples';
-import { collatePreference } from '../../../../src/training/data/batches';
+import { PreferenceExample } from '../../../../src/data/examples';
+import { collatePreference } from '../../../../src/training/batches';
 import { Evaluator } from '../../../../src/training/alignment/evaluator';
 import {
   RewardModelObjective,
@@ -24,7 +24,7 @@ import { RlTrainer } from '../../../../src/training/alignment/rl/rl-trainer';
 import { rewardModelRewards } from '../../../../src/training/alignment/rl/rewards';
 import { parseHyperparameters } from '../../../../src/training/hyperparameters';
 import { parameterize } from '../../../../src/training/parameterization';
-import { Rng } from '../../../../src/training/rng';
+import { Rng } from '../../../../src/util/rng';
 import { TrainState } from '../../../../src/training/train-state';
 import { Trainer } from '../../../../src/training/trainer';
 import { MemoryWeights } from '../../../../src/models/model';

@@ -1,16 +1,13 @@
 import { SafetensorsReader } from '../../../../src/models/safetensors';
 import { TextTokenizer } from '../../../../src/models/tokenizer';
+import { collatePreference, collateSft, exampleData, padTokenIdOf } from '../../../../src/training/batches';
 import {
-  collatePreference,
-  collateSft,
-  exampleData,
-  padTokenIdOf,
   parseDatasetJsonl,
   PreferenceRow,
   SftRow,
   tokenizePreferenceRows,
   tokenizeSftRows,
-} from '../../../../src/training/data';
+} from '../../../../src/data';
 import type { HostTensor } from '../../../../src/training/objective';
 import { hfTiny } from '../../../helpers/fixtures';
 

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TextTokenizer } from '../../../../src/models/tokenizer';
-import { tokenizePreferenceRows, tokenizePromptRows, tokenizeSftRows } from '../../../../src/training/data';
+import { tokenizePreferenceRows, tokenizePromptRows, tokenizeSftRows } from '../../../../src/data';
 import { hfTiny } from '../../../helpers/fixtures';
 
 const tok = TextTokenizer.load(hfTiny('llama-tiny'));

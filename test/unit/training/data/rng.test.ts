@@ -1,4 +1,4 @@
-import { Rng } from '../../../../src/training/rng';
+import { Rng } from '../../../../src/util/rng';
 
 describe('Rng (xoshiro128**)', () => {
   it('matches the reference implementation from state {1, 2, 3, 4}', () => {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseDatasetJsonl, readDatasetFile } from '../../../../src/training/data';
+import { parseDatasetJsonl, readDatasetFile } from '../../../../src/data';
 import { UserInputError } from '../../../../src/errors';
 
 function errorOf(fn: () => unknown): UserInputError {

@@ -1,4 +1,4 @@
-import { splitTrainValidation } from '../../../../src/training/data';
+import { splitTrainValidation } from '../../../../src/data';
 
 describe('splitTrainValidation', () => {
   it('holds out round(ratio * n) rows, the same ones for the same seed, in row order', () => {

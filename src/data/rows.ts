@@ -22,9 +22,9 @@
  * - PROMPT_ONLY: `{"prompt": str}`, `{"messages": [...]}` (a conversation to be continued by the assistant), or the
  *   platform's `[{"prompt": str}]`.
  */
-import { quote, UserInputError } from '../../errors';
-import type { ChatMessage } from '../../models/tokenizer';
-import { DATASET_KINDS, type DatasetKindName } from '../../vocabulary';
+import { quote, UserInputError } from '../errors';
+import type { ChatMessage } from '../models/tokenizer';
+import { DATASET_KINDS, type DatasetKindName } from '../vocabulary';
 
 export type DatasetKind = DatasetKindName;
 export { DATASET_KINDS };

@@ -4,10 +4,10 @@
  * mask is 1 on real tokens, and labels are IGNORE_INDEX on padding. All tensors are int64 (B, T), named as the
  * fixtures' batches are.
  */
-import type { TextTokenizer } from '../../models/tokenizer';
-import type { Batch, HostTensor } from '../objective';
-import type { TrainingData } from '../loop';
-import { IGNORE_INDEX, PreferenceExample, SftExample } from './examples';
+import type { TextTokenizer } from '../models/tokenizer';
+import type { Batch, HostTensor } from './objective';
+import type { TrainingData } from './loop';
+import { IGNORE_INDEX, PreferenceExample, SftExample } from '../data/examples';
 
 export interface CollateOptions {
   padTokenId: number;

@@ -1,6 +1,6 @@
 /** A JSONL dataset file -> normalized rows; errors name the file as well as the line. */
 import * as fs from 'node:fs';
-import { UserInputError } from '../../errors';
+import { UserInputError } from '../errors';
 import { DatasetKind, DatasetRow, parseDatasetJsonl } from './rows';
 
 export function readDatasetFile(file: string, kind: DatasetKind): DatasetRow[] {

@@ -2,7 +2,7 @@
  * A seeded train/validation split of a dataset's rows: the same seed holds out the same rows; both parts keep
  * the rows' original order.
  */
-import { Rng } from '../rng';
+import { Rng } from '../util/rng';
 
 export interface Split {
   train: number[];

@@ -15,8 +15,8 @@
  * Truncation keeps the start of a sequence and cuts its end (right side) at `maxSequenceLength`. A row whose prompt
  * leaves no room for one response token (or a prompt-only row with no room to generate) is skipped and reported.
  */
-import { UserInputError } from '../../errors';
-import type { ChatMessage, TextTokenizer } from '../../models/tokenizer';
+import { UserInputError } from '../errors';
+import type { ChatMessage, TextTokenizer } from '../models/tokenizer';
 import type { PreferenceRow, PromptOnlyRow, SftRow } from './rows';
 
 export type PromptTemplate = 'plain' | 'chat';
