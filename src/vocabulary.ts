@@ -5,11 +5,42 @@
  * providers and method names are the lower case of the same words (`EngineName`). This file imports nothing.
  */
 
-export const METHOD_NAMES = ['SFT', 'REWARD_MODEL', 'DPO', 'RL'] as const;
-export type MethodName = (typeof METHOD_NAMES)[number];
-
 export const SCALE_NAMES = ['FULL', 'LORA', 'PROMPT_TUNING'] as const;
 export type ScaleName = (typeof SCALE_NAMES)[number];
+
+export const DATASET_KINDS = ['SFT', 'PREFERENCE', 'PROMPT_ONLY'] as const;
+export type DatasetKindName = (typeof DATASET_KINDS)[number];
+
+interface MethodWord {
+  /** The dataset kind the method trains on. */
+  datasetKind: DatasetKindName;
+  /** Scales it cannot train with. */
+  unsupportedScales?: readonly ScaleName[];
+  /** The GraphQL enum value's description. */
+  description: string;
+}
+
+/** Training methods; src/training/methods.ts registers how each one trains. */
+export const METHODS = {
+  SFT: { datasetKind: 'SFT', description: 'Supervised fine-tuning on prompt/response pairs (SFT dataset).' },
+  REWARD_MODEL: {
+    datasetKind: 'PREFERENCE',
+    // A reward model is a score head on a full or LoRA-adapted model; virtual tokens alone cannot learn a head.
+    unsupportedScales: ['PROMPT_TUNING'],
+    description: 'A scalar reward head trained on preference pairs (PREFERENCE dataset).',
+  },
+  DPO: { datasetKind: 'PREFERENCE', description: 'Direct preference optimisation (PREFERENCE dataset).' },
+  RL: {
+    datasetKind: 'PROMPT_ONLY',
+    description: 'Reinforcement learning against a reward model (PROMPT_ONLY dataset).',
+  },
+} as const satisfies Record<string, MethodWord>;
+export type MethodName = keyof typeof METHODS;
+export const METHOD_NAMES = Object.keys(METHODS) as MethodName[];
+
+export function methodWord(name: MethodName): MethodWord {
+  return METHODS[name];
+}
 
 /** ONNX Runtime execution providers a worker or `whetstone` runs on. */
 export const PROVIDER_NAMES = ['CPU', 'WEBGPU', 'CUDA'] as const;
@@ -18,9 +49,6 @@ export type ProviderName = (typeof PROVIDER_NAMES)[number];
 /** Model families (config.json `model_type`); src/models/families/registry.ts says what each one is. */
 export const FAMILY_NAMES = ['llama', 'qwen2', 'baichuan', 'gpt2'] as const;
 export type FamilyName = (typeof FAMILY_NAMES)[number];
-
-export const DATASET_KINDS = ['SFT', 'PREFERENCE', 'PROMPT_ONLY'] as const;
-export type DatasetKindName = (typeof DATASET_KINDS)[number];
 
 export const DATASET_SPLITS = ['TRAIN', 'VALIDATION'] as const;
 

@@ -17,7 +17,7 @@ import type { RunHooks, RunResult, TrainingRequest } from './run';
 import { dpoMethod, rewardModelMethod, rlMethod } from './alignment/methods';
 import { SftObjective } from './sft';
 
-import { METHOD_NAMES, type MethodName, engineName } from '../vocabulary';
+import { METHODS, METHOD_NAMES, type MethodName, engineName } from '../vocabulary';
 
 export type { MethodName };
 
@@ -63,7 +63,7 @@ export function defineMethod<E>(method: TrainingMethod<E>): TrainingMethod {
 
 export const sftMethod = defineMethod<SftExample>({
   name: 'sft',
-  datasetKind: 'SFT',
+  datasetKind: METHODS.SFT.datasetKind,
   // The rows were parsed as an SFT dataset (datasetKind).
   tokenize: (rows, tok, o) => tokenizeSftRows(rows as readonly SftRow[], tok, o),
   collate: collateSft,

@@ -3,6 +3,7 @@
  * (LrScheduler, ExecutionProvider) come from their specification (training-jobs/hyperparameters.ts).
  */
 import { registerEnumType } from 'type-graphql';
+import { METHOD_NAMES, methodWord } from '../../vocabulary';
 import { ApiKeyRole, DatasetKind, ParameterScale, JobStatus, TrainingMethod } from '../../db/entities';
 
 registerEnumType(ApiKeyRole, {
@@ -29,12 +30,7 @@ registerEnumType(DatasetKind, {
 registerEnumType(TrainingMethod, {
   name: 'TrainingMethod',
   description: 'How a job trains.',
-  valuesConfig: {
-    SFT: { description: 'Supervised fine-tuning on prompt/response pairs (SFT dataset).' },
-    REWARD_MODEL: { description: 'A scalar reward head trained on preference pairs (PREFERENCE dataset).' },
-    DPO: { description: 'Direct preference optimisation (PREFERENCE dataset).' },
-    RL: { description: 'Reinforcement learning against a reward model (PROMPT_ONLY dataset).' },
-  },
+  valuesConfig: Object.fromEntries(METHOD_NAMES.map((m) => [m, { description: methodWord(m).description }])),
 });
 
 registerEnumType(ParameterScale, {

@@ -6,7 +6,6 @@
 import type { DataSource, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import {
   CheckpointEntity,
-  DatasetKind,
   ParameterScale,
   StepMetricEntity,
   TrainingJobEntity,
@@ -19,6 +18,7 @@ import { statusEvent } from '../../queue/events';
 import type { EventPublisher } from '../../queue/publisher';
 import type { TypedQueue } from '../../queue/queues';
 import { UserInputError } from '../../errors';
+import { methodWord } from '../../vocabulary';
 import { datasetFacts, resolveJobHyperparameters } from '../../training/hyperparameters';
 import { cancelJob } from '../common/cancel';
 import { isUuid } from '../common/ids';
@@ -32,19 +32,6 @@ import { checkJobMemory } from './memory';
 import { HyperparameterSpecification, hyperparameterSpecification } from './hyperparameter-types';
 import type { ApiHyperparameters } from './hyperparameters';
 import { SERIES_COLUMNS, type StepRange, type StepSeries, toStepSeries } from './step-series';
-
-/** The dataset kind each method trains on. */
-export const DATASET_KIND_OF: Record<TrainingMethod, DatasetKind> = {
-  [TrainingMethod.SFT]: DatasetKind.SFT,
-  [TrainingMethod.REWARD_MODEL]: DatasetKind.PREFERENCE,
-  [TrainingMethod.DPO]: DatasetKind.PREFERENCE,
-  [TrainingMethod.RL]: DatasetKind.PROMPT_ONLY,
-};
-
-/** A reward model is a score head on a full or LoRA-adapted model; virtual tokens alone cannot learn a head. */
-const UNSUPPORTED_SCALES: Partial<Record<TrainingMethod, ParameterScale[]>> = {
-  [TrainingMethod.REWARD_MODEL]: [ParameterScale.PROMPT_TUNING],
-};
 
 export interface CreateTrainingJobRequest {
   name: string;
@@ -141,14 +128,15 @@ export class TrainingJobService {
     ]);
     if (!model) throw badInput(`no model ${input.baseModelId} in this project`, ['input', 'baseModelId']);
     if (!dataset) throw badInput(`no dataset ${input.datasetId} in this project`, ['input', 'datasetId']);
-    const wanted = DATASET_KIND_OF[input.method];
+    const word = methodWord(input.method);
+    const wanted = word.datasetKind;
     if (dataset.kind !== wanted) {
       throw badInput(
         `method ${input.method} trains on a ${wanted} dataset; "${dataset.name}" is ${dataset.kind}`,
         ['input', 'datasetId'],
       );
     }
-    if (UNSUPPORTED_SCALES[input.method]?.includes(input.parameterScale)) {
+    if (word.unsupportedScales?.includes(input.parameterScale)) {
       throw badInput(`method ${input.method} cannot train with parameterScale ${input.parameterScale}`, [
         'input',
         'parameterScale',

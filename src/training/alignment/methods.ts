@@ -5,6 +5,7 @@
  * - RL: prompts; steps come from sampling the policy, so the method drives its run (rl/run-rl.ts).
  */
 import { loadModel } from '../../models/model';
+import { METHODS } from '../../vocabulary';
 import { PreferenceRow, PromptOnlyRow, tokenizePreferenceRows, tokenizePromptRows } from '../../data';
 import { CollateOptions, collatePreference } from '../batches';
 import { PreferenceExample, PromptExample } from '../../data/examples';
@@ -18,7 +19,7 @@ import { withScoreHead } from './score-head';
 
 export const rewardModelMethod: TrainingMethod<PreferenceExample> = {
   name: 'reward_model',
-  datasetKind: 'PREFERENCE',
+  datasetKind: METHODS.REWARD_MODEL.datasetKind,
   // The rows were parsed as a PREFERENCE dataset (datasetKind).
   tokenize: (rows, tok, o) => tokenizePreferenceRows(rows as readonly PreferenceRow[], tok, o),
   collate: collatePreference,
@@ -30,7 +31,7 @@ export const rewardModelMethod: TrainingMethod<PreferenceExample> = {
 
 export const dpoMethod: TrainingMethod<DpoExample> = {
   name: 'dpo',
-  datasetKind: 'PREFERENCE',
+  datasetKind: METHODS.DPO.datasetKind,
   // Reference log-probabilities are NaN until prepare() computes them; collateDpo refuses NaN.
   tokenize: (rows, tok, o) => {
     const t = tokenizePreferenceRows(rows as readonly PreferenceRow[], tok, o);
@@ -51,7 +52,7 @@ export const dpoMethod: TrainingMethod<DpoExample> = {
 
 export const rlMethod: TrainingMethod<PromptExample> = {
   name: 'rl',
-  datasetKind: 'PROMPT_ONLY',
+  datasetKind: METHODS.RL.datasetKind,
   tokenize: (rows, tok, o) => tokenizePromptRows(rows as readonly PromptOnlyRow[], tok, o),
   collate: (_examples: PromptExample[], _o: CollateOptions): Batch => {
     throw new Error(
