@@ -27,6 +27,11 @@ export function unauthenticated(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
 }
 
+/** Turns a UserInputError from a service (or from shared code such as the dataset parser) into BAD_USER_INPUT. */
+export function fromUserInput(err: UserInputError, prefix: readonly string[] = []): GraphQLError {
+  return badInput(err.message, [...prefix, ...err.path]);
+}
+
 const CLIENT_CODES = new Set([
   'BAD_USER_INPUT',
   'NOT_FOUND',

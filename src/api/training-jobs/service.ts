@@ -25,7 +25,7 @@ import { isUuid } from '../common/ids';
 import { checkName } from '../common/names';
 import type { Principal } from '../context';
 import type { DatasetService } from '../datasets/service';
-import { badInput, conflict, notFound } from '../errors';
+import { badInput, conflict, fromUserInput, notFound } from '../errors';
 import type { ModelService } from '../models/service';
 import { decodeCursor, encodeCursor } from './cursor';
 import { checkJobMemory } from './memory';
@@ -152,7 +152,7 @@ export class TrainingJobService {
         path: ['input', 'hyperparameters'],
       });
     } catch (err) {
-      if (err instanceof UserInputError) throw badInput(err.message, err.path);
+      if (err instanceof UserInputError) throw fromUserInput(err);
       throw err;
     }
     checkJobMemory(model, input.method, input.parameterScale, hyperparameters);
