@@ -4,20 +4,13 @@
  * project (status events only).
  */
 import type { JobStatus } from '../db/entities';
+import type { StepNumbers } from '../training/progress';
 
-export interface StepEventPayload {
+/** A step's numbers (src/training/progress.ts: STEP_FIELDS) with where they belong. */
+export interface StepEventPayload extends StepNumbers {
   type: 'step';
   jobId: string;
   projectId: string;
-  epoch: number;
-  step: number;
-  totalSteps: number;
-  loss: number;
-  learningRate: number;
-  gradNorm: number;
-  tokensPerSecond: number;
-  elapsedSeconds: number;
-  etaSeconds: number;
   extra: Record<string, number> | null;
   /** ISO time of publication (for measuring delivery delay). */
   at: string;

@@ -3,18 +3,33 @@
  * the meter that derives throughput and ETA, and the two CLI renderings (a terminal bar or JSON lines).
  */
 
-export interface StepEvent {
-  epoch: number;
-  /** Optimizer steps done, this one included (1-based). */
-  step: number;
-  totalSteps: number;
-  /** Loss and gradient norm (before clipping) measured before this step's update. */
-  loss: number;
-  learningRate: number;
-  gradNorm: number;
-  tokensPerSecond: number;
-  elapsedSeconds: number;
-  etaSeconds: number;
+/**
+ * The numbers every optimizer step reports, declared once, with the SQL type of their column: `step` counts the
+ * optimizer steps done (1-based); loss and gradient norm (before clipping) are measured before the step's update.
+ * The queue payload and the metrics writer's SQL derive from this table; the stored columns and the API's
+ * StepMetric and progress event are checked against it (test/unit/training/step-fields.test.ts). Method-specific
+ * numbers go in `extra`.
+ */
+export const STEP_FIELDS = {
+  epoch: 'int',
+  step: 'int',
+  totalSteps: 'int',
+  loss: 'float8',
+  learningRate: 'float8',
+  gradNorm: 'float8',
+  tokensPerSecond: 'float8',
+  elapsedSeconds: 'float8',
+  etaSeconds: 'float8',
+} as const;
+export type StepField = keyof typeof STEP_FIELDS;
+export const STEP_FIELD_NAMES = Object.keys(STEP_FIELDS) as StepField[];
+
+/** A field's column name (learningRate -> learning_rate). */
+export const stepColumn = (f: StepField): string => f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+export type StepNumbers = Record<StepField, number>;
+
+export interface StepEvent extends StepNumbers {
   extra?: Record<string, number>;
 }
 

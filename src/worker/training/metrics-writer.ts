@@ -5,7 +5,17 @@
  */
 import type { DataSource } from 'typeorm';
 import { queryRows } from '../../db/query';
-import type { StepEvent } from '../../training/run-job';
+import { STEP_FIELDS, STEP_FIELD_NAMES, type StepEvent, stepColumn } from '../../training/progress';
+
+/** One multi-row upsert of the step series: a column and an unnest array per STEP_FIELDS entry. */
+const INSERT_STEPS = (() => {
+  const columns = [...STEP_FIELD_NAMES.map(stepColumn), 'extra', 'recorded_at'];
+  const types = [...STEP_FIELD_NAMES.map((f) => STEP_FIELDS[f]), 'jsonb', 'timestamptz'];
+  const updates = columns.filter((c) => c !== 'step').map((c) => `${c} = EXCLUDED.${c}`);
+  return `INSERT INTO training_step_metrics (job_id, ${columns.join(', ')})
+    SELECT $1, * FROM unnest(${types.map((t, i) => `$${i + 2}::${t}[]`).join(', ')})
+    ON CONFLICT (job_id, step) DO UPDATE SET ${updates.join(', ')}`;
+})();
 
 export interface MetricsWriterOptions {
   batchSize: number;
@@ -44,31 +54,12 @@ export class MetricsWriter {
   }
 
   private async write(rows: (StepEvent & { recordedAt: Date })[]): Promise<void> {
-    const col = <K extends keyof StepEvent>(k: K) => rows.map((r) => r[k]);
-    await this.db.query(
-      `INSERT INTO training_step_metrics (job_id, step, epoch, total_steps, loss, learning_rate, grad_norm,
-              tokens_per_second, elapsed_seconds, eta_seconds, extra, recorded_at)
-       SELECT $1, * FROM unnest($2::int[], $3::int[], $4::int[], $5::float8[], $6::float8[], $7::float8[],
-              $8::float8[], $9::float8[], $10::float8[], $11::jsonb[], $12::timestamptz[])
-       ON CONFLICT (job_id, step) DO UPDATE SET epoch = EXCLUDED.epoch, total_steps = EXCLUDED.total_steps,
-              loss = EXCLUDED.loss, learning_rate = EXCLUDED.learning_rate, grad_norm = EXCLUDED.grad_norm,
-              tokens_per_second = EXCLUDED.tokens_per_second, elapsed_seconds = EXCLUDED.elapsed_seconds,
-              eta_seconds = EXCLUDED.eta_seconds, extra = EXCLUDED.extra, recorded_at = EXCLUDED.recorded_at`,
-      [
-        this.jobId,
-        col('step'),
-        col('epoch'),
-        col('totalSteps'),
-        col('loss'),
-        col('learningRate'),
-        col('gradNorm'),
-        col('tokensPerSecond'),
-        col('elapsedSeconds'),
-        col('etaSeconds'),
-        rows.map((r) => (r.extra ? JSON.stringify(r.extra) : null)),
-        rows.map((r) => r.recordedAt),
-      ],
-    );
+    await this.db.query(INSERT_STEPS, [
+      this.jobId,
+      ...STEP_FIELD_NAMES.map((f) => rows.map((r) => r[f])),
+      rows.map((r) => (r.extra ? JSON.stringify(r.extra) : null)),
+      rows.map((r) => r.recordedAt),
+    ]);
     const last = rows[rows.length - 1];
     const updated = await queryRows<{ cancel_requested_at: Date | null }>(
       this.db,
