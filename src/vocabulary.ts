@@ -16,22 +16,35 @@ interface MethodWord {
   datasetKind: DatasetKindName;
   /** Scales it cannot train with. */
   unsupportedScales?: readonly ScaleName[];
+  /** Whether its checkpoints generate text (evaluations answer prompts with them). */
+  generates: boolean;
   /** The GraphQL enum value's description. */
   description: string;
 }
 
 /** Training methods; src/training/methods.ts registers how each one trains. */
 export const METHODS = {
-  SFT: { datasetKind: 'SFT', description: 'Supervised fine-tuning on prompt/response pairs (SFT dataset).' },
+  SFT: {
+    datasetKind: 'SFT',
+    generates: true,
+    description: 'Supervised fine-tuning on prompt/response pairs (SFT dataset).',
+  },
   REWARD_MODEL: {
     datasetKind: 'PREFERENCE',
+    // Its head scores; it does not generate.
+    generates: false,
     // A reward model is a score head on a full or LoRA-adapted model; virtual tokens alone cannot learn a head.
     unsupportedScales: ['PROMPT_TUNING'],
     description: 'A scalar reward head trained on preference pairs (PREFERENCE dataset).',
   },
-  DPO: { datasetKind: 'PREFERENCE', description: 'Direct preference optimisation (PREFERENCE dataset).' },
+  DPO: {
+    datasetKind: 'PREFERENCE',
+    generates: true,
+    description: 'Direct preference optimisation (PREFERENCE dataset).',
+  },
   RL: {
     datasetKind: 'PROMPT_ONLY',
+    generates: true,
     description: 'Reinforcement learning against a reward model (PROMPT_ONLY dataset).',
   },
 } as const satisfies Record<string, MethodWord>;

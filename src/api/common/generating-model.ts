@@ -3,6 +3,7 @@
  * training jobs (a full checkpoint is itself a model folder; a LoRA or prompt-tuning checkpoint is an adapter on
  * the base model), resolved to folders once, when the job is created.
  */
+import { METHOD_NAMES, methodWord } from '../../vocabulary';
 import type { DataSource } from 'typeorm';
 import {
   CheckpointEntity,
@@ -17,11 +18,7 @@ import { badInput } from '../errors';
 import { isUuid } from './ids';
 
 /** Training methods whose checkpoints generate text (a reward model's head scores, it does not generate). */
-const GENERATING_METHODS: readonly TrainingMethod[] = [
-  TrainingMethod.SFT,
-  TrainingMethod.DPO,
-  TrainingMethod.RL,
-];
+const GENERATING_METHODS: readonly TrainingMethod[] = METHOD_NAMES.filter((m) => methodWord(m).generates);
 
 const KIND_OF_SCALE: Record<ParameterScale, EvaluatedModelKind> = {
   [ParameterScale.FULL]: EvaluatedModelKind.FULL,
