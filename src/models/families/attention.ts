@@ -7,7 +7,7 @@ import { checkpoint } from '../../engine/checkpoint';
 import { Graph, Tensor } from '../../engine/graph';
 import * as nn from '../../engine/nn';
 import * as op from '../../engine/ops';
-import { LayerCache } from '../model';
+import type { LayerCache } from '../types';
 
 /**
  * Additive mask (B, 1, T, Tk): 0 where query i may read key j, the float minimum elsewhere.

@@ -8,7 +8,7 @@ import * as op from '../../engine/ops';
 import { UserInputError } from '../../errors';
 import { Activation } from '../config';
 import { loraDelta, loraKey, loraModules, loraScale } from '../lora';
-import { CausalLMOptions, DropoutInput, LoadedModel, LoraSpec, PromptSpec } from '../model';
+import type { CausalLMOptions, DropoutInput, LoadedModel, LoraSpec, PromptSpec } from '../types';
 import { PROMPT_KEY } from '../prompt-tuning';
 import { LinearModule } from './layout';
 

@@ -1,7 +1,7 @@
 /** What a model family provides to the shared forward-pass driver (families/index.ts). */
 import { checkpoint } from '../../engine/checkpoint';
 import { Tensor } from '../../engine/graph';
-import { LayerCache, LoadedModel } from '../model';
+import type { LayerCache, LoadedModel } from '../types';
 import { QueryBlock } from './attention';
 import { ForwardBuilder } from './builder';
 

@@ -8,7 +8,7 @@
 import * as nn from '../../engine/nn';
 import * as op from '../../engine/ops';
 import { Tensor } from '../../engine/graph';
-import { LayerCache, LoadedModel } from '../model';
+import type { LayerCache, LoadedModel } from '../types';
 import { attend } from './attention';
 import { Family, decoderLayer } from './family';
 import { gpt2LayerModules } from './layout';

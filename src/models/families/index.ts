@@ -5,7 +5,7 @@
 import * as op from '../../engine/ops';
 import { Graph, Tensor } from '../../engine/graph';
 import * as nn from '../../engine/nn';
-import { CausalLMOptions, CausalLMOutputs, LoadedModel } from '../model';
+import type { CausalLMOptions, CausalLMOutputs, LoadedModel } from '../types';
 import { prependVirtualTokens } from '../prompt-tuning';
 import { attentionMask, queryBlocks } from './attention';
 import { ForwardBuilder, pickPositions } from './builder';

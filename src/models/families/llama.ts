@@ -7,7 +7,7 @@
 import * as nn from '../../engine/nn';
 import * as op from '../../engine/ops';
 import { Tensor } from '../../engine/graph';
-import { LayerCache } from '../model';
+import type { LayerCache } from '../types';
 import { attend } from './attention';
 import { applyRope, buildRope } from './rope';
 import { Family, decoderLayer } from './family';
