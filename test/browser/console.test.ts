@@ -97,7 +97,8 @@ describe('the web console', () => {
     await page.waitForSelector('[data-field=loraRank]');
     expect(await page.locator('[data-field=numVirtualTokens]').count()).toBe(0);
     const set = (field: string, value: string) => page.fill(`[data-field=${field}] input`, value);
-    await set('epochs', '24');
+    // Long enough (600 steps) that the job is still running after the chart test, on a fast machine too.
+    await set('epochs', '100');
     await set('batchSize', '4');
     await set('learningRate', '0.01');
     await set('checkpointEverySteps', '20');
@@ -216,7 +217,7 @@ describe('the web console', () => {
     await page.waitForSelector('[data-testid=hp-diff]');
     const diff = await page.locator('[data-testid=hp-diff]').innerText();
     expect(diff).toMatch(/learningRate\s+0\.01\s+0\.002/);
-    expect(diff).toMatch(/epochs\s+24\s+1/);
+    expect(diff).toMatch(/epochs\s+100\s+1/);
     expect(diff).not.toContain('loraRank');
   });
 
