@@ -120,6 +120,29 @@ describe('models and datasets', () => {
     ]);
   });
 
+  it('ends a rows page early once it holds 16 MiB, and the next page continues where it stopped', async () => {
+    const file = path.join(scratch, 'large.jsonl');
+    const prompt = (i: number) => `${i}:`.padEnd(1_000_000, 'x');
+    const lines = Array.from({ length: 20 }, (_, i) => JSON.stringify({ prompt: prompt(i), response: ' r' }));
+    writeFileSync(file, lines.join('\n'));
+    const created = await api.admin(CREATE_DATASET, { input: { name: 'large', kind: 'SFT', path: file } });
+    expect(created.errors).toBeUndefined();
+    const page = async (offset: number) => {
+      const result = await api.admin(
+        `query($id: ID!, $offset: Int!) { dataset(id: $id) { rows(offset: $offset, limit: 100) } }`,
+        { id: created.data?.createDataset.id, offset },
+      );
+      expect(result.errors).toBeUndefined();
+      return (result.data?.dataset.rows as { prompt: string }[]).map((r) => r.prompt);
+    };
+    const first = await page(0);
+    // A row is ~1 MB stored, so the page stops after the row that crosses 16 MiB.
+    expect(first.length).toBeGreaterThan(10);
+    expect(first.length).toBeLessThan(20);
+    const rest = await page(first.length);
+    expect([...first, ...rest]).toEqual(lines.map((_, i) => prompt(i)));
+  });
+
   it('rejects a bad row naming its line, and every other bad import, storing nothing', async () => {
     const before = [await count('datasets'), await count('dataset_rows')];
     const broken = [sftJsonl(2), '{"prompt": "only a prompt"}', sftJsonl(1)].join('\n');
