@@ -28,9 +28,12 @@ import {
   TrainingJobProgressEvent,
   TrainingJobStatusEvent,
 } from './types';
-import { StepSeries } from './step-series';
+import { MAX_SERIES_STEPS, StepSeries } from './step-series';
 
-const MAX_POINTS = { nullable: true, description: 'Downsample to at most this many points (1 to 100000).' };
+const MAX_POINTS = {
+  nullable: true,
+  description: `Downsample to at most this many points (1 to ${MAX_SERIES_STEPS}).`,
+};
 const FROM_STEP = { nullable: true, description: 'First step to include.' };
 const TO_STEP = { nullable: true, description: 'Last step to include.' };
 
@@ -118,8 +121,7 @@ export class TrainingJobResolver {
   }
 
   @FieldResolver(() => [StepMetric], {
-    description:
-      'The step series in step order. With maxPoints, a longer series is cut into maxPoints equal buckets and the last step of each is returned (the final step is always included).',
+    description: `The step series in step order, at most ${MAX_SERIES_STEPS} steps per answer (continue with fromStep after the last step returned). With maxPoints, a longer series is cut into maxPoints equal buckets and the last step of each is returned (the final step is always included).`,
   })
   metrics(
     @Root() job: TrainingJob,

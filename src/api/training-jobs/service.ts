@@ -31,7 +31,13 @@ import { decodeCursor, encodeCursor } from './cursor';
 import { checkJobMemory } from './memory';
 import { HyperparameterSpecification, hyperparameterSpecification } from './hyperparameter-types';
 import type { ApiHyperparameters } from './hyperparameters';
-import { SERIES_COLUMNS, type StepRange, type StepSeries, toStepSeries } from './step-series';
+import {
+  MAX_SERIES_STEPS,
+  SERIES_COLUMNS,
+  type StepRange,
+  type StepSeries,
+  toStepSeries,
+} from './step-series';
 
 export interface CreateTrainingJobRequest {
   name: string;
@@ -301,8 +307,8 @@ export class TrainingJobService {
   }
 
   private steps(jobId: string, range: StepRange): SelectQueryBuilder<StepMetricEntity> {
-    if (range.maxPoints != null && (range.maxPoints < 1 || range.maxPoints > 100_000)) {
-      throw badInput('maxPoints must be 1 to 100000', ['maxPoints']);
+    if (range.maxPoints != null && (range.maxPoints < 1 || range.maxPoints > MAX_SERIES_STEPS)) {
+      throw badInput(`maxPoints must be 1 to ${MAX_SERIES_STEPS}`, ['maxPoints']);
     }
     const qb = this.db
       .getRepository(StepMetricEntity)
@@ -310,7 +316,14 @@ export class TrainingJobService {
       .where('m.job_id = :jobId', { jobId })
       .andWhere('m.step >= :from', { from: range.fromStep ?? 0 })
       .andWhere('m.step <= :to', { to: range.toStep ?? 2 ** 31 - 1 });
-    if (range.maxPoints != null) {
+    if (range.maxPoints == null) {
+      // A series without maxPoints ends at its MAX_SERIES_STEPS-th step; the caller continues from the next one.
+      qb.andWhere(
+        `m.step <= COALESCE((SELECT step FROM training_step_metrics
+            WHERE job_id = :jobId AND step >= :from AND step <= :to ORDER BY step OFFSET :last LIMIT 1), :to)`,
+        { last: MAX_SERIES_STEPS - 1 },
+      );
+    } else {
       qb.andWhere(
         `m.step IN (SELECT max(step) FROM (
            SELECT step, ntile(:buckets) OVER (ORDER BY step) AS bucket FROM training_step_metrics

@@ -5,6 +5,9 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, Float, Int, ObjectType } from 'type-graphql';
 
+/** Most steps one `metrics` or `metricSeries` answer holds (a longer series continues at `fromStep`). */
+export const MAX_SERIES_STEPS = 100_000;
+
 /** Which steps: a range, optionally downsampled to at most `maxPoints` (the last step of each equal bucket). */
 export interface StepRange {
   maxPoints?: number | null;

@@ -276,6 +276,24 @@ describe('training jobs through the API (no worker)', () => {
     expect(errorCode(await api.admin(q, { id, n: 0 }))).toBe('BAD_USER_INPUT');
   });
 
+  it('answers at most 100,000 steps at a time; the rest continue from the next step', async () => {
+    const id = (await api.admin(CREATE_JOB, { input: job() })).data?.createTrainingJob.id;
+    await api.app.db.query(
+      `INSERT INTO training_step_metrics
+       SELECT $1, s, 1, 100005, 1.0, 0.001, 1, 100, s, 0, NULL, now() FROM generate_series(1, 100005) s`,
+      [id],
+    );
+    const q = `query($id: ID!, $from: Int) { trainingJob(id: $id) {
+      metricSeries(fromStep: $from) { steps } metrics(fromStep: $from) { step } } }`;
+    const first = (await api.admin(q, { id })).data?.trainingJob;
+    expect(first.metricSeries.steps).toHaveLength(100_000);
+    expect(first.metricSeries.steps.at(-1)).toBe(100_000);
+    expect(first.metrics).toHaveLength(100_000);
+    const rest = (await api.admin(q, { id, from: 100_001 })).data?.trainingJob;
+    expect(rest.metricSeries.steps).toEqual([100_001, 100_002, 100_003, 100_004, 100_005]);
+    expect(rest.metrics.map((m: { step: number }) => m.step)).toEqual(rest.metricSeries.steps);
+  });
+
   it('serves the steps as columns, with method metrics aligned to the steps', async () => {
     const id = (await api.admin(CREATE_JOB, { input: job() })).data?.createTrainingJob.id;
     await api.app.db.query(
