@@ -425,13 +425,14 @@ function backward(
     const wait = token([...grads.filter((g): g is Tensor => g !== null), ...barrier.after]);
     const copies = region.inputs.map((x) => (isFloat(x.dtype) ? dependOn(x, wait) : x));
     const start = graph.nodes.length;
-    const previous = graph.matmulDtype;
+    const previous = { matmulDtype: graph.matmulDtype, weightToken: graph.weightToken };
     graph.matmulDtype = region.matmulDtype;
+    graph.weightToken = wait;
     let outputs: Tensor[];
     try {
       outputs = region.build(copies);
     } finally {
-      graph.matmulDtype = previous;
+      Object.assign(graph, previous);
     }
     const end = graph.nodes.length - 1;
     // Tensors from before the recomputation that it reads and that need a gradient (weights, keys and values).

@@ -21,7 +21,14 @@ export function checkpoint(
   const g: Graph = inputs[0].graph;
   if (!inputs.some((t) => isFloat(t.dtype))) throw new Error('checkpoint: needs a float input');
   const start = g.nodes.length;
-  const outputs = build(inputs);
+  const previous = g.weightToken;
+  g.weightToken = token(inputs.filter((t) => isFloat(t.dtype)));
+  let outputs: Tensor[];
+  try {
+    outputs = build(inputs);
+  } finally {
+    g.weightToken = previous;
+  }
   for (const t of outputs) {
     if (!t.node || t.node.id < start)
       throw new Error(`checkpoint: output ${t} is not computed by the region`);
@@ -49,8 +56,28 @@ export function token(ts: readonly Tensor[]): Tensor {
 
 /**
  * x, read only once `t` exists: Where(t == t, x, x). Both branches are x, so the value is x exactly, NaN or
- * infinite t included.
+ * infinite t included. Where has no bfloat16 kernel on the CPU, so other dtypes are a Reshape of x to its own
+ * shape, the shape chosen by such a Where.
  */
 export function dependOn(x: Tensor, t: Tensor): Tensor {
-  return op.where(op.equal(t, t), x, x);
+  const ready = op.equal(t, t);
+  if (x.dtype === 'float32' || x.dtype === 'float16') return op.where(ready, x, x);
+  const dims = x.graph.constant(x.shape, 'int64', [x.rank]);
+  return x.graph.addNode(
+    'Reshape',
+    [x, op.where(ready, dims, dims)],
+    [{ shape: x.shape, dtype: x.dtype }],
+  )[0];
+}
+
+/**
+ * A 16-bit frozen weight as float32, cast where it is read: call it at each use. Inside a checkpointed region the
+ * cast waits for the region's token (its inputs in the forward pass, its gradients in the recomputation), so each
+ * float32 copy is made when its layer runs and dies with it: onnxruntime does not run all casts up front (they
+ * would depend on nothing else), nor merge the recomputation's with the forward pass's. Only the 16-bit bytes
+ * stay resident, given sessions that do not fold the casts into float32 initializers (session.ts).
+ */
+export function upcast(w: Tensor): Tensor {
+  const t = w.graph.weightToken;
+  return op.cast(t ? dependOn(w, t) : w, 'float32');
 }

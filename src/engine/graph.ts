@@ -169,6 +169,8 @@ export class Graph {
   /** nn.linear as MatMul(x, Transpose(W)) instead of Gemm(x, W, transB): WebGPU's Gemm with transB runs ~3x
    * slower than its plain product (profiled on an H200), while the CPU provider prefers the Gemm. */
   pretransposeWeights = false;
+  /** While a checkpointed region is built or rebuilt: the token its 16-bit weight reads wait for (checkpoint.ts). */
+  weightToken: Tensor | null = null;
   private readonly names = new Set<string>();
   private readonly regions = new Map<number, Region>();
 
@@ -277,6 +279,18 @@ export class Graph {
   }
 
   /** The outermost region whose last node is `nodeId`, if any. */
+  /** Whether any frozen weight is stored in 16 bits (a checkpoint's own float16 or bfloat16 bytes). */
+  get hasHalfInitializers(): boolean {
+    return this.tensors.some(
+      (t) => t.kind === 'initializer' && (t.dtype === 'bfloat16' || t.dtype === 'float16'),
+    );
+  }
+
+  /** Whether any nodes are recomputed in the backward pass. */
+  get recomputes(): boolean {
+    return this.regions.size > 0;
+  }
+
   regionEndingAt(nodeId: number): Region | undefined {
     return this.regions.get(nodeId);
   }

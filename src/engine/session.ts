@@ -141,6 +141,9 @@ export class Session {
  */
 const WEBGPU_DEFAULTS: Record<string, string> = { storageBufferCacheMode: 'simple' };
 
+/** The largest tensor onnxruntime may fold into a new initializer in a graph with recomputation (bytes). */
+const FOLD_LIMIT = String(2 ** 20);
+
 /** Initializers at least this large reach onnxruntime as named in-memory buffers rather than protobuf bytes. */
 const MEMORY_EXTERNAL_BYTES = 2 ** 20;
 
@@ -190,6 +193,11 @@ export async function createSession(
           model_external_initializers_file_folder_path: emitted.mappedFolder,
           ...(ep === 'cpu' ? { disable_prepacking: '1' } : {}),
         },
+        // A graph with recomputation casts its 16-bit weights at each use (checkpoint.ts `upcast`): folding those
+        // casts would make resident float32 copies of them all. Graphs of float32 weights fold as before.
+        ...(source.recomputes && source.hasHalfInitializers
+          ? { optimization: { constant_folding_max_output_size_in_bytes: FOLD_LIMIT } }
+          : {}),
       };
     }
   } else {

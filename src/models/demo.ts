@@ -90,6 +90,8 @@ export interface DemoModelOptions {
   vocabSize?: number;
   maxPositionEmbeddings?: number;
   seed?: number;
+  /** How the weights are stored (default F32); BF16 as most released checkpoints are. */
+  dtype?: 'F32' | 'BF16';
 }
 
 /** Seeded normal samples (mulberry32 + Box-Muller): the same folder for the same seed. */
@@ -128,10 +130,12 @@ export function writeDemoModel(dir: string, opts: DemoModelOptions = {}): void {
   }
   if (vocab < DEMO_SPECIAL_TOKENS.length + 256) throw new Error(`demo model: vocab ${vocab} < 259 tokens`);
   let seed = opts.seed ?? 0;
+  const dtype = opts.dtype ?? 'F32';
   const tensors: Record<string, WritableTensor> = {};
   const matrix = (name: string, rows: number, cols: number) =>
-    (tensors[name] = floatTensor(normals(rows * cols, 0.02, seed++), [rows, cols]));
-  const ones = (name: string) => (tensors[name] = floatTensor(new Float32Array(hidden).fill(1), [hidden]));
+    (tensors[name] = floatTensor(normals(rows * cols, 0.02, seed++), [rows, cols], dtype));
+  const ones = (name: string) =>
+    (tensors[name] = floatTensor(new Float32Array(hidden).fill(1), [hidden], dtype));
   matrix('model.embed_tokens.weight', vocab, hidden);
   for (let l = 0; l < layers; l++) {
     const p = `model.layers.${l}`;
@@ -168,7 +172,7 @@ export function writeDemoModel(dir: string, opts: DemoModelOptions = {}): void {
     bos_token_id: 1,
     eos_token_id: 2,
     pad_token_id: 0,
-    torch_dtype: 'float32',
+    torch_dtype: dtype === 'BF16' ? 'bfloat16' : 'float32',
   };
   const generation = { bos_token_id: 1, eos_token_id: 2, pad_token_id: 0 };
   fs.mkdirSync(dir, { recursive: true });

@@ -24,6 +24,8 @@ export interface ModelShape {
   headDim: number;
   intermediateSize: number;
   vocabSize: number;
+  /** Bytes per stored weight (2 where config.json declares float16 or bfloat16); absent: 4. */
+  weightBytes?: number;
 }
 
 export interface MemoryJob {
@@ -57,7 +59,8 @@ export const GIB = 2 ** 30;
 
 /**
  * Calibration (bench:scale, 0.5B shape, LoRA, CPU): `weightCopies` resident float32 copies of each frozen weight
- * (1: the mapped checkpoint pages, not pre-packed; a 16-bit checkpoint's weights are upcast once per session);
+ * (1: the mapped checkpoint pages, not pre-packed; a 16-bit checkpoint's weights, upcast once per session, unless
+ * layers are checkpointed: see `estimatePeak`);
  * `layerFloats` per token and layer of saved activations in units of (hidden, intermediate, projections); the
  * ONNX Runtime process floor.
  */
@@ -103,9 +106,15 @@ export function estimatePeak(job: MemoryJob, layout: MemoryLayout = {}): MemoryE
   // A reward model's score head has one output per row: no vocabulary-sized tensor.
   const width = job.method === 'REWARD_MODEL' ? 1 : v;
   const logits = k.logitCopies * b * Math.min(layout.lossChunk ?? t, t) * width * F32;
+  // With checkpointed layers a 16-bit checkpoint's frozen weights stay 16-bit, each layer's cast to float32 while
+  // it runs; the head's float32 copy serves every loss chunk (checkpoint.ts `upcast`). Otherwise the casts are
+  // folded into float32 initializers.
+  const stored = job.shape.weightBytes ?? F32;
+  const weights =
+    layout.checkpointLayers && stored < F32 ? frozen * stored + v * c * F32 : frozen * F32 * k.weightCopies;
   const parts = {
     runtime: k.runtimeBytes,
-    weights: frozen * F32 * k.weightCopies,
+    weights,
     trainState: job.trainableParameters * F32 * k.stateCopies,
     activations,
     attention,
@@ -195,10 +204,23 @@ export function memoryBudget(env: Record<string, string | undefined> = process.e
   return parseMemoryBudget(env.WHETSTONE_MEMORY_BUDGET) ?? Math.floor(0.9 * availableBytes());
 }
 
-/** A model's shape from its parsed config. */
-export function shapeOf(c: ModelShape): ModelShape {
+const HALF_DTYPES = new Set(['float16', 'bfloat16']);
+
+/** A model's shape from its parsed config (or a stored shape); `raw` is config.json, for its declared dtype. */
+export function shapeOf(c: ModelShape & { raw?: Record<string, unknown> }): ModelShape {
   const { hiddenSize, numLayers, numHeads, numKvHeads, headDim, intermediateSize, vocabSize } = c;
-  return { hiddenSize, numLayers, numHeads, numKvHeads, headDim, intermediateSize, vocabSize };
+  const declared = c.raw?.dtype ?? c.raw?.torch_dtype;
+  const weightBytes = c.raw ? (HALF_DTYPES.has(String(declared)) ? 2 : F32) : c.weightBytes;
+  return {
+    hiddenSize,
+    numLayers,
+    numHeads,
+    numKvHeads,
+    headDim,
+    intermediateSize,
+    vocabSize,
+    ...(weightBytes ? { weightBytes } : {}),
+  };
 }
 
 /**
@@ -206,7 +228,7 @@ export function shapeOf(c: ModelShape): ModelShape {
  * trainables are bounded by rank x (hidden + the widest projection) per target and layer.
  */
 export function memoryJob(
-  shape: ModelShape,
+  shape: Parameters<typeof shapeOf>[0],
   parameters: number,
   o: {
     method: MethodName;

@@ -3,6 +3,7 @@
  * initializers (by ParamPolicy), linear layers with LoRA where targeted, activations, and the output heads.
  */
 import { Graph, Tensor } from '../../engine/graph';
+import { upcast } from '../../engine/checkpoint';
 import * as nn from '../../engine/nn';
 import * as op from '../../engine/ops';
 import { UserInputError } from '../../errors';
@@ -39,10 +40,22 @@ export class ForwardBuilder {
     this.adapted = new Set(this.lora ? loraModules(m.config, this.lora).map((l) => l.path) : []);
   }
 
-  /** A base weight by checkpoint name: a graph param under policy 'full', else a frozen initializer. */
+  /**
+   * A base weight by checkpoint name: a graph param under policy 'full', else a frozen initializer. A 16-bit frozen
+   * weight is cast to float32 at each call, so call this where the weight is used (see `upcast`).
+   */
   weight(name: string, shape?: readonly number[]): Tensor {
-    const known = this.leaves.get(name);
-    if (known) return known;
+    const t = this.leaves.get(name) ?? this.leaf(name, shape);
+    return t.dtype === 'float32' ? t : upcast(t);
+  }
+
+  /** Rows `ids` of a weight table (an embedding), gathered before the upcast: only those rows are widened. */
+  rows(name: string, shape: readonly number[], ids: Tensor): Tensor {
+    const picked = op.gather(this.leaves.get(name) ?? this.leaf(name, shape), ids);
+    return picked.dtype === 'float32' ? picked : upcast(picked);
+  }
+
+  private leaf(name: string, shape?: readonly number[]): Tensor {
     if (!this.m.weights.has(name)) {
       throw new UserInputError(
         `${this.m.dir}: the checkpoint has no tensor ${name}, which a ${this.m.config.architecture} needs`,
@@ -69,12 +82,11 @@ export class ForwardBuilder {
     return t;
   }
 
-  /** A frozen base weight: mapped from the checkpoint where the store can (16-bit ones upcast), else a copy. */
+  /** A frozen base weight: mapped from the checkpoint where the store can (in its dtype), else a copy. */
   private frozen(name: string, shape: readonly number[]): Tensor {
     const mapped = this.m.weights.mapped?.(name);
     if (!mapped) return this.g.initializer(name, this.m.weights.get(name).data, shape);
-    const w = this.g.mappedInitializer(name, mapped.slice, shape, mapped.dtype);
-    return w.dtype === 'float32' ? w : op.cast(w, 'float32');
+    return this.g.mappedInitializer(name, mapped.slice, shape, mapped.dtype);
   }
 
   /** An adapter tensor by PEFT name: a param under policy 'adapter', else an initializer from the adapter's weights. */

@@ -25,10 +25,7 @@ export const gpt2Family: Family = {
 
   embed(b, inputIds) {
     const c = b.m.config;
-    return op.gather(
-      b.weight(`${b.checkpointName('transformer.wte')}.weight`, [c.vocabSize, c.hiddenSize]),
-      inputIds,
-    );
+    return b.rows(`${b.checkpointName('transformer.wte')}.weight`, [c.vocabSize, c.hiddenSize], inputIds);
   },
 
   layers(b, x, ctx) {
@@ -42,12 +39,12 @@ export const gpt2Family: Family = {
         b.weight(`${name(at)}.bias`, [c.hiddenSize]),
         c.norm.eps,
       );
-    const wpe = b.weight(`${name('wpe')}.weight`, [c.maxPositionEmbeddings, c.hiddenSize]);
     const positions =
       'offset' in ctx.positions
         ? op.arange(b.g, ctx.positions.offset, ctx.positions.offset + l)
         : ctx.positions.positionIds;
-    let h = op.add(x, op.gather(wpe, positions)); // (B, L, C)
+    const wpe = b.rows(`${name('wpe')}.weight`, [c.maxPositionEmbeddings, c.hiddenSize], positions);
+    let h = op.add(x, wpe); // (B, L, C)
     const heads = (t: Tensor) => op.reshape(t, [batch, l, c.numHeads, c.headDim]); // (B, L, H, D)
     const present: LayerCache[] = [];
     for (let i = 0; i < c.numLayers; i++) {

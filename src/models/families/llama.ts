@@ -21,7 +21,7 @@ export const llamaFamily: Family = {
 
   embed(b, inputIds) {
     const c = b.m.config;
-    return op.gather(b.weight(EMBEDDING, [c.vocabSize, c.hiddenSize]), inputIds); // (B, T, C)
+    return b.rows(EMBEDDING, [c.vocabSize, c.hiddenSize], inputIds); // (B, T, C)
   },
 
   layers(b, x, ctx) {

@@ -100,3 +100,21 @@ test('the budget comes from WHETSTONE_MEMORY_BUDGET, else from the memory availa
   expect(available).toBeGreaterThan(0);
   expect(available).toBeLessThan(os.totalmem());
 });
+
+test('a bfloat16 checkpoint counts 2 bytes per frozen weight with checkpointed layers, 4 without', () => {
+  const half = (t: number) => job(t, { shape: { ...SHAPE, weightBytes: 2 } });
+  const frozen = half(512).parameters - half(512).trainableParameters;
+  const head = SHAPE.vocabSize * SHAPE.hiddenSize * 4;
+  const checkpointed = { checkpointLayers: true };
+  expect(
+    estimatePeak(job(512), checkpointed).parts.weights - estimatePeak(half(512), checkpointed).parts.weights,
+  ).toBe(frozen * 2 - head);
+  expect(estimatePeak(half(512)).parts.weights).toBe(estimatePeak(job(512)).parts.weights);
+  const declared = memoryJob({ ...SHAPE, raw: { torch_dtype: 'bfloat16' } }, 630e6, {
+    method: 'SFT',
+    scale: 'lora',
+    hp: parseHyperparameters({}),
+    maxPositions: 32_768,
+  });
+  expect(declared.shape.weightBytes).toBe(2);
+});
