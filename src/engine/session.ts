@@ -187,6 +187,7 @@ export async function createSession(
       path: memoryLocation(t),
       data: new Uint8Array(t.data!.buffer, t.data!.byteOffset, t.data!.byteLength),
     }));
+    const castsAtUse = source.recomputes && source.hasHalfInitializers;
     if (emitted.mappedFolder) {
       sessionOptions.extra = {
         session: {
@@ -195,10 +196,10 @@ export async function createSession(
         },
         // A graph with recomputation casts its 16-bit weights at each use (checkpoint.ts `upcast`): folding those
         // casts would make resident float32 copies of them all. Graphs of float32 weights fold as before.
-        ...(source.recomputes && source.hasHalfInitializers
-          ? { optimization: { constant_folding_max_output_size_in_bytes: FOLD_LIMIT } }
-          : {}),
+        ...(castsAtUse ? { optimization: { constant_folding_max_output_size_in_bytes: FOLD_LIMIT } } : {}),
       };
+      // onnxruntime warns once per cast it leaves unfolded: by design here.
+      if (castsAtUse) sessionOptions.logSeverityLevel = 3;
     }
   } else {
     model = source;
