@@ -1,7 +1,7 @@
 /**
  * `npm run bench:scale`: LoRA training (r 8 on q/v, batch 1, 2 threads, 3 steps after 1 warm-up) of a random
  * model of Qwen2-0.5B's shape (hidden 896, 24 layers, 14 heads, 2 key/value heads, intermediate 4864, vocabulary
- * 151,936; written once to /tmp) at 512, 1,024, 2,048 and 4,096 tokens per sample, each next to
+ * 151,936; bfloat16 weights, as released checkpoints are; written once to /tmp) at 512, 1,024, 2,048 and 4,096 tokens per sample, each next to
  * ../shared/bench/torch_peer.py with the same shape in the same run. Each side runs in a child process watched
  * under a memory cap (WHETSTONE_BENCH_MEMORY_CAP_GIB, 18 GiB): one that passes it is killed and reported as out of
  * memory, and the benchmark goes on. Prints seconds per step, tokens/s and peak RSS of both, and our delay to the
@@ -41,7 +41,7 @@ const SHAPE = {
 };
 const LENGTHS = [512, 1024, 2048, 4096];
 const BENCH = { steps: 3, warmup: 1, threads: 2, loraRank: 8, loraAlpha: 16, learningRate: 1e-3 };
-const MODEL_DIR = path.join(os.tmpdir(), 'whetstone-scale-0.5b');
+const MODEL_DIR = path.join(os.tmpdir(), 'whetstone-scale-0.5b-bf16');
 const GIB = 2 ** 30;
 const CAP_BYTES = Number(process.env.WHETSTONE_BENCH_MEMORY_CAP_GIB ?? 18) * GIB;
 
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
   }
   if (!fs.existsSync(path.join(MODEL_DIR, 'config.json'))) {
     process.stdout.write(`writing the random 0.5B-shape model to ${MODEL_DIR}\n`);
-    writeDemoModel(MODEL_DIR, SHAPE);
+    writeDemoModel(MODEL_DIR, { ...SHAPE, dtype: 'BF16' });
   }
   const lengths = process.env.WHETSTONE_BENCH_LENGTHS?.split(',').map(Number) ?? LENGTHS;
   const peer = peerScript('torch_peer.py');
@@ -199,7 +199,7 @@ async function main(): Promise<void> {
   > = {};
   for (const t of lengths) {
     const ours = outcome(
-      await capped(process.execPath, [__filename, '--child', String(t)]),
+      await capped(process.execPath, [...process.execArgv, __filename, '--child', String(t)]),
       (j) => j as never,
     );
     const theirs = python
