@@ -8,7 +8,7 @@ import { UserInputError } from '../../errors';
 import { loadEvaluatedModel } from '../../evaluation/run-evaluation';
 import { decodeText, Generator } from '../../models/generate';
 import { TextStream } from '../../models/text-stream';
-import { tokenizePromptRows } from '../../data';
+import { promptRoom, tokenizePromptRows } from '../../data';
 
 /** What a worker's generation run is given (plain JSON, it crosses a process boundary). */
 export interface GenerationSpec {
@@ -43,7 +43,7 @@ export async function runGeneration(spec: GenerationSpec, hooks: GenerationHooks
   const em = await loadEvaluatedModel(spec.modelPath, spec.adapterPath);
   const { model } = em;
   const virtual = em.adapter?.kind === 'prompt' ? em.adapter.numVirtualTokens : 0;
-  const room = model.config.maxPositionEmbeddings - virtual - spec.maxNewTokens;
+  const room = promptRoom(model.config.maxPositionEmbeddings, virtual, spec.maxNewTokens);
   const tokenized = tokenizePromptRows([{ prompt: spec.prompt }], model.tokenizer, {
     maxSequenceLength: Math.max(room, 1),
     template: spec.chatTemplate ? 'chat' : 'plain',

@@ -216,7 +216,9 @@ describe('generations (real engine, demo model)', () => {
   });
 
   it('fails with the reason when the prompt does not fit the model', async () => {
-    const g = await create({ prompt: 'x'.repeat(2040), maxNewTokens: 16 });
+    // Creation refuses such a prompt (test/integration/api/trust.test.ts); the worker checks it again.
+    const g = await create({ maxNewTokens: 16 });
+    await api.app.db.query(`UPDATE generations SET prompt = $2 WHERE id = $1`, [g.id, 'x'.repeat(2040)]);
     const sub = subscribe(g.id);
     await handle(g.id);
     await sub.done;
