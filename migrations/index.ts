@@ -6,6 +6,7 @@ import { HyperparametersStoredOnce1797000000000 } from './1797000000000-Hyperpar
 import { ModelShape1797100000000 } from './1797100000000-ModelShape';
 import { Generations1797300000000 } from './1797300000000-Generations';
 import { JobAttempts1797400000000 } from './1797400000000-JobAttempts';
+import { GenerationProgress1797500000000 } from './1797500000000-GenerationProgress';
 
 export const MIGRATIONS = [
   InitialSchema1732730000000,
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   ModelShape1797100000000,
   Generations1797300000000,
   JobAttempts1797400000000,
+  GenerationProgress1797500000000,
 ];

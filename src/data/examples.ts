@@ -142,6 +142,16 @@ function collect<R, E>(
   return out;
 }
 
+/** A prompt leaves room for an answer within `max` tokens when it is shorter (training and generation alike). */
+export const leavesRoom = (promptLength: number, max: number) => promptLength < max;
+
+/**
+ * The tokens a generation's prompt has within the model's positions: what `maxNewTokens` and a prompt-tuning
+ * adapter's virtual tokens leave (a prompt must be shorter, `leavesRoom`).
+ */
+export const promptRoom = (maxPositions: number, virtualTokens: number, maxNewTokens: number) =>
+  maxPositions - virtualTokens - maxNewTokens;
+
 const noRoom = (promptLength: number, max: number) =>
   `its prompt has ${promptLength} tokens, leaving no room for a response within maxSequenceLength ${max}`;
 
@@ -155,7 +165,7 @@ export function tokenizeSftRows(
   const max = o.maxSequenceLength;
   return collect<SftRow, SftExample>(rows, (row) => {
     const { prompt, response } = sftIds(row, tok, template, eos);
-    if (prompt.length >= max) return { skip: noRoom(prompt.length, max) };
+    if (!leavesRoom(prompt.length, max)) return { skip: noRoom(prompt.length, max) };
     const inputIds = [...prompt, ...response];
     const labels = [...prompt.map(() => IGNORE_INDEX), ...response];
     return {
@@ -194,7 +204,7 @@ export function tokenizePreferenceRows(
         [...tok.encode(row.prompt + row.rejected), eos],
       ];
     }
-    if (promptIds.length >= max) return { skip: noRoom(promptIds.length, max) };
+    if (!leavesRoom(promptIds.length, max)) return { skip: noRoom(promptIds.length, max) };
     return {
       example: {
         promptLength: promptIds.length,
@@ -206,6 +216,22 @@ export function tokenizePreferenceRows(
   });
 }
 
+/** The ids a model is prompted with for `row`: its encoding, or the chat template up to the assistant's turn. */
+export function encodePrompt(
+  row: PromptOnlyRow,
+  tok: TextTokenizer,
+  template: PromptTemplate = 'plain',
+): number[] {
+  return 'messages' in row || template === 'chat'
+    ? tok.encode(
+        tok.applyChatTemplate('messages' in row ? row.messages : [{ role: 'user', content: row.prompt }], {
+          addGenerationPrompt: true,
+        }),
+        { addSpecialTokens: false },
+      )
+    : tok.encode(row.prompt);
+}
+
 export function tokenizePromptRows(
   rows: readonly PromptOnlyRow[],
   tok: TextTokenizer,
@@ -214,19 +240,8 @@ export function tokenizePromptRows(
   const template = checkTemplate(o.template ?? 'plain');
   const max = o.maxSequenceLength;
   return collect<PromptOnlyRow, PromptExample>(rows, (row) => {
-    const promptIds =
-      'messages' in row || template === 'chat'
-        ? tok.encode(
-            tok.applyChatTemplate(
-              'messages' in row ? row.messages : [{ role: 'user', content: row.prompt }],
-              {
-                addGenerationPrompt: true,
-              },
-            ),
-            { addSpecialTokens: false },
-          )
-        : tok.encode(row.prompt);
-    if (promptIds.length >= max) {
+    const promptIds = encodePrompt(row, tok, template);
+    if (!leavesRoom(promptIds.length, max)) {
       return { skip: `its prompt has ${promptIds.length} tokens, leaving no room to generate within ${max}` };
     }
     return { example: { promptIds }, truncated: false };

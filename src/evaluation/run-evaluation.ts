@@ -13,7 +13,7 @@ import { ExecutionProvider } from '../engine/session';
 import { UserInputError } from '../errors';
 import { Generator, decodeText } from '../models/generate';
 import { LoadedModel, ResolvedAdapter, loadAdapter, loadModel } from '../models/model';
-import { PromptOnlyRow, SftRow, parseDatasetJsonl, tokenizePromptRows } from '../data';
+import { PromptOnlyRow, SftRow, parseDatasetJsonl, promptRoom, tokenizePromptRows } from '../data';
 import { SampleScores, TokenizeOptions, scoreSample } from './metrics';
 
 /** One prompt to answer and the reference the answer is scored against. */
@@ -52,7 +52,7 @@ export interface EvaluatedModel {
 }
 
 /** The row's prompt as a prompt-only row, and its reference answer (a conversation's last message). */
-function splitRow(row: SftRow): { prompt: PromptOnlyRow; reference: string } {
+export function splitRow(row: SftRow): { prompt: PromptOnlyRow; reference: string } {
   if ('messages' in row) {
     return {
       prompt: { messages: row.messages.slice(0, -1) },
@@ -74,7 +74,7 @@ export function evaluationItems(
 ): { items: EvaluationItem[]; skipped: { index: number; reason: string }[] } {
   const tok = em.model.tokenizer;
   const virtual = em.adapter?.kind === 'prompt' ? em.adapter.numVirtualTokens : 0;
-  const room = em.model.config.maxPositionEmbeddings - maxNewTokens - virtual;
+  const room = promptRoom(em.model.config.maxPositionEmbeddings, virtual, maxNewTokens);
   const parts = rows.map(splitRow);
   const prompts = parts.map((p) => p.prompt);
   const tokenized = tokenizePromptRows(prompts, tok, { maxSequenceLength: Math.max(room, 1) });
@@ -117,7 +117,7 @@ export async function generateAndScore(
   const g = o.generation;
   const pad = model.tokenizer.padTokenId ?? 0;
   const virtual = generator.opts.adapter?.kind === 'prompt' ? generator.opts.adapter.numVirtualTokens : 0;
-  const maxWidth = model.config.maxPositionEmbeddings - g.maxNewTokens - virtual;
+  const maxWidth = promptRoom(model.config.maxPositionEmbeddings, virtual, g.maxNewTokens);
   const order = [...items].sort((a, b) => a.promptIds.length - b.promptIds.length || a.index - b.index);
   const rows = Math.min(g.batchSize, order.length);
   const samples: ScoredSample[] = [];

@@ -82,15 +82,22 @@ export function describeFailure(message: string): ExitCause | null {
   };
 }
 
-/** The memory cgroup of this process (its job processes share it): OOM-kill counter and limit. */
-export function memoryCgroup(root = '/sys/fs/cgroup'): {
+/**
+ * The memory cgroup of process `pid`: OOM-kill counter and limit, read when asked (both change during a run). A
+ * job process is watched in its own cgroup, not the worker's: cgroup v1 counts an OOM kill only in the cgroup of
+ * the killed process, so a deployment that gives job processes a cgroup of their own is told apart too.
+ */
+export function memoryCgroup(
+  pid: number,
+  root = '/sys/fs/cgroup',
+): {
   oomKills(): number | null;
-  limitBytes: number | null;
+  limitBytes(): number | null;
 } {
   let dir: string | null = null;
   let v2 = false;
   try {
-    const lines = readFileSync('/proc/self/cgroup', 'utf8').split('\n');
+    const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
     const v1 = lines.find((l) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(l));
     if (v1) dir = `${root}/memory${v1.slice(v1.lastIndexOf(':') + 1)}`;
     else {
@@ -107,16 +114,18 @@ export function memoryCgroup(root = '/sys/fs/cgroup'): {
       return null;
     }
   };
-  const limitText = read(v2 ? 'memory.max' : 'memory.limit_in_bytes')?.trim();
-  const limit = limitText && /^\d+$/.test(limitText) ? Number(limitText) : null;
   return {
     oomKills: () => {
       const text = read(v2 ? 'memory.events' : 'memory.oom_control');
       const m = text?.match(/^oom_kill (\d+)$/m);
       return m ? Number(m[1]) : null;
     },
-    // v1 says "unlimited" with a huge page-aligned number.
-    limitBytes: limit !== null && limit < 2 ** 60 ? limit : null,
+    limitBytes: () => {
+      const text = read(v2 ? 'memory.max' : 'memory.limit_in_bytes')?.trim();
+      const limit = text && /^\d+$/.test(text) ? Number(text) : null;
+      // v1 says "unlimited" with a huge page-aligned number (v2 with "max").
+      return limit !== null && limit < 2 ** 60 ? limit : null;
+    },
   };
 }
 
@@ -130,9 +139,12 @@ export function peakRss(pid: number): number | null {
   }
 }
 
-/** Samples a running process's peak memory and the cgroup's OOM kills, for `describeExit` once it is gone. */
+/**
+ * Samples a running process's peak memory and its cgroup's OOM kills (the cgroup it is in when the watch starts),
+ * for `describeExit` once it is gone.
+ */
 export function watchMemory(pid: number, everyMs = 1000): { stop(): MemoryEvidence } {
-  const cgroup = memoryCgroup();
+  const cgroup = memoryCgroup(pid);
   const killsBefore = cgroup.oomKills();
   let peak = peakRss(pid);
   const timer = setInterval(() => (peak = peakRss(pid) ?? peak), everyMs);
@@ -144,7 +156,7 @@ export function watchMemory(pid: number, everyMs = 1000): { stop(): MemoryEviden
       return {
         peakRssBytes: peak,
         oomKills: killsBefore === null || killsAfter === null ? null : killsAfter - killsBefore,
-        limitBytes: cgroup.limitBytes,
+        limitBytes: cgroup.limitBytes(),
       };
     },
   };

@@ -21,6 +21,7 @@ import {
   type TransitionPatch,
 } from '../db/job-status';
 import { describeExit, describeFailure, watchMemory, type ExitCause } from './exit-cause';
+import { runnableModule } from '../util/runnable-module';
 import type { FromRunner, RunEnd, StopReason, ToRunner } from './protocol';
 
 /** What the runner needs to know of one kind of job. */
@@ -84,11 +85,11 @@ interface AttemptEnd {
   cause: string | null;
 }
 
-/** Starts a runner module in a child process: compiled JavaScript as is, TypeScript sources through tsx. */
+/** Starts a runner module in a child process. */
 function forkRunner(runnerModule: string): ChildProcess {
-  const fromSources = __filename.endsWith('.ts');
-  return fork(runnerModule + (fromSources ? '.ts' : '.js'), [], {
-    execArgv: fromSources ? ['--require', 'tsx/cjs'] : [],
+  const { file, execArgv } = runnableModule(runnerModule);
+  return fork(file, [], {
+    execArgv,
     // Rows and metrics are plain JSON, but structured clone spares a JSON round trip of large datasets.
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -29,7 +29,7 @@ export class ModelRunInput {
   @Field(() => Int, {
     defaultValue: 64,
     description:
-      'Most tokens generated per answer. Integer in [1, 4096], below the model’s context. Default: 64.',
+      'Most tokens generated per answer. Integer in [1, 4096]; with the longest prompt (and a prompt-tuning checkpoint’s virtual tokens) below the model’s positions, checked at creation. Default: 64.',
   })
   maxNewTokens: number;
 

@@ -6,11 +6,9 @@ import type { DataSource } from 'typeorm';
 import {
   DatasetKind,
   DatasetSplit,
-  EvaluatedModelKind,
   EvaluationJobEntity,
   JobStatus as S,
   MetricStopwords,
-  TrainingJobEntity,
 } from '../../db/entities';
 import { RESUME_PATCH, transitionJob, type Transition } from '../../db/job-status';
 import { evaluationStatusEvent } from '../../queue/evaluation-events';
@@ -18,6 +16,7 @@ import type { EventPublisher } from '../../queue/publisher';
 import type { TypedQueue } from '../../queue/queues';
 import { cancelJob } from '../common/cancel';
 import { generatingModel } from '../common/generating-model';
+import { checkPromptsFit, datasetPrompts } from '../common/prompt-fit';
 import { checkRange, checkSampling } from '../common/model-run-input';
 import { isUuid } from '../common/ids';
 import { checkName } from '../common/names';
@@ -91,21 +90,8 @@ export class EvaluationService {
     if (rowCount === 0) throw badInput(`dataset "${dataset.name}" has no ${split} rows`, at('datasetSplit'));
     const settings = checkSettings(input, model.maxSequenceLength);
     const runs = await generatingModel(this.db, principal, model, input);
-    // A prompt-tuning checkpoint's virtual tokens take room from the prompt as well (the worker skips, and
-    // reports, rows whose prompt does not fit what is left).
-    const virtual =
-      runs.modelKind === EvaluatedModelKind.PROMPT_TUNING && runs.trainingJobId
-        ? Number(
-            (await this.db.getRepository(TrainingJobEntity).findOneByOrFail({ id: runs.trainingJobId }))
-              .hyperparameters.numVirtualTokens ?? 0,
-          )
-        : 0;
-    if (settings.maxNewTokens + virtual >= model.maxSequenceLength) {
-      throw badInput(
-        `maxNewTokens ${settings.maxNewTokens} + the checkpoint's ${virtual} virtual tokens leave no room for a prompt within the model's ${model.maxSequenceLength} positions`,
-        at('maxNewTokens'),
-      );
-    }
+    const prompts = datasetPrompts(this.db, dataset, split);
+    await checkPromptsFit(this.db, runs, model.maxSequenceLength, settings.maxNewTokens, prompts);
     const job = await this.db.getRepository(EvaluationJobEntity).save({
       projectId: principal.projectId,
       name,

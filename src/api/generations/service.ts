@@ -11,6 +11,7 @@ import type { EventPublisher } from '../../queue/publisher';
 import type { TypedQueue } from '../../queue/queues';
 import { cancelJob } from '../common/cancel';
 import { generatingModel } from '../common/generating-model';
+import { checkPromptsFit, singlePrompt } from '../common/prompt-fit';
 import { isUuid } from '../common/ids';
 import { checkSampling } from '../common/model-run-input';
 import type { Principal } from '../context';
@@ -42,6 +43,8 @@ export class GenerationService {
     if (!model) throw badInput(`no model ${input.baseModelId} in this project`, ['input', 'baseModelId']);
     const sampling = checkSampling(input, model.maxSequenceLength);
     const runs = await generatingModel(this.db, principal, model, input);
+    const prompts = singlePrompt(prompt, input.chatTemplate);
+    await checkPromptsFit(this.db, runs, model.maxSequenceLength, sampling.maxNewTokens, prompts);
     const repo = this.db.getRepository(GenerationEntity);
     const generation = await repo.save({
       projectId: principal.projectId,

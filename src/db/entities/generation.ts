@@ -68,6 +68,10 @@ export class GenerationEntity {
   @Column({ type: 'text', nullable: true })
   text: string | null;
 
+  /** The tokens handed out so far, stored piece by piece: a later run continues after them. */
+  @Column({ name: 'generated_ids', type: 'integer', array: true, default: () => "'{}'" })
+  generatedIds: number[];
+
   @Column({ name: 'prompt_tokens', type: 'integer', nullable: true })
   promptTokens: number | null;
 

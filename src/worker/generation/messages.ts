@@ -3,7 +3,7 @@ import type { GenerationResult } from './generate';
 
 export type GenerationProgress =
   | { type: 'started'; promptTokens: number }
-  /** The next piece of text, as decoded. */
-  | { type: 'text'; text: string; generatedTokens: number }
+  /** The next piece of text, as decoded, and the tokens it adds (`index`: its position among every run's pieces). */
+  | { type: 'text'; index: number; text: string; ids: number[]; generatedTokens: number }
   /** The whole text, before the run reports its end. */
   | { type: 'result'; result: GenerationResult };

@@ -9,7 +9,7 @@ import type { GenerationProgress } from './messages';
 serveJob<GenerationSpec, GenerationProgress>(async (spec, io) => {
   const result = await runGeneration(spec, {
     onStart: ({ promptTokens }) => io.send({ type: 'started', promptTokens }),
-    onText: (text, generatedTokens) => io.send({ type: 'text', text, generatedTokens }),
+    onText: (piece) => io.send({ type: 'text', ...piece }),
     shouldStop: io.shouldStop,
   });
   await io.send({ type: 'result', result });

@@ -4,7 +4,7 @@
  * sockets of revoked keys, and the existence of other projects' checkpoints.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -497,7 +497,8 @@ describe('trust: limits across fields, checked at creation', () => {
       code: 'BAD_USER_INPUT',
       path: ['input', 'maxNewTokens'],
     });
-    expect((await evaluate(model.maxSequenceLength - 30)).errors).toBeUndefined();
+    // The prompts of sftJsonl have 24 tokens: room for them is left below P - 20 - 24.
+    expect((await evaluate(model.maxSequenceLength - 45)).errors).toBeUndefined();
 
     const train = (evalMaxNewTokens: number) =>
       api.admin(`mutation($input: CreateTrainingJobInput!) { createTrainingJob(input: $input) { id } }`, {
@@ -514,5 +515,85 @@ describe('trust: limits across fields, checked at creation', () => {
     expect(long.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
     expect(long.errors?.[0].extensions?.path).toContain('evalMaxNewTokens');
     expect((await train(16)).errors).toBeUndefined();
+  });
+
+  it('refuses evaluations and generations whose longest prompt, tokenized, leaves no room for maxNewTokens', async () => {
+    const model = (await api.admin(REGISTER_MODEL, { input: { name: 'positions', path: demo } })).data!
+      .registerModel;
+    expect(model.maxSequenceLength).toBe(2048);
+    // The demo tokenizer: BOS + one token per byte. Row 1 has 2,000 tokens, row 3 has 2,101: more than the model.
+    const rows = ['short', 'x'.repeat(1999), 'also short', 'y'.repeat(2100)];
+    const jsonl = (prompts: string[]) =>
+      prompts.map((prompt) => JSON.stringify({ prompt, response: ' r' })).join('\n');
+    const dataset = async (name: string, prompts: string[]) =>
+      (await api.admin(CREATE_DATASET, { input: { name, kind: 'SFT', jsonl: jsonl(prompts) } })).data!
+        .createDataset.id as string;
+    const [fits, tooLong] = [await dataset('fits', rows.slice(0, 3)), await dataset('too-long', rows)];
+    const evaluate = (datasetId: string, maxNewTokens: number) =>
+      api.admin(`mutation($input: CreateEvaluationJobInput!) { createEvaluationJob(input: $input) { id } }`, {
+        input: { name: 'e', baseModelId: model.id, datasetId, maxNewTokens },
+      });
+    const generate = (prompt: string, maxNewTokens: number, chatTemplate = false) =>
+      api.admin(`mutation($input: CreateGenerationInput!) { createGeneration(input: $input) { id } }`, {
+        input: { baseModelId: model.id, prompt, maxNewTokens, chatTemplate },
+      });
+    const before = [await count(api, 'evaluation_jobs'), await count(api, 'generations')];
+
+    // 2,000 + 48 new tokens reach the 2,048 positions: refused with the longest prompt, the limit and the fix.
+    const over = await evaluate(fits, 48);
+    expect(over.errors?.[0].extensions).toEqual({ code: 'BAD_USER_INPUT', path: ['input', 'maxNewTokens'] });
+    expect(over.errors?.[0].message).toBe(
+      'row 1 of dataset "fits" has 2000 tokens; with maxNewTokens 48, a prompt must have fewer than 2000 tokens ' +
+        "within the model's 2048 positions; maxNewTokens 47 at most fits it",
+    );
+    // A prompt longer than the model names the dataset: no maxNewTokens helps (row 1 is too long as well).
+    const beyond = await evaluate(tooLong, 60);
+    expect(beyond.errors?.[0].extensions).toEqual({ code: 'BAD_USER_INPUT', path: ['input', 'datasetId'] });
+    expect(beyond.errors?.[0].message).toMatch(
+      /^row 3 of dataset "too-long" has 2101 tokens \(1 more prompts are too long too\); .* no maxNewTokens fits it$/,
+    );
+    const prompt = await generate('x'.repeat(1999), 48);
+    expect(prompt.errors?.[0].extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      path: ['input', 'maxNewTokens'],
+    });
+    expect(prompt.errors?.[0].message).toMatch(
+      /^the prompt has 2000 tokens; .* maxNewTokens 47 at most fits it$/,
+    );
+    expect((await generate('y'.repeat(2100), 1)).errors?.[0].extensions?.path).toEqual(['input', 'prompt']);
+    // The chat template's tokens count: <|user|>...</s><|assistant|> adds 22 to the 1,999 bytes.
+    const chat = await generate('x'.repeat(1999), 30, true);
+    expect(chat.errors?.[0].message).toMatch(
+      /^the prompt has 2021 tokens; .* maxNewTokens 26 at most fits it$/,
+    );
+    expect([await count(api, 'evaluation_jobs'), await count(api, 'generations')]).toEqual(before);
+
+    // One token fewer fits.
+    expect((await evaluate(fits, 47)).errors).toBeUndefined();
+    expect((await generate('x'.repeat(1999), 47)).errors).toBeUndefined();
+
+    // A tokenizer that cannot be read (an endless file, broken JSON) is the model's fault, told at once.
+    const tokenizer = path.join(demo, 'tokenizer.json');
+    const saved = readFileSync(tokenizer);
+    try {
+      rmSync(tokenizer);
+      symlinkSync('/dev/zero', tokenizer);
+      const endless = await generate('hi', 4);
+      expect(endless.errors?.[0].extensions).toEqual({
+        code: 'BAD_USER_INPUT',
+        path: ['input', 'baseModelId'],
+      });
+      expect(endless.errors?.[0].message).toMatch(/tokenizer.json is not a regular file of at most 64 MiB/);
+      rmSync(tokenizer);
+      writeFileSync(tokenizer, '{"model": ');
+      const broken = await generate('hi', 4);
+      expect(broken.errors?.[0].extensions?.path).toEqual(['input', 'baseModelId']);
+      expect(broken.errors?.[0].message).toMatch(
+        /^the model's tokenizer cannot encode the prompts: .*not valid JSON/,
+      );
+    } finally {
+      rmSync(tokenizer, { force: true });
+      writeFileSync(tokenizer, saved);
+    }
   });
 });

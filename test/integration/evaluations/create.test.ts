@@ -124,16 +124,18 @@ describe('evaluation jobs through the API (no worker)', () => {
       (await api.app.db.query(`SELECT model_path, adapter_path FROM evaluation_jobs WHERE id = $1`, [id]))[0];
     expect(await paths(named.id)).toEqual({ model_path: modelPath, adapter_path: '/ckpt/lora-4' });
 
+    // A full checkpoint is a model folder of its own: its tokenizer encodes the prompts at creation.
+    const fullDir = demoModelDir();
     const full = await insertTrainingJob(api.app.db, {
       projectId,
       baseModelId: modelId,
       datasetId: sftId,
       scale: 'FULL',
-      checkpoints: [{ step: 3, path: '/ckpt/full-3' }],
+      checkpoints: [{ step: 3, path: fullDir }],
     });
     const fullEval = (await create({ trainingJobId: full.id })).data?.createEvaluationJob;
     expect(fullEval.modelKind).toBe('FULL');
-    expect(await paths(fullEval.id)).toEqual({ model_path: '/ckpt/full-3', adapter_path: null });
+    expect(await paths(fullEval.id)).toEqual({ model_path: fullDir, adapter_path: null });
   });
 
   it('rejects bad input with BAD_USER_INPUT naming the field, and stores nothing', async () => {

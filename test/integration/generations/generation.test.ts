@@ -1,9 +1,9 @@
 /**
  * Generations through the `generation` queue's handler on the real engine (demo model, a child process): the
  * stream's pieces are the text as decoded, joined equal to the final text and to an in-process generation; a late
- * subscriber gets what it missed; the chat template; cancellation; a run preempted by shutdown starts again and
- * the stream goes on where it was; bad input and
- * other projects are refused.
+ * subscriber gets what it missed; the chat template; cancellation; a run preempted by shutdown, or whose process
+ * was killed, continues after the tokens it handed out and the stream goes on where it was; bad input and other
+ * projects are refused.
  */
 import type Bull from 'bull';
 import type { Client } from 'graphql-ws';
@@ -13,7 +13,7 @@ import { loadModel } from '../../../src/models/model';
 import { EventPublisher } from '../../../src/queue/publisher';
 import type { GenerationQueuePayload } from '../../../src/queue/queues';
 import { generationJobs } from '../../../src/worker/generation/job';
-import { JobRunner, PreemptedError } from '../../../src/worker/job-runner';
+import { JobRunner, PreemptedError, RetryError } from '../../../src/worker/job-runner';
 import { BOOTSTRAP_KEY, demoModelDir, REGISTER_MODEL, startTestApi, TestApi } from '../support/api';
 import { collect, errorCode, Gql, wsClient } from '../support/client';
 
@@ -47,6 +47,7 @@ describe('generations (real engine, demo model)', () => {
   let teamBKey: string;
   const clients: Client[] = [];
   const cancels = new Map<string, () => void>();
+  let runnerPid = 0;
 
   beforeAll(async () => {
     api = await startTestApi();
@@ -60,7 +61,10 @@ describe('generations (real engine, demo model)', () => {
         cancels.set(jobId, cb);
         return () => cancels.delete(jobId);
       },
-      log: () => undefined,
+      log: (m: string) => {
+        const pid = m.match(/running in process (\d+)/)?.[1];
+        if (pid) runnerPid = Number(pid);
+      },
     });
     modelDir = demoModelDir();
     modelId = (await api.admin(REGISTER_MODEL, { input: { name: 'demo', path: modelDir } })).data
@@ -195,7 +199,17 @@ describe('generations (real engine, demo model)', () => {
     expect(errorCode(await api.admin(CANCEL, { id: g.id }))).toBeUndefined(); // CANCELLED stays CANCELLED
   });
 
-  it('starts again after a shutdown with the same seed; a listening stream gets every piece once', async () => {
+  /** The stored tokens and text of a generation. */
+  const progress = async (id: string) =>
+    (await api.app.db.query(`SELECT generated_ids, text FROM generations WHERE id = $1`, [id]))[0] as {
+      generated_ids: number[];
+      text: string | null;
+    };
+  /** Every piece published for a generation (the Redis list late subscribers read), in order. */
+  const published = async (id: string) =>
+    new EventPublisher(redis, api.env.config.redisPrefix).generationDeltas(id);
+
+  it('continues after a shutdown from the tokens it handed out; a listening stream gets every piece once', async () => {
     const g = await create({ maxNewTokens: 48, temperature: 0.9, seed: 11 });
     const sub = subscribe(g.id);
     const first = handle(g.id);
@@ -204,6 +218,8 @@ describe('generations (real engine, demo model)', () => {
     await expect(first).rejects.toBeInstanceOf(PreemptedError);
     const paused = (await api.admin(GET, { id: g.id })).data?.generation;
     expect(paused).toMatchObject({ status: 'QUEUED', text: null });
+    const kept = await published(g.id);
+    expect((await progress(g.id)).generated_ids).toHaveLength(kept.at(-1)!.generatedTokens);
     await handle(g.id);
     await sub.done;
     const all = events(sub);
@@ -212,11 +228,54 @@ describe('generations (real engine, demo model)', () => {
     const final = all.at(-1)!;
     expect(final).toMatchObject({ kind: 'FINAL', status: 'SUCCEEDED' });
     expect(deltas.map((e) => e.text).join('')).toBe(final.text);
-    expect(final.text).toBe(await inProcess('Hello, wor', 48, { temperature: 0.9, topP: 1, seed: 11 }));
+    // What the first run handed out is the start of the text, published once.
+    expect(final.text.startsWith(kept.map((d) => d.text).join(''))).toBe(true);
+    expect((await published(g.id)).map((d) => d.index)).toEqual(deltas.map((_, i) => i));
+    expect(final.generatedTokens).toBe((await progress(g.id)).generated_ids.length);
+  });
+
+  it('retries a killed generation process, which keeps the tokens handed out and generates only the rest', async () => {
+    const g = await create({ maxNewTokens: 64 });
+    const sub = subscribe(g.id);
+    const first = handle(g.id);
+    await sub.waitFor(6);
+    process.kill(runnerPid, 'SIGKILL');
+    await expect(first).rejects.toBeInstanceOf(RetryError);
+    const before = await progress(g.id);
+    const kept = await published(g.id);
+    expect(kept.length).toBeGreaterThanOrEqual(5);
+    expect(before.generated_ids).toHaveLength(kept.at(-1)!.generatedTokens);
+    expect(before.generated_ids.length).toBeLessThan(64);
+
+    await handle(g.id);
+    await sub.done;
+    const deltas = events(sub).filter((e) => e.kind === 'DELTA');
+    const final = events(sub).at(-1)!;
+    expect(final).toMatchObject({ kind: 'FINAL', status: 'SUCCEEDED', generatedTokens: 64 });
+    // Greedy: the text an uninterrupted run gives, the killed run's pieces first, every piece published once.
+    expect(final.text).toBe(await inProcess('Hello, wor', 64));
+    expect(deltas.map((e) => e.text).join('')).toBe(final.text);
+    const all = await published(g.id);
+    expect(all.map((d) => d.index)).toEqual(all.map((_, i) => i));
+    expect(all.slice(0, kept.length)).toEqual(kept);
+    const after = await progress(g.id);
+    expect(after.generated_ids.slice(0, before.generated_ids.length)).toEqual(before.generated_ids);
+    const attempts = await api.admin(
+      `query($id: ID!) { generation(id: $id) { attemptHistory { outcome cause } } }`,
+      {
+        id: g.id,
+      },
+    );
+    expect(attempts.data?.generation.attemptHistory).toEqual([
+      { outcome: 'CRASHED', cause: expect.stringMatching(/generation process was killed \(SIGKILL/) },
+      { outcome: 'SUCCEEDED', cause: null },
+    ]);
   });
 
   it('fails with the reason when the prompt does not fit the model', async () => {
-    const g = await create({ prompt: 'x'.repeat(2040), maxNewTokens: 16 });
+    // Creation refuses such a prompt (test/integration/api/trust.test.ts); the worker checks it again.
+    const g = await create({ maxNewTokens: 16 });
+    await api.app.db.query(`UPDATE generations SET prompt = $2 WHERE id = $1`, [g.id, 'x'.repeat(2040)]);
     const sub = subscribe(g.id);
     await handle(g.id);
     await sub.done;

@@ -2,7 +2,8 @@
  * The job runner on the real engine and the demo model, in this process (its job processes are real children):
  * a job process killed with SIGKILL (as the out-of-memory killer does) is retried from its last checkpoint, every
  * attempt is stored with its cause and shown on the job; after the last attempt the job is FAILED and can be
- * resumed without a checkpoint, from the start; a cancel stops the run within one optimizer step.
+ * resumed without a checkpoint, from the start; a cancel stops the run within one optimizer step; a process the
+ * kernel's out-of-memory killer really ends (a cgroup memory limit) is stored as out of memory and retried.
  */
 import type Bull from 'bull';
 import Redis from 'ioredis';
@@ -19,6 +20,7 @@ import {
   startTestApi,
   TestApi,
 } from '../support/api';
+import { createMemoryCgroup, type MemoryCgroup } from '../support/memory-cgroup';
 
 const JOB = `query($id: ID!) {
   trainingJob(id: $id) {
@@ -29,6 +31,9 @@ const JOB = `query($id: ID!) {
   }
 }`;
 
+/** Room above the job process's memory at step 6: less than its next steps allocate. */
+const OOM_MARGIN_BYTES = 2 ** 20;
+
 interface Attempt {
   number: number;
   workerId: string;
@@ -38,6 +43,14 @@ interface Attempt {
   cause: string | null;
 }
 
+/** A cgroup for the out-of-memory test's job process; the reason it cannot be made where cgroups are not writable. */
+const cgroup = createMemoryCgroup('whetstone-oom-test');
+const withCgroup = 'reason' in cgroup ? it.skip : it;
+const oomTestName =
+  'reason' in cgroup
+    ? `stores a real kernel OOM kill as out of memory (skipped: ${cgroup.reason})`
+    : 'stores a real kernel OOM kill (cgroup memory limit) as out of memory and retries from the last checkpoint';
+
 describe('job runner: retries, attempts, cancel (real engine, demo model)', () => {
   let api: TestApi;
   let redis: Redis;
@@ -46,6 +59,8 @@ describe('job runner: retries, attempts, cancel (real engine, demo model)', () =
   const cancels = new Map<string, () => void>();
   /** Called with every step the runner publishes. */
   let onStep: (e: StepEventPayload) => void = () => undefined;
+  /** Called with each job process as soon as it is forked, before it is watched. */
+  let onFork: (pid: number) => void = () => undefined;
   let pids: number[] = [];
 
   const runner = (maxAttempts: number) => {
@@ -57,7 +72,9 @@ describe('job runner: retries, attempts, cancel (real engine, demo model)', () =
     };
     const log = (m: string) => {
       const pid = m.match(/running in process (\d+)/)?.[1];
-      if (pid) pids.push(Number(pid));
+      if (!pid) return;
+      pids.push(Number(pid));
+      onFork(Number(pid));
     };
     return new JobRunner(
       trainingJobs({ db: api.app.db, publisher, log, ...api.env.config, metricsFlushMs: 50 }),
@@ -85,10 +102,12 @@ describe('job runner: retries, attempts, cancel (real engine, demo model)', () =
   beforeEach(() => {
     pids = [];
     onStep = () => undefined;
+    onFork = () => undefined;
   });
   afterAll(async () => {
     await redis.quit();
     await api.close();
+    if (!('reason' in cgroup)) cgroup.remove();
   });
 
   const createJob = async (name: string, checkpointEverySteps: number) => {
@@ -205,5 +224,47 @@ describe('job runner: retries, attempts, cancel (real engine, demo model)', () =
     expect(cancelled.step).toBe(3);
     expect(cancelled.checkpoints.map((c: { step: number }) => c.step)).toEqual([cancelled.step]);
     expect((cancelled.attemptHistory as Attempt[]).map((a) => a.outcome)).toEqual(['CANCELLED']);
+  });
+
+  withCgroup(oomTestName, async () => {
+    const cg = cgroup as MemoryCgroup;
+    const id = await createJob('out-of-memory', 4);
+    const run = runner(3);
+    // The first attempt's process runs in the cgroup; once it reported step 6 (after the checkpoint at 4), the
+    // limit is set just above what it holds, so that its allocations in the next steps make the kernel's OOM
+    // killer end it (when exactly depends on what it allocates: some steps, maybe a checkpoint, later).
+    onFork = (pid) => {
+      cg.add(pid);
+      onFork = () => undefined;
+    };
+    let limit = 0;
+    onStep = (e) => {
+      if (e.step !== 6) return;
+      limit = cg.usageBytes() + OOM_MARGIN_BYTES;
+      cg.setLimit(limit);
+    };
+    await expect(run.handle(bullJob(id))).rejects.toBeInstanceOf(RetryError);
+    const retrying = await job(id);
+    expect(retrying.status).toBe('QUEUED');
+    const kept: number = retrying.checkpoints.at(-1).step;
+    expect(kept).toBeGreaterThanOrEqual(4);
+    expect(kept).toBeLessThan(retrying.totalSteps);
+    const [first] = retrying.attemptHistory as Attempt[];
+    expect(first.outcome).toBe('OUT_OF_MEMORY');
+    expect(first.cause).toMatch(
+      /^out of memory: the kernel's OOM killer ended the training process \(SIGKILL; 1 OOM kill\(s\) recorded by its cgroup during the run\); peak resident memory \d+ MiB, memory limit \d+ MiB$/,
+    );
+    expect(first.cause).toContain(`memory limit ${Math.round(limit / 2 ** 20)} MiB`);
+
+    onStep = () => undefined;
+    const resumedAt = new Date();
+    await run.handle(bullJob(id));
+    const done = await job(id);
+    expect(done).toMatchObject({ status: 'SUCCEEDED', attempts: 2, error: null });
+    expect((done.attemptHistory as Attempt[]).map((a) => a.outcome)).toEqual(['OUT_OF_MEMORY', 'SUCCEEDED']);
+    // The second attempt continued from the last checkpoint the killed one stored.
+    const metrics: { step: number; recordedAt: string }[] = done.metrics;
+    expect(metrics.map((m) => m.step)).toEqual(Array.from({ length: done.totalSteps }, (_, i) => i + 1));
+    for (const m of metrics) expect(new Date(m.recordedAt) >= resumedAt).toBe(m.step > kept);
   });
 });
