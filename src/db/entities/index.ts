@@ -13,6 +13,7 @@ import { TrainingJobEntity } from './training-job';
 export * from './enums';
 export * from './evaluation-job';
 export * from './evaluation-scores';
+export { EvaluatedModelKind, GeneratingJobEntity, WorkerJobEntity } from './job';
 export { GenerationFinishReason } from './generation';
 export {
   ApiKeyEntity,
