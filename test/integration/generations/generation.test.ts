@@ -5,17 +5,16 @@
  * the stream goes on where it was; bad input and
  * other projects are refused.
  */
-import type Bull from 'bull';
 import type { Client } from 'graphql-ws';
 import Redis from 'ioredis';
 import { decodeText, Generator } from '../../../src/models/generate';
 import { loadModel } from '../../../src/models/model';
 import { EventPublisher } from '../../../src/queue/publisher';
-import type { GenerationQueuePayload } from '../../../src/queue/queues';
 import { generationJobs } from '../../../src/worker/generation/job';
-import { JobRunner, PreemptedError } from '../../../src/worker/job-runner';
+import { PreemptedError } from '../../../src/worker/job-runner';
 import { BOOTSTRAP_KEY, demoModelDir, REGISTER_MODEL, startTestApi, TestApi } from '../support/api';
 import { collect, errorCode, Gql, wsClient } from '../support/client';
+import { testRunner, type TestRunner } from '../support/test-runner';
 
 const FIELDS = `id status modelKind prompt chatTemplate maxNewTokens temperature topP seed text promptTokens
   generatedTokens finishReason error baseModel { id } trainingJob { id } checkpoint { id }`;
@@ -39,33 +38,21 @@ interface StreamEvent {
 describe('generations (real engine, demo model)', () => {
   let api: TestApi;
   let redis: Redis;
-  let handler: JobRunner<'generation', unknown, never>;
+  let worker: TestRunner<'generation', unknown, never>;
   let modelDir: string;
   let modelId: string;
-  let projectId: string;
   let teamB: Gql;
   let teamBKey: string;
   const clients: Client[] = [];
-  const cancels = new Map<string, () => void>();
 
   beforeAll(async () => {
     api = await startTestApi();
     redis = new Redis(api.env.config.redisUrl);
     const publisher = new EventPublisher(redis, api.env.config.redisPrefix);
-    handler = new JobRunner(generationJobs({ db: api.app.db, publisher }), {
-      db: api.app.db,
-      workerId: 'test-worker',
-      maxAttempts: 3,
-      onCancel: (jobId, cb) => {
-        cancels.set(jobId, cb);
-        return () => cancels.delete(jobId);
-      },
-      log: () => undefined,
-    });
+    worker = testRunner(generationJobs({ db: api.app.db, publisher }), api.app.db);
     modelDir = demoModelDir();
     modelId = (await api.admin(REGISTER_MODEL, { input: { name: 'demo', path: modelDir } })).data
       ?.registerModel.id;
-    projectId = (await api.admin(`{ viewer { project { id } } }`)).data?.viewer.project.id;
     const made = await api.admin(
       `mutation { createProject(input: { name: "team-b" }) { adminKey { secret } } }`,
     );
@@ -87,8 +74,7 @@ describe('generations (real engine, demo model)', () => {
     expect(r.errors).toBeUndefined();
     return r.data?.createGeneration as { id: string; status: string };
   };
-  const handle = (jobId: string) =>
-    handler.handle({ data: { jobId, projectId } } as Bull.Job<GenerationQueuePayload>);
+  const handle = (jobId: string) => worker.handle(jobId);
   const subscribe = (id: string, key = BOOTSTRAP_KEY) => {
     const client = wsClient(api.app.httpServer, `Bearer ${key}`);
     clients.push(client);
@@ -180,7 +166,7 @@ describe('generations (real engine, demo model)', () => {
     const running = handle(g.id);
     await sub.waitFor(2);
     expect((await api.admin(CANCEL, { id: g.id })).data?.cancelGeneration.status).toBe('RUNNING');
-    cancels.get(g.id)?.(); // what the worker's cancel channel does
+    worker.cancel(g.id); // what the worker's cancel channel does
     await running;
     await sub.done;
     const final = events(sub).at(-1)!;
@@ -200,7 +186,7 @@ describe('generations (real engine, demo model)', () => {
     const sub = subscribe(g.id);
     const first = handle(g.id);
     await sub.waitFor(3);
-    handler.activeRuns().forEach((r) => r.stop('shutdown'));
+    worker.runner.activeRuns().forEach((r) => r.stop('shutdown'));
     await expect(first).rejects.toBeInstanceOf(PreemptedError);
     const paused = (await api.admin(GET, { id: g.id })).data?.generation;
     expect(paused).toMatchObject({ status: 'QUEUED', text: null });

@@ -4,11 +4,10 @@
  * attempt is stored with its cause and shown on the job; after the last attempt the job is FAILED and can be
  * resumed without a checkpoint, from the start; a cancel stops the run within one optimizer step.
  */
-import type Bull from 'bull';
 import Redis from 'ioredis';
 import type { StepEventPayload } from '../../../src/queue/events';
 import { EventPublisher } from '../../../src/queue/publisher';
-import { JobRunner, RetryError } from '../../../src/worker/job-runner';
+import { RetryError } from '../../../src/worker/job-runner';
 import { trainingJobs } from '../../../src/worker/training/job';
 import {
   CREATE_DATASET,
@@ -19,6 +18,7 @@ import {
   startTestApi,
   TestApi,
 } from '../support/api';
+import { testRunner, type TestRunner } from '../support/test-runner';
 
 const JOB = `query($id: ID!) {
   trainingJob(id: $id) {
@@ -43,10 +43,8 @@ describe('job runner: retries, attempts, cancel (real engine, demo model)', () =
   let redis: Redis;
   let modelId: string;
   let datasetId: string;
-  const cancels = new Map<string, () => void>();
   /** Called with every step the runner publishes. */
   let onStep: (e: StepEventPayload) => void = () => undefined;
-  let pids: number[] = [];
 
   const runner = (maxAttempts: number) => {
     const publisher = new EventPublisher(redis, api.env.config.redisPrefix);
@@ -55,22 +53,16 @@ describe('job runner: retries, attempts, cancel (real engine, demo model)', () =
       await publishStep(e);
       onStep(e);
     };
-    const log = (m: string) => {
-      const pid = m.match(/running in process (\d+)/)?.[1];
-      if (pid) pids.push(Number(pid));
-    };
-    return new JobRunner(
-      trainingJobs({ db: api.app.db, publisher, log, ...api.env.config, metricsFlushMs: 50 }),
-      {
+    return testRunner(
+      trainingJobs({
         db: api.app.db,
-        workerId: 'test-worker',
-        maxAttempts,
-        onCancel: (jobId, cb) => {
-          cancels.set(jobId, cb);
-          return () => cancels.delete(jobId);
-        },
-        log,
-      },
+        publisher,
+        log: () => undefined,
+        ...api.env.config,
+        metricsFlushMs: 50,
+      }),
+      api.app.db,
+      maxAttempts,
     );
   };
 
@@ -83,7 +75,6 @@ describe('job runner: retries, attempts, cancel (real engine, demo model)', () =
       .data?.createDataset.id;
   });
   beforeEach(() => {
-    pids = [];
     onStep = () => undefined;
   });
   afterAll(async () => {
@@ -113,19 +104,18 @@ describe('job runner: retries, attempts, cancel (real engine, demo model)', () =
     return r.data?.createTrainingJob.id as string;
   };
   const job = async (id: string) => (await api.admin(JOB, { id })).data?.trainingJob;
-  const bullJob = (jobId: string) => ({ data: { jobId } }) as Bull.Job<{ jobId: string }>;
   /** SIGKILLs the run's process once it published `step`. */
-  const killAtStep = (step: number) => {
+  const killAtStep = (run: TestRunner<'training', unknown, never>, step: number) => {
     onStep = (e) => {
-      if (e.step === step) process.kill(pids[pids.length - 1], 'SIGKILL');
+      if (e.step === step) process.kill(run.pids.at(-1)!, 'SIGKILL');
     };
   };
 
   it('retries a killed job process from its last checkpoint and shows each attempt with its cause', async () => {
     const id = await createJob('killed', 4);
     const run = runner(3);
-    killAtStep(6);
-    await expect(run.handle(bullJob(id))).rejects.toBeInstanceOf(RetryError);
+    killAtStep(run, 6);
+    await expect(run.handle(id)).rejects.toBeInstanceOf(RetryError);
     const retrying = await job(id);
     expect(retrying.status).toBe('QUEUED');
     expect(retrying.checkpoints.map((c: { step: number }) => c.step)).toEqual([4]);
@@ -138,7 +128,7 @@ describe('job runner: retries, attempts, cancel (real engine, demo model)', () =
 
     onStep = () => undefined;
     const resumedAt = new Date();
-    await run.handle(bullJob(id));
+    await run.handle(id);
     const done = await job(id);
     expect(done).toMatchObject({ status: 'SUCCEEDED', attempts: 2, error: null });
     expect((done.attemptHistory as Attempt[]).map((a) => [a.number, a.outcome])).toEqual([
@@ -154,9 +144,9 @@ describe('job runner: retries, attempts, cancel (real engine, demo model)', () =
   it('fails the job after the last attempt; it resumes without a checkpoint, from the start', async () => {
     const id = await createJob('killed-twice', 1000);
     const run = runner(2);
-    killAtStep(2);
-    await expect(run.handle(bullJob(id))).rejects.toBeInstanceOf(RetryError);
-    await run.handle(bullJob(id));
+    killAtStep(run, 2);
+    await expect(run.handle(id)).rejects.toBeInstanceOf(RetryError);
+    await run.handle(id);
     const failed = await job(id);
     expect(failed.status).toBe('FAILED');
     expect(failed.checkpoints).toEqual([]);
@@ -169,10 +159,10 @@ describe('job runner: retries, attempts, cancel (real engine, demo model)', () =
     expect(resumed.errors).toBeUndefined();
     expect(resumed.data?.resumeTrainingJob).toEqual({ status: 'QUEUED', step: 0 });
     // A resumed job has its attempts again: one more crash is retried, not final.
-    killAtStep(1);
-    await expect(run.handle(bullJob(id))).rejects.toBeInstanceOf(RetryError);
+    killAtStep(run, 1);
+    await expect(run.handle(id)).rejects.toBeInstanceOf(RetryError);
     onStep = () => undefined;
-    await run.handle(bullJob(id));
+    await run.handle(id);
     const done = await job(id);
     expect(done.status).toBe('SUCCEEDED');
     expect(done.metrics.map((m: { step: number }) => m.step)).toEqual(
@@ -193,10 +183,10 @@ describe('job runner: retries, attempts, cancel (real engine, demo model)', () =
     onStep = (e) => {
       if (e.step === 3) {
         relayedAt = e.step;
-        cancels.get(id)?.();
+        run.cancel(id);
       }
     };
-    await run.handle(bullJob(id));
+    await run.handle(id);
     const cancelled = await job(id);
     expect(cancelled.status).toBe('CANCELLED');
     // The worker had step 3's report when it relayed the cancel: the job process stops after that step (it
