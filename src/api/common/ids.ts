@@ -1,4 +1,5 @@
 import type { DataSource, EntityTarget, FindOptionsWhere } from 'typeorm';
+import type { ProjectOwnedEntity } from '../../db/entities';
 import type { Principal } from '../context';
 
 /** Object ids are UUIDs; anything else cannot name an object, so it is answered like an unknown id. */
@@ -12,7 +13,7 @@ export function isUuid(id: string): boolean {
  * The row of the caller's project with this id, or null: another project's row reads as absent (ids do not leak
  * across projects), and so does an id that is no UUID.
  */
-export async function findInProject<T extends { id: string; projectId: string }>(
+export async function findInProject<T extends ProjectOwnedEntity>(
   db: DataSource,
   entity: EntityTarget<T>,
   principal: Principal,

@@ -14,6 +14,7 @@ export * from './enums';
 export * from './evaluation-job';
 export * from './evaluation-scores';
 export { EvaluatedModelKind, GeneratingJobEntity, WorkerJobEntity } from './job';
+export { ProjectOwnedEntity } from './project-owned';
 export { GenerationFinishReason } from './generation';
 export {
   ApiKeyEntity,

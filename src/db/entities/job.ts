@@ -4,21 +4,16 @@
  * chosen model (evaluation, generation). Each job entity extends one of these; TypeORM maps the inherited columns
  * into the job's own table.
  */
-import { Column, CreateDateColumn, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { Column, UpdateDateColumn } from 'typeorm';
 import { EVALUATED_MODEL_KINDS, wordsOf } from '../../vocabulary';
 import { JobStatus } from './enums';
+import { ProjectOwnedEntity } from './project-owned';
 
 /** What generates: the base model, a full checkpoint, or the base model with an adapter. */
 export const EvaluatedModelKind = wordsOf(EVALUATED_MODEL_KINDS);
 export type EvaluatedModelKind = (typeof EVALUATED_MODEL_KINDS)[number];
 
-export abstract class WorkerJobEntity {
-  @PrimaryGeneratedColumn('uuid')
-  id: string;
-
-  @Column({ name: 'project_id', type: 'uuid' })
-  projectId: string;
-
+export abstract class WorkerJobEntity extends ProjectOwnedEntity {
   @Column({ name: 'base_model_id', type: 'uuid' })
   baseModelId: string;
 
@@ -41,9 +36,6 @@ export abstract class WorkerJobEntity {
 
   @Column({ name: 'cancel_requested_at', type: 'timestamptz', precision: 3, nullable: true })
   cancelRequestedAt: Date | null;
-
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
-  createdAt: Date;
 
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz', precision: 3 })
   updatedAt: Date;
