@@ -79,6 +79,15 @@ describe('evaluation worker (real engine, demo model)', () => {
     return collect<Progress>(client, EVALUATION_PROGRESS, { id });
   };
   const events = (sub: { events: Progress[] }) => sub.events.map((e) => e.evaluationJobProgress);
+  /** A run over the long dataset, one row per batch, once its first batch is stored (plenty of rows remain). */
+  const startLongRun = async (name: string) => {
+    const id = await createEvaluation(name, { datasetId: longId, batchSize: 1, maxNewTokens: 32 });
+    const sub = subscribe(id);
+    await sub.waitFor(1);
+    const run = handle(id);
+    await sub.waitFor(4); // snapshot, RUNNING, total known, the first batch stored
+    return { id, sub, run };
+  };
   const stored = async (id: string) =>
     (await api.app.db.query(
       `SELECT index, prompt, reference, prediction, accuracy, f1, rouge1_recall, rouge_l_recall, bleu4
@@ -159,11 +168,7 @@ describe('evaluation worker (real engine, demo model)', () => {
   });
 
   it('goes back to the queue on shutdown keeping its samples; the next run scores only the rest', async () => {
-    const id = await createEvaluation('preempted', { datasetId: longId, batchSize: 1, maxNewTokens: 32 });
-    const sub = subscribe(id);
-    await sub.waitFor(1);
-    const first = handle(id);
-    await sub.waitFor(4); // snapshot, RUNNING, total known, the first batch stored
+    const { id, run: first } = await startLongRun('preempted');
     worker.runner.activeRuns().forEach((r) => r.stop('shutdown'));
     await expect(first).rejects.toBeInstanceOf(PreemptedError);
     const [paused] = await api.app.db.query(
@@ -185,11 +190,7 @@ describe('evaluation worker (real engine, demo model)', () => {
   });
 
   it('stops a cancelled run after its batch, keeping the samples scored so far and no results', async () => {
-    const id = await createEvaluation('cancelled', { datasetId: longId, batchSize: 1, maxNewTokens: 32 });
-    const sub = subscribe(id);
-    await sub.waitFor(1);
-    const run = handle(id);
-    await sub.waitFor(4); // snapshot, RUNNING, total known, the first batch stored
+    const { id, sub, run } = await startLongRun('cancelled');
     worker.cancel(id);
     await run;
     await sub.done;
