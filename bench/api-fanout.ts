@@ -8,9 +8,16 @@ import 'reflect-metadata';
 import { createClient, type Client } from 'graphql-ws';
 import Redis from 'ioredis';
 import WebSocket from 'ws';
-import { createDataSource } from '../src/db/data-source';
 import { EventPublisher } from '../src/queue/publisher';
-import { BENCH_KEY, createBenchEnv, quantile, round, startApiProcess } from './api-support';
+import {
+  BENCH_KEY,
+  createBenchEnv,
+  insertRunningJob,
+  quantile,
+  round,
+  startApiProcess,
+  withDb,
+} from './api-support';
 
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 500);
 const STEPS = Number(process.env.BENCH_STEPS ?? 100);
@@ -19,34 +26,6 @@ const INTERVAL_MS = Number(process.env.BENCH_INTERVAL_MS ?? 50);
 const PROGRESS = `subscription($id: ID!) {
   trainingJobProgress(jobId: $id) { kind status step totalSteps loss learningRate gradNorm tokensPerSecond etaSeconds }
 }`;
-
-async function insertRunningJob(config: Parameters<typeof createDataSource>[0]) {
-  const db = await createDataSource(config, 1).initialize();
-  try {
-    const [project] = await db.query(`SELECT id FROM projects WHERE is_default`);
-    const [model] = await db.query(
-      `INSERT INTO base_models (project_id, name, path, architecture, model_type, parameter_count,
-              max_sequence_length, vocabulary_size)
-       VALUES ($1, 'm', '/m', 'LlamaForCausalLM', 'llama', 1, 2048, 32000) RETURNING id`,
-      [project.id],
-    );
-    const [dataset] = await db.query(
-      `INSERT INTO datasets (project_id, name, kind, row_count, train_row_count, validation_row_count,
-              validation_split_ratio, split_seed, source)
-       VALUES ($1, 'd', 'SFT', 1, 1, 0, 0, 42, 'inline') RETURNING id`,
-      [project.id],
-    );
-    const [job] = await db.query(
-      `INSERT INTO training_jobs (project_id, name, base_model_id, dataset_id, method, parameter_scale,
-              hyperparameters, status)
-       VALUES ($1, 'fanout', $2, $3, 'SFT', 'LORA', '{"checkpointEverySteps": 50}', 'RUNNING') RETURNING id`,
-      [project.id, model.id, dataset.id],
-    );
-    return { projectId: project.id as string, jobId: job.id as string };
-  } finally {
-    await db.destroy();
-  }
-}
 
 /** Wall-clock milliseconds with sub-millisecond resolution. */
 const now = () => performance.timeOrigin + performance.now();
@@ -57,7 +36,9 @@ async function main(): Promise<void> {
   const redis = new Redis(bench.config.redisUrl);
   const clients: Client[] = [];
   try {
-    const { projectId, jobId } = await insertRunningJob(bench.config);
+    const { projectId, jobId } = await withDb(bench.config, (db) =>
+      insertRunningJob(db, 'fanout', { checkpointEverySteps: 50 }),
+    );
     const publishedAt = new Map<number, number>();
     const delays: number[] = [];
     const received = new Array<number>(SUBSCRIBERS).fill(0);

@@ -7,8 +7,8 @@
  */
 import 'reflect-metadata';
 import http from 'node:http';
-import { createDataSource } from '../src/db/data-source';
-import { BENCH_KEY, createBenchEnv, quantile, round, startApiProcess } from './api-support';
+import type { Config } from '../src/config';
+import { BENCH_KEY, createBenchEnv, quantile, round, startApiProcess, withDb } from './api-support';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 10_000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 50);
@@ -23,9 +23,8 @@ const QUERY = `query($filter: TrainingJobFilter, $after: String) {
   }
 }`;
 
-async function seed(config: Parameters<typeof createDataSource>[0]): Promise<string> {
-  const db = await createDataSource(config, 1).initialize();
-  try {
+function seed(config: Config): Promise<string> {
+  return withDb(config, async (db) => {
     const [project] = await db.query(`SELECT id FROM projects WHERE is_default`);
     const models: { id: string }[] = await db.query(
       `INSERT INTO base_models (project_id, name, path, architecture, model_type, parameter_count,
@@ -52,10 +51,8 @@ async function seed(config: Parameters<typeof createDataSource>[0]): Promise<str
       [project.id, models.map((m) => m.id), datasets.map((d) => d.id), JOBS],
     );
     await db.query(`ANALYZE training_jobs`);
-    return project.id;
-  } finally {
-    await db.destroy();
-  }
+    return project.id as string;
+  });
 }
 
 async function main(): Promise<void> {

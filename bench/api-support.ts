@@ -1,45 +1,63 @@
 /**
- * Shared set-up of the API benchmarks: a schema and Redis prefix of their own, and the API as a separate process
- * (as in production, so the load generator does not share its event loop).
+ * Shared set-up of the API benchmarks: a schema and Redis prefix of their own, a running job's rows, and the API as
+ * a separate process (as in production, so the load generator does not share its event loop).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { loadConfig, type Config } from '../src/config';
-import { createDataSource, migrateUp } from '../src/db/data-source';
+import type { DataSource } from 'typeorm';
+import type { Config } from '../src/config';
+import { createDataSource } from '../src/db/data-source';
+import { createTestEnv, type TestEnv } from '../test/integration/support/env';
 
 export const BENCH_KEY = 'bench-bootstrap-key-0123456789';
 
-export interface BenchEnv {
-  config: Config;
-  env: Record<string, string>;
-  dispose(): Promise<void>;
+/** A schema, Redis prefix and data folder of their own, as the tests get them, with a bootstrap key to call the API with. */
+export function createBenchEnv(): Promise<TestEnv> {
+  return createTestEnv({ env: { WHETSTONE_BOOTSTRAP_KEY: BENCH_KEY } });
 }
 
-export async function createBenchEnv(): Promise<BenchEnv> {
-  const id = randomBytes(4).toString('hex');
-  const env: Record<string, string> = {
-    DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
-    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    WHETSTONE_DB_SCHEMA: `bench_${id}`,
-    WHETSTONE_REDIS_PREFIX: `bench-${id}`,
-    WHETSTONE_BOOTSTRAP_KEY: BENCH_KEY,
-    HOST: '127.0.0.1',
-    PORT: '0',
-  };
-  const config = loadConfig(env);
-  const ds = createDataSource(config, 1);
-  await migrateUp(ds, config.databaseSchema);
-  await ds.destroy();
-  return {
-    config,
-    env,
-    dispose: async () => {
-      const db = await createDataSource(config, 1).initialize();
-      await db.query(`DROP SCHEMA IF EXISTS "${config.databaseSchema}" CASCADE`);
-      await db.destroy();
-    },
-  };
+/**
+ * A RUNNING training job of the default project on a registered model and dataset: the rows alone, no worker
+ * runs it. `columns` sets more training_jobs columns (snake_case).
+ */
+export async function insertRunningJob(
+  db: DataSource,
+  name: string,
+  hyperparameters: Record<string, unknown>,
+  columns: Record<string, unknown> = {},
+): Promise<{ projectId: string; jobId: string }> {
+  const [project] = await db.query(`SELECT id FROM projects WHERE is_default`);
+  const [model] = await db.query(
+    `INSERT INTO base_models (project_id, name, path, architecture, model_type, parameter_count,
+            max_sequence_length, vocabulary_size)
+     VALUES ($1, 'm', '/m', 'LlamaForCausalLM', 'llama', 1, 2048, 32000) RETURNING id`,
+    [project.id],
+  );
+  const [dataset] = await db.query(
+    `INSERT INTO datasets (project_id, name, kind, row_count, train_row_count, validation_row_count,
+            validation_split_ratio, split_seed, source)
+     VALUES ($1, 'd', 'SFT', 1, 1, 0, 0, 42, 'inline') RETURNING id`,
+    [project.id],
+  );
+  const names = Object.keys(columns);
+  const [job] = await db.query(
+    `INSERT INTO training_jobs (project_id, name, base_model_id, dataset_id, method, parameter_scale,
+            hyperparameters, status${names.map((n) => `, ${n}`).join('')})
+     VALUES ($1, $2, $3, $4, 'SFT', 'LORA', $5, 'RUNNING'${names.map((_, i) => `, $${i + 6}`).join('')})
+     RETURNING id`,
+    [project.id, name, model.id, dataset.id, hyperparameters, ...Object.values(columns)],
+  );
+  return { projectId: project.id as string, jobId: job.id as string };
+}
+
+/** Runs `use` with a data source on the bench's schema, closed afterwards. */
+export async function withDb<T>(config: Config, use: (db: DataSource) => Promise<T>): Promise<T> {
+  const db = await createDataSource(config, 1).initialize();
+  try {
+    return await use(db);
+  } finally {
+    await db.destroy();
+  }
 }
 
 export interface ApiProcess {

@@ -1,4 +1,5 @@
 /** What every resolver receives: who is asking (a project and a key) and the services it may call. */
+import type { SubscribeResolverData } from 'type-graphql';
 import type { ApiKeyRole } from '../db/entities';
 import type { Loaders } from './loaders';
 import type { Services } from './services';
@@ -16,3 +17,6 @@ export interface RequestContext {
   services: Services;
   loaders: Loaders;
 }
+
+/** What a subscription's `subscribe` receives, with its arguments. */
+export type SubscribeData<Args> = SubscribeResolverData<unknown, Args, RequestContext>;

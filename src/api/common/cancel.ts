@@ -4,34 +4,43 @@
  * between steps or batches, keeps what it stored, and marks it CANCELLED). Asking again is harmless.
  */
 import type { DataSource } from 'typeorm';
+import { JobStatus as S } from '../../db/entities';
+import { jobTable, transitionJob, type JobEntity, type JobKind, type Transition } from '../../db/job-status';
 import { queryRows } from '../../db/query';
 import { conflict } from '../errors';
 
-export interface CancellableJob {
-  status: string;
-}
-
-export interface CancelSteps<J extends CancellableJob> {
+export interface CancelSteps<K extends JobKind> {
   db: DataSource;
-  table: 'training_jobs' | 'evaluation_jobs' | 'generations';
+  kind: K;
   /** What the job is called in messages: 'job' or 'evaluation'. */
   noun: string;
   /** Re-reads the job as the caller may see it. */
-  get(): Promise<J>;
-  /** Moves a QUEUED job to CANCELLED and announces it; null when it was no longer QUEUED. */
-  cancelQueued(): Promise<J | null>;
+  get(): Promise<JobEntity<K>>;
+  /** Announces a QUEUED job moved to CANCELLED. */
+  announce(moved: Transition<K>): Promise<void>;
   /** Tells the workers to stop the job. */
   requestCancel(): Promise<void>;
 }
 
-export async function cancelJob<J extends CancellableJob>(id: string, steps: CancelSteps<J>): Promise<J> {
-  if ((await steps.get()).status === 'QUEUED') {
-    const cancelled = await steps.cancelQueued();
-    if (cancelled) return cancelled;
+export async function cancelJob<K extends JobKind>(id: string, steps: CancelSteps<K>): Promise<JobEntity<K>> {
+  if ((await steps.get()).status === S.QUEUED) {
+    const moved = await transitionJob(
+      steps.db.manager,
+      id,
+      [S.QUEUED],
+      S.CANCELLED,
+      { finished_at: 'now' },
+      undefined,
+      steps.kind,
+    );
+    if (moved) {
+      await steps.announce(moved);
+      return moved.job;
+    }
   }
   const requested = await queryRows<{ id: string }>(
     steps.db,
-    `UPDATE ${steps.table} SET cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now()
+    `UPDATE ${jobTable(steps.kind)} SET cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now()
       WHERE id = $1 AND status = 'RUNNING' RETURNING id`,
     [id],
   );
@@ -40,7 +49,7 @@ export async function cancelJob<J extends CancellableJob>(id: string, steps: Can
     await steps.requestCancel();
     return current;
   }
-  if (current.status === 'CANCELLED') return current;
+  if (current.status === S.CANCELLED) return current;
   throw conflict(
     `${steps.noun} ${id} is ${current.status}; only QUEUED or RUNNING ${steps.noun}s can be cancelled`,
   );

@@ -45,15 +45,39 @@ registerEnumType(ParameterScale, {
   },
 });
 
-registerEnumType(JobStatus, {
-  name: 'TrainingJobStatus',
-  description:
-    'Where a job is in its life: QUEUED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED; FAILED or CANCELLED jobs can be resumed (back to QUEUED).',
-  valuesConfig: {
-    QUEUED: { description: 'Waiting for a worker.' },
-    RUNNING: { description: 'A worker is training it.' },
-    SUCCEEDED: { description: 'Finished every step; the final checkpoint is stored.' },
-    FAILED: { description: 'Stopped by an error (see `error`).' },
-    CANCELLED: { description: 'Stopped on request; the last checkpoint is kept.' },
+/** What RUNNING, SUCCEEDED and CANCELLED mean for one kind of job; waiting and failing read the same for all. */
+type StatusWords = Record<'RUNNING' | 'SUCCEEDED' | 'CANCELLED', string>;
+
+/**
+ * Registers `values` (JobStatus, or a copy of it under the schema's name for another kind of job) as that kind's
+ * status enum: one status machine for every kind of job, described in the kind's words.
+ */
+export function registerJobStatus(
+  values: typeof JobStatus,
+  name: string,
+  description: string,
+  words: StatusWords,
+): void {
+  registerEnumType(values, {
+    name,
+    description,
+    valuesConfig: {
+      QUEUED: { description: 'Waiting for a worker.' },
+      RUNNING: { description: words.RUNNING },
+      SUCCEEDED: { description: words.SUCCEEDED },
+      FAILED: { description: 'Stopped by an error (see `error`).' },
+      CANCELLED: { description: words.CANCELLED },
+    },
+  });
+}
+
+registerJobStatus(
+  JobStatus,
+  'TrainingJobStatus',
+  'Where a job is in its life: QUEUED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED; FAILED or CANCELLED jobs can be resumed (back to QUEUED).',
+  {
+    RUNNING: 'A worker is training it.',
+    SUCCEEDED: 'Finished every step; the final checkpoint is stored.',
+    CANCELLED: 'Stopped on request; the last checkpoint is kept.',
   },
-});
+);

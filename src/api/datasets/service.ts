@@ -9,7 +9,7 @@ import { DatasetEntity, DatasetKind, DatasetSplit } from '../../db/entities';
 import { UserInputError } from '../../errors';
 import { parseDatasetLine, splitTrainValidation } from '../../data';
 import { isUniqueViolation } from '../common/db-errors';
-import { isUuid } from '../common/ids';
+import { findInProject } from '../common/ids';
 import { checkName } from '../common/names';
 import type { ServerFiles } from '../common/server-files';
 import { firstUnstorable } from '../common/text';
@@ -63,8 +63,7 @@ export class DatasetService {
   }
 
   async find(principal: Principal, id: string): Promise<DatasetEntity | null> {
-    if (!isUuid(id)) return null;
-    return this.db.getRepository(DatasetEntity).findOneBy({ id, projectId: principal.projectId });
+    return findInProject(this.db, DatasetEntity, principal, id);
   }
 
   async rows(

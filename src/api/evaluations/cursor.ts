@@ -49,22 +49,3 @@ export function decodeValueCursor(
   if (parsed[0] !== ordering) throw badInput('the cursor belongs to another ordering of this list', path);
   return { value: parsed[1], key: parsed[2] };
 }
-
-export interface Page<T> {
-  edges: { cursor: string; node: T }[];
-  pageInfo: { endCursor: string | null; hasNextPage: boolean };
-}
-
-/** A page from `first + 1` fetched rows. */
-export function toPage<T>(rows: readonly T[], first: number, cursorOf: (row: T) => string): Page<T> {
-  const edges = rows.slice(0, first).map((node) => ({ cursor: cursorOf(node), node }));
-  return { edges, pageInfo: { endCursor: edges.at(-1)?.cursor ?? null, hasNextPage: rows.length > first } };
-}
-
-export const MAX_PAGE_SIZE = 100;
-
-export function checkFirst(first: number): void {
-  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
-    throw badInput(`first must be 1 to ${MAX_PAGE_SIZE}`, ['first']);
-  }
-}

@@ -21,7 +21,8 @@ import type { Principal, RequestContext } from '../context';
 import { badInput, notFound } from '../errors';
 import { decodeCursor, encodeCursor } from '../training-jobs/cursor';
 import { EvaluationLoaders, evaluationLoaders } from './loaders';
-import { checkFirst, CursorKey, decodeValueCursor, encodeValueCursor, Page, toPage } from './cursor';
+import { checkFirst, type Page, toPage } from '../common/paging';
+import { CursorKey, decodeValueCursor, encodeValueCursor } from './cursor';
 import { SortDirection } from './types';
 
 export interface ResultFilter {

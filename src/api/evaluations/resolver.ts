@@ -11,10 +11,11 @@ import {
   Root,
   Subscription,
 } from 'type-graphql';
-import type { SubscribeResolverData } from 'type-graphql';
 import { JobStatus, EvaluationMetric, scoresOf } from '../../db/entities';
+import { checkpointOf, trainingJobOf } from '../common/generating-model-fields';
 import { ATTEMPT_HISTORY, JobAttempt } from '../common/job-attempts';
-import type { RequestContext } from '../context';
+import { FIRST } from '../common/paging';
+import type { RequestContext, SubscribeData } from '../context';
 import { Dataset } from '../datasets/types';
 import { BaseModel } from '../models/types';
 import { Checkpoint, TrainingJob } from '../training-jobs/types';
@@ -34,9 +35,6 @@ import {
   SortDirection,
 } from './types';
 
-type SubscribeData<Args> = SubscribeResolverData<unknown, Args, RequestContext>;
-
-const FIRST = { defaultValue: 20, description: 'Page size, 1 to 100. Default: 20.' };
 const AFTER = { nullable: true, description: 'Cursor of the last item of the previous page.' };
 
 @Resolver(() => EvaluationJob)
@@ -132,17 +130,13 @@ export class EvaluationJobResolver {
     nullable: true,
     description: 'The training job whose checkpoint is evaluated.',
   })
-  async trainingJob(@Root() job: EvaluationJob, @Ctx() ctx: RequestContext): Promise<TrainingJob | null> {
-    if (!job.trainingJobId) return null;
-    return (await ctx.services.evaluations.queries
-      .loaders(ctx)
-      .trainingJob.load(job.trainingJobId)) as TrainingJob;
+  trainingJob(@Root() job: EvaluationJob, @Ctx() ctx: RequestContext): Promise<TrainingJob | null> {
+    return trainingJobOf(job, ctx);
   }
 
   @FieldResolver(() => Checkpoint, { nullable: true, description: 'The checkpoint evaluated.' })
-  async checkpoint(@Root() job: EvaluationJob, @Ctx() ctx: RequestContext): Promise<Checkpoint | null> {
-    if (!job.checkpointId) return null;
-    return ctx.services.evaluations.queries.loaders(ctx).checkpoint.load(job.checkpointId);
+  checkpoint(@Root() job: EvaluationJob, @Ctx() ctx: RequestContext): Promise<Checkpoint | null> {
+    return checkpointOf(job, ctx);
   }
 
   @FieldResolver(() => Dataset, { description: 'The dataset evaluated.' })

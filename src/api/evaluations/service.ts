@@ -18,7 +18,8 @@ import { cancelJob } from '../common/cancel';
 import { generatingModel } from '../common/generating-model';
 import { checkPromptsFit, datasetPrompts } from '../common/prompt-fit';
 import { checkRange, checkSampling } from '../common/model-run-input';
-import { isUuid } from '../common/ids';
+import { insertQueuedJob } from '../common/queued-job';
+import { findInProject } from '../common/ids';
 import { checkName } from '../common/names';
 import type { Principal } from '../context';
 import type { DatasetService } from '../datasets/service';
@@ -59,9 +60,7 @@ export class EvaluationService {
   ) {}
 
   async get(principal: Principal, id: string): Promise<EvaluationJobEntity> {
-    const job = isUuid(id)
-      ? await this.db.getRepository(EvaluationJobEntity).findOneBy({ id, projectId: principal.projectId })
-      : null;
+    const job = await findInProject(this.db, EvaluationJobEntity, principal, id);
     if (!job) throw notFound('EvaluationJob', id);
     return job;
   }
@@ -92,23 +91,20 @@ export class EvaluationService {
     const runs = await generatingModel(this.db, principal, model, input);
     const prompts = datasetPrompts(this.db, dataset, split);
     await checkPromptsFit(this.db, runs, model.maxSequenceLength, settings.maxNewTokens, prompts);
-    const job = await this.db.getRepository(EvaluationJobEntity).save({
-      projectId: principal.projectId,
-      name,
-      baseModelId: model.id,
-      datasetId: dataset.id,
-      datasetSplit: split,
-      ...settings,
-      ...runs,
-      status: S.QUEUED,
-    });
-    try {
-      await this.queue.add({ jobId: job.id, projectId: job.projectId });
-    } catch (err) {
-      // A job nobody will ever take must not stay behind as QUEUED.
-      await this.db.getRepository(EvaluationJobEntity).delete({ id: job.id });
-      throw err;
-    }
+    const job = await insertQueuedJob(
+      this.db,
+      EvaluationJobEntity,
+      {
+        projectId: principal.projectId,
+        name,
+        baseModelId: model.id,
+        datasetId: dataset.id,
+        datasetSplit: split,
+        ...settings,
+        ...runs,
+      },
+      this.queue,
+    );
     await this.announce({ job, previousStatus: null });
     return job;
   }
@@ -120,22 +116,10 @@ export class EvaluationService {
   async cancel(principal: Principal, id: string): Promise<EvaluationJobEntity> {
     return cancelJob(id, {
       db: this.db,
-      table: 'evaluation_jobs',
+      kind: 'evaluation',
       noun: 'evaluation',
       get: () => this.get(principal, id),
-      cancelQueued: async () => {
-        const moved = await transitionJob(
-          this.db.manager,
-          id,
-          [S.QUEUED],
-          S.CANCELLED,
-          { finished_at: 'now' },
-          undefined,
-          'evaluation',
-        );
-        if (moved) await this.announce(moved);
-        return moved?.job ?? null;
-      },
+      announce: (moved) => this.announce(moved),
       requestCancel: () => this.events.requestCancel(id),
     });
   }

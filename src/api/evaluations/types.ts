@@ -9,7 +9,7 @@ import {
   MetricStopwords,
   ScoreColumns,
 } from '../../db/entities';
-import '../common/enums';
+import { registerJobStatus } from '../common/enums';
 import { ModelRunInput } from '../common/model-run-input';
 import { ExecutionProvider } from '../training-jobs/hyperparameters';
 import { PageInfo } from '../training-jobs/types';
@@ -47,17 +47,16 @@ registerEnumType(DatasetSplit, {
 /** JobStatus under the schema's name for evaluations (one status machine, two GraphQL names kept). */
 const EvaluationJobStatus = { ...JobStatus };
 
-registerEnumType(EvaluationJobStatus, {
-  name: 'EvaluationJobStatus',
-  description: 'Where an evaluation is in its life: QUEUED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED.',
-  valuesConfig: {
-    QUEUED: { description: 'Waiting for a worker.' },
-    RUNNING: { description: 'A worker is generating and scoring.' },
-    SUCCEEDED: { description: 'Every sample is scored; the aggregate results are stored.' },
-    FAILED: { description: 'Stopped by an error (see `error`).' },
-    CANCELLED: { description: 'Stopped on request; the samples scored so far are kept.' },
+registerJobStatus(
+  EvaluationJobStatus,
+  'EvaluationJobStatus',
+  'Where an evaluation is in its life: QUEUED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED.',
+  {
+    RUNNING: 'A worker is generating and scoring.',
+    SUCCEEDED: 'Every sample is scored; the aggregate results are stored.',
+    CANCELLED: 'Stopped on request; the samples scored so far are kept.',
   },
-});
+);
 
 registerEnumType(EvaluatedModelKind, {
   name: 'EvaluatedModelKind',

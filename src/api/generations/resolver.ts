@@ -1,12 +1,10 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
-import type { SubscribeResolverData } from 'type-graphql';
+import { checkpointOf, trainingJobOf } from '../common/generating-model-fields';
 import { ATTEMPT_HISTORY, JobAttempt } from '../common/job-attempts';
-import type { RequestContext } from '../context';
+import type { RequestContext, SubscribeData } from '../context';
 import { BaseModel } from '../models/types';
 import { Checkpoint, TrainingJob } from '../training-jobs/types';
 import { CreateGenerationInput, Generation, GenerationEvent } from './types';
-
-type SubscribeData<Args> = SubscribeResolverData<unknown, Args, RequestContext>;
 
 @Resolver(() => Generation)
 export class GenerationResolver {
@@ -32,18 +30,13 @@ export class GenerationResolver {
     nullable: true,
     description: 'The training job whose checkpoint runs.',
   })
-  async trainingJob(@Root() g: Generation, @Ctx() ctx: RequestContext): Promise<TrainingJob | null> {
-    if (!g.trainingJobId) return null;
-    return (await ctx.services.evaluations.queries
-      .loaders(ctx)
-      .trainingJob.load(g.trainingJobId)) as TrainingJob;
+  trainingJob(@Root() g: Generation, @Ctx() ctx: RequestContext): Promise<TrainingJob | null> {
+    return trainingJobOf(g, ctx);
   }
 
   @FieldResolver(() => Checkpoint, { nullable: true, description: 'The checkpoint that runs.' })
-  checkpoint(@Root() g: Generation, @Ctx() ctx: RequestContext): Promise<Checkpoint | null> | null {
-    return g.checkpointId
-      ? ctx.services.evaluations.queries.loaders(ctx).checkpoint.load(g.checkpointId)
-      : null;
+  checkpoint(@Root() g: Generation, @Ctx() ctx: RequestContext): Promise<Checkpoint | null> {
+    return checkpointOf(g, ctx);
   }
 
   @Mutation(() => Generation, {

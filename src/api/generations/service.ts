@@ -4,16 +4,16 @@
  * API process never runs a model; the text streams from the worker through Redis (see stream.ts).
  */
 import type { DataSource } from 'typeorm';
-import { GenerationEntity, JobStatus as S } from '../../db/entities';
-import { transitionJob } from '../../db/job-status';
+import { GenerationEntity } from '../../db/entities';
 import { generationStatusEvent } from '../../queue/generation-events';
 import type { EventPublisher } from '../../queue/publisher';
 import type { TypedQueue } from '../../queue/queues';
 import { cancelJob } from '../common/cancel';
 import { generatingModel } from '../common/generating-model';
 import { checkPromptsFit, singlePrompt } from '../common/prompt-fit';
-import { isUuid } from '../common/ids';
+import { findInProject } from '../common/ids';
 import { checkSampling } from '../common/model-run-input';
+import { insertQueuedJob } from '../common/queued-job';
 import type { Principal } from '../context';
 import { badInput, notFound } from '../errors';
 import type { ModelService } from '../models/service';
@@ -28,9 +28,7 @@ export class GenerationService {
   ) {}
 
   async get(principal: Principal, id: string): Promise<GenerationEntity> {
-    const generation = isUuid(id)
-      ? await this.db.getRepository(GenerationEntity).findOneBy({ id, projectId: principal.projectId })
-      : null;
+    const generation = await findInProject(this.db, GenerationEntity, principal, id);
     if (!generation) throw notFound('Generation', id);
     return generation;
   }
@@ -45,23 +43,19 @@ export class GenerationService {
     const runs = await generatingModel(this.db, principal, model, input);
     const prompts = singlePrompt(prompt, input.chatTemplate);
     await checkPromptsFit(this.db, runs, model.maxSequenceLength, sampling.maxNewTokens, prompts);
-    const repo = this.db.getRepository(GenerationEntity);
-    const generation = await repo.save({
-      projectId: principal.projectId,
-      baseModelId: model.id,
-      ...runs,
-      prompt,
-      chatTemplate: input.chatTemplate,
-      ...sampling,
-      status: S.QUEUED,
-    });
-    try {
-      await this.queue.add({ jobId: generation.id, projectId: generation.projectId });
-    } catch (err) {
-      await repo.delete({ id: generation.id });
-      throw err;
-    }
-    return generation;
+    return insertQueuedJob(
+      this.db,
+      GenerationEntity,
+      {
+        projectId: principal.projectId,
+        baseModelId: model.id,
+        ...runs,
+        prompt,
+        chatTemplate: input.chatTemplate,
+        ...sampling,
+      },
+      this.queue,
+    );
   }
 
   /**
@@ -71,22 +65,10 @@ export class GenerationService {
   cancel(principal: Principal, id: string): Promise<GenerationEntity> {
     return cancelJob(id, {
       db: this.db,
-      table: 'generations',
+      kind: 'generation',
       noun: 'generation',
       get: () => this.get(principal, id),
-      cancelQueued: async () => {
-        const moved = await transitionJob(
-          this.db.manager,
-          id,
-          [S.QUEUED],
-          S.CANCELLED,
-          { finished_at: 'now' },
-          undefined,
-          'generation',
-        );
-        if (moved) await this.events.publishGenerationStatus(generationStatusEvent(moved.job));
-        return moved?.job ?? null;
-      },
+      announce: (moved) => this.events.publishGenerationStatus(generationStatusEvent(moved.job)),
       requestCancel: () => this.events.requestCancel(id),
     });
   }

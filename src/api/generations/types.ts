@@ -1,5 +1,6 @@
 import { Extensions, Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { EvaluatedModelKind, GenerationFinishReason, JobStatus } from '../../db/entities';
+import { registerJobStatus } from '../common/enums';
 import { ModelRunInput } from '../common/model-run-input';
 import type { InputLimits } from '../limits';
 import '../evaluations/types';
@@ -14,16 +15,10 @@ export enum GenerationEventKind {
 /** JobStatus under the schema's name for generations (one status machine for every kind of job). */
 const GenerationStatus = { ...JobStatus };
 
-registerEnumType(GenerationStatus, {
-  name: 'GenerationStatus',
-  description: 'Where a generation stands.',
-  valuesConfig: {
-    QUEUED: { description: 'Waiting for a worker.' },
-    RUNNING: { description: 'A worker is generating.' },
-    SUCCEEDED: { description: 'Ended by an end-of-sequence token or maxNewTokens.' },
-    FAILED: { description: 'Stopped by an error (see `error`).' },
-    CANCELLED: { description: 'Cancelled; a running one keeps the text generated so far.' },
-  },
+registerJobStatus(GenerationStatus, 'GenerationStatus', 'Where a generation stands.', {
+  RUNNING: 'A worker is generating.',
+  SUCCEEDED: 'Ended by an end-of-sequence token or maxNewTokens.',
+  CANCELLED: 'Cancelled; a running one keeps the text generated so far.',
 });
 
 registerEnumType(GenerationFinishReason, {

@@ -2,7 +2,7 @@
 import type { DataSource } from 'typeorm';
 import { BaseModelEntity } from '../../db/entities';
 import { UserInputError } from '../../errors';
-import { isUuid } from '../common/ids';
+import { findInProject } from '../common/ids';
 import { checkName } from '../common/names';
 import type { ServerFiles } from '../common/server-files';
 import type { Principal } from '../context';
@@ -29,8 +29,7 @@ export class ModelService {
   }
 
   async find(principal: Principal, id: string): Promise<BaseModelEntity | null> {
-    if (!isUuid(id)) return null;
-    return this.db.getRepository(BaseModelEntity).findOneBy({ id, projectId: principal.projectId });
+    return findInProject(this.db, BaseModelEntity, principal, id);
   }
 
   async register(principal: Principal, input: { name: string; path: string }): Promise<BaseModelEntity> {

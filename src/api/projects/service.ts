@@ -5,7 +5,7 @@
 import type { DataSource } from 'typeorm';
 import { ApiKeyEntity, ApiKeyRole, ProjectEntity } from '../../db/entities';
 import type { Principal } from '../context';
-import { isUuid } from '../common/ids';
+import { findInProject } from '../common/ids';
 import { checkName } from '../common/names';
 import { badInput, conflict, forbidden, notFound } from '../errors';
 import { displayPrefix, generateApiKeySecret, hashApiKey } from './api-keys';
@@ -115,14 +115,13 @@ export class ProjectService {
 
   async revokeKey(principal: Principal, id: string): Promise<ApiKeyEntity> {
     requireAdmin(principal);
-    const repo = this.db.getRepository(ApiKeyEntity);
-    const key = isUuid(id) ? await repo.findOneBy({ id, projectId: principal.projectId }) : null;
+    const key = await findInProject(this.db, ApiKeyEntity, principal, id);
     if (!key) throw notFound('ApiKey', id);
     if (key.revokedAt) throw conflict(`ApiKey ${id} is already revoked`);
     await this.db.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, [id]);
     this.revocation?.cache.evictKey(id);
     await this.revocation?.announce(id);
-    return repo.findOneByOrFail({ id });
+    return this.db.getRepository(ApiKeyEntity).findOneByOrFail({ id });
   }
 
   /** A new project and its first admin key; only admins of the default project may do this. */

@@ -10,10 +10,10 @@ import {
   Root,
   Subscription,
 } from 'type-graphql';
-import type { SubscribeResolverData } from 'type-graphql';
 import { ParameterScale, TrainingMethod } from '../../db/entities';
 import { ATTEMPT_HISTORY, JobAttempt } from '../common/job-attempts';
-import type { RequestContext } from '../context';
+import { FIRST } from '../common/paging';
+import type { RequestContext, SubscribeData } from '../context';
 import { Dataset } from '../datasets/types';
 import { BaseModel } from '../models/types';
 import { HyperparameterSpecification, TrainingHyperparameters } from './hyperparameter-types';
@@ -37,8 +37,6 @@ const MAX_POINTS = {
 const FROM_STEP = { nullable: true, description: 'First step to include.' };
 const TO_STEP = { nullable: true, description: 'Last step to include.' };
 
-type SubscribeData<Args> = SubscribeResolverData<unknown, Args, RequestContext>;
-
 @Resolver(() => TrainingJob)
 export class TrainingJobResolver {
   @Query(() => TrainingJob, { description: 'One job of the project (NOT_FOUND otherwise).' })
@@ -56,8 +54,7 @@ export class TrainingJobResolver {
       description: 'Conditions every listed job meets.',
     })
     filter: TrainingJobFilter | null,
-    @Arg('first', () => Int, { defaultValue: 20, description: 'Page size, 1 to 100. Default: 20.' })
-    first: number,
+    @Arg('first', () => Int, FIRST) first: number,
     @Arg('after', () => String, {
       nullable: true,
       description: 'Cursor of the last job of the previous page.',

@@ -21,8 +21,10 @@ import { UserInputError } from '../../errors';
 import { methodWord } from '../../vocabulary';
 import { datasetFacts, resolveJobHyperparameters } from '../../training/hyperparameters';
 import { cancelJob } from '../common/cancel';
-import { isUuid } from '../common/ids';
+import { findInProject, isUuid } from '../common/ids';
 import { checkName } from '../common/names';
+import { checkFirst, type Page, toPage } from '../common/paging';
+import { insertQueuedJob } from '../common/queued-job';
 import type { Principal } from '../context';
 import type { DatasetService } from '../datasets/service';
 import { badInput, conflict, fromUserInput, notFound } from '../errors';
@@ -56,13 +58,6 @@ export interface JobFilter {
   datasetId?: string | null;
 }
 
-export interface JobPage {
-  edges: { cursor: string; node: TrainingJobEntity }[];
-  pageInfo: { endCursor: string | null; hasNextPage: boolean };
-}
-
-export const MAX_PAGE_SIZE = 100;
-
 export class TrainingJobService {
   private readonly toJob: (row: ObjectLiteral) => TrainingJobEntity;
 
@@ -77,18 +72,19 @@ export class TrainingJobService {
   }
 
   async get(principal: Principal, id: string): Promise<TrainingJobEntity> {
-    const job = isUuid(id)
-      ? await this.db.getRepository(TrainingJobEntity).findOneBy({ id, projectId: principal.projectId })
-      : null;
+    const job = await findInProject(this.db, TrainingJobEntity, principal, id);
     if (!job) throw notFound('TrainingJob', id);
     return job;
   }
 
-  async list(principal: Principal, filter: JobFilter, first: number, after: string | null): Promise<JobPage> {
-    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
-      throw badInput(`first must be 1 to ${MAX_PAGE_SIZE}`, ['first']);
-    }
-    const empty: JobPage = { edges: [], pageInfo: { endCursor: null, hasNextPage: false } };
+  async list(
+    principal: Principal,
+    filter: JobFilter,
+    first: number,
+    after: string | null,
+  ): Promise<Page<TrainingJobEntity>> {
+    checkFirst(first);
+    const empty = toPage<TrainingJobEntity>([], first, encodeCursor);
     // One query, served by the (project_id, [status | method | base_model_id,] created_at, id) indexes.
     const where = ['project_id = $1'];
     const params: unknown[] = [principal.projectId];
@@ -118,12 +114,7 @@ export class TrainingJobService {
         ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
       params,
     );
-    const rows = raw.map(this.toJob);
-    const edges = rows.slice(0, first).map((node) => ({ cursor: encodeCursor(node), node }));
-    return {
-      edges,
-      pageInfo: { endCursor: edges.at(-1)?.cursor ?? null, hasNextPage: rows.length > first },
-    };
+    return toPage(raw.map(this.toJob), first, encodeCursor);
   }
 
   async create(principal: Principal, input: CreateTrainingJobRequest): Promise<TrainingJobEntity> {
@@ -163,24 +154,21 @@ export class TrainingJobService {
     }
     checkJobMemory(model, input.method, input.parameterScale, hyperparameters);
     const rewardModelJobId = await this.rewardModelOf(principal, input);
-    const job = await this.db.getRepository(TrainingJobEntity).save({
-      projectId: principal.projectId,
-      name,
-      baseModelId: model.id,
-      datasetId: dataset.id,
-      method: input.method,
-      parameterScale: input.parameterScale,
-      hyperparameters,
-      rewardModelJobId,
-      status: S.QUEUED,
-    });
-    try {
-      await this.enqueue(job);
-    } catch (err) {
-      // A job nobody will ever take must not stay behind as QUEUED.
-      await this.db.getRepository(TrainingJobEntity).delete({ id: job.id });
-      throw err;
-    }
+    const job = await insertQueuedJob(
+      this.db,
+      TrainingJobEntity,
+      {
+        projectId: principal.projectId,
+        name,
+        baseModelId: model.id,
+        datasetId: dataset.id,
+        method: input.method,
+        parameterScale: input.parameterScale,
+        hyperparameters,
+        rewardModelJobId,
+      },
+      this.queue,
+    );
     await this.announce({ job, previousStatus: null });
     return job;
   }
@@ -213,9 +201,7 @@ export class TrainingJobService {
       return null;
     }
     if (id === null) throw badInput('method RL needs rewardModelJobId: a SUCCEEDED REWARD_MODEL job', at);
-    const job = isUuid(id)
-      ? await this.db.getRepository(TrainingJobEntity).findOneBy({ id, projectId: principal.projectId })
-      : null;
+    const job = await findInProject(this.db, TrainingJobEntity, principal, id);
     if (!job) throw badInput(`no training job ${id} in this project`, at);
     if (job.method !== TrainingMethod.REWARD_MODEL) {
       throw badInput(`rewardModelJobId must name a REWARD_MODEL job; "${job.name}" is ${job.method}`, at);
@@ -233,16 +219,10 @@ export class TrainingJobService {
   async cancel(principal: Principal, id: string): Promise<TrainingJobEntity> {
     return cancelJob(id, {
       db: this.db,
-      table: 'training_jobs',
+      kind: 'training',
       noun: 'job',
       get: () => this.get(principal, id),
-      cancelQueued: async () => {
-        const moved = await transitionJob(this.db.manager, id, [S.QUEUED], S.CANCELLED, {
-          finished_at: 'now',
-        });
-        if (moved) await this.announce(moved);
-        return moved?.job ?? null;
-      },
+      announce: (moved) => this.announce(moved),
       requestCancel: () => this.events.requestCancel(id),
     });
   }
@@ -283,7 +263,7 @@ export class TrainingJobService {
     });
     if (!moved) throw conflict(`job ${id} is ${job.status}; only FAILED or CANCELLED jobs can be resumed`);
     const resumed = await this.get(principal, id);
-    await this.enqueue(resumed);
+    await this.queue.add({ jobId: resumed.id, projectId: resumed.projectId });
     await this.announce({ job: resumed, previousStatus: moved.previousStatus });
     return resumed;
   }
@@ -336,10 +316,6 @@ export class TrainingJobService {
 
   checkpoints(jobId: string): Promise<CheckpointEntity[]> {
     return this.db.getRepository(CheckpointEntity).find({ where: { jobId }, order: { step: 'ASC' } });
-  }
-
-  private async enqueue(job: TrainingJobEntity): Promise<void> {
-    await this.queue.add({ jobId: job.id, projectId: job.projectId });
   }
 
   private announce(t: Pick<Transition, 'job'> & { previousStatus: S | null }): Promise<void> {

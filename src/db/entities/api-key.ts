@@ -1,15 +1,10 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity } from 'typeorm';
 import { ApiKeyRole } from './enums';
+import { ProjectOwnedEntity } from './project-owned';
 
 /** An API key; only the sha256 of the secret is stored, the secret is shown once at creation. */
 @Entity({ name: 'api_keys' })
-export class ApiKeyEntity {
-  @PrimaryGeneratedColumn('uuid')
-  id: string;
-
-  @Column({ name: 'project_id', type: 'uuid' })
-  projectId: string;
-
+export class ApiKeyEntity extends ProjectOwnedEntity {
   @Column({ type: 'text' })
   name: string;
 
@@ -23,9 +18,6 @@ export class ApiKeyEntity {
   /** The first characters of the secret, so people can tell their keys apart. */
   @Column({ name: 'key_prefix', type: 'text' })
   keyPrefix: string;
-
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
-  createdAt: Date;
 
   @Column({ name: 'revoked_at', type: 'timestamptz', precision: 3, nullable: true })
   revokedAt: Date | null;

@@ -1,16 +1,11 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity } from 'typeorm';
 import type { ModelShape } from '../../training/memory-plan';
 import { bigintAsNumber } from './columns';
+import { ProjectOwnedEntity } from './project-owned';
 
 /** A Hugging Face model folder registered on the server's disk (or a disk every worker mounts at the same path). */
 @Entity({ name: 'base_models' })
-export class BaseModelEntity {
-  @PrimaryGeneratedColumn('uuid')
-  id: string;
-
-  @Column({ name: 'project_id', type: 'uuid' })
-  projectId: string;
-
+export class BaseModelEntity extends ProjectOwnedEntity {
   @Column({ type: 'text' })
   name: string;
 
@@ -37,7 +32,4 @@ export class BaseModelEntity {
   /** config.json's dimensions, for the memory estimate of jobs (null: registered before they were stored). */
   @Column({ type: 'jsonb', nullable: true })
   shape: ModelShape | null;
-
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
-  createdAt: Date;
 }

@@ -1,15 +1,10 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { DatasetKind, DatasetSplit } from './enums';
+import { ProjectOwnedEntity } from './project-owned';
 
 /** An imported dataset; its rows live in `dataset_rows` so a worker on any machine can read them. */
 @Entity({ name: 'datasets' })
-export class DatasetEntity {
-  @PrimaryGeneratedColumn('uuid')
-  id: string;
-
-  @Column({ name: 'project_id', type: 'uuid' })
-  projectId: string;
-
+export class DatasetEntity extends ProjectOwnedEntity {
   @Column({ type: 'text' })
   name: string;
 
@@ -34,9 +29,6 @@ export class DatasetEntity {
   /** `inline` or the server-side path the rows were read from. */
   @Column({ type: 'text' })
   source: string;
-
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
-  createdAt: Date;
 }
 
 /** One normalized dataset row (the JSON object the training data loader accepts), in file order. */

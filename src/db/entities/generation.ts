@@ -1,6 +1,5 @@
-import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
-import { JobStatus } from './enums';
-import { EvaluatedModelKind } from './evaluation-job';
+import { Column, Entity } from 'typeorm';
+import { GeneratingJobEntity } from './job';
 
 /** Why a finished generation stopped. */
 export enum GenerationFinishReason {
@@ -14,55 +13,13 @@ export enum GenerationFinishReason {
  * and, once finished, the whole text.
  */
 @Entity({ name: 'generations' })
-export class GenerationEntity {
-  @PrimaryGeneratedColumn('uuid')
-  id: string;
-
-  @Column({ name: 'project_id', type: 'uuid' })
-  projectId: string;
-
-  @Column({ name: 'base_model_id', type: 'uuid' })
-  baseModelId: string;
-
-  @Column({ name: 'training_job_id', type: 'uuid', nullable: true })
-  trainingJobId: string | null;
-
-  @Column({ name: 'checkpoint_id', type: 'uuid', nullable: true })
-  checkpointId: string | null;
-
-  @Column({ name: 'model_kind', type: 'text' })
-  modelKind: EvaluatedModelKind;
-
-  @Column({ name: 'model_path', type: 'text' })
-  modelPath: string;
-
-  @Column({ name: 'adapter_path', type: 'text', nullable: true })
-  adapterPath: string | null;
-
+export class GenerationEntity extends GeneratingJobEntity {
   @Column({ type: 'text' })
   prompt: string;
 
   /** The prompt is a user message rendered with the model's chat template. */
   @Column({ name: 'chat_template', type: 'boolean' })
   chatTemplate: boolean;
-
-  @Column({ name: 'max_new_tokens', type: 'integer' })
-  maxNewTokens: number;
-
-  @Column({ type: 'double precision' })
-  temperature: number;
-
-  @Column({ name: 'top_p', type: 'double precision' })
-  topP: number;
-
-  @Column({ type: 'integer' })
-  seed: number;
-
-  @Column({ name: 'execution_provider', type: 'text' })
-  executionProvider: string;
-
-  @Column({ type: 'text' })
-  status: JobStatus;
 
   /** The generated text; null until finished (it streams meanwhile). */
   @Column({ type: 'text', nullable: true })
@@ -80,32 +37,4 @@ export class GenerationEntity {
 
   @Column({ name: 'finish_reason', type: 'text', nullable: true })
   finishReason: GenerationFinishReason | null;
-
-  @Column({ type: 'text', nullable: true })
-  error: string | null;
-
-  @Column({ type: 'integer', default: 0 })
-  attempts: number;
-
-  /** Runs whose process died since a user last queued the job (see job_attempts); retries stop at a limit. */
-  @Column({ type: 'integer', default: 0 })
-  crashes: number;
-
-  @Column({ name: 'worker_id', type: 'text', nullable: true })
-  workerId: string | null;
-
-  @Column({ name: 'cancel_requested_at', type: 'timestamptz', precision: 3, nullable: true })
-  cancelRequestedAt: Date | null;
-
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz', precision: 3 })
-  createdAt: Date;
-
-  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz', precision: 3 })
-  updatedAt: Date;
-
-  @Column({ name: 'started_at', type: 'timestamptz', precision: 3, nullable: true })
-  startedAt: Date | null;
-
-  @Column({ name: 'finished_at', type: 'timestamptz', precision: 3, nullable: true })
-  finishedAt: Date | null;
 }

@@ -13,6 +13,8 @@ import { TrainingJobEntity } from './training-job';
 export * from './enums';
 export * from './evaluation-job';
 export * from './evaluation-scores';
+export { EvaluatedModelKind, GeneratingJobEntity, WorkerJobEntity } from './job';
+export { ProjectOwnedEntity } from './project-owned';
 export { GenerationFinishReason } from './generation';
 export {
   ApiKeyEntity,

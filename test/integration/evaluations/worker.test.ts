@@ -4,15 +4,13 @@
  * cancelled run keeps its samples; a run preempted by shutdown goes back to the queue and the next run scores
  * only the rows left; a broken model fails the job with the reason.
  */
-import type Bull from 'bull';
 import type { Client } from 'graphql-ws';
 import Redis from 'ioredis';
 import { aggregate, scoreSample, type SampleScores } from '../../../src/evaluation/metrics';
 import { runEvaluation, type ScoredSample } from '../../../src/evaluation/run-evaluation';
 import { EventPublisher } from '../../../src/queue/publisher';
-import type { EvaluationQueuePayload } from '../../../src/queue/queues';
 import { evaluationJobs } from '../../../src/worker/evaluation/job';
-import { JobRunner, PreemptedError, RetryError } from '../../../src/worker/job-runner';
+import { PreemptedError, RetryError } from '../../../src/worker/job-runner';
 import {
   BOOTSTRAP_KEY,
   CREATE_DATASET,
@@ -23,6 +21,7 @@ import {
   TestApi,
 } from '../support/api';
 import { collect, wsClient } from '../support/client';
+import { testRunner, type TestRunner } from '../support/test-runner';
 import { CREATE_EVALUATION, EVALUATION, EVALUATION_PROGRESS, ProgressEvent } from './support';
 
 type Progress = { evaluationJobProgress: ProgressEvent };
@@ -34,16 +33,13 @@ const SETTINGS = { maxNewTokens: 6, batchSize: 3, segmenter: 'CHAR', stopwords: 
 describe('evaluation worker (real engine, demo model)', () => {
   let api: TestApi;
   let redis: Redis;
-  let handler: JobRunner<'evaluation', unknown, never>;
+  let worker: TestRunner<'evaluation', unknown, never>;
   let modelDir: string;
   let modelId: string;
   let datasetId: string;
   /** Many rows, evaluated one per batch: a stop request lands long before the end. */
   let longId: string;
-  let projectId: string;
   const clients: Client[] = [];
-  const cancels = new Map<string, () => void>();
-  let runnerPid = 0;
   const rows = sftJsonl(8)
     .split('\n')
     .map((l) => JSON.parse(l) as { prompt: string; response: string });
@@ -52,19 +48,7 @@ describe('evaluation worker (real engine, demo model)', () => {
     api = await startTestApi();
     redis = new Redis(api.env.config.redisUrl);
     const publisher = new EventPublisher(redis, api.env.config.redisPrefix);
-    handler = new JobRunner(evaluationJobs({ db: api.app.db, publisher }), {
-      db: api.app.db,
-      workerId: 'test-worker',
-      maxAttempts: 3,
-      onCancel: (jobId, cb) => {
-        cancels.set(jobId, cb);
-        return () => cancels.delete(jobId);
-      },
-      log: (m: string) => {
-        const pid = m.match(/running in process (\d+)/)?.[1];
-        if (pid) runnerPid = Number(pid);
-      },
-    });
+    worker = testRunner(evaluationJobs({ db: api.app.db, publisher }), api.app.db);
     modelDir = demoModelDir();
     modelId = (await api.admin(REGISTER_MODEL, { input: { name: 'demo', path: modelDir } })).data
       ?.registerModel.id;
@@ -72,7 +56,6 @@ describe('evaluation worker (real engine, demo model)', () => {
       .data?.createDataset.id;
     longId = (await api.admin(CREATE_DATASET, { input: { name: 'long', kind: 'SFT', jsonl: sftJsonl(40) } }))
       .data?.createDataset.id;
-    projectId = (await api.admin(`{ viewer { project { id } } }`)).data?.viewer.project.id;
   });
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.dispose()));
@@ -89,14 +72,22 @@ describe('evaluation worker (real engine, demo model)', () => {
     expect(r.errors).toBeUndefined();
     return r.data?.createEvaluationJob.id as string;
   };
-  const handle = (jobId: string) =>
-    handler.handle({ data: { jobId, projectId } } as Bull.Job<EvaluationQueuePayload>);
+  const handle = (jobId: string) => worker.handle(jobId);
   const subscribe = (id: string) => {
     const client = wsClient(api.app.httpServer, `Bearer ${BOOTSTRAP_KEY}`);
     clients.push(client);
     return collect<Progress>(client, EVALUATION_PROGRESS, { id });
   };
   const events = (sub: { events: Progress[] }) => sub.events.map((e) => e.evaluationJobProgress);
+  /** A run over the long dataset, one row per batch, once its first batch is stored (plenty of rows remain). */
+  const startLongRun = async (name: string) => {
+    const id = await createEvaluation(name, { datasetId: longId, batchSize: 1, maxNewTokens: 32 });
+    const sub = subscribe(id);
+    await sub.waitFor(1);
+    const run = handle(id);
+    await sub.waitFor(4); // snapshot, RUNNING, total known, the first batch stored
+    return { id, sub, run };
+  };
   const stored = async (id: string) =>
     (await api.app.db.query(
       `SELECT index, prompt, reference, prediction, accuracy, f1, rouge1_recall, rouge_l_recall, bleu4
@@ -177,12 +168,8 @@ describe('evaluation worker (real engine, demo model)', () => {
   });
 
   it('goes back to the queue on shutdown keeping its samples; the next run scores only the rest', async () => {
-    const id = await createEvaluation('preempted', { datasetId: longId, batchSize: 1, maxNewTokens: 32 });
-    const sub = subscribe(id);
-    await sub.waitFor(1);
-    const first = handle(id);
-    await sub.waitFor(4); // snapshot, RUNNING, total known, the first batch stored
-    handler.activeRuns().forEach((r) => r.stop('shutdown'));
+    const { id, run: first } = await startLongRun('preempted');
+    worker.runner.activeRuns().forEach((r) => r.stop('shutdown'));
     await expect(first).rejects.toBeInstanceOf(PreemptedError);
     const [paused] = await api.app.db.query(
       `SELECT status, samples_done FROM evaluation_jobs WHERE id = $1`,
@@ -203,12 +190,8 @@ describe('evaluation worker (real engine, demo model)', () => {
   });
 
   it('stops a cancelled run after its batch, keeping the samples scored so far and no results', async () => {
-    const id = await createEvaluation('cancelled', { datasetId: longId, batchSize: 1, maxNewTokens: 32 });
-    const sub = subscribe(id);
-    await sub.waitFor(1);
-    const run = handle(id);
-    await sub.waitFor(4); // snapshot, RUNNING, total known, the first batch stored
-    cancels.get(id)?.();
+    const { id, sub, run } = await startLongRun('cancelled');
+    worker.cancel(id);
     await run;
     await sub.done;
     expect(events(sub).at(-1)).toMatchObject({ kind: 'STATUS', status: 'CANCELLED', results: null });
@@ -237,7 +220,7 @@ describe('evaluation worker (real engine, demo model)', () => {
     await sub.waitFor(1);
     const first = handle(id);
     await sub.waitFor(4); // snapshot, RUNNING, total known, the first batch stored
-    process.kill(runnerPid, 'SIGKILL');
+    process.kill(worker.pids.at(-1)!, 'SIGKILL');
     await expect(first).rejects.toBeInstanceOf(RetryError);
     const kept = await stored(id);
     expect(kept.length).toBeGreaterThanOrEqual(1);

@@ -3,9 +3,8 @@ import { gradients } from '../../../../src/engine/autodiff';
 import * as op from '../../../../src/engine/ops';
 import { createSession } from '../../../../src/engine/session';
 import { forwardLogits } from '../../../../src/models/forward';
-import { Generator } from '../../../../src/models/generate';
 import { buildCausalLM, LoadedModel, MemoryWeights } from '../../../../src/models/model';
-import { maxDiff, SAMPLE, tinyConfigs, tinyModel, VOCAB } from './tiny';
+import { generateWithAndWithoutCache, maxDiff, SAMPLE, tinyConfigs, tinyModel, VOCAB } from './tiny';
 
 const C = 32;
 
@@ -106,18 +105,7 @@ describe('baichuan family', () => {
   });
 
   it('generates the same with and without the cache', async () => {
-    const gen = new Generator(baichuan, { threads: 1 });
-    const run = (useCache: boolean) =>
-      gen.generate({
-        prompts: [
-          [1, 45, 300, 9],
-          [1, 7],
-        ],
-        maxNewTokens: 8,
-        eosTokenIds: [],
-        useCache,
-      });
-    expect((await run(true)).generated).toEqual((await run(false)).generated);
-    await gen.release();
+    const { cached, uncached } = await generateWithAndWithoutCache(baichuan);
+    expect(cached).toEqual(uncached);
   });
 });

@@ -1,7 +1,6 @@
 import { forwardLogits } from '../../../../src/models/forward';
-import { Generator } from '../../../../src/models/generate';
 import { LoadedModel } from '../../../../src/models/model';
-import { maxDiff, SAMPLE, tinyConfigs, tinyModel, VOCAB } from './tiny';
+import { generateWithAndWithoutCache, maxDiff, SAMPLE, tinyConfigs, tinyModel, VOCAB } from './tiny';
 
 /**
  * GPT-2 written out with plain loops from transformers' GPT2Model: wte + wpe, pre-LayerNorm blocks, Conv1D
@@ -92,18 +91,7 @@ describe('gpt2 family', () => {
   });
 
   it('generates the same with and without the cache (learned positions from position ids)', async () => {
-    const gen = new Generator(gpt2, { threads: 1 });
-    const run = (useCache: boolean) =>
-      gen.generate({
-        prompts: [
-          [1, 45, 300, 9],
-          [1, 7],
-        ],
-        maxNewTokens: 8,
-        eosTokenIds: [],
-        useCache,
-      });
-    expect((await run(true)).generated).toEqual((await run(false)).generated);
-    await gen.release();
+    const { cached, uncached } = await generateWithAndWithoutCache(gpt2);
+    expect(cached).toEqual(uncached);
   });
 });

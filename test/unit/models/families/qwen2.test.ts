@@ -5,12 +5,20 @@ import { Graph } from '../../../../src/engine/graph';
 import { createSession } from '../../../../src/engine/session';
 import { copyTokenizerFiles } from '../../../../src/models/checkpoint-folder';
 import { forwardLogits } from '../../../../src/models/forward';
-import { Generator } from '../../../../src/models/generate';
 import { buildCausalLM, loadModel, LoadedModel } from '../../../../src/models/model';
 import { floatTensor, writeModelSafetensors } from '../../../../src/models/safetensors';
 import { Rng } from '../../../../src/util/rng';
 import { hfTiny } from '../../../helpers/fixtures';
-import { maxDiff, randomArray, SAMPLE, tinyConfigs, tinyModel, VOCAB, withWeights } from './tiny';
+import {
+  generateWithAndWithoutCache,
+  maxDiff,
+  randomArray,
+  SAMPLE,
+  tinyConfigs,
+  tinyModel,
+  VOCAB,
+  withWeights,
+} from './tiny';
 
 const qkvBiases = (m: LoadedModel) => m.weights.names().filter((n) => /\.(q|k|v)_proj\.bias$/.test(n));
 
@@ -100,19 +108,11 @@ describe('qwen2 family', () => {
       expect(
         maxDiff((await forwardLogits(loaded, SAMPLE)).data, (await forwardLogits(qwen, SAMPLE)).data),
       ).toBe(0);
-      const gen = new Generator(loaded, { threads: 1 });
-      const run = (useCache: boolean) =>
-        gen.generate({
-          prompts: [
-            [1, 45, 300],
-            [1, 7],
-          ],
-          maxNewTokens: 8,
-          eosTokenIds: [],
-          useCache,
-        });
-      expect((await run(true)).generated).toEqual((await run(false)).generated);
-      await gen.release();
+      const { cached, uncached } = await generateWithAndWithoutCache(loaded, [
+        [1, 45, 300],
+        [1, 7],
+      ]);
+      expect(cached).toEqual(uncached);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -1,5 +1,6 @@
 /** Tiny random checkpoints in the Hugging Face layout of each family, built in memory for invariant tests. */
 import { parseModelConfig } from '../../../../src/models/config';
+import { Generator } from '../../../../src/models/generate';
 import { linearModules } from '../../../../src/models/families/registry';
 import { LoadedModel, MemoryWeights } from '../../../../src/models/model';
 import { TextTokenizer } from '../../../../src/models/tokenizer';
@@ -134,4 +135,22 @@ export function maxDiff(a: Float32Array, b: Float32Array, mask = SAMPLE.mask, vo
     for (let v = 0; v < vocab; v++) max = Math.max(max, Math.abs(a[pos * vocab + v] - b[pos * vocab + v]));
   });
   return max;
+}
+
+/** What `model` generates greedily for `prompts` with its KV cache and without (the two must agree). */
+export async function generateWithAndWithoutCache(
+  model: LoadedModel,
+  prompts: number[][] = [
+    [1, 45, 300, 9],
+    [1, 7],
+  ],
+): Promise<{ cached: number[][]; uncached: number[][] }> {
+  const gen = new Generator(model, { threads: 1 });
+  try {
+    const run = async (useCache: boolean) =>
+      (await gen.generate({ prompts, maxNewTokens: 8, eosTokenIds: [], useCache })).generated;
+    return { cached: await run(true), uncached: await run(false) };
+  } finally {
+    await gen.release();
+  }
 }
