@@ -12,7 +12,8 @@ import {
   Subscription,
 } from 'type-graphql';
 import type { SubscribeResolverData } from 'type-graphql';
-import { JobStatus, EvaluationMetric, scoresOf } from '../../db/entities';
+import { JobStatus, scoresOf } from '../../db/entities';
+import { EvaluationMetric } from '../../evaluation/metrics';
 import { ATTEMPT_HISTORY, JobAttempt } from '../common/job-attempts';
 import type { RequestContext } from '../context';
 import { Dataset } from '../datasets/types';
