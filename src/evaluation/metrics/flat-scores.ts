@@ -7,7 +7,8 @@ import { PRF_PARTS, PRFPart } from './metric';
 import { FlatScoreName, METRIC_DEFINITIONS, SampleScores } from './registry';
 import type { PRF } from './scores';
 
-interface FlatScore {
+/** One stored number: its flat name, its description in the API, and where it sits in a sample's scores. */
+export interface FlatScore {
   name: FlatScoreName;
   description: string;
   read: (s: SampleScores) => number;
@@ -15,7 +16,7 @@ interface FlatScore {
 
 const PART_WORD: Record<PRFPart, string> = { precision: 'precision', recall: 'recall', f: 'F' };
 
-const FLAT_SCORES: readonly FlatScore[] = METRIC_DEFINITIONS.flatMap((m): FlatScore[] =>
+export const FLAT_SCORES: readonly FlatScore[] = METRIC_DEFINITIONS.flatMap((m): FlatScore[] =>
   m.kind === 'prf'
     ? PRF_PARTS.map((part) => ({
         name: `${m.column}_${part}`,
