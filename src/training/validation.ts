@@ -10,8 +10,7 @@
  */
 import { ExecutionProvider } from '../engine/session';
 import { UserInputError } from '../errors';
-import { flattenScores } from '../evaluation/flat-scores';
-import { aggregate } from '../evaluation/metrics';
+import { aggregate, flattenScores } from '../evaluation/metrics';
 import { EvaluatedModel, evaluationItems, generateAndScore } from '../evaluation/run-evaluation';
 import { Generator } from '../models/generate';
 import { MemoryLayout } from '../models/memory-layout';

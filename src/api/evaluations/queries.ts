@@ -5,17 +5,14 @@
  * Every read is scoped to the caller's project.
  */
 import type { DataSource, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
+import { EvaluationJobEntity, JobStatus as S, EvaluationSampleEntity, scoresOf } from '../../db/entities';
 import {
-  EvaluationJobEntity,
-  JobStatus as S,
+  EVALUATION_METRICS,
   EvaluationMetric,
-  EvaluationSampleEntity,
-  METRICS,
   metricColumn,
   metricValue,
-  scoresOf,
-} from '../../db/entities';
-import type { SampleScores } from '../../evaluation/metrics';
+  type SampleScores,
+} from '../../evaluation/metrics';
 import { isUuid } from '../common/ids';
 import type { Principal, RequestContext } from '../context';
 import { badInput, notFound } from '../errors';
@@ -250,7 +247,7 @@ export class EvaluationQueries {
       if (!s) throw badInput(`evaluation ${job.id} has no results (it is ${job.status})`, ['ids', String(i)]);
       return s;
     });
-    const metrics = METRICS.map((metric) => {
+    const metrics = EVALUATION_METRICS.map((metric) => {
       const values = scores.map((s) => metricValue(s, metric));
       const best = values.indexOf(Math.max(...values));
       return {

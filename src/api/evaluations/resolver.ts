@@ -11,7 +11,8 @@ import {
   Root,
   Subscription,
 } from 'type-graphql';
-import { JobStatus, EvaluationMetric, scoresOf } from '../../db/entities';
+import { JobStatus, scoresOf } from '../../db/entities';
+import { EvaluationMetric } from '../../evaluation/metrics';
 import { checkpointOf, trainingJobOf } from '../common/generating-model-fields';
 import { ATTEMPT_HISTORY, JobAttempt } from '../common/job-attempts';
 import { FIRST } from '../common/paging';

@@ -4,11 +4,17 @@ import {
   DatasetSplit,
   EvaluatedModelKind,
   JobStatus,
-  EvaluationMetric,
   MetricSegmenter,
   MetricStopwords,
   ScoreColumns,
 } from '../../db/entities';
+import {
+  EVALUATION_METRICS,
+  EvaluationMetric,
+  METRIC_DEFINITIONS,
+  metricDescription,
+  type SampleScores,
+} from '../../evaluation/metrics';
 import { registerJobStatus } from '../common/enums';
 import { ModelRunInput } from '../common/model-run-input';
 import { ExecutionProvider } from '../training-jobs/hyperparameters';
@@ -92,20 +98,7 @@ registerEnumType(MetricStopwords, {
 registerEnumType(EvaluationMetric, {
   name: 'EvaluationMetric',
   description: 'One stored score (per sample, and its mean per evaluation); every value is in [0, 1].',
-  valuesConfig: {
-    ACCURACY: { description: 'Exact match of the token sequences.' },
-    F1: { description: 'Bag-of-tokens F1.' },
-    ROUGE1_PRECISION: { description: 'ROUGE-1 precision.' },
-    ROUGE1_RECALL: { description: 'ROUGE-1 recall.' },
-    ROUGE1_F: { description: 'ROUGE-1 F.' },
-    ROUGE2_PRECISION: { description: 'ROUGE-2 precision.' },
-    ROUGE2_RECALL: { description: 'ROUGE-2 recall.' },
-    ROUGE2_F: { description: 'ROUGE-2 F.' },
-    ROUGE_L_PRECISION: { description: 'ROUGE-L precision.' },
-    ROUGE_L_RECALL: { description: 'ROUGE-L recall (the headline metric).' },
-    ROUGE_L_F: { description: 'ROUGE-L F.' },
-    BLEU4: { description: 'BLEU-4 with method-3 smoothing.' },
-  },
+  valuesConfig: Object.fromEntries(EVALUATION_METRICS.map((m) => [m, { description: metricDescription(m) }])),
 });
 
 registerEnumType(EvaluationProgressKind, {
@@ -130,27 +123,19 @@ export class RougeScore {
   f: number;
 }
 
-@ObjectType('EvaluationScores', {
+/** A sample's scores, or their means. */
+export type EvaluationScores = SampleScores;
+
+/** The GraphQL type of EvaluationScores: one field per registered metric, a RougeScore for a PRF metric. */
+export const EvaluationScores = class EvaluationScores {} as new () => EvaluationScores;
+ObjectType('EvaluationScores', {
   description: 'The six metrics of metrics.md: of one sample, or their means over an evaluation.',
-})
-export class EvaluationScores {
-  @Field(() => Float, { description: 'Exact match of the token sequences.' })
-  accuracy: number;
-
-  @Field(() => Float, { description: 'Bag-of-tokens F1.' })
-  f1: number;
-
-  @Field(() => RougeScore, { description: 'ROUGE-1 (unigrams).' })
-  rouge1: RougeScore;
-
-  @Field(() => RougeScore, { description: 'ROUGE-2 (bigrams).' })
-  rouge2: RougeScore;
-
-  @Field(() => RougeScore, { description: 'ROUGE-L (longest common subsequence).' })
-  rougeL: RougeScore;
-
-  @Field(() => Float, { description: 'BLEU-4 with method-3 smoothing.' })
-  bleu4: number;
+})(EvaluationScores);
+for (const m of METRIC_DEFINITIONS) {
+  Field(() => (m.kind === 'prf' ? RougeScore : Float), { description: m.description })(
+    EvaluationScores.prototype,
+    m.key,
+  );
 }
 
 @ObjectType('EvaluationJob', {

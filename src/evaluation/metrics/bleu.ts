@@ -2,6 +2,7 @@
  * Sentence BLEU-4 with one reference, equal to nltk's
  * `sentence_bleu([r], p, smoothing_function=SmoothingFunction().method3)` (nltk/translate/bleu_score.py).
  */
+import { defineMetric } from './metric';
 import { ngramCount } from './ngrams';
 
 /** nltk `brevity_penalty`: 1 when the hypothesis is longer than the reference, 0 when it is empty. */
@@ -27,3 +28,11 @@ export function bleu4(matches: readonly number[], hypothesisLength: number, refe
   }
   return brevityPenalty(referenceLength, hypothesisLength) * Math.exp(logSum);
 }
+
+export const bleu4Metric = defineMetric({
+  key: 'bleu4',
+  column: 'bleu4',
+  kind: 'number',
+  description: 'BLEU-4 with method-3 smoothing.',
+  score: ({ prediction: p, reference: r, matches }) => bleu4(matches, p.length, r.length),
+});

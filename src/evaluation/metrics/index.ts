@@ -1,4 +1,16 @@
-export { type PRF, type SampleScores, type SetScores } from './scores';
+export { type PRF } from './scores';
+export { type FlatScoreName, METRIC_DEFINITIONS, type SampleScores, type SetScores } from './registry';
+export { type MetricDefinition, PRF_PARTS, type PRFPart, defineMetric } from './metric';
+export {
+  EVALUATION_METRICS,
+  EvaluationMetric,
+  FLAT_SCORE_NAMES,
+  flattenScores,
+  metricColumn,
+  metricDescription,
+  metricValue,
+  unflattenScores,
+} from './flat-scores';
 export { aggregate, scoreSample, scoreTokens } from './score';
 export { bleu4, brevityPenalty } from './bleu';
 export { lcsLength } from './lcs';

@@ -5,8 +5,8 @@
  */
 import path from 'node:path';
 import type { DataSource, EntityManager } from 'typeorm';
-import { METRICS, metricColumn, metricValue } from '../../db/entities';
 import { queryRows } from '../../db/query';
+import { FLAT_SCORE_NAMES as COLUMNS, flattenScores } from '../../evaluation/metrics';
 import type { EvaluationRunSpec, ScoredSample } from '../../evaluation/run-evaluation';
 import { evaluationStatusEvent } from '../../queue/evaluation-events';
 import type { EventPublisher } from '../../queue/publisher';
@@ -18,8 +18,6 @@ export interface EvaluationJobsDeps {
   db: DataSource;
   publisher: EventPublisher;
 }
-
-const COLUMNS = METRICS.map(metricColumn);
 
 export function evaluationJobs(
   deps: EvaluationJobsDeps,
@@ -70,6 +68,7 @@ async function storeSamples(
   jobId: string,
   samples: readonly ScoredSample[],
 ): Promise<{ samples_done: number; samples_total: number | null; cancel_requested_at: Date | null }> {
+  const scores = samples.map((s) => flattenScores(s.scores));
   return db.transaction(async (m) => {
     const inserted = await queryRows<{ index: number }>(
       m,
@@ -83,7 +82,7 @@ async function storeSamples(
         samples.map((s) => s.prompt),
         samples.map((s) => s.reference),
         samples.map((s) => s.prediction),
-        ...METRICS.map((metric) => samples.map((s) => metricValue(s.scores, metric))),
+        ...COLUMNS.map((c) => scores.map((s) => s[c])),
       ],
     );
     const [row] = await queryRows<{

@@ -1,5 +1,6 @@
 /** GraphQL documents and row helpers shared by the evaluation tests. */
 import type { DataSource } from 'typeorm';
+import { FLAT_SCORE_NAMES } from '../../../src/evaluation/metrics';
 
 export const SCORES = `accuracy f1 rouge1 { precision recall f } rouge2 { precision recall f }
   rougeL { precision recall f } bleu4`;
@@ -58,26 +59,11 @@ export async function insertTrainingJob(
   return { id: job.id, checkpoints };
 }
 
-const METRIC_COLUMNS = [
-  'accuracy',
-  'f1',
-  'rouge1_precision',
-  'rouge1_recall',
-  'rouge1_f',
-  'rouge2_precision',
-  'rouge2_recall',
-  'rouge2_f',
-  'rouge_l_precision',
-  'rouge_l_recall',
-  'rouge_l_f',
-  'bleu4',
-];
-
 /**
  * Every metric column set from one number `v`: BLEU-4 gets 1 - v and every other metric v, so ordering by BLEU-4
  * reverses ordering by any other metric.
  */
-const metricValues = (v: number) => METRIC_COLUMNS.map((c) => (c === 'bleu4' ? 1 - v : v));
+const metricValues = (v: number) => FLAT_SCORE_NAMES.map((c) => (c === 'bleu4' ? 1 - v : v));
 
 /** An evaluation row as a worker leaves it; `v` null: no results (not SUCCEEDED). */
 export async function insertEvaluation(
@@ -97,9 +83,9 @@ export async function insertEvaluation(
   const [row] = await db.query(
     `INSERT INTO evaluation_jobs (project_id, name, base_model_id, training_job_id, checkpoint_id, model_kind,
             model_path, adapter_path, dataset_id, max_new_tokens, temperature, top_p, seed, batch_size, segmenter,
-            stopwords, execution_provider, status, samples_done, samples_total, created_at, ${METRIC_COLUMNS.join(', ')})
+            stopwords, execution_provider, status, samples_done, samples_total, created_at, ${FLAT_SCORE_NAMES.join(', ')})
      VALUES ($1, 'e', $2, $3, $4, $5, '/model', $6, $7, 16, 0, 1, 0, 8, 'JIEBA', 'DEFAULT', 'CPU', $8, 0, 0, $9,
-            ${METRIC_COLUMNS.map((_, i) => `$${i + 10}`).join(', ')})
+            ${FLAT_SCORE_NAMES.map((_, i) => `$${i + 10}`).join(', ')})
      RETURNING id`,
     [
       o.projectId,
@@ -111,7 +97,7 @@ export async function insertEvaluation(
       o.datasetId,
       o.status ?? (o.v === null ? 'RUNNING' : 'SUCCEEDED'),
       o.createdAt,
-      ...(o.v === null ? METRIC_COLUMNS.map(() => null) : metricValues(o.v)),
+      ...(o.v === null ? FLAT_SCORE_NAMES.map(() => null) : metricValues(o.v)),
     ],
   );
   return row.id;
@@ -121,8 +107,8 @@ export async function insertEvaluation(
 export async function insertSamples(db: DataSource, evaluationId: string, values: number[]): Promise<void> {
   for (const [index, v] of values.entries()) {
     await db.query(
-      `INSERT INTO evaluation_samples (evaluation_id, index, prompt, reference, prediction, ${METRIC_COLUMNS.join(', ')})
-       VALUES ($1, $2, $3, $4, $5, ${METRIC_COLUMNS.map((_, i) => `$${i + 6}`).join(', ')})`,
+      `INSERT INTO evaluation_samples (evaluation_id, index, prompt, reference, prediction, ${FLAT_SCORE_NAMES.join(', ')})
+       VALUES ($1, $2, $3, $4, $5, ${FLAT_SCORE_NAMES.map((_, i) => `$${i + 6}`).join(', ')})`,
       [
         evaluationId,
         index,
