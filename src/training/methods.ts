@@ -1,7 +1,7 @@
 /**
  * Training methods: how a method turns dataset rows into examples and micro-batches, and which Objective it
  * optimises. The run (run.ts) is the same for all of them; a new method (reward model, DPO, RL) is one entry in
- * TRAINING_METHODS, never a second loop.
+ * TRAINING_METHODS, never a second loop: a method whose steps are not made of its rows brings a driver.
  */
 import { MemoryLayout } from '../models/memory-layout';
 import { LoadedModel } from '../models/model';
@@ -13,7 +13,7 @@ import { Hyperparameters } from './hyperparameters';
 import { Batch, Objective } from './objective';
 import { ExecutionProvider } from '../engine/session';
 import { Parameterization, ParameterizeOptions } from './parameterization';
-import type { RunHooks, RunResult, TrainingRequest } from './run';
+import type { Driver } from './driver';
 import { dpoMethod, rewardModelMethod, rlMethod } from './alignment/methods';
 import { SftObjective } from './sft';
 
@@ -49,8 +49,8 @@ export interface TrainingMethod<E = unknown> {
   parameterize?(model: LoadedModel, o: ParameterizeOptions): Parameterization;
   /** Work on the examples before training (DPO's reference log-probabilities, computed once). */
   prepare?(examples: E[], ctx: PrepareContext): Promise<E[]>;
-  /** A method whose steps need more than collated rows (RL samples the policy) drives its run itself. */
-  run?(req: TrainingRequest, hooks: RunHooks): Promise<RunResult>;
+  /** How its steps are made: from collated rows (the default), or by sampling the policy (RL). */
+  driver?: Driver;
 }
 
 /**

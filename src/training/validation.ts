@@ -1,8 +1,9 @@
 /**
- * Evaluation during training. The validation set is the rows the request brings as such (a dataset's validation
- * split) plus a seeded `validationSplitRatio` of the training rows, held out before anything is tokenized. Every
- * `evalEverySteps` optimizer steps the run reports the method's loss on it (`eval_loss`: forward passes only,
- * dropout off, the trained values fed as they are); with `evalMetricsAtEpochEnd`, at each epoch's end the model as
+ * Evaluation during training, the same for every method. The validation set is the rows the request brings as such
+ * (a dataset's validation split) plus a seeded `validationSplitRatio` of the training rows, held out before
+ * anything is tokenized. Every `evalEverySteps` optimizer steps the run reports its driver's measure on it
+ * (driver.ts: `eval_loss` for the methods trained on collated rows, `eval_reward_mean` for RL; a unit of several
+ * steps, an RL iteration, is measured after its last step); with `evalMetricsAtEpochEnd`, at each epoch's end the model as
  * trained so far also answers the validation prompts (greedy, `evalMaxNewTokens`) and the six metrics of
  * metrics.md are reported as their means (`eval_accuracy`, `eval_f1`, `eval_rouge1_precision` ... `eval_bleu4`;
  * default segmenter and stop words). The numbers ride in the step's `extra` metrics, so they reach the progress
@@ -13,14 +14,14 @@ import { UserInputError } from '../errors';
 import { aggregate, flattenScores } from '../evaluation/metrics';
 import { EvaluatedModel, evaluationItems, generateAndScore } from '../evaluation/run-evaluation';
 import { Generator } from '../models/generate';
-import { MemoryLayout } from '../models/memory-layout';
 import { LoadedModel, MemoryWeights } from '../models/model';
-import { Evaluator } from './alignment/evaluator';
 import { DatasetRow, SftRow, splitTrainValidation } from '../data';
-import { PromptTemplate } from '../data/examples';
+import { TokenizeOptions } from '../data/examples';
+import type { Validator } from './driver';
 import { Hyperparameters, checkHyperparameterRules } from './hyperparameters';
 import { TrainingMethod } from './methods';
-import { Batch, HostTensor, Objective } from './objective';
+import { LoopValidation, crosses } from './loop';
+import { HostTensor } from './objective';
 import { Parameterization } from './parameterization';
 import { TrainState } from './train-state';
 
@@ -58,28 +59,24 @@ export interface ValidationRequest {
   rows: readonly DatasetRow[];
   model: LoadedModel;
   params: Parameterization;
-  objective: Objective;
   hyperparameters: Hyperparameters;
-  template: PromptTemplate;
   maxSequenceLength: number;
-  collate: (examples: unknown[]) => Batch;
-  /** The method's work on examples before use (DPO's reference log-probabilities). */
-  prepare: (examples: unknown[]) => Promise<unknown[]>;
+  /** How the training rows were tokenized, so validation rows are too. */
+  tokenize: TokenizeOptions;
+  /** The driver's measure on the tokenized validation rows. */
+  validator: (examples: unknown[]) => Promise<Validator>;
   stepsPerEpoch: number;
   totalSteps: number;
   executionProvider: ExecutionProvider;
   threads?: number;
-  /** The layout of the eval_loss forward passes (default the plain graph). */
-  memoryLayout?: MemoryLayout;
 }
 
 const where = (field: keyof Hyperparameters) => ['hyperparameters', field];
 
-export class Validation {
+export class Validation implements LoopValidation {
   private constructor(
     private readonly req: ValidationRequest,
-    private readonly evaluator: Evaluator,
-    private readonly batches: readonly Batch[],
+    private readonly validator: Validator,
   ) {}
 
   /** The run's validation, or null when none is asked for; errors name what is missing. */
@@ -94,38 +91,26 @@ export class Validation {
         where('evalMetricsAtEpochEnd'),
       );
     }
-    const tokenized = req.method.tokenize(req.rows, req.model.tokenizer, {
-      maxSequenceLength: req.maxSequenceLength,
-      template: req.template,
-    });
+    const tokenized = req.method.tokenize(req.rows, req.model.tokenizer, req.tokenize);
     if (tokenized.examples.length === 0) {
       throw new UserInputError(
         `no validation row fits maxSequenceLength ${req.maxSequenceLength}`,
         where('maxSequenceLength'),
       );
     }
-    const examples = await req.prepare(tokenized.examples);
-    const batches: Batch[] = [];
-    for (let i = 0; i < examples.length; i += hp.batchSize) {
-      batches.push(req.collate(examples.slice(i, i + hp.batchSize)));
-    }
-    const evaluator = new Evaluator(req.objective, {
-      executionProvider: req.executionProvider,
-      threads: req.threads,
-      memoryLayout: req.memoryLayout,
-    });
-    return new Validation(req, evaluator, batches);
+    return new Validation(req, await req.validator(tokenized.examples));
   }
 
-  /** What to report with optimizer step `step` (null when nothing is due). */
-  async after(step: number, state: TrainState): Promise<Record<string, number> | null> {
+  /** What to report after the steps from `from` to `state.step` (null when nothing is due). */
+  async after(from: number, state: TrainState): Promise<Record<string, number> | null> {
     const hp = this.req.hyperparameters;
+    const step = state.step;
     const epochEnd =
-      hp.evalMetricsAtEpochEnd && (step % this.req.stepsPerEpoch === 0 || step === this.req.totalSteps);
-    if (!epochEnd && !(hp.evalEverySteps > 0 && step % hp.evalEverySteps === 0)) return null;
-    const values = new Map([...state.params].map(([name, p]) => [name, p.value]));
-    const { loss } = await this.evaluator.evaluate(values, this.batches);
-    return epochEnd ? { eval_loss: loss, ...(await this.scores(state)) } : { eval_loss: loss };
+      hp.evalMetricsAtEpochEnd &&
+      (crosses(from, step, this.req.stepsPerEpoch) || step === this.req.totalSteps);
+    if (!epochEnd && !crosses(from, step, hp.evalEverySteps)) return null;
+    const measured = await this.validator.measure();
+    return epochEnd ? { ...measured, ...(await this.scores(state)) } : measured;
   }
 
   /** The six metrics' means over the validation rows, answered by the model as trained so far. */
@@ -159,6 +144,6 @@ export class Validation {
   }
 
   release(): Promise<void> {
-    return this.evaluator.release();
+    return this.validator.release();
   }
 }

@@ -2,7 +2,7 @@
  * The alignment methods as entries of the training-method registry (../methods.ts):
  * - REWARD_MODEL: preference pairs, a score head on the model (withScoreHead), full or LoRA + head;
  * - DPO: preference pairs with the frozen reference's log-probabilities computed once before training;
- * - RL: prompts; steps come from sampling the policy, so the method drives its run (rl/run-rl.ts).
+ * - RL: prompts; steps come from sampling the policy, so it brings its own driver (rl/sampling-driver.ts).
  */
 import { loadModel } from '../../models/model';
 import { METHODS } from '../../vocabulary';
@@ -14,7 +14,7 @@ import { Batch } from '../objective';
 import { DpoExample, DpoObjective, collateDpo, withReferenceLogProbs } from './dpo';
 import { RewardModelObjective, rewardParameterization } from './reward-model';
 import { RlObjective } from './rl/rl-objective';
-import { runRl } from './rl/run-rl';
+import { SAMPLING_ITERATIONS } from './rl/sampling-driver';
 import { withScoreHead } from './score-head';
 
 export const rewardModelMethod: TrainingMethod<PreferenceExample> = {
@@ -56,7 +56,7 @@ export const rlMethod: TrainingMethod<PromptExample> = {
   tokenize: (rows, tok, o) => tokenizePromptRows(rows as readonly PromptOnlyRow[], tok, o),
   collate: (_examples: PromptExample[], _o: CollateOptions): Batch => {
     throw new Error(
-      'rl: training batches come from sampling the policy (rl/run-rl.ts), not from collated rows',
+      'rl: training batches come from sampling the policy (rl/sampling-driver.ts), not from collated rows',
     );
   },
   objective: ({ params, hyperparameters }) =>
@@ -64,5 +64,5 @@ export const rlMethod: TrainingMethod<PromptExample> = {
       clipEpsilon: hyperparameters.clipEpsilon,
       klCoef: hyperparameters.klCoef,
     }),
-  run: runRl,
+  driver: SAMPLING_ITERATIONS,
 };

@@ -10,9 +10,6 @@ import { defineFields } from './field';
 
 export const MAX_SEQUENCE_LENGTH_LIMIT = 4096;
 
-/** Methods that can hold out and report validation rows (RL's steps come from sampling, not from rows). */
-const VALIDATED = ['SFT', 'REWARD_MODEL', 'DPO'] as const;
-
 export const TRAINING_FIELDS = defineFields({
   epochs: {
     type: 'float',
@@ -182,7 +179,6 @@ export const TRAINING_FIELDS = defineFields({
     type: 'float',
     min: 0,
     max: 0.5,
-    methods: VALIDATED,
     default: 0,
     description:
       "Fraction of the training rows held out for validation (seeded by seed); the dataset's own validation split is always part of the validation rows.",
@@ -191,11 +187,10 @@ export const TRAINING_FIELDS = defineFields({
     type: 'int',
     min: 0,
     max: 1_000_000,
-    methods: VALIDATED,
     resumeFree: true,
     default: 0,
     description:
-      'Report the loss on the validation rows (eval_loss) every N optimizer steps, in the progress stream and the stored step metrics (0: never).',
+      "Every N optimizer steps, measure the model on the validation rows and report it in the progress stream and the stored step metrics (0: never): the method's loss (eval_loss) for SFT, REWARD_MODEL and DPO; for RL the reward model's mean score of the policy's greedy completion of each validation prompt (eval_reward_mean), after the iteration that reaches the step.",
   },
   evalMetricsAtEpochEnd: {
     type: 'boolean',

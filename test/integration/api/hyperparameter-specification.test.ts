@@ -83,7 +83,8 @@ describe('hyperparameterSpecification', () => {
     expect(pt.get('numVirtualTokens')).toMatchObject({ applies: true, default: 20 });
     expect(pt.get('loraRank')).toMatchObject({ applies: false });
     const rl = await fields({ method: 'RL', scale: 'LORA' });
-    expect(rl.get('evalEverySteps')).toMatchObject({ applies: false });
+    expect(rl.get('evalEverySteps')).toMatchObject({ applies: true });
+    expect(rl.get('evalMetricsAtEpochEnd')).toMatchObject({ applies: false });
     expect(rl.get('numGenerations')).toMatchObject({ applies: true });
     const missing = await api.admin(SPEC, { model: '00000000-0000-4000-8000-000000000000' });
     expect(errorCode(missing)).toBe('BAD_USER_INPUT');

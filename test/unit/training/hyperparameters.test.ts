@@ -61,10 +61,11 @@ test('PROMPT_TUNING: virtual tokens and the sequence share the model positions, 
   ]);
 });
 
-test('RL takes no validation fields; RL and a too long completion are refused at the field', () => {
-  expect(refusal(() => job({ evalEverySteps: 5 }, { method: 'RL' }))).toEqual({
-    path: ['input', 'hyperparameters', 'evalEverySteps'],
-    message: 'evalEverySteps applies only to method SFT or REWARD_MODEL or DPO, not RL',
+test('RL takes evalEverySteps but not the answer metrics; RL and a too long completion are refused at the field', () => {
+  expect(job({ evalEverySteps: 5, validationSplitRatio: 0.2 }, { method: 'RL' }).evalEverySteps).toBe(5);
+  expect(refusal(() => job({ evalMetricsAtEpochEnd: true }, { method: 'RL' }))).toEqual({
+    path: ['input', 'hyperparameters', 'evalMetricsAtEpochEnd'],
+    message: 'evalMetricsAtEpochEnd applies only to method SFT, not RL',
   });
   expect(refusal(() => job({ maxNewTokens: 64, maxSequenceLength: 64 }, { method: 'RL' })).path).toEqual([
     'input',

@@ -5,9 +5,11 @@ import {
   START,
   Shuffler,
   TrainingData,
+  batchSteps,
   planSteps,
   runLoop,
 } from '../../../src/training/loop';
+import { warmupStepsFromRatio } from '../../../src/training/schedules';
 import { StepEvent } from '../../../src/training/progress';
 import { TrainState } from '../../../src/training/train-state';
 import { Trainer } from '../../../src/training/trainer';
@@ -75,12 +77,8 @@ function trainer(state?: TrainState): Trainer {
 }
 
 test('the plan: leftover micro-batches make a short last step, fractional epochs round up, warm-up from a ratio', () => {
-  expect(planSteps(10, options)).toEqual({
-    microBatchesPerEpoch: 3,
-    stepsPerEpoch: 2,
-    totalSteps: 4,
-    warmupSteps: 1,
-  });
+  expect(planSteps(10, options)).toEqual({ microBatchesPerEpoch: 3, stepsPerEpoch: 2, totalSteps: 4 });
+  expect(warmupStepsFromRatio(options.warmupRatio, 4)).toBe(1);
   expect(planSteps(10, { ...options, epochs: 1.5 }).totalSteps).toBe(3);
   expect(() => planSteps(0, options)).toThrow(/no examples/);
 });
@@ -91,10 +89,8 @@ test('each epoch visits every example once in a fresh shuffled order; events fol
   const checkpoints: string[] = [];
   const t = trainer();
   await runLoop({
-    trainer: t,
-    data,
-    options,
-    shuffler: new LcgShuffler(7),
+    steps: batchSteps(t, data, options, new LcgShuffler(7)),
+    schedule: options,
     position: START,
     checkpointEverySteps: 3,
     hooks: {
@@ -127,11 +123,10 @@ test('a run stopped mid-epoch and resumed from its position and state matches th
   const collect = async (t: Trainer, shuffler: LcgShuffler, position: LoopPosition, stopAt = Infinity) => {
     const losses: number[] = [];
     let saved: { position: LoopPosition; rng: number } | null = null;
+    const o = { ...options, epochs: 3, gradientAccumulationSteps: 1 };
     await runLoop({
-      trainer: t,
-      data: new RowData(),
-      options: { ...options, epochs: 3, gradientAccumulationSteps: 1 },
-      shuffler,
+      steps: batchSteps(t, new RowData(), o, shuffler),
+      schedule: o,
       position,
       checkpointEverySteps: 0,
       hooks: {

@@ -9,7 +9,7 @@
  *    micro-batches accumulate gradients).
  * Log-probabilities are those of the untempered policy, the distribution the ratio and the KL are about.
  */
-import { Generator } from '../../../models/generate';
+import { GenerateRequest, Generator } from '../../../models/generate';
 import { Batch, HostTensor, Objective } from '../../objective';
 import { TrainState } from '../../train-state';
 import { StepResult, Trainer, TrainerOptions } from '../../trainer';
@@ -135,10 +135,31 @@ export class RlTrainer {
   }
 
   /** numGenerations completions of each prompt, grouped by prompt, from the policy as it is now. */
-  private async sample(prompts: readonly (readonly number[])[], seed: number): Promise<Sample[]> {
+  private sample(prompts: readonly (readonly number[])[], seed: number): Promise<Sample[]> {
     const s = this.settings;
     const repeated = prompts.flatMap((p) => Array.from({ length: s.numGenerations }, () => p));
-    // The generator bakes weights into its sessions, so it is built on a snapshot of this iteration's policy.
+    return this.complete(repeated, { temperature: s.temperature, topP: s.topP, seed });
+  }
+
+  /**
+   * The mean reward of the policy's greedy completion of each prompt (RL's validation measure), `chunk` prompts
+   * at a time.
+   */
+  async greedyReward(prompts: readonly (readonly number[])[], chunk: number): Promise<number> {
+    let sum = 0;
+    for (let i = 0; i < prompts.length; i += chunk) {
+      const rewards = await this.reward(await this.complete(prompts.slice(i, i + chunk)));
+      sum += rewards.reduce((a, b) => a + b, 0);
+    }
+    return sum / prompts.length;
+  }
+
+  /** One completion of each prompt from the policy as it is now: sampled, or greedy without `sampling`. */
+  private async complete(
+    prompts: readonly (readonly number[])[],
+    sampling?: GenerateRequest['sampling'],
+  ): Promise<Sample[]> {
+    // The generator bakes weights into its sessions, so it is built on a snapshot of the policy.
     const snapshot = trainedModel(this.model, this.params, await this.state.valuesToHost());
     const generator = new Generator(snapshot.model, {
       adapter: snapshot.adapter,
@@ -146,12 +167,8 @@ export class RlTrainer {
       threads: this.opts.threads,
     });
     try {
-      const out = await generator.generate({
-        prompts: repeated,
-        maxNewTokens: s.maxNewTokens,
-        sampling: { temperature: s.temperature, topP: s.topP, seed },
-      });
-      return repeated.map((prompt, i) => ({ prompt, completion: out.generated[i] }));
+      const out = await generator.generate({ prompts, maxNewTokens: this.settings.maxNewTokens, sampling });
+      return prompts.map((prompt, i) => ({ prompt, completion: out.generated[i] }));
     } finally {
       await generator.release();
     }

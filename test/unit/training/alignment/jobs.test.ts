@@ -1,7 +1,7 @@
 /**
  * The alignment methods through the worker's entry point (runTrainingJob): a REWARD_MODEL job (LoRA + head), an
- * RL job scored by it, and a DPO job, each streaming its method's metrics and ending with its artifact; RL without
- * a usable reward model is refused with a clear error.
+ * RL job scored by it (with validation on held-out prompts too), and a DPO job, each streaming its method's metrics
+ * and ending with its artifact; RL without a usable reward model is refused with a clear error.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -9,6 +9,12 @@ import * as path from 'node:path';
 import { UserInputError } from '../../../../src/errors';
 import { writeDemoModel } from '../../../../src/models/demo';
 import { StepEvent, TrainingRunSpec, runTrainingJob } from '../../../../src/training/run-job';
+import { tokenizePromptRows } from '../../../../src/data';
+import { Generator } from '../../../../src/models/generate';
+import { loadModel } from '../../../../src/models/model';
+import { loadRewardModel } from '../../../../src/training/alignment/reward-checkpoint';
+import { RewardScorer } from '../../../../src/training/alignment/reward-scorer';
+import { rewardModelRewards } from '../../../../src/training/alignment/rl/rewards';
 
 jest.setTimeout(60_000);
 
@@ -108,6 +114,63 @@ test('RL scored by that reward model: reward, KL, clip fraction and completion l
   }
   expect(steps[0].extra!.kl).toBeLessThan(1e-6); // the first step's policy is the reference
   expect(fs.existsSync(path.join(result.finalCheckpoint, 'model.safetensors'))).toBe(true);
+});
+
+test('RL with evalEverySteps: the mean reward of greedy completions of the validation prompts', async () => {
+  const held = [{ prompt: 'Cat?' }, { prompt: 'Dog?' }, { prompt: 'Sun?' }];
+  const rl = (evalEverySteps: number, validationRows = held) =>
+    run({
+      method: 'RL',
+      dataset: {
+        kind: 'PROMPT_ONLY',
+        rows: [{ prompt: 'Sky?' }, { prompt: 'Up?' }, { prompt: '2+2?' }],
+        validationRows,
+      },
+      hyperparameters: {
+        epochs: 2,
+        batchSize: 2,
+        learningRate: 1e-2,
+        numGenerations: 2,
+        maxNewTokens: 4,
+        rlEpochs: 2,
+        evalEverySteps,
+      },
+      rewardModelPath: rewardModel,
+      outputDir: path.join(dir, `rl-eval-${evalEverySteps}`),
+    });
+  const measuredAt = (steps: StepEvent[]) =>
+    steps.filter((s) => s.extra?.eval_reward_mean !== undefined).map((s) => s.step);
+  // 4 iterations of 2 steps: an iteration is measured after its last step when it reaches a multiple.
+  const everyTwo = await rl(2);
+  expect(measuredAt(everyTwo.steps)).toEqual([2, 4, 6, 8]);
+  const everyThree = await rl(3);
+  expect(measuredAt(everyThree.steps)).toEqual([4, 6]);
+  // Measuring draws nothing from the run's RNG: the trajectories agree.
+  const trajectory = ({ steps }: { steps: StepEvent[] }) =>
+    steps.map((s) => [s.loss, s.gradNorm, s.extra!.rewardMean, s.extra!.kl]);
+  expect(trajectory(everyThree)).toEqual(trajectory(everyTwo));
+
+  // The last measure is that of the final policy, recomputed here from its checkpoint; the measures move as the
+  // policy does, so an earlier policy's would not agree.
+  const measures = everyTwo.steps.flatMap((s) => s.extra?.eval_reward_mean ?? []);
+  expect(new Set(measures).size).toBe(4);
+  const policy = await loadModel(everyTwo.result.finalCheckpoint);
+  const tokenized = tokenizePromptRows(held, policy.tokenizer, { maxSequenceLength: 1024 });
+  const prompts = tokenized.examples.map((e) => e.promptIds);
+  const generator = new Generator(policy, { executionProvider: 'cpu' });
+  const { generated } = await generator.generate({ prompts, maxNewTokens: 4 });
+  await generator.release();
+  const scorer = new RewardScorer(await loadRewardModel(rewardModel));
+  const reward = rewardModelRewards(scorer, policy.tokenizer);
+  const rewards = await reward(prompts.map((prompt, i) => ({ prompt, completion: generated[i] })));
+  await scorer.release();
+  const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
+  expect(everyTwo.steps[7].extra!.eval_reward_mean).toBeCloseTo(mean, 6);
+  expect(everyTwo.checkpoints[everyTwo.checkpoints.length - 1].metrics.eval_reward_mean).toBe(
+    everyTwo.steps[7].extra!.eval_reward_mean,
+  );
+
+  await expect(rl(2, [])).rejects.toMatchObject({ path: ['hyperparameters', 'validationSplitRatio'] });
 });
 
 test('DPO: implicit rewards, accuracy and margin per step; starts at log 2', async () => {

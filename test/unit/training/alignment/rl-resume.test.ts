@@ -85,11 +85,16 @@ async function run(req: TrainingRequest, stopAfter = Infinity) {
   let result: RunResult | undefined;
   await jest.isolateModulesAsync(async () => {
     const { runTraining } = await import('../../../../src/training/run');
-    result = await runTraining(req, {
-      onStep: (e) => void steps.push(e),
-      onCheckpoint: () => undefined,
-      shouldStop: () => steps.length >= stopAfter,
-    });
+    // The method's driver from the same fresh modules (engine classes must not mix registries).
+    const fresh = await import('../../../../src/training/alignment/methods');
+    result = await runTraining(
+      { ...req, method: fresh.rlMethod },
+      {
+        onStep: (e) => void steps.push(e),
+        onCheckpoint: () => undefined,
+        shouldStop: () => steps.length >= stopAfter,
+      },
+    );
   });
   return { steps, result: result! };
 }

@@ -1,0 +1,223 @@
+/**
+ * The first half of every run (run.ts), whatever its method: read the checkpoint to resume from, load the model,
+ * settle the sequence length, split off the validation rows, tokenize, refuse a checkpoint of another run, plan
+ * the memory, seed the RNG, parameterize (full, LoRA, prompt tuning), build the objective and the train state.
+ * What happens to the prepared run then is the method's driver's (driver.ts).
+ */
+import { createHash } from 'node:crypto';
+import { UserInputError } from '../errors';
+import { sizeOf } from '../engine/graph';
+import { checkSequenceLength } from '../models/config';
+import { LoadedModel, loadModel } from '../models/model';
+import { DatasetRow } from '../data';
+import { TokenizeOptions } from '../data/examples';
+import { LogEntry, TrainerStateFile, readMoments, readTrainerState } from './checkpoint';
+import type { Driver } from './driver';
+import {
+  Hyperparameters,
+  RESUME_FREE,
+  checkHyperparameterRules,
+  defaultSequenceLength,
+  defaultValue,
+} from './hyperparameters';
+import { LoopPosition, START } from './loop';
+import { MemoryPlan, memoryBudget, memoryJob, planMemory } from './memory-plan';
+import type { MethodName } from '../vocabulary';
+import { Objective } from './objective';
+import { Parameterization, ParameterizeOptions, parameterize } from './parameterization';
+import type { TrainingRequest } from './run';
+import type { OptimizerOptions } from './step-graphs';
+import { HostParamState, TrainState } from './train-state';
+import type { TrainerOptions } from './trainer';
+import { Rng } from '../util/rng';
+import { splitRows } from './validation';
+
+export interface PreparedRun {
+  req: TrainingRequest;
+  model: LoadedModel;
+  /** maxSequenceLength, the model's default resolved. */
+  maxLength: number;
+  /** How training and validation rows are tokenized. */
+  tokenize: TokenizeOptions;
+  /** The tokenized training rows. */
+  examples: unknown[];
+  skipped: number;
+  truncated: number;
+  validationRows: DatasetRow[];
+  /** What checkpoints record of the data (data.fingerprint). */
+  data: { examples: number; fingerprint: string };
+  memory: MemoryPlan;
+  rng: Rng;
+  params: Parameterization;
+  objective: Objective;
+  state: TrainState;
+  /** Where the loop starts, and the log so far (both from the checkpoint when resuming). */
+  position: LoopPosition;
+  logHistory: LogEntry[];
+  trainer: TrainerOptions;
+}
+
+export async function prepareRun(req: TrainingRequest, driver: Driver): Promise<PreparedRun> {
+  const hp = req.hyperparameters;
+  const saved = req.resumeFrom ? readTrainerState(req.resumeFrom) : null;
+  const fullCheckpoint = req.resumeFrom && req.parameterScale === 'full' ? req.resumeFrom : null;
+  const model = await loadModel((!driver.keepsBaseModel && fullCheckpoint) || req.modelPath);
+
+  // Prompt tuning's virtual tokens take positions ahead of the text.
+  const virtualTokens = req.parameterScale === 'prompt_tuning' ? hp.numVirtualTokens : 0;
+  const maxLength =
+    hp.maxSequenceLength ?? defaultSequenceLength(model.config.maxPositionEmbeddings, virtualTokens)!;
+  checkSequenceLength(
+    model.config,
+    maxLength + virtualTokens,
+    virtualTokens
+      ? `hyperparameters.maxSequenceLength ${maxLength} + numVirtualTokens`
+      : 'hyperparameters.maxSequenceLength',
+  );
+  checkHyperparameterRules({ ...hp, maxSequenceLength: maxLength }, { method: methodName(req) });
+  const rows = splitRows(req.rows, req.validationRows ?? [], hp.validationSplitRatio, hp.seed);
+  const tokenize = {
+    maxSequenceLength: driver.exampleLength?.(maxLength, hp) ?? maxLength,
+    template: req.template,
+  };
+  const tokenized = req.method.tokenize(rows.train, model.tokenizer, tokenize);
+  if (tokenized.examples.length === 0) {
+    const why = tokenized.skipped[0]
+      ? ` (row ${tokenized.skipped[0].row + 1}: ${tokenized.skipped[0].reason})`
+      : '';
+    throw new UserInputError(`the dataset has no usable example${why}`, ['dataset']);
+  }
+  const data = { examples: tokenized.examples.length, fingerprint: fingerprint(tokenized.examples) };
+  if (saved) checkResumable(saved, req, data.fingerprint, data.examples);
+
+  const memory = planJobMemory(model, req);
+  const rng = saved ? Rng.fromState(saved.rng) : Rng.fromSeed(hp.seed);
+  const parameterizeRun = req.method.parameterize ?? parameterize;
+  const options = (adapterDir: string | null): ParameterizeOptions => ({
+    scale: req.parameterScale,
+    hyperparameters: hp,
+    adapterDir,
+    rng,
+  });
+  // An adapter checkpoint is the adapter to go on training.
+  const adapterDir = req.parameterScale !== 'full' && req.resumeFrom ? req.resumeFrom : req.initAdapter;
+  const params = parameterizeRun(model, options(adapterDir));
+  const trained =
+    driver.keepsBaseModel && fullCheckpoint
+      ? parameterizeRun(await loadModel(fullCheckpoint), options(null))
+      : params;
+  return {
+    req,
+    model,
+    maxLength,
+    tokenize,
+    examples: tokenized.examples,
+    skipped: tokenized.skipped.length,
+    truncated: tokenized.truncated,
+    validationRows: rows.validation,
+    data,
+    memory,
+    rng,
+    params,
+    objective: req.method.objective({ model, params, hyperparameters: hp }),
+    state: saved ? restoreState(saved, trained, req.resumeFrom!) : TrainState.initial(params.initial),
+    position: saved ? saved.position : START,
+    logHistory: saved ? [...saved.logHistory] : [],
+    trainer: {
+      ...optimizerOptions(hp),
+      memoryLayout: memory.layout,
+      executionProvider: req.executionProvider,
+      threads: req.threads ?? undefined,
+      random: () => rng.next(),
+    },
+  };
+}
+
+const methodName = (req: Pick<TrainingRequest, 'method'>) => req.method.name.toUpperCase() as MethodName;
+
+/** The fingerprint of a run's tokenized examples that checkpoints record (data.fingerprint). */
+export function fingerprint(examples: readonly unknown[]): string {
+  const h = createHash('sha256');
+  for (const e of examples) h.update(JSON.stringify(e));
+  return h.digest('hex');
+}
+
+/** Refuse a checkpoint written by another method, scale, data set or trajectory-changing hyperparameters. */
+export function checkResumable(
+  saved: TrainerStateFile,
+  req: TrainingRequest,
+  dataPrint: string,
+  examples: number,
+): void {
+  const mismatch = (what: string) => {
+    throw new UserInputError(`resumeFrom ${req.resumeFrom}: ${what}`, ['resumeFrom'], 'BAD_CHECKPOINT');
+  };
+  const method = req.method.name;
+  if (saved.method !== method || saved.parameterScale !== req.parameterScale) {
+    mismatch(
+      `it was trained with ${saved.method}/${saved.parameterScale}, not ${method}/${req.parameterScale}`,
+    );
+  }
+  if (saved.data.fingerprint !== dataPrint) {
+    mismatch(`it was trained on other data (${saved.data.examples} examples; now ${examples})`);
+  }
+  // A key newer than the checkpoint counts as its default there.
+  const savedValue = (k: keyof Hyperparameters) =>
+    k in saved.hyperparameters ? saved.hyperparameters[k] : defaultValue(k);
+  const changed = (Object.keys(req.hyperparameters) as (keyof Hyperparameters)[]).filter(
+    (k) => !RESUME_FREE.has(k) && JSON.stringify(savedValue(k)) !== JSON.stringify(req.hyperparameters[k]),
+  );
+  if (changed.length) mismatch(`hyperparameters differ from the checkpoint's: ${changed.join(', ')}`);
+}
+
+/**
+ * The run's memory plan (see memory-plan.ts) against this process's budget: a job that cannot fit fails here,
+ * before any weight is read or graph built.
+ */
+export function planJobMemory(
+  model: LoadedModel,
+  req: Pick<TrainingRequest, 'method' | 'parameterScale' | 'hyperparameters'>,
+): MemoryPlan {
+  const parameters = model.weights.names().reduce((s, n) => s + sizeOf(model.weights.shape(n)), 0);
+  const job = memoryJob(model.config, parameters, {
+    method: methodName(req),
+    scale: req.parameterScale,
+    hp: req.hyperparameters,
+    maxPositions: model.config.maxPositionEmbeddings,
+  });
+  return planMemory(job, memoryBudget());
+}
+
+/** The trainer's optimizer settings from a run's hyperparameters. */
+export function optimizerOptions(hp: Hyperparameters): OptimizerOptions {
+  return {
+    adamW: { beta1: hp.adamBeta1, beta2: hp.adamBeta2, eps: hp.adamEpsilon, weightDecay: hp.weightDecay },
+    maxGradNorm: hp.maxGradNorm > 0 ? hp.maxGradNorm : null,
+    weightDecayAll: hp.weightDecayAll,
+    mixedPrecision: hp.mixedPrecision,
+  };
+}
+
+/** Trainables from the checkpoint's artifact (already in `params.initial`) with its Adam moments. */
+export function restoreState(saved: TrainerStateFile, params: Parameterization, dir: string): TrainState {
+  const names = [...params.initial.keys()];
+  if (names.join('\n') !== [...saved.trainables].join('\n')) {
+    throw new UserInputError(
+      `resumeFrom ${dir}: it trains [${saved.trainables.join(', ')}], this run [${names.join(', ')}]`,
+      ['resumeFrom'],
+      'BAD_CHECKPOINT',
+    );
+  }
+  const moments = readMoments(dir, new Map(names.map((n) => [n, params.initial.get(n)!.shape])));
+  const states = new Map<string, HostParamState>();
+  for (const [name, t] of params.initial) {
+    const m = moments.get(name)!;
+    states.set(name, {
+      shape: t.shape,
+      value: t.data as Float32Array,
+      expAvg: m.expAvg,
+      expAvgSq: m.expAvgSq,
+    });
+  }
+  return TrainState.fromHost(saved.globalStep, states, saved.lossScaler ?? null);
+}
