@@ -1,8 +1,10 @@
 /**
- * `npx tsx bench/step-graph-nodes.ts`: node counts by op type of the trainer's fused SFT step graph for the
- * GPU check's larger model (hidden 512, 8 layers, batch 16 x 256), full and LoRA, as the trainer builds it for the
- * CPU (per-parameter AdamW, Gemm linears) and for webgpu (grouped AdamW, pre-transposed weights). On the WebGPU
- * provider each node is at least one dispatch, recorded by the host, so fewer nodes per step is less host time.
+ * `npm run bench:step-graph-nodes` (or `npx tsx bench/step-graph-nodes.ts`): node counts of the trainer's fused SFT
+ * step graph (forward, backward and AdamW in one graph) for the GPU check's larger model (llama family, hidden 512,
+ * 8 layers, batch 16 x 256), full and LoRA, as the trainer builds it for the CPU (per-parameter AdamW, Gemm
+ * linears) and for webgpu (grouped AdamW, pre-transposed weights), each before (`fuse: false`, the plain chains) and
+ * after (`fuse: true`, engine/fused) the fused forms. On the WebGPU provider each node is at least one dispatch,
+ * recorded by the host, so fewer nodes per step is less host time. One line per graph, then one JSON object.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -29,12 +31,10 @@ async function main(): Promise<void> {
     writeDemoModel(dir, { ...MODEL, seed: 0 });
     const model = await loadModel(dir);
     const result: Record<string, unknown> = {};
-    for (const [scale, webgpu] of [
-      ['full', false],
-      ['full', true],
-      ['lora', false],
-      ['lora', true],
-    ] as const) {
+    const variants = (['full', 'lora'] as const).flatMap((scale) =>
+      [false, true].flatMap((webgpu) => [false, true].map((fuse) => ({ scale, webgpu, fuse }))),
+    );
+    for (const { scale, webgpu, fuse } of variants) {
       const params = parameterize(model, {
         scale,
         hyperparameters: parseHyperparameters({
@@ -61,18 +61,22 @@ async function main(): Promise<void> {
         adamW: ADAMW_DEFAULTS,
         maxGradNorm: 1,
         weightDecayAll: true,
+        fuse,
         ...(webgpu ? WEBGPU_LAYOUT : {}),
       });
       const types = opTypes(step.graph);
       const byType: Record<string, number> = {};
       for (const t of types) byType[t] = (byType[t] ?? 0) + 1;
-      result[`${scale}${webgpu ? ' as on webgpu' : ' as on the CPU'}`] = {
+      const name = `llama ${scale} as on ${webgpu ? 'webgpu' : 'the CPU'}, ${fuse ? 'fused' : 'plain'}`;
+      const cpuNodes = webgpu ? fallbackNodes(step.graph).length : undefined;
+      console.log(`${name}: ${types.length} nodes${webgpu ? `, ${cpuNodes} on the CPU` : ''}`);
+      result[name] = {
         nodes: types.length,
-        cpuNodes: fallbackNodes(step.graph).length,
+        ...(webgpu ? { cpuNodes } : {}),
         byType: Object.fromEntries(Object.entries(byType).sort((a, b) => b[1] - a[1])),
       };
     }
-    console.log(JSON.stringify(result, null, 1));
+    console.log(JSON.stringify(result));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

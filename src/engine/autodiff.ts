@@ -381,6 +381,13 @@ function dependents(graph: Graph, wrt: readonly Tensor[], from: number, to: numb
   return reached;
 }
 
+/** g, after checking that the rule named `by` gave it the shape of its input t. */
+function checked(g: Tensor, t: Tensor, by: string): Tensor {
+  if (!sameShape(g.shape, t.shape))
+    throw new Error(`autodiff: rule for ${by} gave [${g.shape}] for input ${t} (internal error)`);
+  return g;
+}
+
 /** What the regions differentiated so far in one `gradients` call leave for the next one to wait on. */
 interface Barrier {
   after: Tensor[];
@@ -389,7 +396,7 @@ interface Barrier {
 /**
  * The reverse sweep over nodes last..first: the gradient of each `wrt` tensor (null where none flows) given the
  * gradients `seeds` of some tensors. Regions (checkpoint.ts) inside the range are recomputed and differentiated
- * as a unit.
+ * as a unit; fused forms (fused.ts) are differentiated by their own rules.
  */
 function backward(
   graph: Graph,
@@ -412,7 +419,10 @@ function backward(
   };
   for (const [t, g] of seeds) if (reached.has(t)) push(t, g);
 
-  /** Recompute `region` from copies of its inputs that wait for its gradients, and differentiate the copy. */
+  /**
+   * Recompute `region` from copies of its inputs that wait for its gradients, and differentiate the copy; or apply
+   * a fused form's rule.
+   */
   const throughRegion = (region: Region) => {
     const escaped = graph.nodes
       .slice(region.start, region.end + 1)
@@ -422,6 +432,16 @@ function backward(
       throw new Error(`autodiff: ${escaped} is computed in a checkpointed region and used outside it`);
     const grads = region.outputs.map(total);
     if (grads.every((g) => g === null)) return;
+    if (region.gradient) {
+      // A fused form (fused.ts): its own rule, from the forward pass's intermediates, no recomputation.
+      const need = (i: number) => reached.has(region.inputs[i]);
+      region
+        .gradient(grads, need)
+        .forEach(
+          (g, i) => g && need(i) && push(region.inputs[i], checked(g, region.inputs[i], 'a fused form')),
+        );
+      return;
+    }
     const wait = token([...grads.filter((g): g is Tensor => g !== null), ...barrier.after]);
     const copies = region.inputs.map((x) => (isFloat(x.dtype) ? dependOn(x, wait) : x));
     const start = graph.nodes.length;
@@ -480,13 +500,7 @@ function backward(
     const inGrads = rule({ node, inputs: node.inputs, outputs: node.outputs, grads: outGrads, need });
     node.inputs.forEach((t, i) => {
       const g = inGrads[i];
-      if (!g || !need(i)) return;
-      if (!sameShape(g.shape, t.shape)) {
-        throw new Error(
-          `autodiff: rule for ${node.opType} gave [${g.shape}] for input ${t} (internal error)`,
-        );
-      }
-      push(t, g);
+      if (g && need(i)) push(t, checked(g, t, node.opType));
     });
   }
   return wrt.map(total);

@@ -62,7 +62,8 @@ export interface Node {
 
 /**
  * Nodes start..end (ids, contiguous) computing `outputs` from `inputs` and tensors made before them, whose
- * gradient autodiff takes from a second run of `build` in the backward pass (see checkpoint.ts).
+ * gradient autodiff takes from a second run of `build` in the backward pass (see checkpoint.ts), or, for a fused
+ * form (fused.ts), from its own `gradient`.
  */
 export interface Region {
   readonly start: number;
@@ -72,7 +73,14 @@ export interface Region {
   readonly build: (inputs: readonly Tensor[]) => Tensor[];
   /** The graph's matmulDtype when the region was built: its recomputation multiplies the same way. */
   readonly matmulDtype: 'float32' | 'float16';
+  /** A fused form's gradient rule: the gradients of `inputs` (null: none or not needed) from those of `outputs`. */
+  readonly gradient?: FusedGradient;
 }
+
+export type FusedGradient = (
+  grads: readonly (Tensor | null)[],
+  need: (i: number) => boolean,
+) => (Tensor | null)[];
 
 export interface OutputSpec {
   dtype: DType;
@@ -171,6 +179,8 @@ export class Graph {
   pretransposeWeights = false;
   /** While a checkpointed region is built or rebuilt: the token its 16-bit weight reads wait for (checkpoint.ts). */
   weightToken: Tensor | null = null;
+  /** Fused forms (fused.ts) for RMSNorm, RoPE and SwiGLU: fewer nodes, hand-written gradients; off: the plain chains. */
+  fuse = true;
   private readonly names = new Set<string>();
   private readonly regions = new Map<number, Region>();
 
@@ -273,7 +283,7 @@ export class Graph {
     return node.outputs;
   }
 
-  /** Mark nodes as a recomputed region (checkpoint.ts); regions nest or are disjoint. */
+  /** Mark nodes as a recomputed region (checkpoint.ts) or a fused form (fused.ts); regions nest or are disjoint. */
   addRegion(region: Region): void {
     this.regions.set(region.end, region);
   }
@@ -288,7 +298,7 @@ export class Graph {
 
   /** Whether any nodes are recomputed in the backward pass. */
   get recomputes(): boolean {
-    return this.regions.size > 0;
+    return [...this.regions.values()].some((r) => !r.gradient);
   }
 
   regionEndingAt(nodeId: number): Region | undefined {

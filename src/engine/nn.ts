@@ -1,14 +1,20 @@
 /**
- * Neural-network composites built from primitive ops only, so autodiff needs no extra rules and every op can
- * run on the GPU providers (no LogSoftmax, OneHot or SoftmaxCrossEntropyLoss, which fall back to the CPU).
+ * Neural-network composites built from primitive ops only (some as fused forms with their own gradient rules,
+ * fused.ts), so every op can run on the GPU providers (no LogSoftmax, OneHot or SoftmaxCrossEntropyLoss, which fall back to the CPU).
  */
 import { checkpoint } from './checkpoint';
+import { rmsNorm as fusedRmsNorm, swiglu as fusedSwiglu } from './fused';
 import { DType, Graph, Tensor } from './graph';
 import * as op from './ops';
 
 /** x * sigmoid(x) */
 export function silu(x: Tensor): Tensor {
   return op.mul(x, op.sigmoid(x));
+}
+
+/** silu(gate) * up, the SwiGLU MLP's product; with `Graph.fuse` with its own gradient rule (fused.ts). */
+export function swiglu(gate: Tensor, up: Tensor): Tensor {
+  return gate.graph.fuse ? fusedSwiglu(gate, up) : op.mul(silu(gate), up);
 }
 
 /** GELU, exact form: 0.5 x (1 + erf(x / sqrt 2)). */
@@ -22,8 +28,12 @@ export function geluTanh(x: Tensor): Tensor {
   return op.mul(op.mul(x, 0.5), op.add(op.tanh(inner), 1));
 }
 
-/** LLaMA RMSNorm over the last axis: weight * x / sqrt(mean(x^2) + eps). Shaped so onnxruntime can fuse it. */
+/**
+ * LLaMA RMSNorm over the last axis: weight * x / sqrt(mean(x^2) + eps). Shaped so onnxruntime can fuse it; with
+ * `Graph.fuse` the same chain with its own gradient rule (fused.ts).
+ */
 export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+  if (x.graph.fuse) return fusedRmsNorm(x, weight, eps);
   const variance = op.reduceMean(op.pow(x, 2), [-1], true); // (..., 1)
   return op.mul(op.div(x, op.sqrt(op.add(variance, eps))), weight);
 }

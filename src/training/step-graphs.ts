@@ -29,11 +29,16 @@ export interface OptimizerOptions {
   pretransposeWeights?: boolean;
   /** float16 products (engine/precision) and gradients through the `loss_scale` feed. */
   mixedPrecision?: boolean;
+  /** Fused forms (engine/fused; Graph.fuse, on by default); false builds the plain chains. */
+  fuse?: boolean;
   /** Blocked attention, chunked loss, checkpointed layers (models/memory-layout; default the plain graph). */
   memoryLayout?: MemoryLayout;
 }
 
-type GraphOptions = Pick<OptimizerOptions, 'pretransposeWeights' | 'mixedPrecision' | 'memoryLayout'>;
+type GraphOptions = Pick<
+  OptimizerOptions,
+  'pretransposeWeights' | 'mixedPrecision' | 'memoryLayout' | 'fuse'
+>;
 
 /** Output names shared by the step graphs. */
 export const OUT = {
@@ -78,6 +83,7 @@ function buildObjective(
 ): { g: Graph; out: ObjectiveOutputs } {
   const g = new Graph();
   g.pretransposeWeights = opts.pretransposeWeights ?? false;
+  g.fuse = opts.fuse ?? g.fuse;
   const precision = opts.mixedPrecision ? 'float16' : 'float32';
   const out = withMatmulPrecision(g, precision, () =>
     objective.build(g, batchInputs(g, batch), opts.memoryLayout),

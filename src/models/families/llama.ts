@@ -62,10 +62,10 @@ export const llamaFamily: Family = {
           b.weight(`${at}.post_attention_layernorm.weight`, [c.hiddenSize]),
           c.norm.eps,
         );
-        const gated = op.mul(
-          b.activation(c.activation, b.linear(mods.gate, normed2)),
-          b.linear(mods.up, normed2),
-        );
+        const gate = b.linear(mods.gate, normed2);
+        const up = b.linear(mods.up, normed2);
+        const gated =
+          c.activation === 'silu' ? nn.swiglu(gate, up) : op.mul(b.activation(c.activation, gate), up);
         return op.add(attended, b.linear(mods.down, gated));
       });
     }

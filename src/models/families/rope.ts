@@ -2,6 +2,7 @@
  * Rotary position embeddings as transformers computes them: the inverse frequencies of each `rope_type`
  * (modeling_rope_utils.py, in float32 step by step as torch does), the cos/sin tables, and their application.
  */
+import { fused } from '../../engine/fused';
 import { Graph, Tensor } from '../../engine/graph';
 import * as op from '../../engine/ops';
 import { RopeConfig, RopeScaling } from '../config';
@@ -101,6 +102,13 @@ export function ropeTables(
 export interface Rope {
   cos: Tensor;
   sin: Tensor;
+  /** sin with its first half negated (built so under `Graph.fuse`): rotate_half(x) sin = swapHalves(x) sin. */
+  signedSin: boolean;
+}
+
+/** The rows of a (P, D) sin table with the first half of each negated. */
+function signFirstHalves(table: Float32Array, headDim: number): Float32Array {
+  return table.map((v, i) => (i % headDim < headDim / 2 ? -v : v));
 }
 
 /**
@@ -114,24 +122,47 @@ export function buildRope(
   t: number,
   where: { offset: number } | { positionIds: Tensor; tableSize: number },
 ): Rope {
+  const signedSin = g.fuse;
+  const tables = (positions: number) => {
+    const { cos, sin } = ropeTables(rope, headDim, positions);
+    return { cos, sin: signedSin ? signFirstHalves(sin, headDim) : sin };
+  };
   if ('offset' in where) {
-    const { cos, sin } = ropeTables(rope, headDim, where.offset + t);
+    const { cos, sin } = tables(where.offset + t);
     const rows = (table: Float32Array) => table.subarray(where.offset * headDim);
     return {
       cos: g.constant(rows(cos), 'float32', [1, t, 1, headDim]),
       sin: g.constant(rows(sin), 'float32', [1, t, 1, headDim]),
+      signedSin,
     };
   }
-  const { cos, sin } = ropeTables(rope, headDim, where.tableSize);
+  const { cos, sin } = tables(where.tableSize);
   const pick = (table: Float32Array) => {
     const rows = op.gather(g.constant(table, 'float32', [where.tableSize, headDim]), where.positionIds); // (B, T, D)
     return op.unsqueeze(rows, [2]); // (B, T, 1, D)
   };
-  return { cos: pick(cos), sin: pick(sin) };
+  return { cos: pick(cos), sin: pick(sin), signedSin };
 }
 
-/** x * cos + rotate_half(x) * sin for x (B, T, H, D), rotate_half(x) = cat(-x2, x1). */
+/** x (B, T, H, D) with the halves of its last axis swapped: cat(x2, x1), one Gather. */
+function swapHalves(x: Tensor): Tensor {
+  const d = x.shape[3];
+  const order = Array.from({ length: d }, (_, i) => (i + d / 2) % d);
+  return op.gather(x, x.graph.constant(order, 'int64', [d]), 3);
+}
+
+/**
+ * x * cos + rotate_half(x) * sin for x (B, T, H, D), rotate_half(x) = cat(-x2, x1). With a signed sin table it is
+ * a fused form x cos + swapHalves(x) sin, whose gradient is g cos + swapHalves(g sin) (swapping halves is its own
+ * inverse), instead of the Gather's scatter-add.
+ */
 export function applyRope(x: Tensor, rope: Rope): Tensor {
+  if (rope.signedSin) {
+    return fused([x], ([xi]) => ({
+      outputs: [op.add(op.mul(xi, rope.cos), op.mul(swapHalves(xi), rope.sin))],
+      gradient: ([g]) => [op.add(op.mul(g as Tensor, rope.cos), swapHalves(op.mul(g as Tensor, rope.sin)))],
+    }))[0];
+  }
   const d = x.shape[3];
   const [x1, x2] = op.split(x, [d / 2, d / 2], 3);
   const rotated = op.concat([op.neg(x2), x1], 3);

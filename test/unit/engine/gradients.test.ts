@@ -5,6 +5,7 @@ import * as nn from '../../../src/engine/nn';
 import * as op from '../../../src/engine/ops';
 import { createSession } from '../../../src/engine/session';
 import { attend, queryBlocks } from '../../../src/models/families/attention';
+import { applyRope, buildRope } from '../../../src/models/families/rope';
 import { GradCase, awayFromZero, distinct, gradCheck, positive } from './gradcheck';
 
 const i64 = (g: Graph, values: number[], shape: number[]) => g.constant(values, 'int64', shape);
@@ -304,10 +305,53 @@ const cases: GradCase[] = [
   },
   {
     rule: 'composite',
-    label: 'rmsNorm',
+    label: 'rmsNorm, plain chain',
     shapes: [[2, 4], [4]],
+    build: (g, [x, w]) => {
+      g.fuse = false;
+      return nn.rmsNorm(x, w, 1e-6);
+    },
+  },
+  // Fused forms (engine/fused.ts): their own gradient rules.
+  {
+    rule: 'fused',
+    label: 'rmsNorm (3-D input)',
+    shapes: [[2, 3, 4], [4]],
     build: (_, [x, w]) => nn.rmsNorm(x, w, 1e-6),
   },
+  {
+    rule: 'fused',
+    label: 'rmsNorm, input used again after it',
+    shapes: [[3, 4], [4]],
+    build: (_, [x, w]) => op.mul(nn.rmsNorm(x, w, 1e-5), x),
+  },
+  {
+    rule: 'fused',
+    label: 'swiglu, gate and up of one tensor',
+    shapes: [
+      [2, 3],
+      [2, 3],
+    ],
+    build: (_, [a, u]) => op.add(nn.swiglu(a, u), nn.swiglu(u, a)),
+  },
+  {
+    rule: 'fused',
+    label: 'rmsNorm and swiglu inside a checkpointed region (built again in the backward pass)',
+    shapes: [[3, 4], [4]],
+    build: (_, [x, w]) => checkpoint([x], ([c]) => [nn.swiglu(nn.rmsNorm(c, w, 1e-6), c)])[0],
+  },
+  ...(
+    [
+      ['constant tables', () => ({ offset: 2 })],
+      ['gathered tables', (g) => ({ positionIds: i64(g, [0, 4, 1, 2, 2, 3], [2, 3]), tableSize: 5 })],
+    ] as const satisfies readonly [string, (g: Graph) => Parameters<typeof buildRope>[4]][]
+  ).map(([label, positions]) => ({
+    rule: 'fused',
+    label: `RoPE (swapped halves), ${label}`,
+    shapes: [[2, 3, 2, 4]],
+    build: (g: Graph, [x]: Tensor[]) =>
+      applyRope(x, buildRope(g, { theta: 10000, scaling: { type: 'default' } }, 4, 3, positions(g))),
+  })),
   {
     rule: 'composite',
     label: 'layerNorm',

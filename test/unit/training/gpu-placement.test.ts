@@ -5,6 +5,7 @@
  * inputs on WebGPU too (cacheIndexDtype), with the same effect.
  */
 import { Graph } from '../../../src/engine/graph';
+import { opTypes } from '../../../src/engine/onnx';
 import { ADAMW_DEFAULTS } from '../../../src/engine/optim';
 import { assertGpuPlaceable, fallbackNodes } from '../../../src/engine/placement';
 import { Feed, createSession } from '../../../src/engine/session';
@@ -55,6 +56,22 @@ test.each(['full', 'lora'] as const)(
     });
     expect(step.graph.nodes.some((n) => n.opType === 'Where' && n.inputs[1] === n.inputs[2])).toBe(true);
     assertGpuPlaceable(step.graph);
+  },
+);
+
+test.each(['full', 'lora'] as const)(
+  'the %s SFT step graph with the fused forms (RMSNorm, RoPE, SwiGLU) has no CPU-placed node and fewer nodes than with the plain chains',
+  async (scale) => {
+    const objective = await sft(scale);
+    const batch = int32Batch(paddedBatch());
+    const fused = buildFusedStepGraph(objective, batch, optimizer).graph;
+    const plain = buildFusedStepGraph(objective, batch, { ...optimizer, fuse: false }).graph;
+    // RoPE swaps the halves of each head with one Gather on the head axis.
+    const swaps = (g: Graph) => g.nodes.filter((n) => n.opType === 'Gather' && n.attrs.axis === 3).length;
+    expect(swaps(fused)).toBeGreaterThan(0);
+    expect(swaps(plain)).toBe(0);
+    expect(opTypes(fused).length).toBeLessThan(opTypes(plain).length);
+    assertGpuPlaceable(fused);
   },
 );
 
