@@ -2,9 +2,12 @@
  * A uPlot line chart. The instance is made once per set of series and given new data with `setData`, so a
  * stream of points redraws the canvas without rebuilding the chart.
  */
-import { useEffect, useRef } from 'preact/hooks';
+import type { JSX } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { useT } from './i18n';
+import { valueOf } from './ui';
 
 export const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2'];
 
@@ -75,4 +78,24 @@ export function smooth(values: readonly (number | null)[], weight: number): (num
     n++;
     return last / (1 - weight ** n);
   });
+}
+
+/** A page's smoothing weight for `smooth` (0: raw) and the labelled slider that sets it. */
+export function useSmoothing(): [number, JSX.Element] {
+  const t = useT();
+  const [smoothing, setSmoothing] = useState(0.6);
+  const slider = (
+    <label>
+      {t('smoothing')} {smoothing.toFixed(2)}
+      <input
+        type="range"
+        min="0"
+        max="0.99"
+        step="0.01"
+        value={smoothing}
+        onInput={(e) => setSmoothing(Number(valueOf(e)))}
+      />
+    </label>
+  );
+  return [smoothing, slider];
 }

@@ -1,4 +1,4 @@
-/** Small shared pieces of the pages: a query hook, error text, cursor paging, formatting. */
+/** Small shared pieces of the pages: a query hook, error text, cursor paging, formatting, a select. */
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError, request } from './api';
@@ -129,3 +129,34 @@ export const fmt = {
 
 /** The value of a form field as the event carries it. */
 export const valueOf = (e: Event) => (e.currentTarget as HTMLInputElement).value;
+
+/** A labelled select of [value, label] options; `all`, when given, labels a first option "" (no filter). */
+export function Select<V extends string>({
+  label,
+  value,
+  onChange,
+  options,
+  name,
+  all,
+}: {
+  label: string;
+  value: V;
+  onChange: (value: V) => void;
+  options: [string, string][];
+  name?: string;
+  all?: string;
+}) {
+  return (
+    <label>
+      {label}
+      <select name={name} value={value} onChange={(e) => onChange(valueOf(e) as V)}>
+        {all !== undefined && <option value="">{all}</option>}
+        {options.map(([v, l]) => (
+          <option key={v} value={v}>
+            {l}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}

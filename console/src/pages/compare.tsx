@@ -2,11 +2,11 @@ import { useLocation } from 'preact-iso';
 import { useEffect, useState } from 'preact/hooks';
 import type uPlot from 'uplot';
 import { ApiError, request } from '../api';
-import { Chart, smooth } from '../chart';
+import { Chart, smooth, useSmoothing } from '../chart';
 import type { CompareJobQuery } from '../gql';
 import { useT } from '../i18n';
 import { specification } from '../spec';
-import { ErrorText, Loading, valueOf } from '../ui';
+import { ErrorText, Loading } from '../ui';
 
 const COMPARE_JOB = /* GraphQL */ `
   query CompareJob($id: ID!) {
@@ -58,7 +58,7 @@ export function ComparePage() {
   const ids = (useLocation().query.ids ?? '').split(',').filter(Boolean).slice(0, 5);
   const [compared, setCompared] = useState<Compared[] | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
-  const [smoothing, setSmoothing] = useState(0.6);
+  const [smoothing, smoothingSlider] = useSmoothing();
   const [onlyDifferent, setOnlyDifferent] = useState(true);
   useEffect(() => {
     specification()
@@ -93,17 +93,7 @@ export function ComparePage() {
       <section class="card">
         <div class="row">
           <span class="grow" />
-          <label>
-            {t('smoothing')} {smoothing.toFixed(2)}
-            <input
-              type="range"
-              min="0"
-              max="0.99"
-              step="0.01"
-              value={smoothing}
-              onInput={(e) => setSmoothing(Number(valueOf(e)))}
-            />
-          </label>
+          {smoothingSlider}
         </div>
         <div class="charts">
           <Chart

@@ -9,6 +9,7 @@ import type {
   EvaluationJobProgressSubscription,
   EvaluationJobStatus,
   EvaluationMetric,
+  EvaluatedModelFragment,
   EvaluationQuery,
   EvaluationsQuery,
   ModelsQuery,
@@ -16,6 +17,7 @@ import type {
 } from '../gql';
 import { useT } from '../i18n';
 import { METRICS, SCORES } from '../metrics';
+import type { MessageKey } from '../messages';
 import { ErrorText, fmt, Loading, Pager, ProgressBar, Status, usePager, useQuery, valueOf } from '../ui';
 import { DATASETS } from './datasets';
 import { MODELS } from './models';
@@ -28,20 +30,10 @@ const EVALUATIONS = /* GraphQL */ `
           id
           name
           status
-          modelKind
+          ...EvaluatedModel
           createdAt
           finishedAt
           samplesDone
-          baseModel {
-            name
-          }
-          trainingJob {
-            id
-            name
-          }
-          checkpoint {
-            step
-          }
           dataset {
             name
           }
@@ -63,7 +55,7 @@ const EVALUATION = /* GraphQL */ `
       id
       name
       status
-      modelKind
+      ...EvaluatedModel
       progress
       samplesDone
       samplesTotal
@@ -76,16 +68,6 @@ const EVALUATION = /* GraphQL */ `
       topP
       seed
       segmenter
-      baseModel {
-        name
-      }
-      trainingJob {
-        id
-        name
-      }
-      checkpoint {
-        step
-      }
       dataset {
         id
         name
@@ -136,16 +118,7 @@ const COMPARE = /* GraphQL */ `
       evaluations {
         id
         name
-        modelKind
-        baseModel {
-          name
-        }
-        checkpoint {
-          step
-        }
-        trainingJob {
-          name
-        }
+        ...EvaluatedModel
       }
       metrics {
         metric
@@ -182,14 +155,23 @@ const CREATE_EVALUATION = /* GraphQL */ `
 
 const EVALUATION_STATUSES: EvaluationJobStatus[] = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 
-type Evaluated = {
-  name: string;
-  modelKind: string;
-  baseModel: { name: string };
-  checkpoint: { step: number } | null;
-  trainingJob: { name: string } | null;
-};
-export const modelLabel = (e: Evaluated) =>
+/** What names the model an evaluation scored (see `modelLabel`); a query that selects it is sent with this appended. */
+const EVALUATED_MODEL = /* GraphQL */ `
+  fragment EvaluatedModel on EvaluationJob {
+    modelKind
+    baseModel {
+      name
+    }
+    trainingJob {
+      id
+      name
+    }
+    checkpoint {
+      step
+    }
+  }
+`;
+export const modelLabel = (e: EvaluatedModelFragment) =>
   e.trainingJob
     ? `${e.trainingJob.name} @ ${e.checkpoint?.step ?? '?'}`
     : `${e.baseModel.name} (${e.modelKind})`;
@@ -212,6 +194,34 @@ function MetricSelect({
       </select>
     </label>
   );
+}
+
+/**
+ * How a sample table is ordered (by which metric, which way round) and the page it shows; changing the order
+ * goes back to the first page. `header` titles the table and labels the two directions as it means them.
+ */
+function useSampleOrder() {
+  const t = useT();
+  const pager = usePager();
+  const [metric, setMetric] = useState<EvaluationMetric>('ROUGE_L_RECALL');
+  const [direction, setDirection] = useState<SortDirection>('ASC');
+  const header = (title: MessageKey, ascending: MessageKey, descending: MessageKey) => (
+    <div class="row">
+      <h2 class="grow">{t(title)}</h2>
+      <MetricSelect value={metric} onChange={(m) => (setMetric(m), pager.reset())} />
+      <label>
+        {t('order')}
+        <select
+          value={direction}
+          onChange={(ev) => (setDirection(valueOf(ev) as SortDirection), pager.reset())}
+        >
+          <option value="ASC">{t(ascending)}</option>
+          <option value="DESC">{t(descending)}</option>
+        </select>
+      </label>
+    </div>
+  );
+  return { pager, metric, direction, header };
 }
 
 function NewEvaluation() {
@@ -278,7 +288,11 @@ export function EvaluationsPage() {
   const [selected, setSelected] = useState<string[]>([]);
   const [status, setStatus] = useState('');
   const filter = status ? { status: [status as EvaluationJobStatus] } : {};
-  const q = useQuery<EvaluationsQuery>(EVALUATIONS + SCORES, { first: 20, after: pager.after, filter });
+  const q = useQuery<EvaluationsQuery>(EVALUATIONS + SCORES + EVALUATED_MODEL, {
+    first: 20,
+    after: pager.after,
+    filter,
+  });
   const toggle = (id: string) =>
     setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : [...s, id]));
   return (
@@ -363,10 +377,8 @@ export function EvaluationsPage() {
 export function EvaluationPage() {
   const t = useT();
   const { id } = useRoute().params;
-  const pager = usePager();
-  const [metric, setMetric] = useState<EvaluationMetric>('ROUGE_L_RECALL');
-  const [direction, setDirection] = useState<SortDirection>('ASC');
-  const q = useQuery<EvaluationQuery>(EVALUATION + SCORES, {
+  const { pager, metric, direction, header } = useSampleOrder();
+  const q = useQuery<EvaluationQuery>(EVALUATION + SCORES + EVALUATED_MODEL, {
     id,
     first: 20,
     after: pager.after,
@@ -435,20 +447,7 @@ export function EvaluationPage() {
         </section>
       )}
       <section class="card">
-        <div class="row">
-          <h2 class="grow">{t('samples')}</h2>
-          <MetricSelect value={metric} onChange={(m) => (setMetric(m), pager.reset())} />
-          <label>
-            {t('order')}
-            <select
-              value={direction}
-              onChange={(ev) => (setDirection(valueOf(ev) as SortDirection), pager.reset())}
-            >
-              <option value="ASC">{t('worstFirst')}</option>
-              <option value="DESC">{t('bestFirst')}</option>
-            </select>
-          </label>
-        </div>
+        {header('samples', 'worstFirst', 'bestFirst')}
         <table class="samples">
           <thead>
             <tr>
@@ -490,10 +489,13 @@ export function EvaluationPage() {
 export function EvaluationComparePage() {
   const t = useT();
   const ids = (useLocation().query.ids ?? '').split(',').filter(Boolean);
-  const pager = usePager();
-  const [metric, setMetric] = useState<EvaluationMetric>('ROUGE_L_RECALL');
-  const [direction, setDirection] = useState<SortDirection>('ASC');
-  const q = useQuery<CompareEvaluationsQuery>(COMPARE, { ids, metric, direction, after: pager.after });
+  const { pager, metric, direction, header } = useSampleOrder();
+  const q = useQuery<CompareEvaluationsQuery>(COMPARE + EVALUATED_MODEL, {
+    ids,
+    metric,
+    direction,
+    after: pager.after,
+  });
   const c = q.data?.compareEvaluations;
   if (!c) return q.error ? <ErrorText error={q.error} /> : <Loading />;
   return (
@@ -529,20 +531,7 @@ export function EvaluationComparePage() {
         </table>
       </section>
       <section class="card">
-        <div class="row">
-          <h2 class="grow">{t('pairedSamples')}</h2>
-          <MetricSelect value={metric} onChange={(m) => (setMetric(m), pager.reset())} />
-          <label>
-            {t('order')}
-            <select
-              value={direction}
-              onChange={(ev) => (setDirection(valueOf(ev) as SortDirection), pager.reset())}
-            >
-              <option value="ASC">{t('regressionsFirst')}</option>
-              <option value="DESC">{t('improvementsFirst')}</option>
-            </select>
-          </label>
-        </div>
+        {header('pairedSamples', 'regressionsFirst', 'improvementsFirst')}
         <table class="samples">
           <thead>
             <tr>

@@ -2,7 +2,7 @@ import { useRoute } from 'preact-iso';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type uPlot from 'uplot';
 import { ApiError, download, request, subscribe } from '../api';
-import { Chart, smooth } from '../chart';
+import { Chart, smooth, useSmoothing } from '../chart';
 import type {
   CancelTrainingJobMutationVariables,
   CreateEvaluationJobMutation,
@@ -209,7 +209,7 @@ function useLiveHistory(id: string, session: number) {
 
 function Curves({ job, history, version }: { job: Job; history: StepHistory; version: number }) {
   const t = useT();
-  const [smoothing, setSmoothing] = useState(0.6);
+  const [smoothing, smoothingSlider] = useSmoothing();
   const [log, setLog] = useState(false);
   const [axis, setAxis] = useState<'step' | 'epoch'>('step');
   const stepsPerEpoch =
@@ -250,17 +250,7 @@ function Curves({ job, history, version }: { job: Job; history: StepHistory; ver
     <section class="card">
       <div class="row">
         <h2 class="grow">{t('curves')}</h2>
-        <label>
-          {t('smoothing')} {smoothing.toFixed(2)}
-          <input
-            type="range"
-            min="0"
-            max="0.99"
-            step="0.01"
-            value={smoothing}
-            onInput={(e) => setSmoothing(Number(valueOf(e)))}
-          />
-        </label>
+        {smoothingSlider}
         <label>
           <input
             type="checkbox"

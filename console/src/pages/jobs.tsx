@@ -9,7 +9,7 @@ import type {
   TrainingMethod,
 } from '../gql';
 import { useT } from '../i18n';
-import { ErrorText, fmt, Pager, ProgressBar, Status, usePager, useQuery, valueOf } from '../ui';
+import { ErrorText, fmt, Pager, ProgressBar, Select, Status, usePager, useQuery } from '../ui';
 import { MODELS } from './models';
 
 const TRAINING_JOBS = /* GraphQL */ `
@@ -96,17 +96,13 @@ export function JobsPage() {
     set: (v: string) => void,
     options: [string, string][],
   ) => (
-    <label>
-      {label}
-      <select value={value} onChange={(e) => (set(valueOf(e)), pager.reset())}>
-        <option value="">{t('all')}</option>
-        {options.map(([v, l]) => (
-          <option key={v} value={v}>
-            {l}
-          </option>
-        ))}
-      </select>
-    </label>
+    <Select
+      label={label}
+      value={value}
+      onChange={(v) => (set(v), pager.reset())}
+      options={options}
+      all={t('all')}
+    />
   );
   const toggle = (id: string) =>
     setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : s.length < 5 ? [...s, id] : s));

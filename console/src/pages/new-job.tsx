@@ -10,7 +10,7 @@ import type {
 } from '../gql';
 import { useT } from '../i18n';
 import { specification, type HyperparameterField } from '../spec';
-import { ErrorText, useQuery, valueOf } from '../ui';
+import { ErrorText, Select, useQuery, valueOf } from '../ui';
 import { DATASETS } from './datasets';
 import { METHODS } from './jobs';
 import { MODELS } from './models';
@@ -125,24 +125,6 @@ export function NewJobPage() {
       (err: ApiError) => setError(err),
     );
   };
-  const select = <V extends string>(
-    label: string,
-    value: V,
-    set: (v: V) => void,
-    options: [string, string][],
-    nameAttr: string,
-  ) => (
-    <label>
-      {label}
-      <select name={nameAttr} value={value} onChange={(e) => set(valueOf(e) as V)}>
-        {options.map(([v, l]) => (
-          <option key={v} value={v}>
-            {l}
-          </option>
-        ))}
-      </select>
-    </label>
-  );
   return (
     <form onSubmit={submit}>
       <h1>{t('newJob')}</h1>
@@ -151,34 +133,34 @@ export function NewJobPage() {
           {t('name')}
           <input name="name" value={name} onInput={(e) => setName(valueOf(e))} />
         </label>
-        {select(
-          t('method'),
-          method,
-          setMethod,
-          METHODS.map((m) => [m, m]),
-          'method',
-        )}
-        {select(
-          t('parameterScale'),
-          scale,
-          setScale,
-          SCALES.map((s) => [s, s]),
-          'parameterScale',
-        )}
-        {select(
-          t('model'),
-          model,
-          setModelId,
-          (models.data?.models ?? []).map((m) => [m.id, m.name]),
-          'model',
-        )}
-        {select(
-          t('dataset'),
-          dataset,
-          setDatasetId,
-          usable.map((d) => [d.id, `${d.name} (${d.rowCount})`]),
-          'dataset',
-        )}
+        <Select
+          label={t('method')}
+          value={method}
+          onChange={setMethod}
+          options={METHODS.map((m) => [m, m])}
+          name="method"
+        />
+        <Select
+          label={t('parameterScale')}
+          value={scale}
+          onChange={setScale}
+          options={SCALES.map((s) => [s, s])}
+          name="parameterScale"
+        />
+        <Select
+          label={t('model')}
+          value={model}
+          onChange={setModelId}
+          options={(models.data?.models ?? []).map((m) => [m.id, m.name])}
+          name="model"
+        />
+        <Select
+          label={t('dataset')}
+          value={dataset}
+          onChange={setDatasetId}
+          options={usable.map((d) => [d.id, `${d.name} (${d.rowCount})`])}
+          name="dataset"
+        />
       </section>
       <section class="card">
         <h2>{t('hyperparameters')}</h2>
