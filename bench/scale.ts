@@ -6,7 +6,8 @@
  * under a memory cap (WHETSTONE_BENCH_MEMORY_CAP_GIB, 18 GiB): one that passes it is killed and reported as out of
  * memory, and the benchmark goes on. Prints seconds per step, tokens/s and peak RSS of both, and our delay to the
  * first step (graph build + emission + session creation, and the step itself) and the layout the memory plan
- * chose (budget WHETSTONE_MEMORY_BUDGET, default 8 GiB); the last line is one JSON object.
+ * chose (budget WHETSTONE_MEMORY_BUDGET, default 8 GiB); then greedy generation after a prompt of the longest length
+ * (the evaluation path). The last line is one JSON object.
  * Needs ~5 GB in /tmp; run it under `flock /tmp/whetstone-bigmem.lock`.
  */
 import { spawn } from 'node:child_process';
@@ -15,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ADAMW_DEFAULTS } from '../src/engine/optim';
 import { writeDemoModel } from '../src/models/demo';
+import { Generator } from '../src/models/generate';
 import { loadModel } from '../src/models/model';
 import { parseHyperparameters } from '../src/training/hyperparameters';
 import { parameterize } from '../src/training/parameterization';
@@ -40,6 +42,8 @@ const SHAPE = {
   seed: 0,
 };
 const LENGTHS = [512, 1024, 2048, 4096];
+/** Tokens generated after the longest prompt (the evaluation path: prefill, then cached decode steps). */
+const GENERATED = 8;
 const BENCH = { steps: 3, warmup: 1, threads: 2, loraRank: 8, loraAlpha: 16, learningRate: 1e-3 };
 const MODEL_DIR = path.join(os.tmpdir(), 'whetstone-scale-0.5b-bf16');
 const GIB = 2 ** 30;
@@ -114,6 +118,19 @@ async function child(seq: number): Promise<SideResult> {
   };
 }
 
+/** Greedy generation of GENERATED tokens after a random `seq`-token prompt (prefill + decode), in this process. */
+async function generateChild(seq: number): Promise<{ seconds: number; peakRssMiB: number }> {
+  const model = await loadModel(MODEL_DIR);
+  const rng = Rng.fromSeed(1);
+  const prompt = Array.from({ length: seq }, () => Math.floor(rng.next() * SHAPE.vocabSize));
+  const gen = new Generator(model, { threads: BENCH.threads, buckets: { prompt: 1, slots: 1 } });
+  const start = performance.now();
+  await gen.generate({ prompts: [prompt], maxNewTokens: GENERATED, eosTokenIds: [] });
+  const seconds = (performance.now() - start) / 1000;
+  await gen.release();
+  return { seconds, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+}
+
 function rssBytes(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -180,8 +197,9 @@ function describe(o: Outcome): string {
 
 async function main(): Promise<void> {
   const [flag, seq] = process.argv.slice(2);
-  if (flag === '--child') {
-    process.stdout.write(JSON.stringify(await child(Number(seq))) + '\n');
+  if (flag === '--child' || flag === '--generate') {
+    const run = flag === '--child' ? child : generateChild;
+    process.stdout.write(JSON.stringify(await run(Number(seq))) + '\n');
     return;
   }
   if (!fs.existsSync(path.join(MODEL_DIR, 'config.json'))) {
@@ -236,7 +254,25 @@ async function main(): Promise<void> {
         (both ? `             memory x${r.memory}, speed x${r.speed}\n` : ''),
     );
   }
-  process.stdout.write(JSON.stringify({ capGiB: CAP_BYTES / GIB, lengths: results }) + '\n');
+  const longest = Math.max(...lengths);
+  const generation = await capped(process.execPath, [
+    ...process.execArgv,
+    __filename,
+    '--generate',
+    String(longest),
+  ]);
+  const g = generation.json as { seconds: number; peakRssMiB: number } | undefined;
+  process.stdout.write(
+    `generation: ${longest}-token prompt + ${GENERATED} greedy tokens ` +
+      (g
+        ? `in ${round(g.seconds, 1)} s, peak ${round(g.peakRssMiB / 1024)} GiB\n`
+        : generation.oom !== undefined
+          ? `out of memory (killed at ${round(generation.oom / GIB)} GiB)\n`
+          : `failed: ${generation.err}\n`),
+  );
+  process.stdout.write(
+    JSON.stringify({ capGiB: CAP_BYTES / GIB, lengths: results, generation: g ?? generation }) + '\n',
+  );
 }
 
 main().catch((err: unknown) => {
