@@ -2,7 +2,7 @@
  * The console's only way to the server: one graphql-ws connection (queries, mutations and subscriptions) carrying
  * the API key; XMLHttpRequest for dataset uploads (it reports upload progress; fetch does not); fetch for downloads.
  */
-import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
+import { CloseCode, createClient, type Client, type ExecutionResult } from 'graphql-ws';
 
 const KEY_STORAGE = 'whetstone.apiKey';
 
@@ -27,7 +27,8 @@ function toError(errors: GraphQLErrors | readonly { message: string }[] | undefi
 
 function closeToError(event: unknown): ApiError {
   const close = event as { code?: number; reason?: string };
-  if (close?.code === 4401) return new ApiError(close.reason ?? 'invalid API key', 'UNAUTHENTICATED');
+  if (close?.code === CloseCode.Unauthorized)
+    return new ApiError(close.reason ?? 'invalid API key', 'UNAUTHENTICATED');
   return new ApiError(close?.reason || 'connection to the server lost', 'NETWORK');
 }
 
