@@ -43,8 +43,15 @@ interface Attempt {
   cause: string | null;
 }
 
-/** A cgroup for the out-of-memory test's job process; the reason it cannot be made where cgroups are not writable. */
-const cgroup = createMemoryCgroup('whetstone-oom-test');
+/**
+ * A cgroup for the out-of-memory test's job process; the reason it cannot be made where cgroups are not writable.
+ * Opt-in (WHETSTONE_TEST_REAL_OOM=1): the limit, set 1 MiB above the process's usage at step 6, is not always
+ * passed, since the demo job's later steps reuse what they hold (1 of 3 CI runs finished the job unkilled).
+ */
+const cgroup =
+  process.env.WHETSTONE_TEST_REAL_OOM === '1'
+    ? createMemoryCgroup('whetstone-oom-test')
+    : { reason: 'opt-in with WHETSTONE_TEST_REAL_OOM=1 (its kill is not yet forced)' };
 const withCgroup = 'reason' in cgroup ? it.skip : it;
 const oomTestName =
   'reason' in cgroup
