@@ -8,14 +8,17 @@
  * first step (graph build + emission + session creation, and the step itself) and the layout the memory plan
  * chose (budget WHETSTONE_MEMORY_BUDGET, default 8 GiB); then greedy generation after a prompt of the longest length
  * (the evaluation path). The last line is one JSON object.
- * Needs ~5 GB in /tmp; run it under `flock /tmp/whetstone-bigmem.lock`.
+ * `npm run bench:seed-size` (WHETSTONE_BENCH_SHAPE=baichuan2-7b) runs the followed platform's own size once: one
+ * LoRA optimizer step of a random Baichuan2-7B-shape bfloat16 checkpoint (W_pack, normalised head; 15 GB in /tmp)
+ * on a 4,096-token sample, under a 20 GiB budget, without a peer (PyTorch eager cannot hold it on this machine).
+ * Needs ~5 GB (0.5B) or ~16 GB (7B) in /tmp; run it under `flock /tmp/whetstone-bigmem.lock`.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ADAMW_DEFAULTS } from '../src/engine/optim';
-import { writeDemoModel } from '../src/models/demo';
+import { DemoModelOptions, writeDemoModel } from '../src/models/demo';
 import { Generator } from '../src/models/generate';
 import { loadModel } from '../src/models/model';
 import { parseHyperparameters } from '../src/training/hyperparameters';
@@ -30,24 +33,75 @@ import { sizeOf } from '../src/engine/graph';
 import { randomBatch } from './bench-model';
 import { peerScript, torchPython } from './peer';
 
-/** Qwen2-0.5B's shape (untied head, as the peer builds it). */
-const SHAPE = {
-  hiddenSize: 896,
-  numLayers: 24,
-  numHeads: 14,
-  numKeyValueHeads: 2,
-  intermediateSize: 4864,
-  vocabSize: 151_936,
-  maxPositionEmbeddings: 32_768,
-  seed: 0,
+interface Preset {
+  model: Required<Pick<DemoModelOptions, 'hiddenSize' | 'numLayers' | 'numHeads' | 'numKeyValueHeads'>> &
+    DemoModelOptions & { intermediateSize: number; vocabSize: number };
+  lengths: number[];
+  /** Timed steps after `warmup` steps (the first included); 0: the first step alone, less its compile time. */
+  steps: number;
+  warmup: number;
+  loraTargets: string[];
+  /** Defaults of WHETSTONE_MEMORY_BUDGET and WHETSTONE_BENCH_MEMORY_CAP_GIB. */
+  budget: string;
+  capGiB: number;
+  /** Run the PyTorch peer and the generation after the longest prompt. */
+  peer: boolean;
+  generate: boolean;
+}
+
+const PRESETS: Record<string, Preset> = {
+  /** Qwen2-0.5B's shape (untied head, as the peer builds it). */
+  'qwen2-0.5b': {
+    model: {
+      hiddenSize: 896,
+      numLayers: 24,
+      numHeads: 14,
+      numKeyValueHeads: 2,
+      intermediateSize: 4864,
+      vocabSize: 151_936,
+      maxPositionEmbeddings: 32_768,
+    },
+    lengths: [512, 1024, 2048, 4096],
+    steps: 3,
+    warmup: 1,
+    loraTargets: ['q_proj', 'v_proj'],
+    budget: '8GiB',
+    capGiB: 18,
+    peer: true,
+    generate: true,
+  },
+  /** Baichuan2-7B's shape: q/k/v in one W_pack (LoRA on it, as LLaMA-Factory targets it), normalised head. */
+  'baichuan2-7b': {
+    model: {
+      family: 'baichuan',
+      hiddenSize: 4096,
+      numLayers: 32,
+      numHeads: 32,
+      numKeyValueHeads: 32,
+      intermediateSize: 11_008,
+      vocabSize: 125_696,
+      maxPositionEmbeddings: 4096,
+    },
+    lengths: [4096],
+    steps: 0,
+    warmup: 1,
+    loraTargets: ['W_pack'],
+    budget: '20GiB',
+    capGiB: 22,
+    peer: false,
+    generate: false,
+  },
 };
-const LENGTHS = [512, 1024, 2048, 4096];
+const SHAPE_NAME = process.env.WHETSTONE_BENCH_SHAPE ?? 'qwen2-0.5b';
+const PRESET = PRESETS[SHAPE_NAME];
+if (!PRESET) throw new Error(`WHETSTONE_BENCH_SHAPE: one of ${Object.keys(PRESETS).join(', ')}`);
+const SHAPE = PRESET.model;
 /** Tokens generated after the longest prompt (the evaluation path: prefill, then cached decode steps). */
 const GENERATED = 8;
-const BENCH = { steps: 3, warmup: 1, threads: 2, loraRank: 8, loraAlpha: 16, learningRate: 1e-3 };
-const MODEL_DIR = path.join(os.tmpdir(), 'whetstone-scale-0.5b-bf16');
+const BENCH = { threads: 2, loraRank: 8, loraAlpha: 16, learningRate: 1e-3 };
+const MODEL_DIR = path.join(os.tmpdir(), `whetstone-scale-${SHAPE_NAME}-bf16`);
 const GIB = 2 ** 30;
-const CAP_BYTES = Number(process.env.WHETSTONE_BENCH_MEMORY_CAP_GIB ?? 18) * GIB;
+const CAP_BYTES = Number(process.env.WHETSTONE_BENCH_MEMORY_CAP_GIB ?? PRESET.capGiB) * GIB;
 
 interface SideResult {
   secondsPerStep: number;
@@ -71,7 +125,7 @@ async function child(seq: number): Promise<SideResult> {
     hyperparameters: parseHyperparameters({
       loraRank: BENCH.loraRank,
       loraAlpha: BENCH.loraAlpha,
-      loraTargets: ['q_proj', 'v_proj'],
+      loraTargets: PRESET.loraTargets,
     }),
     adapterDir: null,
     rng,
@@ -81,7 +135,7 @@ async function child(seq: number): Promise<SideResult> {
   const parameters = model.weights.names().reduce((s, n) => s + sizeOf(model.weights.shape(n)), 0);
   const hp = parseHyperparameters({ batchSize: 1, maxSequenceLength: seq, loraRank: BENCH.loraRank });
   const job = memoryJob(model.config, parameters, { method: 'SFT', scale: 'lora', hp, maxPositions: seq });
-  const budget = memoryBudget({ WHETSTONE_MEMORY_BUDGET: '8GiB', ...process.env });
+  const budget = memoryBudget({ WHETSTONE_MEMORY_BUDGET: PRESET.budget, ...process.env });
   // Where nothing fits, a job would be refused; the bench measures the most frugal layout anyway.
   const frugal = LAYOUTS[LAYOUTS.length - 1];
   const fits = LAYOUTS.some((l) => estimatePeak(job, l).totalBytes <= budget);
@@ -102,10 +156,13 @@ async function child(seq: number): Promise<SideResult> {
   const batch = randomBatch(1, seq, SHAPE.vocabSize, rng);
   const first = await trainer.step([batch], BENCH.learningRate);
   const firstStepSeconds = (performance.now() - start) / 1000;
-  for (let i = 1; i < BENCH.warmup; i++) await trainer.step([batch], BENCH.learningRate);
-  const t0 = performance.now();
-  for (let i = 0; i < BENCH.steps; i++) await trainer.step([batch], BENCH.learningRate);
-  const secondsPerStep = (performance.now() - t0) / 1000 / BENCH.steps;
+  let secondsPerStep = firstStepSeconds - first.compileSeconds;
+  if (PRESET.steps > 0) {
+    for (let i = 1; i < PRESET.warmup; i++) await trainer.step([batch], BENCH.learningRate);
+    const t0 = performance.now();
+    for (let i = 0; i < PRESET.steps; i++) await trainer.step([batch], BENCH.learningRate);
+    secondsPerStep = (performance.now() - t0) / 1000 / PRESET.steps;
+  }
   await trainer.release();
   return {
     secondsPerStep,
@@ -203,13 +260,14 @@ async function main(): Promise<void> {
     return;
   }
   if (!fs.existsSync(path.join(MODEL_DIR, 'config.json'))) {
-    process.stdout.write(`writing the random 0.5B-shape model to ${MODEL_DIR}\n`);
-    writeDemoModel(MODEL_DIR, { ...SHAPE, dtype: 'BF16' });
+    process.stdout.write(`writing the random ${SHAPE_NAME}-shape model to ${MODEL_DIR}\n`);
+    writeDemoModel(MODEL_DIR, { ...SHAPE, seed: 0, dtype: 'BF16' });
   }
-  const lengths = process.env.WHETSTONE_BENCH_LENGTHS?.split(',').map(Number) ?? LENGTHS;
-  const peer = peerScript('torch_peer.py');
+  const lengths = process.env.WHETSTONE_BENCH_LENGTHS?.split(',').map(Number) ?? PRESET.lengths;
+  const peer = PRESET.peer ? peerScript('torch_peer.py') : null;
   const python = peer ? torchPython() : null;
-  if (!python)
+  if (!PRESET.peer) process.stdout.write(`no PyTorch peer for the ${SHAPE_NAME} shape\n`);
+  else if (!python)
     process.stdout.write('no PyTorch peer (../shared/bench/torch_peer.py with a python3 that has torch)\n');
   const results: Record<
     string,
@@ -224,9 +282,18 @@ async function main(): Promise<void> {
       ? outcome(
           await capped(python, [
             peer!,
-            ...['--mode', 'lora', '--hidden', '896', '--layers', '24', '--heads', '14', '--kv-heads', '2'],
-            ...['--inter', '4864', '--vocab', String(SHAPE.vocabSize), '--batch', '1', '--seq', String(t)],
-            ...['--steps', String(BENCH.steps), '--warmup', String(BENCH.warmup), '--threads', '2'],
+            ...['--mode', 'lora', '--hidden', String(SHAPE.hiddenSize), '--layers', String(SHAPE.numLayers)],
+            ...['--heads', String(SHAPE.numHeads), '--kv-heads', String(SHAPE.numKeyValueHeads)],
+            ...[
+              '--inter',
+              String(SHAPE.intermediateSize),
+              '--vocab',
+              String(SHAPE.vocabSize),
+              '--batch',
+              '1',
+            ],
+            ...['--seq', String(t), '--steps', String(PRESET.steps), '--warmup', String(PRESET.warmup)],
+            ...['--threads', String(BENCH.threads)],
             ...['--rank', String(BENCH.loraRank)],
           ]),
           (j) => ({
@@ -254,7 +321,14 @@ async function main(): Promise<void> {
         (both ? `             memory x${r.memory}, speed x${r.speed}\n` : ''),
     );
   }
-  const longest = Math.max(...lengths);
+  const generation = PRESET.generate ? await generationAfter(Math.max(...lengths)) : undefined;
+  process.stdout.write(
+    JSON.stringify({ shape: SHAPE_NAME, capGiB: CAP_BYTES / GIB, lengths: results, generation }) + '\n',
+  );
+}
+
+/** Greedy generation after a `longest`-token prompt in a capped child; prints its line and returns its figures. */
+async function generationAfter(longest: number) {
   const generation = await capped(process.execPath, [
     ...process.execArgv,
     __filename,
@@ -270,9 +344,7 @@ async function main(): Promise<void> {
           ? `out of memory (killed at ${round(generation.oom / GIB)} GiB)\n`
           : `failed: ${generation.err}\n`),
   );
-  process.stdout.write(
-    JSON.stringify({ capGiB: CAP_BYTES / GIB, lengths: results, generation: g ?? generation }) + '\n',
-  );
+  return g ?? generation;
 }
 
 main().catch((err: unknown) => {

@@ -92,6 +92,8 @@ export interface DemoModelOptions {
   seed?: number;
   /** How the weights are stored (default F32); BF16 as most released checkpoints are. */
   dtype?: 'F32' | 'BF16';
+  /** 'baichuan': Baichuan2's layout (one W_pack for q/k/v, BaichuanForCausalLM); default LLaMA's. */
+  family?: 'llama' | 'baichuan';
 }
 
 /** Seeded normal samples (mulberry32 + Box-Muller): the same folder for the same seed. */
@@ -116,6 +118,7 @@ function normals(n: number, std: number, seed: number): Float32Array {
 /**
  * Write a random LLaMA-style model (config.json, model.safetensors, tokenizer.json, tokenizer_config.json,
  * generation_config.json) into `dir`, initialised as transformers does (normal(0, 0.02) weights, unit norms).
+ * Each tensor is drawn when the writer reaches it, so models larger than memory can be written.
  */
 export function writeDemoModel(dir: string, opts: DemoModelOptions = {}): void {
   const hidden = opts.hiddenSize ?? 64;
@@ -131,17 +134,26 @@ export function writeDemoModel(dir: string, opts: DemoModelOptions = {}): void {
   if (vocab < DEMO_SPECIAL_TOKENS.length + 256) throw new Error(`demo model: vocab ${vocab} < 259 tokens`);
   let seed = opts.seed ?? 0;
   const dtype = opts.dtype ?? 'F32';
+  const baichuan = opts.family === 'baichuan';
+  if (baichuan && kvHeads !== heads) throw new Error('demo model: Baichuan has no grouped key/value heads');
   const tensors: Record<string, WritableTensor> = {};
-  const matrix = (name: string, rows: number, cols: number) =>
-    (tensors[name] = floatTensor(normals(rows * cols, 0.02, seed++), [rows, cols], dtype));
-  const ones = (name: string) =>
-    (tensors[name] = floatTensor(new Float32Array(hidden).fill(1), [hidden], dtype));
+  const lazy = (name: string, shape: number[], values: () => Float32Array) =>
+    (tensors[name] = { dtype, shape, data: () => floatTensor(values(), shape, dtype).data });
+  const matrix = (name: string, rows: number, cols: number) => {
+    const s = seed++;
+    lazy(name, [rows, cols], () => normals(rows * cols, 0.02, s));
+  };
+  const ones = (name: string) => lazy(name, [hidden], () => new Float32Array(hidden).fill(1));
   matrix('model.embed_tokens.weight', vocab, hidden);
   for (let l = 0; l < layers; l++) {
     const p = `model.layers.${l}`;
-    matrix(`${p}.self_attn.q_proj.weight`, hidden, hidden);
-    matrix(`${p}.self_attn.k_proj.weight`, kvHeads * headDim, hidden);
-    matrix(`${p}.self_attn.v_proj.weight`, kvHeads * headDim, hidden);
+    if (baichuan) {
+      matrix(`${p}.self_attn.W_pack.weight`, 3 * hidden, hidden);
+    } else {
+      matrix(`${p}.self_attn.q_proj.weight`, hidden, hidden);
+      matrix(`${p}.self_attn.k_proj.weight`, kvHeads * headDim, hidden);
+      matrix(`${p}.self_attn.v_proj.weight`, kvHeads * headDim, hidden);
+    }
     matrix(`${p}.self_attn.o_proj.weight`, hidden, hidden);
     matrix(`${p}.mlp.gate_proj.weight`, inter, hidden);
     matrix(`${p}.mlp.up_proj.weight`, inter, hidden);
@@ -153,8 +165,8 @@ export function writeDemoModel(dir: string, opts: DemoModelOptions = {}): void {
   matrix('lm_head.weight', vocab, hidden);
 
   const config = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
+    architectures: [baichuan ? 'BaichuanForCausalLM' : 'LlamaForCausalLM'],
+    model_type: baichuan ? 'baichuan' : 'llama',
     hidden_size: hidden,
     intermediate_size: inter,
     num_hidden_layers: layers,

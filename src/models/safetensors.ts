@@ -61,7 +61,8 @@ export type TensorData =
 export interface WritableTensor {
   dtype: SafetensorsDtype;
   shape: readonly number[];
-  data: TensorData;
+  /** The bytes, or a function that makes them when the writer reaches this tensor (models larger than memory). */
+  data: TensorData | (() => TensorData);
 }
 
 const elementCount = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
@@ -329,7 +330,7 @@ export function floatTensor(
   data: Float32Array,
   shape: readonly number[],
   dtype: 'F32' | 'F16' | 'BF16' = 'F32',
-): WritableTensor {
+): WritableTensor & { data: TensorData } {
   if (dtype === 'F32') return { dtype, shape, data };
   const out = new Uint16Array(data.length);
   if (dtype === 'F16') {
@@ -343,6 +344,17 @@ export function floatTensor(
     }
   }
   return { dtype, shape, data: out };
+}
+
+const byteLength = (t: WritableTensor) => elementCount(t.shape) * DTYPE_BYTES[t.dtype];
+
+function checkLength(name: string, t: WritableTensor, data: TensorData): TensorData {
+  if (data.byteLength !== byteLength(t)) {
+    throw new Error(
+      `tensor "${name}": ${data.byteLength} bytes of data for ${t.dtype} ${JSON.stringify(t.shape)}`,
+    );
+  }
+  return data;
 }
 
 /** Write all of `bytes` in chunks: one write call takes under 2 GiB, and tensors of large models exceed that. */
@@ -364,12 +376,8 @@ export function writeSafetensors(
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
-    const length = elementCount(t.shape) * DTYPE_BYTES[t.dtype];
-    if (t.data.byteLength !== length) {
-      throw new Error(
-        `tensor "${name}": ${t.data.byteLength} bytes of data for ${t.dtype} ${JSON.stringify(t.shape)}`,
-      );
-    }
+    const length = byteLength(t);
+    if (typeof t.data !== 'function') checkLength(name, t, t.data);
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + length] };
     offset += length;
   }
@@ -381,8 +389,9 @@ export function writeSafetensors(
   try {
     writeFully(fd, prefix);
     writeFully(fd, Buffer.from(json));
-    for (const t of Object.values(tensors)) {
-      writeFully(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    for (const [name, t] of Object.entries(tensors)) {
+      const data = typeof t.data === 'function' ? checkLength(name, t, t.data()) : t.data;
+      writeFully(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     }
   } finally {
     fs.closeSync(fd);
@@ -403,7 +412,7 @@ export function writeModelSafetensors(
   let shardBytes = 0;
   let totalSize = 0;
   for (const [name, t] of Object.entries(tensors)) {
-    const bytes = t.data.byteLength;
+    const bytes = byteLength(t);
     if (shardBytes > 0 && shardBytes + bytes > maxShardBytes) {
       shards.push({});
       shardBytes = 0;
