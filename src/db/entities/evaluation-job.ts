@@ -2,12 +2,10 @@ import { Column, Entity } from 'typeorm';
 import { DatasetSplit } from './enums';
 import { ScoreColumns } from './evaluation-scores';
 import { GeneratingJobEntity } from './job';
+import { SEGMENTER_NAMES, wordsOf } from '../../vocabulary';
 
-export enum MetricSegmenter {
-  JIEBA = 'JIEBA',
-  WHITESPACE = 'WHITESPACE',
-  CHAR = 'CHAR',
-}
+export const MetricSegmenter = wordsOf(SEGMENTER_NAMES);
+export type MetricSegmenter = (typeof SEGMENTER_NAMES)[number];
 
 export enum MetricStopwords {
   DEFAULT = 'DEFAULT',
