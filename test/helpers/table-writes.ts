@@ -18,11 +18,11 @@ export const OWNERS: Record<string, string> = {
   training_step_metrics: 'src/db/store/step-metrics.ts',
   checkpoints: 'src/db/store/checkpoints.ts',
   evaluation_samples: 'src/db/store/evaluation-samples.ts',
-  projects: 'src/api/projects/service.ts',
-  api_keys: 'src/api/projects/service.ts',
-  datasets: 'src/api/datasets/service.ts',
-  dataset_rows: 'src/api/datasets/service.ts',
-  base_models: 'src/api/models/service.ts',
+  projects: 'src/db/store/projects.ts',
+  api_keys: 'src/db/store/projects.ts',
+  datasets: 'src/db/store/datasets.ts',
+  dataset_rows: 'src/db/store/datasets.ts',
+  base_models: 'src/db/store/base-models.ts',
 };
 
 /** The modules that own every job table, where a write of a computed job table may stand. */
@@ -121,7 +121,10 @@ export function tableWrites(file: string, source: string): Write[] {
       ts.isPropertyAccessExpression(node.expression) &&
       REPOSITORY_WRITES.has(node.expression.name.text)
     ) {
-      const table = receiverTable(node.expression.expression, repositories);
+      // An entity manager's write names its entity first: m.save(CheckpointEntity, ...).
+      const first = node.arguments[0];
+      const named = first && ts.isIdentifier(first) ? TABLE_OF_ENTITY.get(first.text) : undefined;
+      const table = named ?? receiverTable(node.expression.expression, repositories);
       if (table) at(node, table);
     }
     // Template spans are visited as literals of their own; the whole template was read above.

@@ -2,10 +2,10 @@ import { Column, Entity } from 'typeorm';
 import { DatasetSplit } from './enums';
 import { ScoreColumns } from './evaluation-scores';
 import { GeneratingJobEntity } from './job';
-import { SEGMENTER_NAMES, wordsOf } from '../../vocabulary';
+import { SEGMENTER_NAMES, type SegmenterName, wordsOf } from '../../vocabulary';
 
 export const MetricSegmenter = wordsOf(SEGMENTER_NAMES);
-export type MetricSegmenter = (typeof SEGMENTER_NAMES)[number];
+export type MetricSegmenter = SegmenterName;
 
 export enum MetricStopwords {
   DEFAULT = 'DEFAULT',

@@ -44,12 +44,14 @@ describe('table writers', () => {
         await db.query(\`DELETE FROM \${jobTable(kind)} WHERE id = $1\`, [id]);
         await db.getRepository(DatasetEntity).findOneBy({ id });
         map.delete(id);
+        await db.transaction((m) => m.update(ApiKeyEntity, { id }, { name }));
       }`;
     expect(strays(tableWrites(file, source))).toEqual([
       `${file}:4 writes training_jobs (owner: src/db/store/jobs.ts)`,
       `${file}:5 writes checkpoints (owner: src/db/store/checkpoints.ts)`,
-      `${file}:7 writes datasets (owner: src/api/datasets/service.ts)`,
+      `${file}:7 writes datasets (owner: src/db/store/datasets.ts)`,
       `${file}:8 writes ${COMPUTED} (owner: the job store)`,
+      `${file}:11 writes api_keys (owner: src/db/store/projects.ts)`,
     ]);
   });
 });
