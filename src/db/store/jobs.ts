@@ -1,7 +1,7 @@
 /**
  * The one writer of the job tables (`training_jobs`, `evaluation_jobs`, `generations`): the lifecycle every kind
- * shares (creation, status changes, cancel requests) and what each kind stores as it runs. The API, the worker
- * and the CLI call these; nothing else writes a job row.
+ * shares (creation, status changes, cancel requests) and what each kind stores as it runs. The API and the worker
+ * call these; nothing else writes a job row (test/unit/db/table-writers.test.ts).
  */
 import type { DeepPartial, EntityManager } from 'typeorm';
 import { JobStatus as S } from '../entities';
