@@ -5,8 +5,6 @@
 import path from 'node:path';
 import { UserInputError } from './errors';
 
-export type ExecutionProviderName = 'cpu' | 'webgpu' | 'cuda';
-
 export interface Config {
   /** PostgreSQL connection string. */
   databaseUrl: string;

@@ -70,12 +70,23 @@ export const JOB_STATUSES = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCEL
 
 export const API_KEY_ROLES = ['ADMIN', 'MEMBER'] as const;
 
+/** How evaluation scoring splits text into words; src/evaluation/text/segmenters.ts implements each. */
+export const SEGMENTER_NAMES = ['JIEBA', 'WHITESPACE', 'CHAR'] as const;
+export type SegmenterName = (typeof SEGMENTER_NAMES)[number];
+
 /** What an evaluation ran: the base model, or a checkpoint of one of the scales. */
 export const EVALUATED_MODEL_KINDS = ['BASE', ...SCALE_NAMES] as const;
 
 /** A word as the engine and its files spell it ('LORA' -> 'lora'). */
 export type EngineName<W extends string> = Lowercase<W>;
 export const engineName = <W extends string>(word: W): EngineName<W> => word.toLowerCase() as EngineName<W>;
+
+/** The word of `words` an engine name spells ('lora' -> 'LORA'): the border back from the engine's casing. */
+export function wordOf<const W extends string>(words: readonly W[], name: EngineName<W>): W {
+  const word = words.find((w) => engineName(w) === name);
+  if (word === undefined) throw new Error(`${name} is none of ${words.join(', ')}`);
+  return word;
+}
 
 /** A parameter scale as the engine spells it ('lora'). */
 export type EngineScale = EngineName<ScaleName>;

@@ -38,6 +38,7 @@ import type {
   CausalLMOutputs,
   ResolvedAdapter,
 } from './types';
+import { PEFT_TYPES } from './types';
 import {
   checkPromptWeights,
   promptSpecFromConfig,
@@ -213,14 +214,14 @@ export function loadAdapter(dir: string, m: LoadedModel): ResolvedAdapter {
   }
   const weights = new SafetensorsWeights(SafetensorsReader.open(weightsFile));
   const spec =
-    cfg.peft_type === 'LORA'
+    cfg.peft_type === PEFT_TYPES.lora
       ? loraSpecFromConfig(cfg, file)
-      : cfg.peft_type === 'PROMPT_TUNING'
+      : cfg.peft_type === PEFT_TYPES.prompt
         ? promptSpecFromConfig(cfg, file)
         : null;
   if (!spec) {
     throw new UserInputError(
-      `${file}: peft_type ${JSON.stringify(cfg.peft_type)} is not supported (LORA, PROMPT_TUNING)`,
+      `${file}: peft_type ${JSON.stringify(cfg.peft_type)} is not supported (${Object.values(PEFT_TYPES).join(', ')})`,
       [file, 'peft_type'],
       'BAD_ADAPTER',
     );

@@ -6,6 +6,7 @@ import type { DType, FileSlice, Tensor } from '../engine/graph';
 import type { ModelConfig } from './config';
 import type { MemoryLayout } from './memory-layout';
 import type { TextTokenizer } from './tokenizer';
+import type { EngineScale } from '../vocabulary';
 
 /** A float32 host tensor (structurally a training HostTensor). */
 export interface WeightTensor {
@@ -52,6 +53,19 @@ export interface PromptSpec {
 }
 
 export type AdapterSpec = LoraSpec | PromptSpec;
+export type AdapterKind = AdapterSpec['kind'];
+
+/** The adapter kind each adapter scale trains (the scales as the engine spells them, src/vocabulary.ts). */
+export const ADAPTER_KIND_OF_SCALE = {
+  lora: 'lora',
+  prompt_tuning: 'prompt',
+} as const satisfies Record<Exclude<EngineScale, 'full'>, AdapterKind>;
+
+/** PEFT's `peft_type` (adapter_config.json) of each adapter kind. */
+export const PEFT_TYPES = {
+  lora: 'LORA',
+  prompt: 'PROMPT_TUNING',
+} as const satisfies Record<AdapterKind, string>;
 
 export type ParamPolicy = 'full' | 'adapter' | 'frozen';
 

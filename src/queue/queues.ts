@@ -5,27 +5,16 @@
 import Bull from 'bull';
 import type { Config } from '../config';
 
-export interface TrainingQueuePayload {
-  jobId: string;
-  projectId: string;
-}
-
-/** An evaluation job (the row in `evaluation_jobs`). */
-export interface EvaluationQueuePayload {
-  jobId: string;
-  projectId: string;
-}
-
-/** A generation (the row in `generations`). */
-export interface GenerationQueuePayload {
+/** Every queue's entry: the job's row (in its kind's table, src/db/job-status.ts) and the job's project. */
+export interface JobQueuePayload {
   jobId: string;
   projectId: string;
 }
 
 export interface QueuePayloads {
-  training: TrainingQueuePayload;
-  evaluation: EvaluationQueuePayload;
-  generation: GenerationQueuePayload;
+  training: JobQueuePayload;
+  evaluation: JobQueuePayload;
+  generation: JobQueuePayload;
 }
 
 export type QueueName = keyof QueuePayloads;

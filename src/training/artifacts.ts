@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../models/model';
+import { PEFT_TYPES } from '../models/types';
 import { WritableTensor, floatTensor, writeSafetensors } from '../models/safetensors';
 import { HostTensor } from './objective';
 
@@ -55,7 +56,7 @@ export function loraAdapterConfig(o: LoraConfigFields): Record<string, unknown> 
     megatron_core: 'megatron.core',
     modules_to_save: null,
     monteclora_config: null,
-    peft_type: 'LORA',
+    peft_type: PEFT_TYPES.lora,
     peft_version: PEFT_LAYOUT_VERSION,
     qalora_group_size: 16,
     r: o.r,
@@ -94,7 +95,7 @@ export function promptTuningAdapterConfig(o: PromptTuningConfigFields): Record<s
     num_layers: o.numLayers,
     num_transformer_submodules: 1,
     num_virtual_tokens: o.numVirtualTokens,
-    peft_type: 'PROMPT_TUNING',
+    peft_type: PEFT_TYPES.prompt,
     peft_version: PEFT_LAYOUT_VERSION,
     prompt_tuning_init: o.initText === null ? 'RANDOM' : 'TEXT',
     prompt_tuning_init_text: o.initText,

@@ -9,11 +9,10 @@ import { UserInputError } from '../errors';
 import { ExecutionProvider } from '../engine/session';
 import { Hyperparameters, parseHyperparameters } from './hyperparameters';
 import { CONFIG_METHOD_NAMES } from './methods';
-import { type EngineScale, PROVIDER_NAMES, SCALE_NAMES, type ScaleName, engineName } from '../vocabulary';
+import { type EngineScale, PROVIDER_NAMES, SCALE_NAMES, engineName, wordOf } from '../vocabulary';
 
-/** The engine's spelling of a scale (src/vocabulary.ts). */
-export type ParameterScale = EngineScale;
-export const PARAMETER_SCALES: readonly ParameterScale[] = SCALE_NAMES.map(engineName);
+/** The engine's spellings of the vocabulary's scales and providers (src/vocabulary.ts). */
+export const PARAMETER_SCALES: readonly EngineScale[] = SCALE_NAMES.map(engineName);
 export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = PROVIDER_NAMES.map(engineName);
 /** `plain`: prompt as the tokenizer's single-text encoding, response without specials, then eos. */
 export const TEMPLATES = ['plain', 'chat'] as const;
@@ -25,7 +24,7 @@ export interface TrainConfig {
   template: Template;
   /** A method name, lower case ('sft'). */
   method: string;
-  parameterScale: ParameterScale;
+  parameterScale: EngineScale;
   initAdapter: string | null;
   hyperparameters: Hyperparameters;
   output: string;
@@ -126,7 +125,7 @@ export function parseTrainConfig(raw: unknown, file: string): TrainConfig {
     initAdapter,
     hyperparameters: parseHyperparameters(obj.hyperparameters, ['hyperparameters'], {
       runner: 'cli',
-      parameterScale: parameterScale.toUpperCase() as ScaleName,
+      parameterScale: wordOf(SCALE_NAMES, parameterScale),
     }),
     output: path.resolve(obj.output),
     executionProvider: oneOf(obj, 'executionProvider', EXECUTION_PROVIDERS, 'cpu'),

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import { parseMemoryBudget } from '../config';
 import { UserInputError } from '../errors';
 import { MemoryLayout } from '../models/memory-layout';
-import type { ParameterScale } from './config-file';
+import type { EngineScale } from '../vocabulary';
 import { Hyperparameters, defaultSequenceLength } from './hyperparameters';
 import type { MethodName } from './methods';
 
@@ -240,7 +240,7 @@ export function memoryJob(
   parameters: number,
   o: {
     method: MethodName;
-    scale: ParameterScale;
+    scale: EngineScale;
     hp: Pick<
       Hyperparameters,
       'batchSize' | 'maxSequenceLength' | 'numVirtualTokens' | 'loraRank' | 'loraTargets' | 'numGenerations'

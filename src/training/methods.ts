@@ -17,7 +17,7 @@ import type { Driver } from './driver';
 import { dpoMethod, rewardModelMethod, rlMethod } from './alignment/methods';
 import { SftObjective } from './sft';
 
-import { METHODS, METHOD_NAMES, type MethodName, engineName } from '../vocabulary';
+import { METHODS, METHOD_NAMES, type EngineName, type MethodName, engineName } from '../vocabulary';
 
 export type { MethodName };
 
@@ -40,7 +40,7 @@ export interface PrepareContext {
 
 export interface TrainingMethod<E = unknown> {
   /** Lower-case name, as configs and checkpoints spell it ('sft'). */
-  readonly name: string;
+  readonly name: EngineName<MethodName>;
   readonly datasetKind: DatasetKind;
   tokenize(rows: readonly DatasetRow[], tok: TextTokenizer, o: TokenizeOptions): Tokenized<E>;
   collate(examples: E[], o: CollateOptions): Batch;

@@ -19,6 +19,7 @@ import {
   loadAdapter,
   resolveAdapter,
 } from '../models/model';
+import { ADAPTER_KIND_OF_SCALE, PEFT_TYPES } from '../models/types';
 import { loraAdapterConfig, promptTuningAdapterConfig, toWritable, writeAdapterFolder } from './artifacts';
 import type { EngineScale as ParameterScale } from '../vocabulary';
 import { Hyperparameters } from './hyperparameters';
@@ -55,15 +56,18 @@ export interface ParameterizeOptions {
   rng: Rng;
 }
 
-function adapterFor(m: LoadedModel, o: ParameterizeOptions): ResolvedAdapter {
+function adapterFor(
+  m: LoadedModel,
+  o: ParameterizeOptions,
+  scale: keyof typeof ADAPTER_KIND_OF_SCALE,
+): ResolvedAdapter {
   const hp = o.hyperparameters;
-  const kind = o.scale === 'lora' ? 'lora' : 'prompt';
+  const kind = ADAPTER_KIND_OF_SCALE[scale];
   if (o.adapterDir) {
     const adapter = loadAdapter(o.adapterDir, m);
     if (adapter.kind !== kind) {
-      const want = kind === 'lora' ? 'LORA' : 'PROMPT_TUNING';
       throw new UserInputError(
-        `${o.adapterDir} holds a ${adapter.kind} adapter, this run trains ${want}`,
+        `${o.adapterDir} holds a ${adapter.kind} adapter, this run trains ${PEFT_TYPES[kind]}`,
         [o.adapterDir],
         'BAD_ADAPTER',
       );
@@ -88,7 +92,7 @@ export function parameterize(m: LoadedModel, o: ParameterizeOptions): Parameteri
         writeModelFolder(dir, { config: m.config, tensors: toWritable(values), sourceFolder: m.dir }),
     };
   }
-  const spec = adapterFor(m, o);
+  const spec = adapterFor(m, o, o.scale);
   const c = m.config;
   const config =
     spec.kind === 'lora'

@@ -22,7 +22,7 @@ import {
 } from './hyperparameters';
 import { LoopPosition, START } from './loop';
 import { MemoryPlan, memoryBudget, memoryJob, planMemory } from './memory-plan';
-import type { MethodName } from '../vocabulary';
+import { METHOD_NAMES, wordOf } from '../vocabulary';
 import { Objective } from './objective';
 import { Parameterization, ParameterizeOptions, parameterize } from './parameterization';
 import type { TrainingRequest } from './run';
@@ -133,7 +133,7 @@ export async function prepareRun(req: TrainingRequest, driver: Driver): Promise<
   };
 }
 
-const methodName = (req: Pick<TrainingRequest, 'method'>) => req.method.name.toUpperCase() as MethodName;
+const methodName = (req: Pick<TrainingRequest, 'method'>) => wordOf(METHOD_NAMES, req.method.name);
 
 /** The fingerprint of a run's tokenized examples that checkpoints record (data.fingerprint). */
 export function fingerprint(examples: readonly unknown[]): string {

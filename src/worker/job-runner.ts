@@ -13,13 +13,9 @@ import { fork, type ChildProcess, type Serializable } from 'node:child_process';
 import type Bull from 'bull';
 import type { DataSource, EntityManager } from 'typeorm';
 import { AttemptOutcome, JobStatus as S } from '../db/entities';
-import {
-  transitionJob,
-  type JobEntity,
-  type JobKind,
-  type Transition,
-  type TransitionPatch,
-} from '../db/job-status';
+import type { JobEntity, JobKind } from '../db/job-status';
+import { endAttempt, startAttempt } from '../db/store/job-attempts';
+import { transitionJob, type Transition, type TransitionPatch } from '../db/store/jobs';
 import { describeExit, describeFailure, watchMemory, type ExitCause } from './exit-cause';
 import { runnableModule } from '../util/runnable-module';
 import type { FromRunner, RunEnd, StopReason, ToRunner } from './protocol';
@@ -129,7 +125,7 @@ export class JobRunner<K extends JobKind, Spec, Progress extends { type: string 
         kind,
       );
       if (!t) return null;
-      await this.startAttempt(m, t.job);
+      await startAttempt(m, kind, t.job.id, t.job.attempts, workerId);
       return { ...t, spec: await this.def.plan(m, t.job) };
     });
     if (!claim) {
@@ -144,24 +140,6 @@ export class JobRunner<K extends JobKind, Spec, Progress extends { type: string 
     }
     await this.run(claim.job, claim.spec);
   };
-
-  /**
-   * Records the run starting (in the claim's transaction); an attempt left open was a worker that died, whose
-   * job this worker takes over.
-   */
-  private async startAttempt(m: EntityManager, job: JobEntity<K>): Promise<void> {
-    await m.query(
-      `UPDATE job_attempts SET ended_at = now(), outcome = $3,
-              cause = 'worker ' || worker_id || ' stopped renewing its queue lock (it died, or lost Redis); '
-                      || $2 || ' took the job over'
-        WHERE job_id = $1 AND ended_at IS NULL`,
-      [job.id, this.deps.workerId, AttemptOutcome.WORKER_LOST],
-    );
-    await m.query(
-      `INSERT INTO job_attempts (${this.def.kind}_job_id, number, worker_id) VALUES ($1, $2, $3)`,
-      [job.id, job.attempts, this.deps.workerId],
-    );
-  }
 
   private ended(
     number: number,
@@ -293,23 +271,10 @@ export class JobRunner<K extends JobKind, Spec, Progress extends { type: string 
         undefined,
         this.def.kind,
       );
-      if (moved) await this.endAttempt(m, jobId, { outcome: AttemptOutcome.WORKER_LOST, cause: reason });
+      if (moved) await endAttempt(m, jobId, { outcome: AttemptOutcome.WORKER_LOST, cause: reason });
       return moved;
     });
     if (t) await this.def.announce(t);
-  }
-
-  /** Ends the job's open attempt (`number`: that one only). */
-  private async endAttempt(
-    m: EntityManager,
-    jobId: string,
-    end: Omit<AttemptEnd, 'number'> & { number?: number },
-  ): Promise<void> {
-    await m.query(
-      `UPDATE job_attempts SET ended_at = now(), outcome = $2, cause = $3
-        WHERE job_id = $1 AND ended_at IS NULL AND ($4::int IS NULL OR number = $4)`,
-      [jobId, end.outcome, end.cause, end.number ?? null],
-    );
   }
 
   /**
@@ -326,7 +291,7 @@ export class JobRunner<K extends JobKind, Spec, Progress extends { type: string 
     const t = await this.deps.db.transaction(async (m) => {
       const moved = await transitionJob(m, jobId, [S.RUNNING], to, patch, this.deps.workerId, this.def.kind);
       if (!moved) return null;
-      await this.endAttempt(m, jobId, attempt);
+      await endAttempt(m, jobId, attempt);
       await also?.(m, jobId);
       return moved;
     });

@@ -5,8 +5,8 @@
  */
 import type { DataSource } from 'typeorm';
 import { JobStatus as S } from '../../db/entities';
-import { jobTable, transitionJob, type JobEntity, type JobKind, type Transition } from '../../db/job-status';
-import { queryRows } from '../../db/query';
+import type { JobEntity, JobKind } from '../../db/job-status';
+import { requestJobCancel, transitionJob, type Transition } from '../../db/store/jobs';
 import { conflict } from '../errors';
 
 export interface CancelSteps<K extends JobKind> {
@@ -38,14 +38,9 @@ export async function cancelJob<K extends JobKind>(id: string, steps: CancelStep
       return moved.job;
     }
   }
-  const requested = await queryRows<{ id: string }>(
-    steps.db,
-    `UPDATE ${jobTable(steps.kind)} SET cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now()
-      WHERE id = $1 AND status = 'RUNNING' RETURNING id`,
-    [id],
-  );
+  const requested = await requestJobCancel(steps.db, steps.kind, id);
   const current = await steps.get();
-  if (requested.length > 0) {
+  if (requested) {
     await steps.requestCancel();
     return current;
   }

@@ -4,8 +4,14 @@
  * PostgreSQL in one transaction, so a rejected import stores nothing, memory stays bounded whatever the size, and
  * any worker on any machine can read the rows.
  */
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { DatasetEntity, DatasetKind, DatasetSplit } from '../../db/entities';
+import {
+  insertDataset,
+  insertDatasetRows,
+  markValidationRows,
+  setDatasetCounts,
+} from '../../db/store/datasets';
 import { UserInputError } from '../../errors';
 import { parseDatasetLine, splitTrainValidation } from '../../data';
 import { isUniqueViolation } from '../common/db-errors';
@@ -41,8 +47,6 @@ export interface DatasetSource {
 export const MAX_FILE_BYTES = 1024 * 1024 * 1024;
 /** Most row bytes one `rows` page returns. */
 export const MAX_PAGE_BYTES = 16 * 1024 * 1024;
-/** Rows per INSERT statement. */
-const INSERT_CHUNK = 1000;
 
 export class DatasetService {
   constructor(
@@ -129,7 +133,7 @@ export class DatasetService {
     try {
       return await this.db.transaction(async (m) => {
         // Placeholder counts (the table wants rows) until the rows are in.
-        const dataset = await m.getRepository(DatasetEntity).save({
+        const dataset = await insertDataset(m, {
           projectId: principal.projectId,
           name,
           kind: settings.kind,
@@ -140,24 +144,20 @@ export class DatasetService {
           splitSeed: settings.splitSeed,
           source: from.source,
         });
-        const rowCount = await insertRows(m, dataset.id, checkedRows(from, settings.kind));
+        const rowCount = await insertDatasetRows(m, dataset.id, checkedRows(from, settings.kind));
         if (rowCount === 0) throw badInput('the dataset has no rows', [...from.at]);
         const { validation } = splitTrainValidation(
           rowCount,
           settings.validationSplitRatio,
           settings.splitSeed,
         );
-        await m.query(`UPDATE dataset_rows SET split = $3 WHERE dataset_id = $1 AND index = ANY($2::int[])`, [
-          dataset.id,
-          validation,
-          DatasetSplit.VALIDATION,
-        ]);
+        await markValidationRows(m, dataset.id, validation);
         Object.assign(dataset, {
           rowCount,
           trainRowCount: rowCount - validation.length,
           validationRowCount: validation.length,
         });
-        await m.getRepository(DatasetEntity).update(dataset.id, {
+        await setDatasetCounts(m, dataset.id, {
           rowCount: dataset.rowCount,
           trainRowCount: dataset.trainRowCount,
           validationRowCount: dataset.validationRowCount,
@@ -209,30 +209,4 @@ async function* checkedRows(from: DatasetSource, kind: DatasetKind): AsyncGenera
     }
     yield row;
   }
-}
-
-/** Inserts the rows (all TRAIN at first) in chunks; the number of rows. */
-async function insertRows(
-  m: EntityManager,
-  datasetId: string,
-  rows: AsyncIterable<unknown>,
-): Promise<number> {
-  let count = 0;
-  let chunk: string[] = [];
-  const flush = async () => {
-    const indexes = chunk.map((_, i) => count - chunk.length + i);
-    await m.query(
-      `INSERT INTO dataset_rows (dataset_id, index, split, data)
-       SELECT $1, i, $2, d FROM unnest($3::int[], $4::jsonb[]) AS t(i, d)`,
-      [datasetId, DatasetSplit.TRAIN, indexes, chunk],
-    );
-    chunk = [];
-  };
-  for await (const row of rows) {
-    chunk.push(JSON.stringify(row));
-    count++;
-    if (chunk.length === INSERT_CHUNK) await flush();
-  }
-  if (chunk.length) await flush();
-  return count;
 }

@@ -10,7 +10,7 @@ import {
   JobStatus as S,
   MetricStopwords,
 } from '../../db/entities';
-import { RESUME_PATCH, transitionJob, type Transition } from '../../db/job-status';
+import { RESUME_PATCH, transitionJob, type Transition } from '../../db/store/jobs';
 import { evaluationStatusEvent } from '../../queue/evaluation-events';
 import type { EventPublisher } from '../../queue/publisher';
 import type { TypedQueue } from '../../queue/queues';
@@ -93,7 +93,7 @@ export class EvaluationService {
     await checkPromptsFit(this.db, runs, model.maxSequenceLength, settings.maxNewTokens, prompts);
     const job = await insertQueuedJob(
       this.db,
-      EvaluationJobEntity,
+      'evaluation',
       {
         projectId: principal.projectId,
         name,

@@ -45,7 +45,7 @@ export class GenerationService {
     await checkPromptsFit(this.db, runs, model.maxSequenceLength, sampling.maxNewTokens, prompts);
     return insertQueuedJob(
       this.db,
-      GenerationEntity,
+      'generation',
       {
         projectId: principal.projectId,
         baseModelId: model.id,

@@ -1,6 +1,7 @@
 /** Registered base models: a model folder is inspected once, at registration, and its facts stored. */
 import type { DataSource } from 'typeorm';
 import { BaseModelEntity } from '../../db/entities';
+import { insertBaseModel } from '../../db/store/base-models';
 import { UserInputError } from '../../errors';
 import { findInProject } from '../common/ids';
 import { checkName } from '../common/names';
@@ -42,9 +43,7 @@ export class ModelService {
       throw err;
     }
     try {
-      return await this.db
-        .getRepository(BaseModelEntity)
-        .save({ projectId: principal.projectId, name, ...facts });
+      return await insertBaseModel(this.db, { projectId: principal.projectId, name, ...facts });
     } catch (err) {
       if (isUniqueViolation(err))
         throw badInput(`a model named "${name}" is already registered`, ['input', 'name']);

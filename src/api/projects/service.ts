@@ -4,6 +4,14 @@
  */
 import type { DataSource } from 'typeorm';
 import { ApiKeyEntity, ApiKeyRole, ProjectEntity } from '../../db/entities';
+import {
+  ensureBootstrapKey,
+  ensureDefaultProject,
+  insertApiKey,
+  insertProject,
+  revokeApiKey,
+  touchApiKey,
+} from '../../db/store/projects';
 import type { Principal } from '../context';
 import { findInProject } from '../common/ids';
 import { checkName } from '../common/names';
@@ -66,7 +74,7 @@ export class ProjectService {
     const now = Date.now();
     if (now - (this.lastUsedWritten.get(keyId) ?? 0) < LAST_USED_RESOLUTION_MS) return;
     this.lastUsedWritten.set(keyId, now);
-    this.db.query(`UPDATE api_keys SET last_used_at = now() WHERE id = $1`, [keyId]).catch(() => undefined);
+    touchApiKey(this.db, keyId).catch(() => undefined);
   }
 
   /**
@@ -78,16 +86,12 @@ export class ProjectService {
       throw new Error(`WHETSTONE_BOOTSTRAP_KEY must be at least ${MIN_BOOTSTRAP_KEY_LENGTH} characters`);
     }
     return this.db.transaction(async (m) => {
-      await m.query(`INSERT INTO projects (name, is_default) VALUES ($1, true) ON CONFLICT DO NOTHING`, [
-        DEFAULT_PROJECT_NAME,
-      ]);
-      const project = await m.getRepository(ProjectEntity).findOneByOrFail({ isDefault: true });
+      const project = await ensureDefaultProject(m, DEFAULT_PROJECT_NAME);
       if (bootstrapKey !== undefined) {
-        await m.query(
-          `INSERT INTO api_keys (project_id, name, role, key_hash, key_prefix)
-           VALUES ($1, 'bootstrap', 'ADMIN', $2, $3) ON CONFLICT (key_hash) DO NOTHING`,
-          [project.id, hashApiKey(bootstrapKey), displayPrefix(bootstrapKey)],
-        );
+        await ensureBootstrapKey(m, project.id, {
+          hash: hashApiKey(bootstrapKey),
+          prefix: displayPrefix(bootstrapKey),
+        });
       }
       return project;
     });
@@ -118,7 +122,7 @@ export class ProjectService {
     const key = await findInProject(this.db, ApiKeyEntity, principal, id);
     if (!key) throw notFound('ApiKey', id);
     if (key.revokedAt) throw conflict(`ApiKey ${id} is already revoked`);
-    await this.db.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, [id]);
+    await revokeApiKey(this.db, id);
     this.revocation?.cache.evictKey(id);
     await this.revocation?.announce(id);
     return this.db.getRepository(ApiKeyEntity).findOneByOrFail({ id });
@@ -136,7 +140,7 @@ export class ProjectService {
     return this.db.transaction(async (m) => {
       const taken = await m.getRepository(ProjectEntity).existsBy({ name: checked });
       if (taken) throw badInput(`a project named "${checked}" already exists`, ['input', 'name']);
-      const project = await m.getRepository(ProjectEntity).save({ name: checked, isDefault: false });
+      const project = await insertProject(m, checked);
       const adminKey = await this.insertKey(m, project.id, 'admin', ApiKeyRole.ADMIN);
       return { project, adminKey };
     });
@@ -149,14 +153,12 @@ export class ProjectService {
     role: ApiKeyRole,
   ): Promise<CreatedKey> {
     const secret = generateApiKeySecret();
-    const apiKey = await db.getRepository(ApiKeyEntity).save({
+    const apiKey = await insertApiKey(db, {
       projectId,
       name,
       role,
       keyHash: hashApiKey(secret),
       keyPrefix: displayPrefix(secret),
-      revokedAt: null,
-      lastUsedAt: null,
     });
     return { apiKey, secret };
   }

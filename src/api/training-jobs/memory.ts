@@ -6,23 +6,23 @@
 import { GraphQLError } from 'graphql';
 import type { BaseModelEntity } from '../../db/entities';
 import { UserInputError } from '../../errors';
-import type { ParameterScale } from '../../training/config-file';
 import type { JobHyperparameters } from '../../training/hyperparameters';
 import { memoryBudget, memoryJob, planMemory } from '../../training/memory-plan';
 import type { MethodName } from '../../training/methods';
+import { type ScaleName, engineName } from '../../vocabulary';
 
 /** Throws BAD_USER_INPUT (reason MEMORY_BUDGET_EXCEEDED, the estimate and budget in the message) when no layout fits. */
 export function checkJobMemory(
   model: Pick<BaseModelEntity, 'shape' | 'parameterCount' | 'maxSequenceLength'>,
   method: MethodName,
-  parameterScale: string,
+  parameterScale: ScaleName,
   hp: JobHyperparameters,
   budgetBytes = memoryBudget(),
 ): void {
   if (!model.shape) return;
   const job = memoryJob(model.shape, model.parameterCount, {
     method,
-    scale: parameterScale.toLowerCase() as ParameterScale,
+    scale: engineName(parameterScale),
     hp,
     maxPositions: model.maxSequenceLength,
   });

@@ -1,7 +1,7 @@
 /**
  * Training jobs: creation (checked input, one row, one queue entry), cancellation, resumption from a checkpoint,
- * and the history queries. Status changes go through the state machine in src/db/job-status.ts and are announced
- * on the project's status channel.
+ * and the history queries. Rows are written through their owners in src/db/store (status changes checked by the
+ * state machine in src/db/job-status.ts); status changes are announced on the project's status channel.
  */
 import type { DataSource, ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import {
@@ -12,7 +12,8 @@ import {
   JobStatus as S,
   TrainingMethod,
 } from '../../db/entities';
-import { RESUME_PATCH, transitionJob, type Transition } from '../../db/job-status';
+import { RESUME_PATCH, rewindTrainingProgress, transitionJob, type Transition } from '../../db/store/jobs';
+import { forgetStepsAfter } from '../../db/store/step-metrics';
 import { hydrator } from '../../db/hydrate';
 import { statusEvent } from '../../queue/events';
 import type { EventPublisher } from '../../queue/publisher';
@@ -156,7 +157,7 @@ export class TrainingJobService {
     const rewardModelJobId = await this.rewardModelOf(principal, input);
     const job = await insertQueuedJob(
       this.db,
-      TrainingJobEntity,
+      'training',
       {
         projectId: principal.projectId,
         name,
@@ -250,15 +251,8 @@ export class TrainingJobService {
         resume_checkpoint_id: checkpoint?.id ?? null,
       });
       if (!t) return null;
-      await m.query(`DELETE FROM training_step_metrics WHERE job_id = $1 AND step > $2`, [id, step]);
-      await m.query(
-        `UPDATE training_jobs SET step = $2::int,
-                progress = CASE WHEN total_steps > 0 THEN $2::int::float8 / total_steps ELSE 0 END,
-                latest_loss = (SELECT loss FROM training_step_metrics WHERE job_id = $1 AND step = $2::int),
-                epoch = (SELECT epoch FROM training_step_metrics WHERE job_id = $1 AND step = $2::int)
-          WHERE id = $1`,
-        [id, step],
-      );
+      await forgetStepsAfter(m, id, step);
+      await rewindTrainingProgress(m, id, step);
       return t;
     });
     if (!moved) throw conflict(`job ${id} is ${job.status}; only FAILED or CANCELLED jobs can be resumed`);

@@ -2,12 +2,10 @@ import { Column, Entity } from 'typeorm';
 import { DatasetSplit } from './enums';
 import { ScoreColumns } from './evaluation-scores';
 import { GeneratingJobEntity } from './job';
+import { SEGMENTER_NAMES, type SegmenterName, wordsOf } from '../../vocabulary';
 
-export enum MetricSegmenter {
-  JIEBA = 'JIEBA',
-  WHITESPACE = 'WHITESPACE',
-  CHAR = 'CHAR',
-}
+export const MetricSegmenter = wordsOf(SEGMENTER_NAMES);
+export type MetricSegmenter = SegmenterName;
 
 export enum MetricStopwords {
   DEFAULT = 'DEFAULT',

@@ -5,7 +5,7 @@
  * into the job's own table.
  */
 import { Column, UpdateDateColumn } from 'typeorm';
-import { EVALUATED_MODEL_KINDS, wordsOf } from '../../vocabulary';
+import { EVALUATED_MODEL_KINDS, type ProviderName, wordsOf } from '../../vocabulary';
 import { JobStatus } from './enums';
 import { ProjectOwnedEntity } from './project-owned';
 
@@ -80,5 +80,5 @@ export abstract class GeneratingJobEntity extends WorkerJobEntity {
   seed: number;
 
   @Column({ name: 'execution_provider', type: 'text' })
-  executionProvider: string;
+  executionProvider: ProviderName;
 }

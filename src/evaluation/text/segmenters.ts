@@ -3,9 +3,11 @@
  */
 import { Jieba } from '@node-rs/jieba';
 import { dict } from '@node-rs/jieba/dict';
+import { type EngineName, SEGMENTER_NAMES, type SegmenterName, engineName } from '../../vocabulary';
 
-export const SEGMENTERS = ['jieba', 'whitespace', 'char'] as const;
-export type Segmenter = (typeof SEGMENTERS)[number];
+/** The vocabulary's segmenters as configs and the CLI spell them ('jieba'). */
+export type Segmenter = EngineName<SegmenterName>;
+export const SEGMENTERS: readonly Segmenter[] = SEGMENTER_NAMES.map(engineName);
 
 export function isSegmenter(name: string): name is Segmenter {
   return (SEGMENTERS as readonly string[]).includes(name);

@@ -20,6 +20,7 @@ import {
   mergeAdapter,
   resolveAdapter,
 } from '../../models/model';
+import { PEFT_TYPES } from '../../models/types';
 import { SafetensorsReader } from '../../models/safetensors';
 import { writeAdapterFolder } from '../artifacts';
 import { LoraAdapter, loraConfigFor } from './lora';
@@ -61,9 +62,9 @@ function readJson(file: string): Record<string, unknown> {
 export function readRewardAdapter(dir: string, m: LoadedModel): { adapter: LoraAdapter; head: WeightTensor } {
   const file = path.join(dir, ADAPTER_CONFIG);
   const cfg = readJson(file);
-  if (cfg.peft_type !== 'LORA' || cfg.task_type !== 'SEQ_CLS') {
+  if (cfg.peft_type !== PEFT_TYPES.lora || cfg.task_type !== 'SEQ_CLS') {
     throw new UserInputError(
-      `${file}: a LoRA reward model has peft_type LORA and task_type SEQ_CLS, got ${cfg.peft_type}/${cfg.task_type}`,
+      `${file}: a LoRA reward model has peft_type ${PEFT_TYPES.lora} and task_type SEQ_CLS, got ${cfg.peft_type}/${cfg.task_type}`,
       [file, 'task_type'],
       'BAD_ADAPTER',
     );

@@ -4,10 +4,10 @@
  * the means of every score with SUCCEEDED. A run taken over or requeued after a shutdown scores only the rest.
  */
 import path from 'node:path';
-import type { DataSource, EntityManager } from 'typeorm';
-import { queryRows } from '../../db/query';
-import { FLAT_SCORE_NAMES as COLUMNS, flattenScores } from '../../evaluation/metrics';
-import type { EvaluationRunSpec, ScoredSample } from '../../evaluation/run-evaluation';
+import type { DataSource } from 'typeorm';
+import { storeSamples } from '../../db/store/evaluation-samples';
+import { startEvaluationRun, storeEvaluationAggregates } from '../../db/store/jobs';
+import type { EvaluationRunSpec } from '../../evaluation/run-evaluation';
 import { evaluationStatusEvent } from '../../queue/evaluation-events';
 import type { EventPublisher } from '../../queue/publisher';
 import type { JobDefinition } from '../job-runner';
@@ -41,12 +41,7 @@ export function evaluationJobs(
       return {
         handle: async (message) => {
           if (message.type === 'started') {
-            const [row] = await queryRows<{ samples_done: number; samples_total: number }>(
-              db,
-              `UPDATE evaluation_jobs SET samples_total = samples_done + $2, skipped_rows = $3, updated_at = now()
-                WHERE id = $1 RETURNING samples_done, samples_total`,
-              [job.id, message.total, message.skipped],
-            );
+            const row = await startEvaluationRun(db, job.id, message.total, message.skipped);
             await progress(row.samples_done, row.samples_total);
           } else {
             const row = await storeSamples(db, job.id, message.samples);
@@ -57,55 +52,7 @@ export function evaluationJobs(
         },
       };
     },
-    succeeded: { also: storeAggregates },
+    succeeded: { also: storeEvaluationAggregates },
     announce: (t) => publisher.publishEvaluation(evaluationStatusEvent(t)),
   };
-}
-
-/** Stores a batch of samples (a repeated batch after a takeover changes nothing) and counts them on the job. */
-async function storeSamples(
-  db: DataSource,
-  jobId: string,
-  samples: readonly ScoredSample[],
-): Promise<{ samples_done: number; samples_total: number | null; cancel_requested_at: Date | null }> {
-  const scores = samples.map((s) => flattenScores(s.scores));
-  return db.transaction(async (m) => {
-    const inserted = await queryRows<{ index: number }>(
-      m,
-      `INSERT INTO evaluation_samples (evaluation_id, index, prompt, reference, prediction, ${COLUMNS.join(', ')})
-       SELECT $1, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[],
-              ${COLUMNS.map((_, i) => `$${i + 6}::float8[]`).join(', ')})
-       ON CONFLICT (evaluation_id, index) DO NOTHING RETURNING index`,
-      [
-        jobId,
-        samples.map((s) => s.index),
-        samples.map((s) => s.prompt),
-        samples.map((s) => s.reference),
-        samples.map((s) => s.prediction),
-        ...COLUMNS.map((c) => scores.map((s) => s[c])),
-      ],
-    );
-    const [row] = await queryRows<{
-      samples_done: number;
-      samples_total: number | null;
-      cancel_requested_at: Date | null;
-    }>(
-      m,
-      `UPDATE evaluation_jobs SET samples_done = samples_done + $2, updated_at = now() WHERE id = $1
-       RETURNING samples_done, samples_total, cancel_requested_at`,
-      [jobId, inserted.length],
-    );
-    return row;
-  });
-}
-
-/** The means of every score over the stored samples, written to the job row (in the caller's transaction). */
-async function storeAggregates(m: EntityManager, jobId: string): Promise<void> {
-  await m.query(
-    `UPDATE evaluation_jobs e SET ${COLUMNS.map((c) => `${c} = a.${c}`).join(', ')}
-       FROM (SELECT ${COLUMNS.map((c) => `avg(${c}) AS ${c}`).join(', ')}
-               FROM evaluation_samples WHERE evaluation_id = $1) a
-      WHERE e.id = $1`,
-    [jobId],
-  );
 }

@@ -5,14 +5,14 @@
  */
 import type { EntityManager } from 'typeorm';
 import type { EvaluationJobEntity } from '../../db/entities';
-import { type ProviderName, engineName } from '../../vocabulary';
+import { engineName } from '../../vocabulary';
 import type { EvaluationRunSpec } from '../../evaluation/run-evaluation';
 import type { TokenizeOptions } from '../../evaluation/text';
 
 /** The scoring options of a job row. */
 export function scoringOf(job: EvaluationJobEntity): TokenizeOptions {
   return {
-    segmenter: job.segmenter.toLowerCase() as TokenizeOptions['segmenter'],
+    segmenter: engineName(job.segmenter),
     stopwords:
       job.stopwords === 'CUSTOM'
         ? (job.customStopwords ?? [])
@@ -46,6 +46,6 @@ export async function planEvaluation(
       batchSize: job.batchSize,
     },
     scoring: scoringOf(job),
-    executionProvider: engineName(job.executionProvider as ProviderName),
+    executionProvider: engineName(job.executionProvider),
   };
 }

@@ -9,13 +9,13 @@
 import path from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { GenerationEntity } from '../../db/entities';
-import { queryRows } from '../../db/query';
-import type { ExecutionProvider } from '../../engine/session';
+import { appendGeneratedIds, setPromptTokens, storeGenerationResult } from '../../db/store/jobs';
 import { generationStatusEvent } from '../../queue/generation-events';
 import type { EventPublisher } from '../../queue/publisher';
 import type { JobDefinition } from '../job-runner';
 import type { GenerationSpec } from './generate';
 import type { GenerationProgress } from './messages';
+import { engineName } from '../../vocabulary';
 
 export interface GenerationJobsDeps {
   db: DataSource;
@@ -32,7 +32,7 @@ function specOf(g: GenerationEntity): GenerationSpec {
     temperature: g.temperature,
     topP: g.topP,
     seed: g.seed,
-    executionProvider: g.executionProvider.toLowerCase() as ExecutionProvider,
+    executionProvider: engineName(g.executionProvider),
     kept: g.generatedIds,
   };
 }
@@ -50,17 +50,9 @@ export function generationJobs(
       return {
         handle: async (message) => {
           if (message.type === 'started') {
-            await db.query(`UPDATE generations SET prompt_tokens = $2 WHERE id = $1`, [
-              g.id,
-              message.promptTokens,
-            ]);
+            await setPromptTokens(db, g.id, message.promptTokens);
           } else if (message.type === 'text') {
-            const [row] = await queryRows<{ cancel_requested_at: Date | null }>(
-              db,
-              `UPDATE generations SET generated_ids = generated_ids || $2::int[], updated_at = now() WHERE id = $1
-               RETURNING cancel_requested_at`,
-              [g.id, message.ids],
-            );
+            const row = await appendGeneratedIds(db, g.id, message.ids);
             // The database is the cancellation's record; a missed Redis message still stops the run here.
             if (row.cancel_requested_at) run.stop('cancel');
             await publisher.publishGenerationDelta({
@@ -71,14 +63,8 @@ export function generationJobs(
               generatedTokens: message.generatedTokens,
             });
           } else {
-            // The text of a run cut short by a shutdown is not the end: the next run continues it. A
-            // cancellation's record is cancel_requested_at, set before the worker was asked to stop.
-            const r = message.result;
-            await db.query(
-              `UPDATE generations SET text = $2, generated_tokens = $3, finish_reason = $4, updated_at = now()
-                WHERE id = $1 AND ($4 <> 'CANCELLED' OR cancel_requested_at IS NOT NULL)`,
-              [g.id, r.text, r.generatedTokens, r.finishReason],
-            );
+            // The text of a run cut short by a shutdown is not the end: the next run continues it.
+            await storeGenerationResult(db, g.id, message.result);
           }
         },
       };

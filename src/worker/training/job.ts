@@ -5,13 +5,15 @@
  */
 import path from 'node:path';
 import type { DataSource } from 'typeorm';
+import { recordCheckpoint } from '../../db/store/checkpoints';
+import { forgetStepsAfter } from '../../db/store/step-metrics';
 import { describeGpus } from '../../engine/gpu-devices';
 import { statusEvent } from '../../queue/events';
 import type { EventPublisher } from '../../queue/publisher';
 import type { TrainingRunSpec } from '../../training/run-job';
 import type { JobDefinition } from '../job-runner';
 import { jobOutputDir, planRun } from './job-spec';
-import type { CheckpointEvent, TrainingProgress } from './messages';
+import type { TrainingProgress } from './messages';
 import { MetricsWriter } from './metrics-writer';
 
 export interface TrainingJobsDeps {
@@ -33,10 +35,7 @@ export function trainingJobs(
     plan: async (m, job) => {
       const plan = await planRun(m, job, job.outputDir as string);
       // Steps after the checkpoint this run starts from belong to a run that is gone; they are run again.
-      await m.query(`DELETE FROM training_step_metrics WHERE job_id = $1 AND step > $2`, [
-        job.id,
-        plan.startStep,
-      ]);
+      await forgetStepsAfter(m, job.id, plan.startStep);
       return plan.spec;
     },
     where: (spec) =>
@@ -72,21 +71,4 @@ export function trainingJobs(
     succeeded: { patch: { progress: 1 } },
     announce: (t) => deps.publisher.publishStatus(statusEvent(t)),
   };
-}
-
-/** Stores the checkpoint and makes it the one the next run continues from. */
-async function recordCheckpoint(db: DataSource, jobId: string, c: CheckpointEvent): Promise<void> {
-  await db.transaction(async (m) => {
-    const rows: { id: string }[] = await m.query(
-      `INSERT INTO checkpoints (job_id, step, path, metrics) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (job_id, step) DO UPDATE SET path = EXCLUDED.path, metrics = EXCLUDED.metrics,
-              created_at = now()
-       RETURNING id`,
-      [jobId, c.step, c.path, JSON.stringify(c.metrics)],
-    );
-    await m.query(`UPDATE training_jobs SET resume_checkpoint_id = $2, updated_at = now() WHERE id = $1`, [
-      jobId,
-      rows[0].id,
-    ]);
-  });
 }

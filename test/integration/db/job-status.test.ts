@@ -1,7 +1,8 @@
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../../../src/db/data-source';
 import { JobStatus as S } from '../../../src/db/entities';
-import { canTransition, transitionJob } from '../../../src/db/job-status';
+import { canTransition } from '../../../src/db/job-status';
+import { transitionJob } from '../../../src/db/store/jobs';
 import { createTestEnv, TestEnv } from '../support/env';
 import { insertJob } from '../support/rows';
 

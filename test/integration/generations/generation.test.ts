@@ -11,7 +11,7 @@ import Redis from 'ioredis';
 import { decodeText, Generator } from '../../../src/models/generate';
 import { loadModel } from '../../../src/models/model';
 import { EventPublisher } from '../../../src/queue/publisher';
-import type { GenerationQueuePayload } from '../../../src/queue/queues';
+import type { JobQueuePayload } from '../../../src/queue/queues';
 import { generationJobs } from '../../../src/worker/generation/job';
 import { JobRunner, PreemptedError, RetryError } from '../../../src/worker/job-runner';
 import { BOOTSTRAP_KEY, demoModelDir, REGISTER_MODEL, startTestApi, TestApi } from '../support/api';
@@ -92,7 +92,7 @@ describe('generations (real engine, demo model)', () => {
     return r.data?.createGeneration as { id: string; status: string };
   };
   const handle = (jobId: string) =>
-    handler.handle({ data: { jobId, projectId } } as Bull.Job<GenerationQueuePayload>);
+    handler.handle({ data: { jobId, projectId } } as Bull.Job<JobQueuePayload>);
   const subscribe = (id: string, key = BOOTSTRAP_KEY) => {
     const client = wsClient(api.app.httpServer, `Bearer ${key}`);
     clients.push(client);

@@ -15,7 +15,7 @@ import { rewardParameterization } from '../../../../src/training/alignment/rewar
 import { withScoreHead } from '../../../../src/training/alignment/score-head';
 import { DatasetRow } from '../../../../src/data';
 import { parseHyperparameters } from '../../../../src/training/hyperparameters';
-import { ParameterScale } from '../../../../src/training/config-file';
+import type { EngineScale as ParameterScale } from '../../../../src/vocabulary';
 import { StepEvent } from '../../../../src/training/progress';
 import { Rng } from '../../../../src/util/rng';
 import type { RunResult, TrainingRequest } from '../../../../src/training/run';
