@@ -59,7 +59,7 @@ export function buildFamily(g: Graph, m: LoadedModel, opts: CausalLMOptions): Ca
       ? (targets: Tensor) => {
           const [batch, t, c] = hidden.shape;
           const flat = op.reshape(hidden, [batch * t, c]);
-          const w = b.lmHeadWeight(family.embeddingName(m));
+          const w = () => b.lmHeadWeight(family.embeddingName(m));
           const losses = nn.linearCrossEntropy(flat, w, op.reshape(targets, [batch * t]), chunk);
           return op.reshape(losses, [batch, t]);
         }
