@@ -10,7 +10,13 @@ const config: CodegenConfig = {
       config: {
         enumsAsTypes: true,
         avoidOptionals: { field: true },
-        scalars: { DateTimeISO: 'string', JSONObject: 'Record<string, unknown>', JSON: 'unknown' },
+        scalars: {
+          DateTimeISO: 'string',
+          JSONObject: 'Record<string, unknown>',
+          JSON: 'unknown',
+          IntList: 'number[]',
+          FloatList: '(number | null)[]',
+        },
       },
     },
   },

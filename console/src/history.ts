@@ -35,7 +35,9 @@ export class StepHistory {
   }
 
   /** Starts from the stored history, as `metricSeries` answers it (columns; extra: name -> values aligned with steps). */
-  load(series: { steps: number[]; extra: Record<string, unknown> } & Record<Column, number[]>): void {
+  load(
+    series: { steps: number[]; extra: Record<string, unknown> } & Record<Column, (number | null)[]>,
+  ): void {
     this.step = series.steps;
     for (const c of SERIES) this.columns[c] = series[c];
     for (const [name, values] of Object.entries(series.extra)) {

@@ -1,8 +1,10 @@
+import type { GraphQLResolveInfo } from 'graphql';
 import {
   Arg,
   Ctx,
   FieldResolver,
   ID,
+  Info,
   Int,
   Mutation,
   Query,
@@ -12,6 +14,7 @@ import {
 } from 'type-graphql';
 import { ParameterScale, TrainingMethod } from '../../db/entities';
 import { ATTEMPT_HISTORY, JobAttempt } from '../common/job-attempts';
+import { selectedFields } from '../common/selection';
 import { FIRST } from '../common/paging';
 import type { RequestContext, SubscribeData } from '../context';
 import { Dataset } from '../datasets/types';
@@ -132,7 +135,7 @@ export class TrainingJobResolver {
 
   @FieldResolver(() => StepSeries, {
     description:
-      'The steps `metrics` selects, as one list per metric: the compact form for charts (100,000 steps in one response).',
+      'The steps `metrics` selects, as one list per metric (see StepSeries): the compact form for charts (100,000 steps in one response, continued from fromStep like `metrics`).',
   })
   metricSeries(
     @Root() job: TrainingJob,
@@ -140,8 +143,9 @@ export class TrainingJobResolver {
     @Arg('fromStep', () => Int, FROM_STEP) fromStep: number | null,
     @Arg('toStep', () => Int, TO_STEP) toStep: number | null,
     @Ctx() { services }: RequestContext,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<StepSeries> {
-    return services.jobs.metricSeries(job.id, { maxPoints, fromStep, toStep });
+    return services.jobs.metricSeries(job.id, { maxPoints, fromStep, toStep }, selectedFields(info));
   }
 
   @FieldResolver(() => [Checkpoint], { description: 'Saved checkpoints, by step.' })

@@ -36,9 +36,11 @@ import { HyperparameterSpecification, hyperparameterSpecification } from './hype
 import type { ApiHyperparameters } from './hyperparameters';
 import {
   MAX_SERIES_STEPS,
-  SERIES_COLUMNS,
+  SERIES_SOURCE_COLUMNS,
+  type SeriesRow,
   type StepRange,
   type StepSeries,
+  seriesAggregates,
   toStepSeries,
 } from './step-series';
 
@@ -271,25 +273,19 @@ export class TrainingJobService {
   }
 
   /**
-   * The same steps as `metrics`, as one list per metric: one scan in step order, aggregated once into one JSON
-   * row (no entity per step, no sort per list, and JSON.parse rather than PostgreSQL's array text on the way in).
+   * The same steps as `metrics`, as one list per metric: one scan in step order, aggregated once into one row
+   * (no entity per step, no sort per list; only the selected `fields`; see `seriesAggregates` for the binary lists).
    */
-  async metricSeries(jobId: string, range: StepRange): Promise<StepSeries> {
-    const columns = { steps: 'step', ...SERIES_COLUMNS, extra: 'extra' };
-    const [first, ...rest] = Object.values(columns);
+  async metricSeries(jobId: string, range: StepRange, fields: ReadonlySet<string>): Promise<StepSeries> {
+    const [first, ...rest] = SERIES_SOURCE_COLUMNS;
     const ordered = this.steps(jobId, range).select(`m.${first}`, first);
     for (const column of rest) ordered.addSelect(`m.${column}`, column);
     // The aggregates take the subquery's order: PostgreSQL never flattens a subquery that sorts.
-    const lists = Object.entries(columns).map(([field, column]) =>
-      column === 'extra' ? `'extra', jsonb_agg(s.extra)` : `'${field}', array_agg(s.${column})`,
-    );
-    const row = await this.db
-      .createQueryBuilder()
-      .select(`json_build_object(${lists.join(', ')})`, 'series')
-      .from(`(${ordered.getQuery()})`, 's')
-      .setParameters(ordered.getParameters())
-      .getRawOne<{ series: Parameters<typeof toStepSeries>[0] }>();
-    return toStepSeries(row!.series);
+    const aggregate = this.db.createQueryBuilder().from(`(${ordered.getQuery()})`, 's');
+    for (const [name, expression] of Object.entries(seriesAggregates(fields)))
+      aggregate.addSelect(expression, name);
+    const row = await aggregate.setParameters(ordered.getParameters()).getRawOne<SeriesRow>();
+    return toStepSeries(row!);
   }
 
   /** The steps of a range in step order, as `metrics` documents them. */

@@ -323,6 +323,79 @@ describe('training jobs through the API (no worker)', () => {
     expect(errorCode(await api.admin(q, { id, n: 0 }))).toBe('BAD_USER_INPUT');
   });
 
+  it('serves columns equal to the stored rows, within fromStep/toStep, as exact doubles', async () => {
+    const id = (await api.admin(CREATE_JOB, { input: job() })).data?.createTrainingJob.id;
+    // Steps 3, 6, ..., 3000 (gaps), random doubles, two extra metrics at different steps, a diverged step.
+    await api.app.db.query(
+      `INSERT INTO training_step_metrics
+       SELECT $1, 3 * s, 1 + s / 400, 1000, CASE WHEN s = 500 THEN 'NaN' ELSE random() * 5 END, random() * 1e-4,
+              CASE WHEN s = 501 THEN 'Infinity' ELSE random() END, 9000 + random(), s * 0.37, 0,
+              CASE WHEN s % 7 = 0 THEN jsonb_build_object('eval_loss', random())
+                   WHEN s % 11 = 0 THEN jsonb_build_object('reward', -random(), 'eval_loss', random()) END,
+              now()
+         FROM generate_series(1, 1000) s`,
+      [id],
+    );
+    const q = `query($id: ID!, $from: Int, $to: Int, $n: Int) { trainingJob(id: $id) {
+      metricSeries(fromStep: $from, toStep: $to, maxPoints: $n) {
+        steps epochs loss learningRate gradNorm tokensPerSecond elapsedSeconds extra }
+      metrics(fromStep: $from, toStep: $to, maxPoints: $n) { step } } }`;
+    const stored = async (from: number, to: number) => {
+      const rows: Record<string, number | string | null>[] = await api.app.db.query(
+        `SELECT step, epoch, loss, learning_rate, grad_norm, tokens_per_second, elapsed_seconds,
+                extra->'eval_loss' AS eval_loss, extra->'reward' AS reward
+           FROM training_step_metrics WHERE job_id = $1 AND step BETWEEN $2 AND $3 ORDER BY step`,
+        [id, from, to],
+      );
+      const column = (c: string) => rows.map((r) => (Number.isFinite(r[c]) ? r[c] : null));
+      return {
+        steps: column('step'),
+        epochs: column('epoch'),
+        loss: column('loss'),
+        learningRate: column('learning_rate'),
+        gradNorm: column('grad_norm'),
+        tokensPerSecond: column('tokens_per_second'),
+        elapsedSeconds: column('elapsed_seconds'),
+        extra: { eval_loss: column('eval_loss'), reward: column('reward') },
+      };
+    };
+    const series = async (vars: Record<string, number>) => {
+      const res = await api.admin(q, { id, ...vars });
+      expect(res.errors).toBeUndefined();
+      return res.data?.trainingJob;
+    };
+    // fromStep and toStep on stored steps are included; between steps they round inwards.
+    const window = await series({ from: 1500, to: 2400 });
+    expect(window.metricSeries).toEqual(await stored(1500, 2400));
+    expect(window.metricSeries.steps.slice(0, 2)).toEqual([1500, 1503]);
+    expect(window.metricSeries.steps.at(-1)).toBe(2400);
+    expect((await series({ from: 1501, to: 2399 })).metricSeries.steps).toEqual(
+      window.metricSeries.steps.slice(1, -1),
+    );
+    // The diverged step's NaN loss and infinite norm are null; every other value is the stored double.
+    const all = (await series({})).metricSeries;
+    expect(all).toEqual(await stored(0, 3000));
+    expect(all.loss[499]).toBeNull();
+    expect(all.gradNorm[500]).toBeNull();
+    expect(all.steps).toHaveLength(1000);
+    // Only the selected lists are read, through fragments too; extra alone stays aligned with the steps.
+    const some = await api.admin(
+      `query($id: ID!) { trainingJob(id: $id) { metricSeries { extra ...L } } }
+       fragment L on StepSeries { ... on StepSeries { loss } }`,
+      { id },
+    );
+    expect(some.data?.trainingJob.metricSeries).toEqual({ loss: all.loss, extra: all.extra });
+    // Downsampled, the same steps as the objects; outside the stored steps, empty lists.
+    const ten = await series({ n: 10, from: 31 });
+    expect(ten.metricSeries.steps).toEqual(ten.metrics.map((m: { step: number }) => m.step));
+    expect(ten.metricSeries.steps).toHaveLength(10);
+    expect(ten.metricSeries.steps.at(-1)).toBe(3000);
+    expect((await series({ from: 3001 })).metricSeries).toEqual({
+      ...(await stored(1, 0)),
+      extra: {},
+    });
+  });
+
   it("keeps projects apart: another project's jobs, models and datasets are NOT_FOUND or invisible", async () => {
     const id = (await api.admin(CREATE_JOB, { input: job() })).data?.createTrainingJob.id;
     const get = await teamB(`query($id: ID!) { trainingJob(id: $id) { id } }`, { id });
