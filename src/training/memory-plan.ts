@@ -90,11 +90,11 @@ export const CALIBRATION = {
  * Calibration of a generation (models/generate.ts: a prefill session and a decode session with a static KV cache,
  * CPU), against per-process peaks (VmHWM, the checkpoint's pages that both sessions map counted once:
  * test/unit/training/generation-memory.test.ts) of random LLaMA-style models on a 2-core machine, measured /
- * estimated: 37M parameters, 1 x (16 + 16) tokens, float32 277 / 356 MiB, bfloat16 427 / 504; 8 layers of 8 kv
- * heads of 64 (KV cache sets of 32 to 128 MiB), batch 16 x (16 + 16) 404 / 495, 4 x (24 + 232) 465 / 490,
- * 8 x (24 + 232) 633 / 839, 8 x (24 + 488) 964 / 1176, 8 x (200 + 56) 701 / 930; prefill scores (hidden 64,
- * 2 and 8 layers), 8 x (256 + 16) 180 / 261, 8 x (512 + 16) 268 / 379 and 309 / 427 (8 layers); the floor
- * (1 x (16 + 16), 0.1M parameters) 120-160 / 206.
+ * estimated MiB: 37M parameters, 1 x (16 + 16) tokens, float32 271 / 356, bfloat16 433 / 504; 8 layers of 8 kv
+ * heads of 64 (KV cache sets of 32 to 144 MiB), batch x (prompt + new) 16 x (16 + 16) 404 / 463, 4 x (24 + 232)
+ * 445 / 511, 8 x (24 + 232) 629 / 759, 8 x (24 + 488) 969 / 1151, 8 x (200 + 56) 685 / 850; prefill scores
+ * (hidden 64), 8 x (256 + 16) 182 / 260, 8 x (512 + 16) 272 / 377 (2 layers) and 328 / 418 (8 layers); the
+ * floor, 1 x (16 + 16) on 0.1M parameters, 120-160 / 206.
  */
 export const GENERATION_CALIBRATION = {
   /** The process with onnxruntime loaded and a small model generating (measured 120-160 MiB). */
@@ -106,10 +106,10 @@ export const GENERATION_CALIBRATION = {
   halfWeightSessions: 2,
   /**
    * KV caches (every layer's keys and values) resident: each decode step feeds one set and gets a new one back
-   * as host tensors, and the old sets wait for V8's garbage collector (measured 4 to 6.3 sets above the floor,
-   * fewer the larger the set).
+   * as host tensors, and the old sets wait for V8's garbage collector (measured: 4.1 to 5 sets above the other
+   * parts).
    */
-  cacheCopies: 7,
+  cacheCopies: 6,
   /** Score-sized tensors of one layer's attention in the prefill (scores, masked scores, probabilities, mask). */
   scoreCopies: 4,
   /** Activations per prompt token of the one layer the prefill runs at a time, as in `CALIBRATION.layerFloats`. */
