@@ -14,6 +14,7 @@ import { UserInputError } from '../errors';
 import { Generator, decodeText } from '../models/generate';
 import { LoadedModel, ResolvedAdapter, loadAdapter, loadModel } from '../models/model';
 import { PromptOnlyRow, SftRow, parseDatasetJsonl, promptRoom, tokenizePromptRows } from '../data';
+import { checkModelGeneration } from '../training/memory-plan';
 import { SampleScores, TokenizeOptions, scoreSample } from './metrics';
 
 /** One prompt to answer and the reference the answer is scored against. */
@@ -98,6 +99,16 @@ export function bucketWidth(n: number, max: number): number {
   return Math.max(n, Math.min(w, max));
 }
 
+/** The padded prompt width of a batch whose longest prompt has `longest` tokens (within what the run leaves). */
+export function batchWidth(
+  longest: number,
+  maxPositions: number,
+  virtualTokens: number,
+  maxNewTokens: number,
+): number {
+  return bucketWidth(longest, promptRoom(maxPositions, virtualTokens, maxNewTokens));
+}
+
 export interface GenerateAndScoreOptions {
   generation: GenerationSettings;
   scoring: TokenizeOptions;
@@ -117,7 +128,6 @@ export async function generateAndScore(
   const g = o.generation;
   const pad = model.tokenizer.padTokenId ?? 0;
   const virtual = generator.opts.adapter?.kind === 'prompt' ? generator.opts.adapter.numVirtualTokens : 0;
-  const maxWidth = promptRoom(model.config.maxPositionEmbeddings, virtual, g.maxNewTokens);
   const order = [...items].sort((a, b) => a.promptIds.length - b.promptIds.length || a.index - b.index);
   const rows = Math.min(g.batchSize, order.length);
   const samples: ScoredSample[] = [];
@@ -126,7 +136,7 @@ export async function generateAndScore(
     if (o.shouldStop?.()) return { samples, stopped: true };
     const batch = order.slice(start, start + rows);
     const longest = batch[batch.length - 1].promptIds.length;
-    const w = bucketWidth(longest, maxWidth);
+    const w = batchWidth(longest, model.config.maxPositionEmbeddings, virtual, g.maxNewTokens);
     // Sorted by length, a run never needs a narrower width again: free the sessions (and weights) of the last one.
     if (w !== width && width !== 0) await generator.release();
     width = w;
@@ -215,6 +225,20 @@ export async function runEvaluation(
       'maxNewTokens',
     ]);
   }
+  // The widest batch (items go by prompt length) must fit the memory budget, or the job fails before any work.
+  const virtual = em.adapter?.kind === 'prompt' ? em.adapter.numVirtualTokens : 0;
+  const { maxNewTokens, batchSize } = spec.generation;
+  const longest = Math.max(0, ...items.map((it) => it.promptIds.length));
+  checkModelGeneration(
+    em.model,
+    {
+      batchSize: Math.min(batchSize, items.length),
+      promptWidth: batchWidth(longest, em.model.config.maxPositionEmbeddings, virtual, maxNewTokens),
+      maxNewTokens,
+      virtualTokens: virtual,
+    },
+    'evaluation',
+  );
   await hooks.onStart?.({ total: items.length, skipped });
   const generator = new Generator(em.model, {
     adapter: em.adapter,

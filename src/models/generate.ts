@@ -14,6 +14,7 @@ import { ExecutionProvider, Feed, Session, createSession } from '../engine/sessi
 import { UserInputError } from '../errors';
 import { Rng } from '../util/rng';
 import { checkSequenceLength } from './config';
+import { generationShape, type GenerationBuckets } from './generation-shape';
 import { buildCausalLM, LayerCache, LoadedModel, ResolvedAdapter } from './model';
 import { argmax, sampleToken, SamplingOptions } from './sampling';
 
@@ -27,10 +28,8 @@ export interface GeneratorOptions {
    * `prompt` (extra left padding) and the cache slots to a multiple of `slots` (extra masked slots). Padding never
    * changes results. Default { prompt: 16, slots: 64 }; 1 and 1 give exact shapes.
    */
-  buckets?: { prompt: number; slots: number };
+  buckets?: GenerationBuckets;
 }
-
-const roundUp = (n: number, multiple: number) => Math.ceil(n / multiple) * multiple;
 
 export interface GenerateRequest {
   /** Prompt ids per row: unpadded lists of any lengths, or rows of one length padded on either side (with `attentionMask`). */
@@ -221,11 +220,12 @@ export class Generator {
     const given = promptBatch(req);
     const longest = Math.max(...given.mask.map((r) => r.reduce((s, v) => s + v, 0)));
     checkSequenceLength(c, this.virtual + longest + req.maxNewTokens, 'prompt length + maxNewTokens');
-    const buckets = this.opts.buckets ?? { prompt: 16, slots: 64 };
-    const width = roundUp(given.ids[0].length, buckets.prompt);
+    const { width, slots: total } = generationShape(
+      { promptWidth: given.ids[0].length, virtualTokens: this.virtual, maxNewTokens: req.maxNewTokens },
+      this.opts.buckets,
+    );
     const extra = (row: number[]) => [...Array<number>(width - row.length).fill(0), ...row];
     const prompt = { ids: given.ids.map(extra), mask: given.mask.map(extra) };
-    const total = roundUp(this.virtual + width + req.maxNewTokens, buckets.slots);
     const slots = new Slots(this.virtual, width, total, prompt);
     const eos = new Set(req.eosTokenIds ?? c.eosTokenIds);
     const rng = req.sampling ? Rng.fromSeed(req.sampling.seed) : null;

@@ -9,8 +9,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { parseMemoryBudget } from '../config';
+import { sizeOf } from '../engine/graph';
 import { UserInputError } from '../errors';
+import { generationShape } from '../models/generation-shape';
 import { MemoryLayout } from '../models/memory-layout';
+import type { LoadedModel } from '../models/model';
 import type { EngineScale } from '../vocabulary';
 import { Hyperparameters, defaultSequenceLength } from './hyperparameters';
 import type { MethodName } from './methods';
@@ -82,6 +85,107 @@ export const CALIBRATION = {
   /** Trainable float32 tensors per parameter: value, gradient, two moments, and the step's new three. */
   stateCopies: 7,
 };
+
+/**
+ * Calibration of a generation (models/generate.ts: a prefill session and a decode session with a static KV cache,
+ * CPU), against per-process peaks (VmHWM, the checkpoint's pages that both sessions map counted once:
+ * test/unit/training/generation-memory.test.ts) of random LLaMA-style models on a 2-core machine, measured /
+ * estimated MiB: 37M parameters, 1 x (16 + 16) tokens, float32 271 / 356, bfloat16 433 / 504; 8 layers of 8 kv
+ * heads of 64 (KV cache sets of 32 to 144 MiB), batch x (prompt + new) 16 x (16 + 16) 404 / 463, 4 x (24 + 232)
+ * 445 / 511, 8 x (24 + 232) 629 / 759, 8 x (24 + 488) 969 / 1151, 8 x (200 + 56) 685 / 850; prefill scores
+ * (hidden 64), 8 x (256 + 16) 182 / 260, 8 x (512 + 16) 272 / 377 (2 layers) and 328 / 418 (8 layers); the
+ * floor, 1 x (16 + 16) on 0.1M parameters, 120-160 / 206.
+ */
+export const GENERATION_CALIBRATION = {
+  /** The process with onnxruntime loaded and a small model generating (measured 120-160 MiB). */
+  runtimeBytes: 0.2 * GIB,
+  /**
+   * Sessions holding float32 copies of a 16-bit checkpoint's weights: prefill and decode each fold the casts
+   * into float32 initializers. A float32 checkpoint's mapped pages are one copy both sessions share.
+   */
+  halfWeightSessions: 2,
+  /**
+   * KV caches (every layer's keys and values) resident: each decode step feeds one set and gets a new one back
+   * as host tensors, and the old sets wait for V8's garbage collector (measured: 4.1 to 5 sets above the other
+   * parts).
+   */
+  cacheCopies: 6,
+  /** Score-sized tensors of one layer's attention in the prefill (scores, masked scores, probabilities, mask). */
+  scoreCopies: 4,
+  /** Activations per prompt token of the one layer the prefill runs at a time, as in `CALIBRATION.layerFloats`. */
+  layerFloats: { hidden: 4, intermediate: 3, projections: 2 },
+};
+
+/** One generate call as the estimate sees it: an evaluation's widest batch, or a playground prompt. */
+export interface GenerationMemoryJob {
+  shape: ModelShape;
+  parameters: number;
+  batchSize: number;
+  /** The batch's prompt width before the Generator's rounding (an evaluation's bucketed width). */
+  promptWidth: number;
+  maxNewTokens: number;
+  /** A prompt-tuning adapter's virtual tokens (they precede the prompt in every slot layout). */
+  virtualTokens: number;
+}
+
+export interface GenerationEstimate {
+  totalBytes: number;
+  parts: { runtime: number; weights: number; kvCache: number; prefill: number };
+}
+
+/** The peak resident memory of one generate call of `job` (CPU; see GENERATION_CALIBRATION). */
+export function estimateGeneration(job: GenerationMemoryJob): GenerationEstimate {
+  const { hiddenSize: c, numLayers: l, numHeads: h, numKvHeads: kv, headDim: d } = job.shape;
+  const { intermediateSize: inter, vocabSize: v } = job.shape;
+  const k = GENERATION_CALIBRATION;
+  const b = job.batchSize;
+  const { width, slots } = generationShape(job);
+  const t = job.virtualTokens + width;
+  const stored = job.shape.weightBytes ?? F32;
+  const perToken =
+    k.layerFloats.hidden * c +
+    k.layerFloats.intermediate * inter +
+    k.layerFloats.projections * (h + 2 * kv) * d;
+  // The prefill's queries read every slot; its logits are taken at each row's last token only (logitsAt).
+  const prefill = (b * t * perToken + k.scoreCopies * b * h * t * slots + 2 * b * v) * F32;
+  const parts = {
+    runtime: k.runtimeBytes,
+    weights: job.parameters * F32 * (stored < F32 ? k.halfWeightSessions : 1),
+    kvCache: k.cacheCopies * 2 * l * b * kv * slots * d * F32,
+    prefill,
+  };
+  return { totalBytes: Object.values(parts).reduce((a, x) => a + x, 0), parts };
+}
+
+/**
+ * Refuses (UserInputError, code MEMORY_BUDGET_EXCEEDED, as `planMemory`) a generation whose estimate exceeds
+ * `budgetBytes`: the message states the estimate, the budget, and the batchSize (for an evaluation) or
+ * maxNewTokens that would fit.
+ */
+export function checkGenerationMemory(
+  job: GenerationMemoryJob,
+  budgetBytes: number,
+  what: 'evaluation' | 'generation',
+): GenerationEstimate {
+  const estimate = estimateGeneration(job);
+  if (estimate.totalBytes <= budgetBytes) return estimate;
+  const fits = (j: GenerationMemoryJob) => estimateGeneration(j).totalBytes <= budgetBytes;
+  const batch = what === 'evaluation' ? largest(job.batchSize - 1, (n) => fits({ ...job, batchSize: n })) : 0;
+  const tokens = largest(job.maxNewTokens - 1, (n) => fits({ ...job, maxNewTokens: n }));
+  const changes = [batch ? `batchSize ${batch}` : '', tokens ? `maxNewTokens ${tokens}` : ''].filter(Boolean);
+  const p = estimate.parts;
+  throw new UserInputError(
+    `this ${what} needs an estimated ${gib(estimate.totalBytes)} of memory (batch ${job.batchSize} x ` +
+      `${job.promptWidth} prompt + ${job.maxNewTokens} new tokens: weights ${gib(p.weights)}, KV cache ` +
+      `${gib(p.kvCache)}, prefill ${gib(p.prefill)}), more than the worker's budget of ${gib(budgetBytes)}; ` +
+      (changes.length
+        ? `lower it: ${changes.join(', or ')}`
+        : `no ${what === 'evaluation' ? 'batch size or ' : ''}maxNewTokens fits: use a smaller model or a ` +
+          'worker with more memory'),
+    [batch ? 'batchSize' : tokens ? 'maxNewTokens' : 'baseModelId'],
+    'MEMORY_BUDGET_EXCEEDED',
+  );
+}
 
 /** Rows in one forward/backward pass: preference pairs are stacked, RL updates every completion. */
 function rows(job: MemoryJob): number {
@@ -210,6 +314,21 @@ function availableBytes(): number {
 /** The training memory budget in bytes: WHETSTONE_MEMORY_BUDGET (see config.ts), else 90% of what is available now. */
 export function memoryBudget(env: Record<string, string | undefined> = process.env): number {
   return parseMemoryBudget(env.WHETSTONE_MEMORY_BUDGET) ?? Math.floor(0.9 * availableBytes());
+}
+
+/** Every weight of a loaded checkpoint. */
+export function parameterCount(model: LoadedModel): number {
+  return model.weights.names().reduce((s, n) => s + sizeOf(model.weights.shape(n)), 0);
+}
+
+/** The worker's check before it generates: `checkGenerationMemory` on the loaded model, against this process's budget. */
+export function checkModelGeneration(
+  model: LoadedModel,
+  run: Omit<GenerationMemoryJob, 'shape' | 'parameters'>,
+  what: 'evaluation' | 'generation',
+): void {
+  const job = { ...run, shape: shapeOf(model.config), parameters: parameterCount(model) };
+  checkGenerationMemory(job, memoryBudget(), what);
 }
 
 const HALF_DTYPES = new Set(['float16', 'bfloat16']);

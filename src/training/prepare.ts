@@ -6,7 +6,6 @@
  */
 import { createHash } from 'node:crypto';
 import { UserInputError } from '../errors';
-import { sizeOf } from '../engine/graph';
 import { checkSequenceLength } from '../models/config';
 import { LoadedModel, loadModel } from '../models/model';
 import { DatasetRow } from '../data';
@@ -21,7 +20,7 @@ import {
   defaultValue,
 } from './hyperparameters';
 import { LoopPosition, START } from './loop';
-import { MemoryPlan, memoryBudget, memoryJob, planMemory } from './memory-plan';
+import { MemoryPlan, memoryBudget, memoryJob, parameterCount, planMemory } from './memory-plan';
 import { METHOD_NAMES, wordOf } from '../vocabulary';
 import { Objective } from './objective';
 import { Parameterization, ParameterizeOptions, parameterize } from './parameterization';
@@ -178,8 +177,7 @@ export function planJobMemory(
   model: LoadedModel,
   req: Pick<TrainingRequest, 'method' | 'parameterScale' | 'hyperparameters'>,
 ): MemoryPlan {
-  const parameters = model.weights.names().reduce((s, n) => s + sizeOf(model.weights.shape(n)), 0);
-  const job = memoryJob(model.config, parameters, {
+  const job = memoryJob(model.config, parameterCount(model), {
     method: methodName(req),
     scale: req.parameterScale,
     hp: req.hyperparameters,

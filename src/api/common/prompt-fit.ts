@@ -152,14 +152,17 @@ async function measure(
   }
 }
 
-/** Throws BAD_USER_INPUT unless every prompt leaves room for maxNewTokens within the model's positions. */
+/**
+ * Throws BAD_USER_INPUT unless every prompt leaves room for maxNewTokens within the model's positions; gives the
+ * longest prompt's tokens and the virtual tokens before it (for the memory estimate).
+ */
 export async function checkPromptsFit(
   db: DataSource,
   runs: GeneratingModel,
   maxPositions: number,
   maxNewTokens: number,
   prompts: Prompts,
-): Promise<void> {
+): Promise<{ longestTokens: number; virtualTokens: number }> {
   const virtual = await virtualTokens(db, runs);
   const withVirtual = virtual ? ` and the checkpoint's ${virtual} virtual tokens` : '';
   const room = promptRoom(maxPositions, virtual, maxNewTokens);
@@ -179,7 +182,7 @@ export async function checkPromptsFit(
       at('baseModelId'),
     );
   }
-  if (leavesRoom(longest.tokens, room)) return;
+  if (leavesRoom(longest.tokens, room)) return { longestTokens: longest.tokens, virtualTokens: virtual };
   // The most new tokens that still leave the longest prompt room (`leavesRoom` wants it shorter than the room).
   const most = maxNewTokens - (longest.tokens - room + 1);
   const others = longest.tooLong > 1 ? ` (${longest.tooLong - 1} more prompts are too long too)` : '';

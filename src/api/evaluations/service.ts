@@ -11,11 +11,13 @@ import {
   MetricStopwords,
 } from '../../db/entities';
 import { RESUME_PATCH, transitionJob, type Transition } from '../../db/store/jobs';
+import { batchWidth } from '../../evaluation/run-evaluation';
 import { evaluationStatusEvent } from '../../queue/evaluation-events';
 import type { EventPublisher } from '../../queue/publisher';
 import type { TypedQueue } from '../../queue/queues';
 import { cancelJob } from '../common/cancel';
 import { generatingModel } from '../common/generating-model';
+import { checkGenerationFits } from '../common/memory';
 import { checkPromptsFit, datasetPrompts } from '../common/prompt-fit';
 import { checkRange, checkSampling } from '../common/model-run-input';
 import { insertQueuedJob } from '../common/queued-job';
@@ -90,7 +92,15 @@ export class EvaluationService {
     const settings = checkSettings(input, model.maxSequenceLength);
     const runs = await generatingModel(this.db, principal, model, input);
     const prompts = datasetPrompts(this.db, dataset, split);
-    await checkPromptsFit(this.db, runs, model.maxSequenceLength, settings.maxNewTokens, prompts);
+    const fit = await checkPromptsFit(this.db, runs, model.maxSequenceLength, settings.maxNewTokens, prompts);
+    const { maxNewTokens } = settings;
+    const run = {
+      batchSize: Math.min(settings.batchSize, rowCount),
+      promptWidth: batchWidth(fit.longestTokens, model.maxSequenceLength, fit.virtualTokens, maxNewTokens),
+      maxNewTokens,
+      virtualTokens: fit.virtualTokens,
+    };
+    checkGenerationFits(model, run, 'evaluation');
     const job = await insertQueuedJob(
       this.db,
       'evaluation',

@@ -10,6 +10,7 @@ import type { EventPublisher } from '../../queue/publisher';
 import type { TypedQueue } from '../../queue/queues';
 import { cancelJob } from '../common/cancel';
 import { generatingModel } from '../common/generating-model';
+import { checkGenerationFits } from '../common/memory';
 import { checkPromptsFit, singlePrompt } from '../common/prompt-fit';
 import { findInProject } from '../common/ids';
 import { checkSampling } from '../common/model-run-input';
@@ -42,7 +43,14 @@ export class GenerationService {
     const sampling = checkSampling(input, model.maxSequenceLength);
     const runs = await generatingModel(this.db, principal, model, input);
     const prompts = singlePrompt(prompt, input.chatTemplate);
-    await checkPromptsFit(this.db, runs, model.maxSequenceLength, sampling.maxNewTokens, prompts);
+    const fit = await checkPromptsFit(this.db, runs, model.maxSequenceLength, sampling.maxNewTokens, prompts);
+    const run = {
+      batchSize: 1,
+      promptWidth: fit.longestTokens,
+      maxNewTokens: sampling.maxNewTokens,
+      virtualTokens: fit.virtualTokens,
+    };
+    checkGenerationFits(model, run, 'generation');
     return insertQueuedJob(
       this.db,
       'generation',

@@ -1,15 +1,12 @@
 /**
- * The memory check at job creation: the worker's memory plan (src/training/memory-plan.ts) run on the model's
- * stored shape and parameter count (no weights are read on the API's event loop), against the workers' budget
- * (WHETSTONE_MEMORY_BUDGET, which a deployment sets alike for its API and workers).
+ * The memory check at job creation: the worker's memory plan run on the model's stored shape (common/memory.ts).
  */
-import { GraphQLError } from 'graphql';
 import type { BaseModelEntity } from '../../db/entities';
-import { UserInputError } from '../../errors';
 import type { JobHyperparameters } from '../../training/hyperparameters';
 import { memoryBudget, memoryJob, planMemory } from '../../training/memory-plan';
 import type { MethodName } from '../../training/methods';
 import { type ScaleName, engineName } from '../../vocabulary';
+import { refuseOverBudget } from '../common/memory';
 
 /** Throws BAD_USER_INPUT (reason MEMORY_BUDGET_EXCEEDED, the estimate and budget in the message) when no layout fits. */
 export function checkJobMemory(
@@ -26,12 +23,5 @@ export function checkJobMemory(
     hp,
     maxPositions: model.maxSequenceLength,
   });
-  try {
-    planMemory(job, budgetBytes);
-  } catch (err) {
-    if (!(err instanceof UserInputError)) throw err;
-    throw new GraphQLError(err.message, {
-      extensions: { code: 'BAD_USER_INPUT', reason: err.code, path: ['input', 'hyperparameters'] },
-    });
-  }
+  refuseOverBudget(() => planMemory(job, budgetBytes));
 }

@@ -14,6 +14,7 @@ import { UserInputError } from '../../errors';
 import { loadEvaluatedModel } from '../../evaluation/run-evaluation';
 import { decodeText, Generator } from '../../models/generate';
 import { TextStream } from '../../models/text-stream';
+import { checkModelGeneration } from '../../training/memory-plan';
 import { promptRoom, tokenizePromptRows } from '../../data';
 
 /** What a worker's generation run is given (plain JSON, it crosses a process boundary). */
@@ -71,6 +72,13 @@ export async function runGeneration(spec: GenerationSpec, hooks: GenerationHooks
     );
   }
   const promptIds = tokenized.examples[0].promptIds;
+  const run = {
+    batchSize: 1,
+    promptWidth: promptIds.length,
+    maxNewTokens: spec.maxNewTokens,
+    virtualTokens: virtual,
+  };
+  checkModelGeneration(model, run, 'generation');
   await hooks.onStart({ promptTokens: promptIds.length });
   // A NUL cannot be stored as text (PostgreSQL); evaluation answers are stored the same way.
   const decode = (ids: readonly number[]) => decodeText(model, ids).replaceAll('\u0000', '\uFFFD');

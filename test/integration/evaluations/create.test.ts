@@ -190,6 +190,34 @@ describe('evaluation jobs through the API (no worker)', () => {
     expect(await rows()).toBe(before);
   });
 
+  it("refuses an evaluation whose memory estimate exceeds the workers' budget, stating both and what fits", async () => {
+    const before = await rows();
+    process.env.WHETSTONE_MEMORY_BUDGET = '250MiB';
+    try {
+      // 8 rows of about 24 tokens with room for 2,000 new ones: the KV cache and the prefill's scores grow.
+      const r = await create({ maxNewTokens: 2000 });
+      expect(r.errors?.[0].extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        reason: 'MEMORY_BUDGET_EXCEEDED',
+        path: ['input', 'batchSize'],
+      });
+      const message = r.errors?.[0].message ?? '';
+      expect(message).toMatch(
+        /^this evaluation needs an estimated 0\.\d GiB of memory \(batch 8 x 32 prompt \+ 2000 new tokens: weights .*\), more than the worker's budget of 0\.2 GiB; lower it: batchSize \d, or maxNewTokens \d+$/,
+      );
+      expect(await rows()).toBe(before);
+      // What it suggests fits.
+      const batchSize = Number(/batchSize (\d+)/.exec(message)![1]);
+      const maxNewTokens = Number(/maxNewTokens (\d+)$/.exec(message)![1]);
+      expect((await create({ maxNewTokens: 2000, batchSize })).errors).toBeUndefined();
+      expect((await create({ maxNewTokens })).errors).toBeUndefined();
+    } finally {
+      delete process.env.WHETSTONE_MEMORY_BUDGET;
+    }
+    // Under the default budget (the memory available) the same evaluation is accepted.
+    expect((await create({ maxNewTokens: 2000 })).errors).toBeUndefined();
+  });
+
   it('keeps projects apart: another project cannot see, use or cancel them', async () => {
     const job = (await create()).data?.createEvaluationJob;
     expect(errorCode(await teamB(EVALUATION, { id: job.id }))).toBe('NOT_FOUND');

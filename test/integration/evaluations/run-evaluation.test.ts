@@ -154,3 +154,25 @@ describe('runEvaluation', () => {
     expect(bucketWidth(130, 120)).toBe(130);
   });
 });
+
+test('an evaluation over the memory budget fails before its first batch, stating estimate and budget', async () => {
+  let started = false;
+  process.env.WHETSTONE_MEMORY_BUDGET = '100MiB';
+  try {
+    const run = runEvaluation(spec(), {
+      onStart: () => void (started = true),
+      onBatch: () => undefined,
+      shouldStop: () => false,
+    });
+    await expect(run).rejects.toBeInstanceOf(UserInputError);
+    await expect(run).rejects.toMatchObject({
+      code: 'MEMORY_BUDGET_EXCEEDED',
+      message: expect.stringMatching(
+        /^this evaluation needs an estimated \d+\.\d GiB of memory \(batch 4 x \d+ prompt \+ 8 new tokens: .* budget of 0\.1 GiB; no batch size or maxNewTokens fits/,
+      ),
+    });
+  } finally {
+    delete process.env.WHETSTONE_MEMORY_BUDGET;
+  }
+  expect(started).toBe(false);
+});

@@ -12,6 +12,7 @@ import { decodeText, Generator } from '../../../src/models/generate';
 import { loadModel } from '../../../src/models/model';
 import { EventPublisher } from '../../../src/queue/publisher';
 import type { JobQueuePayload } from '../../../src/queue/queues';
+import { runGeneration } from '../../../src/worker/generation/generate';
 import { generationJobs } from '../../../src/worker/generation/job';
 import { JobRunner, PreemptedError, RetryError } from '../../../src/worker/job-runner';
 import { BOOTSTRAP_KEY, demoModelDir, REGISTER_MODEL, startTestApi, TestApi } from '../support/api';
@@ -285,6 +286,60 @@ describe('generations (real engine, demo model)', () => {
       text: '',
       error: expect.stringMatching(/does not fit with maxNewTokens 16/),
     });
+  });
+
+  it("refuses a generation over the workers' memory budget; a worker with less fails it before any work", async () => {
+    const count = async () => (await api.app.db.query(`SELECT count(*)::int AS n FROM generations`))[0].n;
+    const before = await count();
+    process.env.WHETSTONE_MEMORY_BUDGET = '208MiB';
+    let fitting = 0;
+    try {
+      const r = await api.admin(CREATE, { input: { baseModelId: modelId, prompt: 'p', maxNewTokens: 2000 } });
+      expect(r.errors?.[0].extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        reason: 'MEMORY_BUDGET_EXCEEDED',
+        path: ['input', 'maxNewTokens'],
+      });
+      const message = r.errors?.[0].message ?? '';
+      expect(message).toMatch(
+        /^this generation needs an estimated 0\.2 GiB of memory \(batch 1 x \d+ prompt \+ 2000 new tokens: .*\), more than the worker's budget of 0\.2 GiB; lower it: maxNewTokens \d+$/,
+      );
+      expect(await count()).toBe(before);
+      fitting = Number(/maxNewTokens (\d+)$/.exec(message)![1]);
+      expect(fitting).toBeLessThan(2000);
+    } finally {
+      delete process.env.WHETSTONE_MEMORY_BUDGET;
+    }
+    // A worker with a lower budget fails it before any work, with the same message (the job runner forwards a
+    // child's UserInputError as the job's error; jest keeps this process.env from the children it forks).
+    let started = false;
+    process.env.WHETSTONE_MEMORY_BUDGET = '100MiB';
+    try {
+      const run = runGeneration(
+        {
+          modelPath: modelDir,
+          adapterPath: null,
+          prompt: 'p',
+          chatTemplate: false,
+          maxNewTokens: fitting,
+          temperature: 0,
+          topP: 1,
+          seed: 0,
+          executionProvider: 'cpu',
+          kept: [],
+        },
+        { onStart: () => void (started = true), onText: () => undefined, shouldStop: () => false },
+      );
+      await expect(run).rejects.toMatchObject({
+        code: 'MEMORY_BUDGET_EXCEEDED',
+        message: expect.stringMatching(
+          /^this generation needs an estimated 0\.2 GiB of memory .* budget of 0\.1 GiB; no maxNewTokens fits/,
+        ),
+      });
+    } finally {
+      delete process.env.WHETSTONE_MEMORY_BUDGET;
+    }
+    expect(started).toBe(false);
   });
 
   it('refuses bad input with the field, storing nothing', async () => {

@@ -11,6 +11,7 @@ import type { StepEventPayload } from '../../../src/queue/events';
 import { EventPublisher } from '../../../src/queue/publisher';
 import { JobRunner, RetryError } from '../../../src/worker/job-runner';
 import { trainingJobs } from '../../../src/worker/training/job';
+import { splitTrainValidation } from '../../../src/data';
 import {
   CREATE_DATASET,
   CREATE_JOB,
@@ -31,8 +32,18 @@ const JOB = `query($id: ID!) {
   }
 }`;
 
-/** Room above the job process's memory at step 6: less than its next steps allocate. */
-const OOM_MARGIN_BYTES = 2 ** 20;
+/**
+ * The out-of-memory test's dataset: short rows to train on, and a validation split (seeded, as the API splits it)
+ * of rows of VALIDATION_TOKENS bytes (one token each), which the job's first evaluation, after the limit is set,
+ * must run through a new session: (1, 4 heads, T, T) attention scores alone are 36 MiB at 1,500 tokens. Measured
+ * without a limit: the cgroup's peak after step 6 is 3.3 MiB above its usage at step 6 without the evaluation
+ * (why a 1 MiB margin was not always passed), 144 MiB above it with the evaluation.
+ */
+const OOM_ROWS = 10;
+const OOM_SPLIT = { validationSplitRatio: 0.2, splitSeed: 42 };
+const VALIDATION_TOKENS = 1500;
+/** Room above the job process's memory at step 6: above a step's jitter, far below the evaluation's scores. */
+const OOM_MARGIN_BYTES = 8 * 2 ** 20;
 
 interface Attempt {
   number: number;
@@ -43,15 +54,8 @@ interface Attempt {
   cause: string | null;
 }
 
-/**
- * A cgroup for the out-of-memory test's job process; the reason it cannot be made where cgroups are not writable.
- * Opt-in (WHETSTONE_TEST_REAL_OOM=1): the limit, set 1 MiB above the process's usage at step 6, is not always
- * passed, since the demo job's later steps reuse what they hold (1 of 3 CI runs finished the job unkilled).
- */
-const cgroup =
-  process.env.WHETSTONE_TEST_REAL_OOM === '1'
-    ? createMemoryCgroup('whetstone-oom-test')
-    : { reason: 'opt-in with WHETSTONE_TEST_REAL_OOM=1 (its kill is not yet forced)' };
+/** A cgroup for the out-of-memory test's job process; the reason it cannot be made where cgroups are not writable. */
+const cgroup = createMemoryCgroup('whetstone-oom-test');
 const withCgroup = 'reason' in cgroup ? it.skip : it;
 const oomTestName =
   'reason' in cgroup
@@ -117,12 +121,16 @@ describe('job runner: retries, attempts, cancel (real engine, demo model)', () =
     if (!('reason' in cgroup)) cgroup.remove();
   });
 
-  const createJob = async (name: string, checkpointEverySteps: number) => {
+  const createJob = async (
+    name: string,
+    checkpointEverySteps: number,
+    over: { datasetId?: string; hyperparameters?: Record<string, unknown> } = {},
+  ) => {
     const r = await api.admin(CREATE_JOB, {
       input: {
         name,
         baseModelId: modelId,
-        datasetId,
+        datasetId: over.datasetId ?? datasetId,
         method: 'SFT',
         parameterScale: 'LORA',
         hyperparameters: {
@@ -132,6 +140,7 @@ describe('job runner: retries, attempts, cancel (real engine, demo model)', () =
           maxSequenceLength: 64,
           checkpointEverySteps,
           seed: 5,
+          ...over.hyperparameters,
         },
       },
     });
@@ -235,11 +244,29 @@ describe('job runner: retries, attempts, cancel (real engine, demo model)', () =
 
   withCgroup(oomTestName, async () => {
     const cg = cgroup as MemoryCgroup;
-    const id = await createJob('out-of-memory', 4);
+    const { validation } = splitTrainValidation(
+      OOM_ROWS,
+      OOM_SPLIT.validationSplitRatio,
+      OOM_SPLIT.splitSeed,
+    );
+    const rows = Array.from({ length: OOM_ROWS }, (_, i) =>
+      validation.includes(i)
+        ? { prompt: 'x'.repeat(VALIDATION_TOKENS), response: ' y' }
+        : { prompt: `Q${i % 4}: what is ${i % 4} plus one?`, response: ` ${(i % 4) + 1}` },
+    );
+    const jsonl = rows.map((r) => JSON.stringify(r)).join('\n');
+    const made = await api.admin(CREATE_DATASET, {
+      input: { name: 'oom', kind: 'SFT', jsonl, ...OOM_SPLIT },
+    });
+    expect(made.data?.createDataset).toMatchObject({ trainRowCount: 8, validationRowCount: 2 });
+    const id = await createJob('out-of-memory', 4, {
+      datasetId: made.data?.createDataset.id,
+      hyperparameters: { maxSequenceLength: VALIDATION_TOKENS + 64, evalEverySteps: 7 },
+    });
     const run = runner(3);
     // The first attempt's process runs in the cgroup; once it reported step 6 (after the checkpoint at 4), the
-    // limit is set just above what it holds, so that its allocations in the next steps make the kernel's OOM
-    // killer end it (when exactly depends on what it allocates: some steps, maybe a checkpoint, later).
+    // limit is set just above what it holds. Step 7 is its first evaluation, on the long validation rows: its new
+    // session must allocate far more than the margin, so the kernel's OOM killer ends it there.
     onFork = (pid) => {
       cg.add(pid);
       onFork = () => undefined;
@@ -253,9 +280,9 @@ describe('job runner: retries, attempts, cancel (real engine, demo model)', () =
     await expect(run.handle(bullJob(id))).rejects.toBeInstanceOf(RetryError);
     const retrying = await job(id);
     expect(retrying.status).toBe('QUEUED');
+    expect(retrying.step).toBe(6);
     const kept: number = retrying.checkpoints.at(-1).step;
-    expect(kept).toBeGreaterThanOrEqual(4);
-    expect(kept).toBeLessThan(retrying.totalSteps);
+    expect(kept).toBe(4);
     const [first] = retrying.attemptHistory as Attempt[];
     expect(first.outcome).toBe('OUT_OF_MEMORY');
     expect(first.cause).toMatch(

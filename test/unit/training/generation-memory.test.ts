@@ -1,0 +1,149 @@
+/**
+ * The generation memory estimate against measured peaks: one process per measurement (generation-peak.child.ts,
+ * VmHWM, the checkpoint's pages counted once) runs the worker's Generator on a random LLaMA-style model, each case
+ * dominated by one part of the estimate. The estimate must cover the peak without being loose by more than half
+ * (or, where the process floor dominates, by more than 0.15 GiB). Figures measured on the project's 2-core machine
+ * are in GENERATION_CALIBRATION's comment.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { UserInputError } from '../../../src/errors';
+import type { DemoModelOptions } from '../../../src/models/demo';
+import { loadModel } from '../../../src/models/model';
+import {
+  GIB,
+  checkGenerationMemory,
+  estimateGeneration,
+  parameterCount,
+  shapeOf,
+  type GenerationMemoryJob,
+} from '../../../src/training/memory-plan';
+
+const CHILD = path.join(__dirname, 'generation-peak.child.ts');
+
+function child(args: string[]): string {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', CHILD, ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`generation-peak.child.ts failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+function peakBytes(dir: string, batch: number, prompt: number, newTokens: number): number {
+  const stdout = child([dir, String(batch), String(prompt), String(newTokens)]);
+  const out = JSON.parse(stdout.trim().split('\n').pop()!) as { peakKiB: number; generated: number };
+  expect(out.generated).toBe(newTokens);
+  return out.peakKiB * 1024;
+}
+
+/** 37M parameters: the weights dominate. */
+const WEIGHTY = {
+  hiddenSize: 1024,
+  numLayers: 2,
+  numHeads: 8,
+  numKeyValueHeads: 2,
+  intermediateSize: 4096,
+  vocabSize: 4096,
+};
+/** 8 layers of 8 key/value heads of 64: the KV cache dominates. */
+const CACHE_HEAVY = {
+  hiddenSize: 512,
+  numLayers: 8,
+  numHeads: 8,
+  numKeyValueHeads: 8,
+  intermediateSize: 512,
+  vocabSize: 512,
+};
+
+let root: string;
+beforeAll(() => (root = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-generation-peak-'))));
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+test.each<[string, DemoModelOptions, number, number, number]>([
+  ['float32 weights', WEIGHTY, 1, 16, 16],
+  ['bfloat16 weights (each session folds float32 copies)', { ...WEIGHTY, dtype: 'BF16' }, 1, 16, 16],
+  ['the KV cache', CACHE_HEAVY, 16, 16, 16],
+  ['the prefill attention scores', {}, 8, 512, 16],
+])(
+  'the estimate covers the measured peak where %s dominate',
+  async (_, options, batch, prompt, newTokens) => {
+    const dir = path.join(root, String(fs.readdirSync(root).length));
+    child(['write', dir, JSON.stringify({ ...options, maxPositionEmbeddings: 1024 })]);
+    const model = await loadModel(dir);
+    const estimate = estimateGeneration({
+      shape: shapeOf(model.config),
+      parameters: parameterCount(model),
+      batchSize: batch,
+      promptWidth: prompt,
+      maxNewTokens: newTokens,
+      virtualTokens: 0,
+    }).totalBytes;
+    const measured = peakBytes(dir, batch, prompt, newTokens);
+    expect(estimate).toBeGreaterThanOrEqual(measured);
+    expect(estimate).toBeLessThanOrEqual(Math.max(1.5 * measured, measured + 0.15 * GIB));
+  },
+);
+
+/** Qwen2-0.5B's shape in bfloat16. */
+const QWEN: GenerationMemoryJob = {
+  shape: {
+    hiddenSize: 896,
+    numLayers: 24,
+    numHeads: 14,
+    numKvHeads: 2,
+    headDim: 64,
+    intermediateSize: 4864,
+    vocabSize: 151_936,
+    weightBytes: 2,
+  },
+  parameters: 494e6,
+  batchSize: 32,
+  promptWidth: 512,
+  maxNewTokens: 512,
+  virtualTokens: 0,
+};
+
+test('a generation over the budget is refused with the estimate, the budget and what fits', () => {
+  const budget = 12 * GIB;
+  const total = estimateGeneration(QWEN).totalBytes;
+  expect(total).toBeGreaterThan(budget);
+  let err: unknown;
+  try {
+    checkGenerationMemory(QWEN, budget, 'evaluation');
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(UserInputError);
+  const u = err as UserInputError;
+  expect(u.code).toBe('MEMORY_BUDGET_EXCEEDED');
+  expect(u.path).toEqual(['batchSize']);
+  const m = /lower it: batchSize (\d+), or maxNewTokens (\d+)$/.exec(u.message);
+  expect(u.message).toContain(`needs an estimated ${(total / GIB).toFixed(1)} GiB`);
+  expect(u.message).toContain('budget of 12.0 GiB');
+  expect(m).not.toBeNull();
+  // Each suggestion is the largest that fits.
+  const [batch, tokens] = [Number(m![1]), Number(m![2])];
+  expect(() => checkGenerationMemory({ ...QWEN, batchSize: batch }, budget, 'evaluation')).not.toThrow();
+  expect(() => checkGenerationMemory({ ...QWEN, batchSize: batch + 1 }, budget, 'evaluation')).toThrow();
+  expect(() => checkGenerationMemory({ ...QWEN, maxNewTokens: tokens }, budget, 'evaluation')).not.toThrow();
+  expect(() => checkGenerationMemory({ ...QWEN, maxNewTokens: tokens + 1 }, budget, 'evaluation')).toThrow();
+  // A generation has one prompt: only maxNewTokens to lower; where nothing fits, the message says so.
+  expect(() =>
+    checkGenerationMemory({ ...QWEN, batchSize: 1, maxNewTokens: 30_000 }, 8 * GIB, 'generation'),
+  ).toThrow(/^this generation needs .* lower it: maxNewTokens \d+$/);
+  expect(() => checkGenerationMemory(QWEN, 3 * GIB, 'generation')).toThrow(
+    /; no maxNewTokens fits: use a smaller model or a worker with more memory$/,
+  );
+  expect(() => checkGenerationMemory(QWEN, 3 * GIB, 'evaluation')).toThrow(
+    /; no batch size or maxNewTokens fits: use a smaller model or a worker with more memory$/,
+  );
+});
+
+test('the estimate grows with every dimension of the run', () => {
+  const base = estimateGeneration(QWEN).totalBytes;
+  for (const over of [{ batchSize: 33 }, { promptWidth: 600 }, { maxNewTokens: 600 }, { virtualTokens: 64 }])
+    expect(estimateGeneration({ ...QWEN, ...over }).totalBytes).toBeGreaterThan(base);
+  // float32 weights are mapped once; 16-bit ones cost a float32 copy per session.
+  const f32 = estimateGeneration({ ...QWEN, shape: { ...QWEN.shape, weightBytes: 4 } }).parts.weights;
+  expect(estimateGeneration(QWEN).parts.weights).toBe(2 * f32);
+});
