@@ -64,7 +64,7 @@ async function runTrajectory(
   microBatches: (b: Batch) => Batch[] = (b) => [b],
   layout: Pick<
     TrainerOptions,
-    'flatUpdate' | 'pretransposeWeights' | 'mixedPrecision' | 'memoryLayout' | 'fuse'
+    'flatUpdate' | 'pretransposeWeights' | 'mixedPrecision' | 'memoryLayout' | 'fuse' | 'joinProjections'
   > = {},
 ) {
   const t = trajectories[scale === 'prompt_tuning' ? 'prompt_tuning' : scale];
@@ -149,6 +149,36 @@ test.each(['full', 'lora'] as const)(
     expect(worst).toBeLessThan(1e-5);
   },
 );
+
+/** The worst differences of two runs: losses and norms relative, end tensors absolute. */
+function differences(a: Awaited<ReturnType<typeof runTrajectory>>, b: typeof a) {
+  let tensors = 0;
+  for (const [name, v] of a.values)
+    tensors = Math.max(tensors, maxAbsDiff(v.data as Float32Array, b.values.get(name)!.data as Float32Array));
+  const worst = (xs: number[], ys: number[]) => Math.max(...xs.map((x, i) => rel(x, ys[i])));
+  return { losses: worst(a.losses, b.losses), norms: worst(a.norms, b.norms), tensors };
+}
+
+// q/k/v and gate/up as one product each (families/joined.ts) against one product per layer: 'free' joins the
+// trainable weights and the frozen gate/up (adjacent in the file), 'graph' also the frozen q/k/v through a Concat.
+describe.each([
+  ['full', null],
+  ['lora', 'lora_init'],
+  ['prompt_tuning', 'prompt_init'],
+] as const)('%s: joined projections', (scale, init) => {
+  test.each([
+    ['free', {}],
+    ['graph', WEBGPU_LAYOUT],
+  ] as const)('%s give the unjoined trajectory within float32 round-off', async (mode, layout) => {
+    const adapter = init && hfTiny(init);
+    const joined = await runTrajectory(scale, adapter, undefined, { ...layout, joinProjections: mode });
+    const separate = await runTrajectory(scale, adapter, undefined, { ...layout, joinProjections: 'off' });
+    const d = differences(joined, separate);
+    expect(d.losses).toBeLessThan(1e-6);
+    expect(d.norms).toBeLessThan(1e-5);
+    expect(d.tensors).toBeLessThan(1e-5);
+  });
+});
 
 // On the CPU the float16 products accumulate in float32 (measured: losses 1.2e-5, norms 1e-4 relative).
 test('mixed precision (float16 products, dynamic loss scaling) follows the float32 trajectory', async () => {
