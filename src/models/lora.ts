@@ -93,22 +93,16 @@ export function checkLoraWeights(c: ModelConfig, spec: LoraSpec, weights: Weight
 }
 
 /**
- * y = base + B(A(x * keep)) * scale for x (..., in): two thin products (rank r), never materializing B A; Gemms,
- * or under `Graph.pretransposeWeights` MatMuls through transposed A and B as nn.linear's.
+ * y = base + B(A(x * keep)) * scale for x (..., in): two thin Gemms (rank r), never materializing B A.
  * `keep` is the inverted-dropout mask (x's shape) or absent.
  */
 export function loraDelta(x: Tensor, a: Tensor, b: Tensor, scale: number, keep?: Tensor): Tensor {
   const [r, inF] = a.shape;
   const out = b.shape[0];
-  if (r !== b.shape[1]) throw new Error(`LoRA: A ${a} and B ${b} disagree on the rank`);
-  const input = keep ? op.mul(x, keep) : x;
-  if (x.graph.pretransposeWeights) {
-    const low = op.matmul(input, op.transpose(a, [1, 0])); // (..., r)
-    return op.mul(op.matmul(low, op.transpose(b, [1, 0])), scale); // (..., out)
-  }
-  const flat = op.reshape(input, [-1, inF]); // (N, in)
+  const flat = op.reshape(keep ? op.mul(x, keep) : x, [-1, inF]); // (N, in)
   const low = op.gemm(flat, a, undefined, { transB: true }); // (N, r)
   const delta = op.gemm(low, b, undefined, { transB: true, alpha: scale }); // (N, out)
+  if (r !== b.shape[1]) throw new Error(`LoRA: A ${a} and B ${b} disagree on the rank`);
   return op.reshape(delta, [...x.shape.slice(0, -1), out]);
 }
 
