@@ -1,15 +1,17 @@
 /**
  * The memory check at job creation: the worker's memory plan (src/training/memory-plan.ts) run on the model's
  * stored shape and parameter count (no weights are read on the API's event loop), against the workers' budget
- * (WHETSTONE_MEMORY_BUDGET, which a deployment sets alike for its API and workers).
+ * (WHETSTONE_MEMORY_BUDGET, and for a GPU job WHETSTONE_GPU_MEMORY, which a deployment sets alike for its API and
+ * workers; the API asks no GPU of its own machine).
  */
 import { GraphQLError } from 'graphql';
 import type { BaseModelEntity } from '../../db/entities';
 import { UserInputError } from '../../errors';
 import type { ParameterScale } from '../../training/config-file';
 import type { JobHyperparameters } from '../../training/hyperparameters';
-import { memoryBudget, memoryJob, planMemory } from '../../training/memory-plan';
+import { MemoryBudget, jobBudget, memoryJob, planMemory } from '../../training/memory-plan';
 import type { MethodName } from '../../training/methods';
+import { engineName } from '../../vocabulary';
 
 /** Throws BAD_USER_INPUT (reason MEMORY_BUDGET_EXCEEDED, the estimate and budget in the message) when no layout fits. */
 export function checkJobMemory(
@@ -17,7 +19,7 @@ export function checkJobMemory(
   method: MethodName,
   parameterScale: string,
   hp: JobHyperparameters,
-  budgetBytes = memoryBudget(),
+  budget: number | MemoryBudget = jobBudget(engineName(hp.executionProvider), process.env, () => null),
 ): void {
   if (!model.shape) return;
   const job = memoryJob(model.shape, model.parameterCount, {
@@ -27,7 +29,7 @@ export function checkJobMemory(
     maxPositions: model.maxSequenceLength,
   });
   try {
-    planMemory(job, budgetBytes);
+    planMemory(job, budget);
   } catch (err) {
     if (!(err instanceof UserInputError)) throw err;
     throw new GraphQLError(err.message, {
