@@ -197,18 +197,21 @@ withAdapter([
   ['full', null],
   ['lora', 'lora_init'],
   ['prompt_tuning', 'prompt_init'],
-] as const)('%s on webgpu follows the PyTorch trajectory and the CPU (losses, norms within 1e-5)', async (scale, init) => {
-  const adapter = init && hfTiny(init);
-  const gpu = await runTrajectory(scale, adapter, undefined, {
-    executionProvider: 'webgpu',
-    stateOnDevice: false,
-  });
-  expectTrajectory(gpu);
-  const d = differences(gpu, await runTrajectory(scale, adapter));
-  expect(d.losses).toBeLessThan(1e-5);
-  expect(d.norms).toBeLessThan(1e-5);
-  expect(d.tensors).toBeLessThan(1e-4);
-});
+] as const)(
+  '%s on webgpu follows the PyTorch trajectory and the CPU (losses, norms within 1e-5)',
+  async (scale, init) => {
+    const adapter = init && hfTiny(init);
+    const gpu = await runTrajectory(scale, adapter, undefined, {
+      executionProvider: 'webgpu',
+      stateOnDevice: false,
+    });
+    expectTrajectory(gpu);
+    const d = differences(gpu, await runTrajectory(scale, adapter));
+    expect(d.losses).toBeLessThan(1e-5);
+    expect(d.norms).toBeLessThan(1e-5);
+    expect(d.tensors).toBeLessThan(1e-4);
+  },
+);
 
 // On the CPU the float16 products accumulate in float32 (measured: losses 1.2e-5, norms 1e-4 relative).
 test('mixed precision (float16 products, dynamic loss scaling) follows the float32 trajectory', async () => {
