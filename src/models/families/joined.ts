@@ -14,6 +14,11 @@
  *   pages are the only copy and every session shares them, 'free' leaves these unjoined.
  *
  * Frozen biases (Qwen2's q/k/v) are joined by a Concat in the graph: folded into one small initializer.
+ *
+ * Not joined: 16-bit frozen weights inside a recomputed region (checkpointed layers), where each use casts its
+ * weight to float32 while the layer runs (engine/checkpoint.ts `upcast`): joined, that transient float32 copy is
+ * the whole group's (bfloat16 gate and up of hidden 1024, intermediate 4096: memory-peak.test.ts's saving from
+ * 16-bit weights fell below its 12 MiB bound).
  */
 import { upcast } from '../../engine/checkpoint';
 import { Tensor } from '../../engine/graph';
@@ -51,6 +56,9 @@ export function joinedLinear(b: ForwardBuilder, mods: readonly LinearModule[]): 
       order: identity,
     };
   }
+  // Inside a recomputed region a 16-bit weight is cast at each use: joined, that float32 copy is the group's.
+  const halves = names.some((n) => (b.m.weights.mapped?.(n)?.dtype ?? 'float32') !== 'float32');
+  if (b.g.weightToken && halves) return null;
   const adjacent = adjacentSlices(b, names);
   if (adjacent) {
     const { order, slice, dtype } = adjacent;
