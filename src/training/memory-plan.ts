@@ -121,10 +121,14 @@ export function estimatePeak(job: MemoryJob, layout: MemoryLayout = {}): MemoryE
   const stored = job.shape.weightBytes ?? F32;
   const weights =
     layout.checkpointLayers && stored < F32 ? frozen * stored + v * c * F32 : frozen * F32 * k.weightCopies;
+  // A full update joins each layer's q/k/v and gate/up weights (models/families/joined.ts): the joined float32
+  // copy lives from the layer's forward product to its backward one.
+  const full = job.trainableParameters >= job.parameters;
+  const joined = full ? l * ((h + 2 * kv) * d + 2 * inter) * c * F32 : 0;
   const parts = {
     runtime: k.runtimeBytes,
     weights,
-    trainState: job.trainableParameters * F32 * k.stateCopies,
+    trainState: job.trainableParameters * F32 * k.stateCopies + joined,
     activations,
     attention,
     logits,
