@@ -2,9 +2,11 @@
  * `npm run bench:step-graph-nodes` (or `npx tsx bench/step-graph-nodes.ts`): node counts of the trainer's fused SFT
  * step graph (forward, backward and AdamW in one graph) for the GPU check's larger model (llama family, hidden 512,
  * 8 layers, batch 16 x 256), full and LoRA, as the trainer builds it for the CPU (per-parameter AdamW, Gemm
- * linears) and for webgpu (grouped AdamW, pre-transposed weights), each before (`fuse: false`, the plain chains) and
- * after (`fuse: true`, engine/fused) the fused forms. On the WebGPU provider each node is at least one dispatch,
- * recorded by the host, so fewer nodes per step is less host time. One line per graph, then one JSON object.
+ * linears) and for webgpu (grouped AdamW, pre-transposed weights), after each change in turn: `plain` (the plain
+ * chains, one product per linear layer: `fuse: false`, `joinProjections: 'off'`), `fused` (engine/fused's RMSNorm,
+ * RoPE and SwiGLU), `joined` (q/k/v and gate/up as one product each, as the trainer joins them on that provider:
+ * families/joined.ts). On the WebGPU provider each node is at least one dispatch, recorded by the host, so fewer
+ * nodes per step is less host time. One line per graph, then one JSON object.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -31,10 +33,15 @@ async function main(): Promise<void> {
     writeDemoModel(dir, { ...MODEL, seed: 0 });
     const model = await loadModel(dir);
     const result: Record<string, unknown> = {};
+    const changes = [
+      { change: 'plain', fuse: false, join: false },
+      { change: 'fused', fuse: true, join: false },
+      { change: 'joined', fuse: true, join: true },
+    ];
     const variants = (['full', 'lora'] as const).flatMap((scale) =>
-      [false, true].flatMap((webgpu) => [false, true].map((fuse) => ({ scale, webgpu, fuse }))),
+      [false, true].flatMap((webgpu) => changes.map((c) => ({ scale, webgpu, ...c }))),
     );
-    for (const { scale, webgpu, fuse } of variants) {
+    for (const { scale, webgpu, change, fuse, join } of variants) {
       const params = parameterize(model, {
         scale,
         hyperparameters: parseHyperparameters({
@@ -61,13 +68,14 @@ async function main(): Promise<void> {
         adamW: ADAMW_DEFAULTS,
         maxGradNorm: 1,
         weightDecayAll: true,
-        fuse,
         ...(webgpu ? WEBGPU_LAYOUT : {}),
+        fuse,
+        ...(join ? {} : { joinProjections: 'off' as const }),
       });
       const types = opTypes(step.graph);
       const byType: Record<string, number> = {};
       for (const t of types) byType[t] = (byType[t] ?? 0) + 1;
-      const name = `llama ${scale} as on ${webgpu ? 'webgpu' : 'the CPU'}, ${fuse ? 'fused' : 'plain'}`;
+      const name = `llama ${scale} as on ${webgpu ? 'webgpu' : 'the CPU'}, ${change}`;
       const cpuNodes = webgpu ? fallbackNodes(step.graph).length : undefined;
       console.log(`${name}: ${types.length} nodes${webgpu ? `, ${cpuNodes} on the CPU` : ''}`);
       result[name] = {

@@ -49,6 +49,11 @@ export interface Config {
    * and the API refuses a job whose estimate exceeds it); null: 90% of the memory available when the job starts.
    */
   memoryBudgetBytes: number | null;
+  /**
+   * WHETSTONE_GPU_MEMORY: the device memory a training job on a GPU provider may use (its plan must fit it too);
+   * null: 90% of the first NVIDIA GPU's free memory (nvidia-smi), else no device check.
+   */
+  gpuMemoryBytes: number | null;
 }
 
 type Env = Record<string, string | undefined>;
@@ -94,14 +99,14 @@ function importRoot(env: Env, dataDir: string): string | null {
 
 const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
 
-/** A size in bytes, or with a unit (8GiB, 512M, 20g); null when unset. */
-export function parseMemoryBudget(raw: string | undefined): number | null {
+/** A size in bytes, or with a unit (8GiB, 512M, 20g), of environment variable `name`; null when unset. */
+export function parseMemoryBudget(raw: string | undefined, name = 'WHETSTONE_MEMORY_BUDGET'): number | null {
   if (raw === undefined || raw.trim() === '') return null;
   const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(raw.trim());
   if (!m || Number(m[1]) <= 0) {
     throw new UserInputError(
-      `environment variable WHETSTONE_MEMORY_BUDGET=${raw} must be a size such as 8GiB, 512MiB or 12000000000`,
-      ['WHETSTONE_MEMORY_BUDGET'],
+      `environment variable ${name}=${raw} must be a size such as 8GiB, 512MiB or 12000000000`,
+      [name],
     );
   }
   return Math.floor(Number(m[1]) * UNITS[m[2].toLowerCase()]);
@@ -130,5 +135,6 @@ export function loadConfig(env: Env = process.env): Config {
     consoleDir: path.resolve(env.WHETSTONE_CONSOLE_DIR || 'dist/console'),
     shutdownGraceSeconds: integer(env, 'WHETSTONE_SHUTDOWN_GRACE_S', 30, 0, 3600),
     memoryBudgetBytes: parseMemoryBudget(env.WHETSTONE_MEMORY_BUDGET),
+    gpuMemoryBytes: parseMemoryBudget(env.WHETSTONE_GPU_MEMORY, 'WHETSTONE_GPU_MEMORY'),
   };
 }

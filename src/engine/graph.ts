@@ -181,6 +181,14 @@ export class Graph {
   weightToken: Tensor | null = null;
   /** Fused forms (fused.ts) for RMSNorm, RoPE and SwiGLU: fewer nodes, hand-written gradients; off: the plain chains. */
   fuse = true;
+  /**
+   * Linear layers reading one input (q/k/v, gate/up) as one product against their weights joined along the output
+   * axis, then split (models/families/builder.ts `linears`). 'free': only where joining makes no second copy of a
+   * frozen weight (trainable weights, frozen weights adjacent in their file or held as copies); 'graph': frozen
+   * weights also through a Concat in the graph, which onnxruntime folds into one initializer per session (right
+   * where each session holds its own copy anyway: a device's); 'off': one product per layer.
+   */
+  joinProjections: 'off' | 'free' | 'graph' = 'free';
   private readonly names = new Set<string>();
   private readonly regions = new Map<number, Region>();
 

@@ -244,9 +244,14 @@ export function transpose(x: Tensor, perm: readonly number[]): Tensor {
   const p = perm.map((a) => normAxis(a, x.rank, 'Transpose'));
   if (p.length !== x.rank || new Set(p).size !== p.length)
     fail('Transpose', `bad perm ${fmt(perm)} for ${x}`);
-  // A transpose undoing the transpose that made x is x's source (e.g. W in the gradient of x @ W^T).
+  // A transpose of a transpose is one transpose of its source (attention's keys: heads first, then last two axes;
+  // and their gradients back), or the source itself when it undoes it (W in the gradient of x @ W^T).
   const inner = x.node?.opType === 'Transpose' ? (x.node.attrs.perm as number[]) : null;
-  if (inner && p.every((a, i) => inner[a] === i)) return x.node!.inputs[0];
+  if (inner) {
+    const composed = p.map((a) => inner[a]);
+    const source = x.node!.inputs[0];
+    return composed.every((a, i) => a === i) ? source : transpose(source, composed);
+  }
   return one(
     x.graph,
     'Transpose',

@@ -3,7 +3,7 @@
  * next-token cross-entropy of each token of some sequences (what `whetstone loss` reports).
  */
 import * as nn from '../engine/nn';
-import { Graph } from '../engine/graph';
+import { layoutGraph, providerGraph, GraphLayout } from '../engine/layout';
 import { ExecutionProvider, createSession } from '../engine/session';
 import { lastTokenIndex, pickPositions } from './families/builder';
 import { buildCausalLM, LoadedModel, ResolvedAdapter } from './model';
@@ -13,6 +13,8 @@ export interface RunOptions {
   head?: 'lm' | 'score';
   executionProvider?: ExecutionProvider;
   threads?: number;
+  /** The graph's layout; default the provider's (engine/layout). */
+  graphLayout?: GraphLayout;
 }
 
 const int64 = (rows: readonly (readonly number[])[]) => BigInt64Array.from(rows.flat(), (v) => BigInt(v));
@@ -39,7 +41,7 @@ export async function forwardLogits(
   opts: RunOptions & { lastToken?: boolean } = {},
 ): Promise<{ data: Float32Array; shape: readonly number[] }> {
   const [b, t] = [batch.ids.length, batch.ids[0].length];
-  const g = new Graph();
+  const g = opts.graphLayout ? layoutGraph(opts.graphLayout) : providerGraph(opts.executionProvider);
   const attentionMask = g.input('attention_mask', [b, t], 'int64');
   const out = buildCausalLM(g, m, {
     inputIds: g.input('input_ids', [b, t], 'int64'),
@@ -77,7 +79,7 @@ export async function tokenLosses(
   const targets = sequences.map((s) =>
     Array.from({ length: t }, (_, j) => (j + 1 < s.length ? s[j + 1] : -100)),
   );
-  const g = new Graph();
+  const g = opts.graphLayout ? layoutGraph(opts.graphLayout) : providerGraph(opts.executionProvider);
   const out = buildCausalLM(g, m, {
     inputIds: g.input('input_ids', [b, t], 'int64'),
     attentionMask: g.input('attention_mask', [b, t], 'int64'),

@@ -10,6 +10,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { Graph } from '../engine/graph';
+import { providerGraph } from '../engine/layout';
 import { ExecutionProvider, Feed, Session, createSession } from '../engine/session';
 import { UserInputError } from '../errors';
 import { Rng } from '../util/rng';
@@ -269,7 +270,7 @@ export class Generator {
   private session(key: string, build: (g: Graph) => void): Promise<Session> {
     let s = this.sessions.get(key);
     if (!s) {
-      const g = new Graph();
+      const g = providerGraph(this.opts.executionProvider);
       build(g);
       const ep = this.opts.executionProvider ?? 'cpu';
       // On WebGPU the caches stay on the device between runs; only the logits come back.

@@ -8,7 +8,8 @@ import { Batch, HostTensor } from './objective';
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 
-function toInt32(name: string, t: HostTensor): HostTensor {
+/** An int64 tensor as int32 (same values; refused where one does not fit); other dtypes as they are. */
+export function int32Tensor(name: string, t: HostTensor): HostTensor {
   if (t.dtype !== 'int64') return t;
   const src = t.data as BigInt64Array;
   const data = new Int32Array(src.length);
@@ -23,6 +24,6 @@ function toInt32(name: string, t: HostTensor): HostTensor {
 /** The batch with every int64 tensor as int32 (same values). */
 export function int32Batch(batch: Batch): Batch {
   const tensors: Record<string, HostTensor> = {};
-  for (const [name, t] of Object.entries(batch.tensors)) tensors[name] = toInt32(name, t);
+  for (const [name, t] of Object.entries(batch.tensors)) tensors[name] = int32Tensor(name, t);
   return { ...batch, tensors };
 }

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { parseMemoryBudget } from '../config';
 import { sizeOf } from '../engine/graph';
+import { freeGpuMemory } from '../engine/gpu-memory';
 import { UserInputError } from '../errors';
 import { generationShape } from '../models/generation-shape';
 import { MemoryLayout } from '../models/memory-layout';
@@ -224,10 +225,14 @@ export function estimatePeak(job: MemoryJob, layout: MemoryLayout = {}): MemoryE
   const stored = job.shape.weightBytes ?? F32;
   const weights =
     layout.checkpointLayers && stored < F32 ? frozen * stored + v * c * F32 : frozen * F32 * k.weightCopies;
+  // A full update joins each layer's q/k/v and gate/up weights (models/families/joined.ts): the joined float32
+  // copy lives from the layer's forward product to its backward one.
+  const full = job.trainableParameters >= job.parameters;
+  const joined = full ? l * ((h + 2 * kv) * d + 2 * inter) * c * F32 : 0;
   const parts = {
     runtime: k.runtimeBytes,
     weights,
-    trainState: job.trainableParameters * F32 * k.stateCopies,
+    trainState: job.trainableParameters * F32 * k.stateCopies + joined,
     activations,
     attention,
     logits,
@@ -250,6 +255,15 @@ export interface MemoryPlan {
   budgetBytes: number;
 }
 
+/** A memory limit and what it is, as a refusal names it. */
+export interface MemoryBudget {
+  bytes: number;
+  /** e.g. "the worker's budget". */
+  what: string;
+}
+
+const WORKER_BUDGET = "the worker's budget";
+
 export const gib = (bytes: number) => `${(bytes / GIB).toFixed(1)} GiB`;
 
 /** The largest value in [1, upTo] for which `fits` holds (it is monotone), or 0. */
@@ -271,9 +285,11 @@ function largest(upTo: number, fits: (n: number) => boolean): number {
  */
 export function planMemory(
   job: MemoryJob,
-  budgetBytes: number,
+  budget: number | MemoryBudget,
   layouts: readonly MemoryLayout[] = LAYOUTS,
 ): MemoryPlan {
+  const { bytes: budgetBytes, what } =
+    typeof budget === 'number' ? { bytes: budget, what: WORKER_BUDGET } : budget;
   for (const layout of layouts) {
     const estimate = estimatePeak(job, layout);
     if (estimate.totalBytes <= budgetBytes) return { layout, estimate, budgetBytes };
@@ -291,7 +307,7 @@ export function planMemory(
   throw new UserInputError(
     `this job needs an estimated ${gib(estimate.totalBytes)} of memory (batch ${job.batchSize} x ` +
       `${job.sequenceLength} tokens, even with blocked attention, chunked loss and checkpointed layers), more ` +
-      `than the worker's budget of ${gib(budgetBytes)}; ` +
+      `than ${what} of ${gib(budgetBytes)}; ` +
       (changes.length
         ? `lower it: ${changes.join(', or ')}`
         : 'no batch size or sequence length fits: use a smaller model or a worker with more memory'),
@@ -329,6 +345,36 @@ export function checkModelGeneration(
 ): void {
   const job = { ...run, shape: shapeOf(model.config), parameters: parameterCount(model) };
   checkGenerationMemory(job, memoryBudget(), what);
+}
+
+/**
+ * The device memory a job on a GPU provider may use: WHETSTONE_GPU_MEMORY (see config.ts), else 90% of the first
+ * NVIDIA GPU's free memory; null where neither is known (no device check: onnxruntime reports no device memory).
+ */
+export function deviceMemoryBudget(
+  env: Record<string, string | undefined> = process.env,
+  free: () => number | null = freeGpuMemory,
+): MemoryBudget | null {
+  const stated = parseMemoryBudget(env.WHETSTONE_GPU_MEMORY, 'WHETSTONE_GPU_MEMORY');
+  if (stated !== null) return { bytes: stated, what: 'the device memory of WHETSTONE_GPU_MEMORY' };
+  const bytes = free();
+  return bytes === null ? null : { bytes: Math.floor(0.9 * bytes), what: "90% of the GPU's free memory" };
+}
+
+/**
+ * The limit a job's plan must fit: the worker's budget, or on a GPU provider the device's where it is lower (its
+ * weights, state and activations live there; the estimate is the CPU's, not yet calibrated on a device).
+ */
+export function jobBudget(
+  executionProvider: string,
+  env: Record<string, string | undefined> = process.env,
+  free?: () => number | null,
+): MemoryBudget {
+  const host = { bytes: memoryBudget(env), what: WORKER_BUDGET };
+  const device = executionProvider === 'cpu' ? null : deviceMemoryBudget(env, free);
+  return device && device.bytes < host.bytes
+    ? { ...device, what: `${device.what} (${executionProvider})` }
+    : host;
 }
 
 const HALF_DTYPES = new Set(['float16', 'bfloat16']);

@@ -20,7 +20,7 @@ import {
   defaultValue,
 } from './hyperparameters';
 import { LoopPosition, START } from './loop';
-import { MemoryPlan, memoryBudget, memoryJob, parameterCount, planMemory } from './memory-plan';
+import { MemoryPlan, jobBudget, memoryJob, parameterCount, planMemory } from './memory-plan';
 import { METHOD_NAMES, wordOf } from '../vocabulary';
 import { Objective } from './objective';
 import { Parameterization, ParameterizeOptions, parameterize } from './parameterization';
@@ -170,12 +170,12 @@ export function checkResumable(
 }
 
 /**
- * The run's memory plan (see memory-plan.ts) against this process's budget: a job that cannot fit fails here,
- * before any weight is read or graph built.
+ * The run's memory plan (see memory-plan.ts) against this process's budget, and on a GPU provider the device's
+ * (`jobBudget`): a job that cannot fit fails here, before any weight is read or graph built.
  */
 export function planJobMemory(
   model: LoadedModel,
-  req: Pick<TrainingRequest, 'method' | 'parameterScale' | 'hyperparameters'>,
+  req: Pick<TrainingRequest, 'method' | 'parameterScale' | 'hyperparameters' | 'executionProvider'>,
 ): MemoryPlan {
   const job = memoryJob(model.config, parameterCount(model), {
     method: methodName(req),
@@ -183,7 +183,7 @@ export function planJobMemory(
     hp: req.hyperparameters,
     maxPositions: model.config.maxPositionEmbeddings,
   });
-  return planMemory(job, memoryBudget());
+  return planMemory(job, jobBudget(req.executionProvider));
 }
 
 /** The trainer's optimizer settings from a run's hyperparameters. */

@@ -9,6 +9,7 @@
  * engine/optim stateNames); the learning rate and bias corrections come in as scalar feeds.
  */
 import { gradients } from '../engine/autodiff';
+import { layoutGraph } from '../engine/layout';
 import { Graph, Tensor } from '../engine/graph';
 import * as op from '../engine/ops';
 import { AdamWConfig, appendAdamW } from '../engine/optim';
@@ -31,13 +32,15 @@ export interface OptimizerOptions {
   mixedPrecision?: boolean;
   /** Fused forms (engine/fused; Graph.fuse, on by default); false builds the plain chains. */
   fuse?: boolean;
+  /** q/k/v and gate/up as one product each (Graph.joinProjections; default 'free'). */
+  joinProjections?: Graph['joinProjections'];
   /** Blocked attention, chunked loss, checkpointed layers (models/memory-layout; default the plain graph). */
   memoryLayout?: MemoryLayout;
 }
 
 type GraphOptions = Pick<
   OptimizerOptions,
-  'pretransposeWeights' | 'mixedPrecision' | 'memoryLayout' | 'fuse'
+  'pretransposeWeights' | 'mixedPrecision' | 'memoryLayout' | 'fuse' | 'joinProjections'
 >;
 
 /** Output names shared by the step graphs. */
@@ -81,9 +84,7 @@ function buildObjective(
   batch: Batch,
   opts: GraphOptions,
 ): { g: Graph; out: ObjectiveOutputs } {
-  const g = new Graph();
-  g.pretransposeWeights = opts.pretransposeWeights ?? false;
-  g.fuse = opts.fuse ?? g.fuse;
+  const g = layoutGraph(opts);
   const precision = opts.mixedPrecision ? 'float16' : 'float32';
   const out = withMatmulPrecision(g, precision, () =>
     objective.build(g, batchInputs(g, batch), opts.memoryLayout),

@@ -5,6 +5,7 @@
  * Epochs, shuffling, schedules and checkpoints live in loop.ts.
  */
 import * as ort from 'onnxruntime-node';
+import { WEBGPU_GRAPH_LAYOUT } from '../engine/layout';
 import { adamWFeeds, stateNames } from '../engine/optim';
 import { DynamicLossScaler, LOSS_SCALE, LossScalerOptions } from '../engine/precision';
 import { ExecutionProvider, Feed, Session, SessionOptions, createSession } from '../engine/session';
@@ -39,9 +40,9 @@ export interface TrainerOptions extends OptimizerOptions {
 
 /**
  * The step-graph layout the trainer builds on webgpu, where every node is a dispatch the host records and Gemm
- * with transB is slow: AdamW over stacked groups, linear layers through pre-transposed weights (docs/gpu.md).
+ * with transB is slow: AdamW over stacked groups, and the provider's graph layout (engine/layout, docs/gpu.md).
  */
-export const WEBGPU_LAYOUT = { flatUpdate: true, pretransposeWeights: true } as const;
+export const WEBGPU_LAYOUT = { flatUpdate: true, ...WEBGPU_GRAPH_LAYOUT } as const;
 
 export interface StepResult {
   /** Loss of the step's batch measured before the update. */
@@ -85,6 +86,7 @@ export class Trainer {
       ...opts,
       flatUpdate: opts.flatUpdate ?? (webgpu && WEBGPU_LAYOUT.flatUpdate),
       pretransposeWeights: opts.pretransposeWeights ?? (webgpu && WEBGPU_LAYOUT.pretransposeWeights),
+      joinProjections: opts.joinProjections ?? (webgpu ? WEBGPU_LAYOUT.joinProjections : undefined),
       stateOnDevice: opts.stateOnDevice ?? webgpu,
     };
     this.scaler = opts.mixedPrecision

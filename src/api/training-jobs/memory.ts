@@ -1,9 +1,12 @@
 /**
- * The memory check at job creation: the worker's memory plan run on the model's stored shape (common/memory.ts).
+ * The memory check at job creation: the worker's memory plan (src/training/memory-plan.ts) run on the model's
+ * stored shape and parameter count (no weights are read on the API's event loop), against the workers' budget
+ * (WHETSTONE_MEMORY_BUDGET, and for a GPU job WHETSTONE_GPU_MEMORY, which a deployment sets alike for its API and
+ * workers; the API asks no GPU of its own machine).
  */
 import type { BaseModelEntity } from '../../db/entities';
 import type { JobHyperparameters } from '../../training/hyperparameters';
-import { memoryBudget, memoryJob, planMemory } from '../../training/memory-plan';
+import { MemoryBudget, jobBudget, memoryJob, planMemory } from '../../training/memory-plan';
 import type { MethodName } from '../../training/methods';
 import { type ScaleName, engineName } from '../../vocabulary';
 import { refuseOverBudget } from '../common/memory';
@@ -14,7 +17,7 @@ export function checkJobMemory(
   method: MethodName,
   parameterScale: ScaleName,
   hp: JobHyperparameters,
-  budgetBytes = memoryBudget(),
+  budget: number | MemoryBudget = jobBudget(engineName(hp.executionProvider), process.env, () => null),
 ): void {
   if (!model.shape) return;
   const job = memoryJob(model.shape, model.parameterCount, {
@@ -23,5 +26,5 @@ export function checkJobMemory(
     hp,
     maxPositions: model.maxSequenceLength,
   });
-  refuseOverBudget(() => planMemory(job, budgetBytes));
+  refuseOverBudget(() => planMemory(job, budget));
 }

@@ -11,6 +11,7 @@ import { Activation } from '../config';
 import { loraDelta, loraKey, loraModules, loraScale } from '../lora';
 import type { CausalLMOptions, DropoutInput, LoadedModel, LoraSpec, PromptSpec } from '../types';
 import { PROMPT_KEY } from '../prompt-tuning';
+import { joinedLinear } from './joined';
 import { LinearModule } from './layout';
 
 export class ForwardBuilder {
@@ -55,7 +56,17 @@ export class ForwardBuilder {
     return picked.dtype === 'float32' ? picked : upcast(picked);
   }
 
-  private leaf(name: string, shape?: readonly number[]): Tensor {
+  /** A frozen leaf made once per graph under `name` (a checkpointed layer is built twice). */
+  frozenLeaf(name: string, make: () => Tensor): Tensor {
+    const known = this.leaves.get(name);
+    if (known) return known;
+    const t = make();
+    this.leaves.set(name, t);
+    return t;
+  }
+
+  /** The stored shape of a checkpoint tensor, refused when missing or unlike the config's `shape`. */
+  storedShape(name: string, shape?: readonly number[]): readonly number[] {
     if (!this.m.weights.has(name)) {
       throw new UserInputError(
         `${this.m.dir}: the checkpoint has no tensor ${name}, which a ${this.m.config.architecture} needs`,
@@ -71,6 +82,11 @@ export class ForwardBuilder {
         'BAD_CHECKPOINT',
       );
     }
+    return stored;
+  }
+
+  private leaf(name: string, shape?: readonly number[]): Tensor {
+    const stored = this.storedShape(name, shape);
     let t: Tensor;
     if (this.opts.policy === 'full') {
       t = this.g.param(name, stored);
@@ -118,6 +134,35 @@ export class ForwardBuilder {
       const flat = op.reshape(x, [-1, mod.inFeatures]); // (N, in)
       y = op.reshape(op.gemm(flat, w, b), [...x.shape.slice(0, -1), mod.outFeatures]);
     }
+    return this.withLora(mod, x, y);
+  }
+
+  /**
+   * Linear layers (HF Linear) on the same x: one product against their weights joined along the output axis where
+   * `Graph.joinProjections` allows (joined.ts), split back into each layer's output; each LoRA delta is added to
+   * its own layer's slice.
+   */
+  linears(mods: readonly LinearModule[], x: Tensor): Tensor[] {
+    const joined = mods.length > 1 ? joinedLinear(this, mods) : null;
+    if (!joined) return mods.map((mod) => this.linear(mod, x));
+    const y = nn.linear(x, joined.weight, joined.bias);
+    const pieces = op.split(
+      y,
+      joined.order.map((i) => mods[i].outFeatures),
+      -1,
+    );
+    const outputs: Tensor[] = [];
+    joined.order.forEach((i, at) => (outputs[i] = pieces[at]));
+    return mods.map((mod, i) => this.withLora(mod, x, outputs[i]));
+  }
+
+  /** Whether a base weight is a trainable param (policy 'full'), so joining it is a run-time Concat. */
+  get trainsBase(): boolean {
+    return this.opts.policy === 'full';
+  }
+
+  /** y plus the LoRA branch of `mod` on x, where the adapter targets it. */
+  private withLora(mod: LinearModule, x: Tensor, y: Tensor): Tensor {
     if (!this.lora || !this.adapted.has(mod.path)) return y;
     const a = this.adapterWeight(loraKey(mod.path, 'A'), [this.lora.r, mod.inFeatures], this.lora.weights);
     const bw = this.adapterWeight(loraKey(mod.path, 'B'), [mod.outFeatures, this.lora.r], this.lora.weights);

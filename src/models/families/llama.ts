@@ -41,7 +41,7 @@ export const llamaFamily: Family = {
           b.weight(`${at}.input_layernorm.weight`, [c.hiddenSize]),
           c.norm.eps,
         );
-        const projected = mods.qkv.map((mod) => b.linear(mod, normed));
+        const projected = b.linears(mods.qkv, normed);
         const [q, k, v] =
           projected.length === 1
             ? op.split(projected[0], [c.hiddenSize, c.hiddenSize, c.hiddenSize], 2)
@@ -62,8 +62,7 @@ export const llamaFamily: Family = {
           b.weight(`${at}.post_attention_layernorm.weight`, [c.hiddenSize]),
           c.norm.eps,
         );
-        const gate = b.linear(mods.gate, normed2);
-        const up = b.linear(mods.up, normed2);
+        const [gate, up] = b.linears([mods.gate, mods.up], normed2);
         const gated =
           c.activation === 'silu' ? nn.swiglu(gate, up) : op.mul(b.activation(c.activation, gate), up);
         return op.add(attended, b.linear(mods.down, gated));

@@ -5,7 +5,8 @@
  * of ones), as in evaluation mode. One session per batch shape, kept until release().
  */
 import * as ort from 'onnxruntime-node';
-import { Graph, Tensor } from '../../engine/graph';
+import { Tensor } from '../../engine/graph';
+import { providerGraph } from '../../engine/layout';
 import * as op from '../../engine/ops';
 import { ExecutionProvider, Feed, Session, createSession } from '../../engine/session';
 import { MemoryLayout } from '../../models/memory-layout';
@@ -87,7 +88,7 @@ export class Evaluator {
     let entry = this.sessions.get(key);
     if (!entry) {
       entry = (async () => {
-        const g = new Graph();
+        const g = providerGraph(this.opts.executionProvider);
         const inputs: Record<string, Tensor> = {};
         for (const [name, t] of Object.entries(batch.tensors)) inputs[name] = g.input(name, t.shape, t.dtype);
         const out = this.objective.build(g, inputs, this.opts.memoryLayout);

@@ -9,11 +9,13 @@
  */
 import * as ort from 'onnxruntime-node';
 import { Graph } from '../../engine/graph';
+import { providerGraph } from '../../engine/layout';
 import * as op from '../../engine/ops';
 import { ExecutionProvider, Feed, Session, createSession } from '../../engine/session';
 import { MemoryLayout } from '../../models/memory-layout';
 import { IGNORE_INDEX } from '../../data/examples';
 import { HostTensor } from '../objective';
+import { int32Tensor } from '../int32-batch';
 import { ortTensor } from '../ort-tensors';
 import { CausalLMForward } from '../parameterization';
 import { shiftLabels, targetCrossEntropy } from '../sft';
@@ -83,13 +85,39 @@ export function scoredBatch(rows: readonly ScoredRow[], o: PaddingOptions = {}):
   };
 }
 
+/** The dtype of the fed ids, mask and labels: int32 on WebGPU keeps every node on the device (int32-batch.ts). */
+function logProbsInts(ep: ExecutionProvider | undefined): 'int32' | 'int64' {
+  return ep === 'webgpu' ? 'int32' : 'int64';
+}
+
+/** The graph of one (N, T) shape, laid out for the provider: output `logps` (N, T). */
+export function buildLogProbsGraph(
+  forward: CausalLMForward,
+  [n, t]: readonly [number, number],
+  opts: LogProbsOptions,
+): { graph: Graph; out: ReturnType<CausalLMForward> } {
+  const g = providerGraph(opts.executionProvider);
+  const ints = logProbsInts(opts.executionProvider);
+  const out = forward(g, {
+    inputIds: g.input('input_ids', [n, t], ints),
+    attentionMask: g.input('attention_mask', [n, t], ints),
+    memoryLayout: opts.memoryLayout,
+  }); // logits (N, T, V)
+  const losses = targetCrossEntropy(out, shiftLabels(g.input('labels', [n, t], ints)), 'none'); // (N, T), 0 where ignored
+  g.output('logps', op.neg(losses));
+  return { graph: g, out };
+}
+
 export class TokenLogProbs {
   private readonly sessions = new Map<string, Promise<Compiled>>();
+  private readonly ints: 'int32' | 'int64';
 
   constructor(
     private readonly forward: CausalLMForward,
     private readonly opts: LogProbsOptions = {},
-  ) {}
+  ) {
+    this.ints = logProbsInts(opts.executionProvider);
+  }
 
   /** Log-probabilities of the scored tokens; `values` feeds the forward's trainables (none for a frozen one). */
   async run(
@@ -99,7 +127,10 @@ export class TokenLogProbs {
     const [n, t] = batch.shape;
     const c = await this.compiled(n, t);
     const feeds: Record<string, Feed> = {};
-    for (const [name, x] of Object.entries(batch.tensors)) feeds[name] = ortTensor(x.data, x.shape, x.dtype);
+    for (const [name, x] of Object.entries(batch.tensors)) {
+      const fed = this.ints === 'int32' ? int32Tensor(name, x) : x;
+      feeds[name] = ortTensor(fed.data, fed.shape, fed.dtype);
+    }
     for (const name of c.paramNames) {
       const v = values.get(name);
       if (!v) throw new Error(`TokenLogProbs: no value for trainable '${name}'`);
@@ -128,17 +159,7 @@ export class TokenLogProbs {
     let entry = this.sessions.get(key);
     if (!entry) {
       entry = (async () => {
-        const g = new Graph();
-        const inputIds = g.input('input_ids', [n, t], 'int64');
-        const attentionMask = g.input('attention_mask', [n, t], 'int64');
-        const labels = g.input('labels', [n, t], 'int64');
-        const out = this.forward(g, {
-          inputIds,
-          attentionMask,
-          memoryLayout: this.opts.memoryLayout,
-        }); // logits (N, T, V)
-        const losses = targetCrossEntropy(out, shiftLabels(labels), 'none'); // (N, T), 0 where ignored
-        g.output('logps', op.neg(losses));
+        const { graph: g, out } = buildLogProbsGraph(this.forward, [n, t], this.opts);
         const session = await createSession(g, {
           executionProvider: this.opts.executionProvider ?? 'cpu',
           threads: this.opts.threads,

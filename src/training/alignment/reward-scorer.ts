@@ -3,7 +3,7 @@
  * sequences run as right-padded batches (lengths rounded up to `bucket` so few graph shapes are compiled; one
  * session per shape, weights as initializers loaded once per session).
  */
-import { Graph } from '../../engine/graph';
+import { providerGraph } from '../../engine/layout';
 import * as op from '../../engine/ops';
 import { ExecutionProvider, Session, createSession } from '../../engine/session';
 import { lastTokenIndex } from '../../models/families/builder';
@@ -50,7 +50,7 @@ export class RewardScorer {
     const key = `${b}x${t}`;
     let s = this.sessions.get(key);
     if (!s) {
-      const g = new Graph();
+      const g = providerGraph(this.opts.executionProvider);
       const attentionMask = g.input('attention_mask', [b, t], 'int64');
       const out = buildCausalLM(g, this.model, {
         inputIds: g.input('input_ids', [b, t], 'int64'),

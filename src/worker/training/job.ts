@@ -10,6 +10,7 @@ import { forgetStepsAfter } from '../../db/store/step-metrics';
 import { describeGpus } from '../../engine/gpu-devices';
 import { statusEvent } from '../../queue/events';
 import type { EventPublisher } from '../../queue/publisher';
+import { deviceMemoryBudget, gib } from '../../training/memory-plan';
 import type { TrainingRunSpec } from '../../training/run-job';
 import type { JobDefinition } from '../job-runner';
 import { jobOutputDir, planRun } from './job-spec';
@@ -38,8 +39,7 @@ export function trainingJobs(
       await forgetStepsAfter(m, job.id, plan.startStep);
       return plan.spec;
     },
-    where: (spec) =>
-      spec.executionProvider === 'cpu' ? 'cpu' : `${spec.executionProvider} (GPUs: ${describeGpus()})`,
+    where: (spec) => (spec.executionProvider === 'cpu' ? 'cpu' : gpuWhere(spec.executionProvider)),
     open: (job, run) => {
       const writer = new MetricsWriter(deps.db, job.id, {
         batchSize: deps.metricsBatchSize,
@@ -71,4 +71,13 @@ export function trainingJobs(
     succeeded: { patch: { progress: 1 } },
     announce: (t) => deps.publisher.publishStatus(statusEvent(t)),
   };
+}
+
+/** e.g. "webgpu (GPUs: NVIDIA H100 80GB HBM3; device memory 71.8 GiB: 90% of the GPU's free memory)". */
+function gpuWhere(provider: string): string {
+  const device = deviceMemoryBudget();
+  const limit = device
+    ? `${gib(device.bytes)}: ${device.what}`
+    : 'unknown, no device check (set WHETSTONE_GPU_MEMORY)';
+  return `${provider} (GPUs: ${describeGpus()}; device memory ${limit})`;
 }

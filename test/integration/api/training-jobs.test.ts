@@ -156,6 +156,27 @@ describe('training jobs through the API (no worker)', () => {
     expect(ok.errors).toBeUndefined();
   });
 
+  it("refuses a GPU job whose estimate exceeds the device's memory (WHETSTONE_GPU_MEMORY), not a CPU one", async () => {
+    const before = await jobCount();
+    process.env.WHETSTONE_GPU_MEMORY = '100MiB';
+    try {
+      const gpu = { hyperparameters: { batchSize: 4, executionProvider: 'WEBGPU' } };
+      const r = await api.admin(CREATE_JOB, { input: job(gpu) });
+      expect(r.errors?.[0].extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        reason: 'MEMORY_BUDGET_EXCEEDED',
+      });
+      expect(r.errors?.[0].message).toMatch(
+        /than the device memory of WHETSTONE_GPU_MEMORY \(webgpu\) of 0\.1 GiB/,
+      );
+      expect(await jobCount()).toBe(before);
+      const cpu = await api.admin(CREATE_JOB, { input: job({ hyperparameters: { batchSize: 4 } }) });
+      expect(cpu.errors).toBeUndefined();
+    } finally {
+      delete process.env.WHETSTONE_GPU_MEMORY;
+    }
+  });
+
   it('cancels a QUEUED job at once; a finished job cannot be cancelled (CONFLICT)', async () => {
     const id = (await api.admin(CREATE_JOB, { input: job() })).data?.createTrainingJob.id;
     const cancel = `mutation($id: ID!) { cancelTrainingJob(id: $id) { status finishedAt cancelRequested } }`;

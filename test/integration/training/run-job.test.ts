@@ -95,6 +95,29 @@ test('a job that does not fit the memory budget fails before its first step, sta
   expect(fs.readdirSync(dir)).toEqual([]);
 });
 
+// Refused before any session is made, so no GPU is needed to see it.
+test('a GPU job that does not fit the device (WHETSTONE_GPU_MEMORY) fails before its first step, stating both', async () => {
+  process.env.WHETSTONE_GPU_MEMORY = '64MiB';
+  const steps: StepEvent[] = [];
+  try {
+    const run = runTrainingJob(spec({ executionProvider: 'webgpu' }), {
+      onStep: (e) => void steps.push(e),
+      onCheckpoint: () => undefined,
+      shouldStop: () => false,
+    });
+    await expect(run).rejects.toMatchObject({
+      code: 'MEMORY_BUDGET_EXCEEDED',
+      message: expect.stringMatching(
+        /needs an estimated \d+\.\d GiB .* than the device memory of WHETSTONE_GPU_MEMORY \(webgpu\) of 0\.1 GiB/,
+      ),
+    });
+  } finally {
+    delete process.env.WHETSTONE_GPU_MEMORY;
+  }
+  expect(steps).toEqual([]);
+  expect(fs.readdirSync(dir)).toEqual([]);
+});
+
 test('mismatched datasets are refused clearly', async () => {
   const hooks = { onStep: () => undefined, onCheckpoint: () => undefined, shouldStop: () => false };
   await expect(runTrainingJob(spec({ method: 'DPO' }), hooks)).rejects.toThrow(

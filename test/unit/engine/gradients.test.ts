@@ -177,6 +177,15 @@ const cases: GradCase[] = [
   { rule: 'Squeeze', label: 'axis 1', shapes: [[3, 1, 2]], build: (_, [a]) => op.squeeze(a, [1]) },
   { rule: 'Unsqueeze', label: 'axes 0,-1', shapes: [[3, 2]], build: (_, [a]) => op.unsqueeze(a, [0, -1]) },
   { rule: 'Transpose', label: '3-D', shapes: [[2, 3, 4]], build: (_, [a]) => op.transpose(a, [2, 0, 1]) },
+  {
+    rule: 'Transpose',
+    label: 'of a transpose (one node of the composed perm), the inner one read again',
+    shapes: [[2, 3, 4, 2]],
+    build: (_, [a]) => {
+      const heads = op.transpose(a, [0, 2, 1, 3]); // (2, 4, 3, 2)
+      return op.add(op.transposeLast2(heads), op.transposeLast2(op.mul(heads, heads))); // (2, 4, 2, 3)
+    },
+  },
   { rule: 'Expand', label: 'rank and ones', shapes: [[3, 1]], build: (_, [a]) => op.expand(a, [2, 3, 4]) },
   {
     rule: 'Concat',
@@ -312,6 +321,20 @@ const cases: GradCase[] = [
       return nn.rmsNorm(x, w, 1e-6);
     },
   },
+  ...[false, true].map((pretransposeWeights) => ({
+    rule: 'composite',
+    label: `gate and up as one product of joined weights, split${pretransposeWeights ? ', pre-transposed' : ''}`,
+    shapes: [
+      [2, 2, 3],
+      [4, 3],
+      [4, 3],
+    ],
+    build: (g: Graph, [x, gate, up]: Tensor[]) => {
+      g.pretransposeWeights = pretransposeWeights;
+      const [a, u] = op.split(nn.linear(x, op.concat([gate, up], 0)), [4, 4], -1);
+      return nn.swiglu(a, u);
+    },
+  })),
   // Fused forms (engine/fused.ts): their own gradient rules.
   {
     rule: 'fused',

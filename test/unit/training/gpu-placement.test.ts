@@ -5,6 +5,7 @@
  * inputs on WebGPU too (cacheIndexDtype), with the same effect.
  */
 import { Graph } from '../../../src/engine/graph';
+import { providerGraph } from '../../../src/engine/layout';
 import { opTypes } from '../../../src/engine/onnx';
 import { ADAMW_DEFAULTS } from '../../../src/engine/optim';
 import { assertGpuPlaceable, fallbackNodes } from '../../../src/engine/placement';
@@ -13,6 +14,8 @@ import { buildCachedRun, cacheIndexDtype, Generator } from '../../../src/models/
 import { loadModel } from '../../../src/models/model';
 import { collateSft } from '../../../src/training/batches';
 import { parseHyperparameters } from '../../../src/training/hyperparameters';
+import { referenceForward } from '../../../src/training/alignment/dpo';
+import { buildLogProbsGraph } from '../../../src/training/alignment/log-probs';
 import { int32Batch } from '../../../src/training/int32-batch';
 import { Batch } from '../../../src/training/objective';
 import { parameterize } from '../../../src/training/parameterization';
@@ -74,6 +77,50 @@ test.each(['full', 'lora'] as const)(
     assertGpuPlaceable(fused);
   },
 );
+
+/** Nodes of an op type. */
+const count = (g: Graph, opType: string) => g.nodes.filter((n) => n.opType === opType).length;
+/** Products (MatMul and Gemm nodes) that reach the outputs. */
+const products = (g: Graph) => opTypes(g).filter((t) => t === 'MatMul' || t === 'Gemm').length;
+
+// llama-tiny has 2 layers. Forward: q/k/v's 3 products and gate/up's 2 become 1 each (3 fewer a layer); backward:
+// as many fewer for the inputs' gradients, and for the full update as many for the weights'. Under LoRA nothing
+// below layer 0's q/k/v trains, so no gradient flows into their input.
+test.each([
+  ['full', 2 * 9],
+  ['lora', 3 + 1 + 6],
+] as const)(
+  'the %s SFT step graph with q/k/v and gate/up joined has %d fewer products and no CPU-placed node',
+  async (scale, fewer) => {
+    const objective = await sft(scale);
+    const batch = int32Batch(paddedBatch());
+    const joined = buildFusedStepGraph(objective, batch, optimizer).graph;
+    const separate = buildFusedStepGraph(objective, batch, { ...optimizer, joinProjections: 'off' }).graph;
+    expect(products(separate) - products(joined)).toBe(fewer);
+    expect(opTypes(joined).length).toBeLessThan(opTypes(separate).length);
+    assertGpuPlaceable(joined);
+  },
+);
+
+test("on the CPU ('free') the trainable q/k/v and the frozen gate/up adjacent in the file are joined, the frozen q/k/v not", async () => {
+  const cpu = { adamW: ADAMW_DEFAULTS, maxGradNorm: 1, weightDecayAll: false };
+  const mapped = (g: Graph) => g.tensors.filter((t) => t.mapped).map((t) => t.name);
+  const lora = buildFusedStepGraph(await sft('lora'), paddedBatch(), cpu).graph;
+  const at = 'model.layers.0';
+  expect(mapped(lora)).toEqual(
+    expect.arrayContaining([
+      `${at}.mlp.gate_proj.weight+${at}.mlp.up_proj.weight`,
+      `${at}.self_attn.q_proj.weight`,
+    ]),
+  );
+  expect(mapped(lora)).not.toContain(`${at}.mlp.up_proj.weight`);
+  const joins = (g: Graph, kind: 'param' | 'initializer') =>
+    g.nodes.filter((n) => n.opType === 'Concat' && n.inputs.every((t) => t.kind === kind)).length;
+  expect(joins(lora, 'initializer')).toBe(0);
+  const full = buildFusedStepGraph(await sft('full'), paddedBatch(), cpu);
+  expect(full.paramNames).toContain(`${at}.self_attn.k_proj.weight`);
+  expect(joins(full.graph, 'param')).toBe(2 * 2); // q/k/v and gate/up of each layer
+});
 
 test('int32Batch converts int64 tensors with the same values and refuses values beyond int32', () => {
   const batch = paddedBatch();
@@ -146,6 +193,19 @@ describe('generation with the static KV cache', () => {
     assertGpuPlaceable(await cachedRun(false, 'int32'));
   });
 
+  test('laid out for webgpu (engine/layout): products through pre-transposed weights, frozen q/k/v joined, no CPU-placed node', async () => {
+    const model = await loadModel(hfTiny('llama-tiny'));
+    for (const prefill of [true, false]) {
+      const [cpu, gpu] = [providerGraph('cpu'), providerGraph('webgpu')];
+      for (const g of [cpu, gpu]) buildCachedRun(g, model, { ...shape, prefill, dtype: 'int32' });
+      expect(count(cpu, 'Gemm')).toBeGreaterThan(0);
+      expect(opTypes(gpu)).not.toContain('Gemm');
+      // gate/up are joined on the CPU too (adjacent in the file), q/k/v only here: 2 products fewer a layer
+      expect(products(cpu) - products(gpu)).toBe(2 * 2);
+      assertGpuPlaceable(gpu);
+    }
+  });
+
   test('int32 prefill and decode give the same logits and caches as int64 (CPU)', async () => {
     // Row 0 left-padded (prompt [_, 5, 6, 7]), row 1 full; decode writes slot 4 with tokens 8 and 9.
     const mask = [0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0];
@@ -189,6 +249,28 @@ describe('generation with the static KV cache', () => {
     expect(results[0].caches[0].some((v) => v !== 0)).toBe(true);
   });
 });
+
+test.each(['full', 'lora', 'reference'] as const)(
+  'the %s log-prob graph (DPO and RL) laid out for webgpu: int32 feeds, base weights pre-transposed, no CPU-placed node',
+  async (kind) => {
+    const model = await loadModel(hfTiny('llama-tiny'));
+    const forward =
+      kind === 'reference'
+        ? referenceForward(model)
+        : parameterize(model, {
+            scale: kind,
+            hyperparameters: parseHyperparameters({ loraRank: 4, loraAlpha: 8 }),
+            adapterDir: null,
+            rng: Rng.fromSeed(0),
+          }).forward;
+    const { graph } = buildLogProbsGraph(forward, [2, 8], { executionProvider: 'webgpu' });
+    expect(graph.feeds.find((t) => t.name === 'input_ids')!.dtype).toBe('int32');
+    // Only LoRA's thin products stay Gemms (fewer nodes than MatMuls through transposes).
+    const gemms = graph.nodes.filter((n) => n.opType === 'Gemm');
+    expect(gemms.every((n) => n.inputs[1].name.includes('.lora_'))).toBe(true);
+    assertGpuPlaceable(graph);
+  },
+);
 
 // Needs a WebGPU adapter: a GPU, or lavapipe on the CPU (`. scripts/gpu/lavapipe.sh`), and WHETSTONE_WEBGPU=1.
 const withAdapter = process.env.WHETSTONE_WEBGPU === '1' ? test : test.skip;

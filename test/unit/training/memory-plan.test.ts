@@ -3,7 +3,9 @@ import {
   GIB,
   LAYOUTS,
   MemoryJob,
+  deviceMemoryBudget,
   estimatePeak,
+  jobBudget,
   memoryBudget,
   memoryJob,
   planMemory,
@@ -117,4 +119,39 @@ test('a bfloat16 checkpoint counts 2 bytes per frozen weight with checkpointed l
     maxPositions: 32_768,
   });
   expect(declared.shape.weightBytes).toBe(2);
+});
+
+test('on a GPU provider the plan fits the device: WHETSTONE_GPU_MEMORY, else 90% of the free GPU memory', () => {
+  const env = { WHETSTONE_MEMORY_BUDGET: '64GiB' };
+  expect(deviceMemoryBudget({ WHETSTONE_GPU_MEMORY: '24GiB' }, () => 80 * GIB)).toEqual({
+    bytes: 24 * GIB,
+    what: 'the device memory of WHETSTONE_GPU_MEMORY',
+  });
+  expect(deviceMemoryBudget({}, () => 10 * GIB)?.bytes).toBe(9 * GIB);
+  expect(deviceMemoryBudget({}, () => null)).toBeNull();
+  expect(() => deviceMemoryBudget({ WHETSTONE_GPU_MEMORY: 'big' })).toThrow(/WHETSTONE_GPU_MEMORY=big/);
+  // The lower of the two limits; the CPU asks no GPU.
+  const free = jest.fn(() => 10 * GIB);
+  expect(jobBudget('cpu', env, free)).toEqual({ bytes: 64 * GIB, what: "the worker's budget" });
+  expect(free).not.toHaveBeenCalled();
+  expect(jobBudget('webgpu', env, free).bytes).toBe(9 * GIB);
+  expect(jobBudget('webgpu', env, () => null).bytes).toBe(64 * GIB);
+  expect(jobBudget('cuda', { ...env, WHETSTONE_GPU_MEMORY: '100GiB' }, free).bytes).toBe(64 * GIB);
+
+  // A job that fits the host but not the device fails before training, with the estimate and the device's limit.
+  const big = job(4096, { batchSize: 8 });
+  const budget = jobBudget('webgpu', { ...env, WHETSTONE_GPU_MEMORY: '6GiB' });
+  expect(() => planMemory(big, 64 * GIB)).not.toThrow();
+  let refusal: unknown;
+  try {
+    planMemory(big, budget);
+  } catch (err) {
+    refusal = err;
+  }
+  expect(refusal).toBeInstanceOf(UserInputError);
+  const u = refusal as UserInputError;
+  expect(u.code).toBe('MEMORY_BUDGET_EXCEEDED');
+  expect(u.message).toMatch(
+    /needs an estimated [\d.]+ GiB .* than the device memory of WHETSTONE_GPU_MEMORY \(webgpu\) of 6\.0 GiB/,
+  );
 });

@@ -4,6 +4,7 @@
  * and PEFT LoRA ('all-linear', random B) and prompt-tuning adapters.
  */
 import * as path from 'node:path';
+import { WEBGPU_GRAPH_LAYOUT } from '../../../../src/engine/layout';
 import { forwardLogits, meanLoss, tokenLosses } from '../../../../src/models/forward';
 import { Generator } from '../../../../src/models/generate';
 import { loadAdapter, loadModel, LoadedModel, ResolvedAdapter } from '../../../../src/models/model';
@@ -47,6 +48,15 @@ describe.each(['llama', 'qwen2', 'gpt2'])('%s-tiny against transformers', (famil
     expect(Math.abs(meanLoss(await tokenLosses(model, texts)).loss - ref.float32('loss')[0])).toBeLessThan(
       1e-5,
     );
+  });
+
+  // WebGPU's layout (engine/layout: pre-transposed weights, frozen q/k/v joined in the graph), run on the CPU.
+  it("logits laid out for webgpu, LoRA's too, within 1e-4", async () => {
+    const graphLayout = WEBGPU_GRAPH_LAYOUT;
+    const plain = await forwardLogits(model, batch, { graphLayout });
+    expect(maxDiff(plain.data, ref.float32('logits'), batch.mask, 512)).toBeLessThan(1e-4);
+    const adapted = await forwardLogits(model, batch, { adapter: lora, graphLayout });
+    expect(maxDiff(adapted.data, ref.float32('lora_logits'), batch.mask, 512)).toBeLessThan(1e-4);
   });
 
   it('greedy generation: generate_greedy16, and a left-padded batch', async () => {
