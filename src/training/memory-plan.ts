@@ -78,9 +78,12 @@ export const CALIBRATION = {
   /** Logits-sized tensors alive in the plain loss (logits, log-softmax, gradient). */
   logitCopies: 3,
   /**
-   * Vocabulary-sized float32 rows per token that a chunked loss still holds (measured, not yet attributed: the
-   * 0.5B shape with every option on peaked 4.6 and 6.8 GiB at 2,048 and 4,096 tokens where the other terms gave
-   * 3.3 and 3.8).
+   * Fitted, not attributed: the 0.5B shape with every option on peaked 4.6 and 6.8 GiB at 2,048 and 4,096 tokens
+   * where the other terms gave 3.3 and 3.8, and this term (vocabulary-sized float32 rows per token, applied when
+   * the loss is chunked) covers the excess. The loss is not its cause: hidden 896 with a vocabulary of 32,000 shows
+   * the same excess (2 layers, 4,096 tokens: 3,958 MiB measured), and it comes with the second layer (1, 2 and 4
+   * layers: 2,304, 3,958 and 4,155 MiB; at 2,048 tokens 1,000, 1,610 and 1,587 for 1, 2 and 3): about one
+   * (heads, T, T) float32 tensor and one layer's working set more than the other terms count.
    */
   chunkedLossRows: 1.4,
   /** Trainable float32 tensors per parameter: value, gradient, two moments, and the step's new three. */
