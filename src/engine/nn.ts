@@ -90,13 +90,13 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
  * Per-row cross-entropy (N) of the logits x W^T against targets (N), 0 where ignored, `chunk` rows at a time:
  * each chunk's logits (chunk, V) are made, reduced and dropped, in the forward pass and again, recomputed, in the
  * backward pass (a checkpointed region per chunk), so the (N, V) logits never exist (Liger-Kernel's fused linear
- * cross-entropy, in graph ops). W's gradient is summed chunk by chunk. Given as a function, W is built inside each
- * chunk's region: a 16-bit head is then upcast per chunk (checkpoint.ts `upcast`), so its float32 copy exists only
- * while one chunk runs.
+ * cross-entropy, in graph ops). W's gradient is summed chunk by chunk. `head` is W, or a function from a chunk's rows
+ * to its logits, built inside each chunk's region: a 16-bit head is then upcast per chunk (checkpoint.ts `upcast`),
+ * so its float32 copy exists only while one chunk runs.
  */
 export function linearCrossEntropy(
   x: Tensor,
-  weight: Tensor | (() => Tensor),
+  head: Tensor | ((rows: Tensor) => Tensor),
   targets: Tensor,
   chunk: number,
   ignoreIndex = -100,
@@ -113,7 +113,7 @@ export function linearCrossEntropy(
   const losses = rows.map(
     (r, i) =>
       checkpoint([r], ([c]) => [
-        crossEntropy(linear(c, typeof weight === 'function' ? weight() : weight), labels[i], {
+        crossEntropy(typeof head === 'function' ? head(c) : linear(c, head), labels[i], {
           ignoreIndex,
           reduction: 'none',
         }),

@@ -206,28 +206,29 @@ export class ForwardBuilder {
   }
 
   /**
-   * The output head on hidden (B, T, C): the LM head (tied to `embedding` where the config says so; Baichuan2's
-   * NormHead normalizes the rows of its weight first) or the sequence-classification `score` layer.
+   * The output head on hidden (B, T, C): the LM head (`lmLogits`) or the sequence-classification `score` layer.
    */
   head(hidden: Tensor, embedding: string): Tensor {
     const c = this.m.config;
     if (this.headKind === 'score')
       return nn.linear(hidden, this.weight('score.weight', [c.numLabels, c.hiddenSize]));
-    return nn.linear(hidden, this.lmHeadWeight(embedding));
+    return this.lmLogits(hidden, embedding);
   }
 
-  /** The LM head's weight (V, C): tied to `embedding` where the config says so, rows normalized for a NormHead. */
-  lmHeadWeight(embedding: string): Tensor {
+  /**
+   * The LM head's logits on hidden (..., C): its weight (V, C) tied to `embedding` where the config says so.
+   * Baichuan2's NormHead uses F.normalize(W, dim=1), rows divided by max(||row||, 1e-12); dividing the logits'
+   * columns by those norms is the same product and makes no normalised copy of W (a float32 (V, C) less at once).
+   */
+  lmLogits(hidden: Tensor, embedding: string): Tensor {
     const c = this.m.config;
-    let w = c.tieWordEmbeddings
+    const w = c.tieWordEmbeddings
       ? this.weight(embedding)
       : this.weight('lm_head.weight', [c.vocabSize, c.hiddenSize]);
-    if (c.normHead) {
-      // F.normalize(W, dim=1): rows divided by max(||row||, 1e-12)
-      const norms = op.sqrt(op.reduceSumSquare(w, [1], true)); // (V, 1)
-      w = op.div(w, op.maximum(norms, 1e-12));
-    }
-    return w;
+    const logits = nn.linear(hidden, w);
+    if (!c.normHead) return logits;
+    const norms = op.sqrt(op.reduceSumSquare(w, [1], false)); // (V)
+    return op.div(logits, op.maximum(norms, 1e-12));
   }
 }
 

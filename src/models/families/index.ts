@@ -59,8 +59,8 @@ export function buildFamily(g: Graph, m: LoadedModel, opts: CausalLMOptions): Ca
       ? (targets: Tensor) => {
           const [batch, t, c] = hidden.shape;
           const flat = op.reshape(hidden, [batch * t, c]);
-          const w = () => b.lmHeadWeight(family.embeddingName(m));
-          const losses = nn.linearCrossEntropy(flat, w, op.reshape(targets, [batch * t]), chunk);
+          const head = (rows: Tensor) => b.lmLogits(rows, family.embeddingName(m));
+          const losses = nn.linearCrossEntropy(flat, head, op.reshape(targets, [batch * t]), chunk);
           return op.reshape(losses, [batch, t]);
         }
       : undefined;
