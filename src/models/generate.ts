@@ -9,7 +9,8 @@
  * is checked against, and the baseline of bench/generate.ts).
  */
 import * as ort from 'onnxruntime-node';
-import { Graph } from '../engine/graph';
+import { Graph, Tensor } from '../engine/graph';
+import * as op from '../engine/ops';
 import { providerGraph } from '../engine/layout';
 import { ExecutionProvider, Feed, Session, createSession } from '../engine/session';
 import { UserInputError } from '../errors';
@@ -171,9 +172,15 @@ export interface CachedRunShape {
   prefill: boolean;
   dtype: 'int32' | 'int64';
   adapter?: ResolvedAdapter;
+  /**
+   * 'present': the whole caches after the write (present.<i>.key/value), kept on the device between WebGPU runs.
+   * 'fresh': only the slots this run wrote (fresh.<i>.key/value, (B, Hkv, written, D)); the host writes them into
+   * its one copy of the caches, so no run hands whole caches back (CPU).
+   */
+  cacheOutputs: 'present' | 'fresh';
 }
 
-/** A prefill or decode run with the static KV cache: inputs past.<i>.key/value, outputs logits, present.<i>.*. */
+/** A prefill or decode run with the static KV cache: inputs past.<i>.key/value, outputs logits and the caches. */
 export function buildCachedRun(g: Graph, model: LoadedModel, r: CachedRunShape): void {
   const c = model.config;
   const cacheShape = [r.batch, c.numKvHeads, r.total, c.headDim];
@@ -192,10 +199,26 @@ export function buildCachedRun(g: Graph, model: LoadedModel, r: CachedRunShape):
     logitsAt: r.prefill ? g.input('logits_at', [r.batch], r.dtype) : undefined,
   });
   g.output('logits', out.logits);
+  const slot = g.feeds.find((f) => f.name === 'cache_slot')!;
+  const written = op.add(op.arange(g, 0, writtenSlots(r), r.dtype), slot); // slot, slot + 1, ...
   out.present!.forEach((p, i) => {
-    g.output(`present.${i}.key`, p.key);
-    g.output(`present.${i}.value`, p.value);
+    const pick = (x: Tensor) => (r.cacheOutputs === 'present' ? x : op.gather(x, written, 2));
+    g.output(`${r.cacheOutputs}.${i}.key`, pick(p.key));
+    g.output(`${r.cacheOutputs}.${i}.value`, pick(p.value));
   });
+}
+
+/** Cache slots one run writes: the virtual tokens and the prompt in the prefill, one token in a decode step. */
+const writtenSlots = (r: Pick<CachedRunShape, 'prefill' | 'virtual' | 'promptWidth'>) =>
+  r.prefill ? r.virtual + r.promptWidth : 1;
+
+/** Write a run's fresh slots (B, Hkv, n, D) into the host's caches (B, Hkv, total, D) from slot `start`. */
+function writeSlots(cache: Float32Array, fresh: Float32Array, start: number, shape: readonly number[]): void {
+  const [b, h, total, d] = shape;
+  const n = fresh.length / (b * h * d);
+  for (let row = 0; row < b * h; row++) {
+    cache.set(fresh.subarray(row * n * d, (row + 1) * n * d), (row * total + start) * d);
+  }
 }
 
 export class Generator {
@@ -295,6 +318,8 @@ export class Generator {
     const cacheShape = [batch, c.numKvHeads, total, c.headDim];
     const dtype = cacheIndexDtype(this.opts.executionProvider);
     const ints = (values: readonly number[]) => (dtype === 'int32' ? Int32Array.from(values) : int64(values));
+    // On WebGPU the caches stay on the device between runs; on the CPU the host keeps the one copy.
+    const cacheOutputs = this.opts.executionProvider === 'webgpu' ? 'present' : 'fresh';
     const graphFor = (prefill: boolean) => (g: Graph) =>
       buildCachedRun(g, this.model, {
         batch,
@@ -304,17 +329,19 @@ export class Generator {
         prefill,
         dtype,
         adapter: this.opts.adapter,
+        cacheOutputs,
       });
     const shapeKey = `${batch}x${promptWidth}/${total}`;
     const prefill = await this.session(`prefill:${shapeKey}`, graphFor(true));
     const decode = await this.session(`decode:${shapeKey}`, graphFor(false));
-    const zeros = new ort.Tensor(
-      'float32',
-      new Float32Array(cacheShape.reduce((a, b) => a * b, 1)),
-      cacheShape,
+    const zeros = () =>
+      new ort.Tensor('float32', new Float32Array(cacheShape.reduce((a, b) => a * b, 1)), cacheShape);
+    const names = Array.from({ length: c.numLayers }, (_, i) => [`${i}.key`, `${i}.value`]).flat();
+    // The host's caches ('fresh': one each, written in place), or the prefill's empty ones ('present': shared).
+    const empty = cacheOutputs === 'present' ? zeros() : null;
+    let caches: Record<string, Feed> = Object.fromEntries(
+      names.map((name) => [`past.${name}`, empty ?? zeros()]),
     );
-    let caches: Record<string, Feed> = {};
-    for (let i = 0; i < c.numLayers; i++) caches[`past.${i}.key`] = caches[`past.${i}.value`] = zeros;
 
     const step = async (k: number) => {
       const start = k === 0 ? 0 : virtual + promptWidth + k - 1; // first slot this run writes
@@ -331,11 +358,14 @@ export class Generator {
       };
       if (k === 0) feeds.logits_at = { data: ints(slots.lastReal(virtual, end)), shape: [batch] };
       const out = await (k === 0 ? prefill : decode).run(feeds);
-      releaseDevice(caches);
-      caches = {};
-      for (let i = 0; i < c.numLayers; i++) {
-        caches[`past.${i}.key`] = out[`present.${i}.key`];
-        caches[`past.${i}.value`] = out[`present.${i}.value`];
+      if (cacheOutputs === 'fresh') {
+        for (const name of names) {
+          const cache = (caches[`past.${name}`] as ort.Tensor).data as Float32Array;
+          writeSlots(cache, out[`fresh.${name}`].data as Float32Array, start, cacheShape);
+        }
+      } else {
+        releaseDevice(caches);
+        caches = Object.fromEntries(names.map((name) => [`past.${name}`, out[`present.${name}`]]));
       }
       return out.logits.data as Float32Array;
     };

@@ -109,11 +109,12 @@ export const GENERATION_CALIBRATION = {
    */
   halfWeightSessions: 2,
   /**
-   * KV caches (every layer's keys and values) resident: each decode step feeds one set and gets a new one back
-   * as host tensors, and the old sets wait for V8's garbage collector (measured: 4.1 to 5 sets above the other
-   * parts).
+   * KV caches (every layer's keys and values) resident: the host's one set, written in place with each run's new
+   * slots, and onnxruntime's copies while a run writes them (measured on 8 layers of 8 key/value heads: 0.8 to 2.7
+   * sets above the other parts, at 16 x (16 + 16), 4 x (24 + 232), 8 x (200 + 56) and 8 x (24 + 488) tokens; 4.1
+   * to 5 sets when every step handed whole caches back).
    */
-  cacheCopies: 6,
+  cacheCopies: 3,
   /** Score-sized tensors of one layer's attention in the prefill (scores, masked scores, probabilities, mask). */
   scoreCopies: 4,
   /** Activations per prompt token of the one layer the prefill runs at a time, as in `CALIBRATION.layerFloats`. */

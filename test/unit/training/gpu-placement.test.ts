@@ -178,7 +178,7 @@ test('an int32 batch trains exactly as the int64 batch (CPU, full)', async () =>
 });
 
 describe('generation with the static KV cache', () => {
-  const shape = { batch: 2, promptWidth: 4, total: 8, virtual: 0 };
+  const shape = { batch: 2, promptWidth: 4, total: 8, virtual: 0, cacheOutputs: 'present' as const };
   const cachedRun = async (prefill: boolean, dtype: 'int32' | 'int64') => {
     const g = new Graph();
     buildCachedRun(g, await loadModel(hfTiny('llama-tiny')), { ...shape, prefill, dtype });
