@@ -4,7 +4,10 @@
  * position as the peer trains on.
  */
 import type { DemoModelOptions } from '../src/models/demo';
+import type { LoadedModel } from '../src/models/model';
+import { parseHyperparameters } from '../src/training/hyperparameters';
 import type { Batch } from '../src/training/objective';
+import { parameterize } from '../src/training/parameterization';
 import type { Rng } from '../src/util/rng';
 
 /** Hidden 256, 4 layers, 4 heads, intermediate 688, vocabulary 8192. */
@@ -26,6 +29,24 @@ export const LARGE_MODEL = {
   intermediateSize: 1376,
   vocabSize: 8192,
 } satisfies DemoModelOptions;
+
+/** The benches' LoRA: rank 8, alpha 16 (the peer scales LoRA by 2.0 = alpha / r), on q/v as the peer adapts them. */
+export const BENCH_LORA = { loraRank: 8, loraAlpha: 16 } as const;
+
+/** A full update, or the benches' LoRA on `targets`, of `model`, from `rng`. */
+export function benchParameters(
+  model: LoadedModel,
+  scale: 'full' | 'lora',
+  rng: Rng,
+  targets = ['q_proj', 'v_proj'],
+) {
+  return parameterize(model, {
+    scale,
+    hyperparameters: parseHyperparameters({ ...BENCH_LORA, loraTargets: targets }),
+    adapterDir: null,
+    rng,
+  });
+}
 
 /** Random tokens (batch, seq) below `vocab`, every position labelled. */
 export function randomBatch(batch: number, seq: number, vocab: number, rng: Rng): Batch {

@@ -39,7 +39,7 @@ import { buildFusedStepGraph } from '../src/training/step-graphs';
 import { TrainState } from '../src/training/train-state';
 import { Trainer, TrainerOptions } from '../src/training/trainer';
 import { diffTables, probeKernels } from '../scripts/gpu/probe-kernels';
-import { BENCH_MODEL, LARGE_MODEL, randomBatch } from './bench-model';
+import { BENCH_MODEL, LARGE_MODEL, benchParameters, randomBatch } from './bench-model';
 import { runPeer } from './peer';
 
 interface Paths {
@@ -234,16 +234,7 @@ async function throughput(c: ThroughputCase): Promise<unknown> {
   try {
     writeDemoModel(dir, { ...c.spec.model, seed: 0 });
     const rng = Rng.fromSeed(0);
-    const params = parameterize(await loadModel(dir), {
-      scale: c.mode,
-      hyperparameters: parseHyperparameters({
-        loraRank: 8,
-        loraAlpha: 16,
-        loraTargets: ['q_proj', 'v_proj'],
-      }),
-      adapterDir: null,
-      rng,
-    });
+    const params = benchParameters(await loadModel(dir), c.mode, rng);
     const trainer = new Trainer(
       new SftObjective(params.forward, params.initial),
       TrainState.initial(params.initial),

@@ -12,13 +12,11 @@ import { Graph } from '../src/engine/graph';
 import { ADAMW_DEFAULTS } from '../src/engine/optim';
 import { writeDemoModel } from '../src/models/demo';
 import { loadModel } from '../src/models/model';
-import { parseHyperparameters } from '../src/training/hyperparameters';
-import { parameterize } from '../src/training/parameterization';
 import { SftObjective } from '../src/training/sft';
 import { TrainState } from '../src/training/train-state';
 import { Trainer } from '../src/training/trainer';
 import { Rng } from '../src/util/rng';
-import { BENCH_MODEL, randomBatch } from './bench-model';
+import { BENCH_MODEL, benchParameters, randomBatch } from './bench-model';
 
 const MODES: Graph['joinProjections'][] = ['off', 'free', 'graph'];
 
@@ -35,16 +33,7 @@ async function main(): Promise<void> {
       const rng = Rng.fromSeed(0);
       const batch = randomBatch(8, 128, BENCH_MODEL.vocabSize, rng);
       const trainers = MODES.map((joinProjections) => {
-        const params = parameterize(model, {
-          scale,
-          hyperparameters: parseHyperparameters({
-            loraRank: 8,
-            loraAlpha: 16,
-            loraTargets: ['q_proj', 'v_proj'],
-          }),
-          adapterDir: null,
-          rng: Rng.fromSeed(0),
-        });
+        const params = benchParameters(model, scale, Rng.fromSeed(0));
         return new Trainer(
           new SftObjective(params.forward, params.initial),
           TrainState.initial(params.initial),

@@ -22,7 +22,6 @@ import { DemoModelOptions, writeDemoModel } from '../src/models/demo';
 import { Generator } from '../src/models/generate';
 import { loadModel } from '../src/models/model';
 import { parseHyperparameters } from '../src/training/hyperparameters';
-import { parameterize } from '../src/training/parameterization';
 import { Rng } from '../src/util/rng';
 import { SftObjective } from '../src/training/sft';
 import { TrainState } from '../src/training/train-state';
@@ -30,7 +29,7 @@ import { Trainer } from '../src/training/trainer';
 import { LAYOUTS, estimatePeak, memoryBudget, memoryJob, planMemory } from '../src/training/memory-plan';
 import { MemoryLayout } from '../src/models/memory-layout';
 import { sizeOf } from '../src/engine/graph';
-import { randomBatch } from './bench-model';
+import { BENCH_LORA, benchParameters, randomBatch } from './bench-model';
 import { peerScript, torchPython } from './peer';
 
 interface Preset {
@@ -98,7 +97,7 @@ if (!PRESET) throw new Error(`WHETSTONE_BENCH_SHAPE: one of ${Object.keys(PRESET
 const SHAPE = PRESET.model;
 /** Tokens generated after the longest prompt (the evaluation path: prefill, then cached decode steps). */
 const GENERATED = 8;
-const BENCH = { threads: 2, loraRank: 8, loraAlpha: 16, learningRate: 1e-3 };
+const BENCH = { threads: 2, learningRate: 1e-3 };
 const MODEL_DIR = path.join(os.tmpdir(), `whetstone-scale-${SHAPE_NAME}-bf16`);
 const GIB = 2 ** 30;
 const CAP_BYTES = Number(process.env.WHETSTONE_BENCH_MEMORY_CAP_GIB ?? PRESET.capGiB) * GIB;
@@ -120,20 +119,11 @@ type Outcome = SideResult | { outOfMemory: true; peakRssMiB: number } | { failed
 async function child(seq: number): Promise<SideResult> {
   const model = await loadModel(MODEL_DIR);
   const rng = Rng.fromSeed(0);
-  const params = parameterize(model, {
-    scale: 'lora',
-    hyperparameters: parseHyperparameters({
-      loraRank: BENCH.loraRank,
-      loraAlpha: BENCH.loraAlpha,
-      loraTargets: PRESET.loraTargets,
-    }),
-    adapterDir: null,
-    rng,
-  });
+  const params = benchParameters(model, 'lora', rng, PRESET.loraTargets);
   // The layout the memory plan picks for this length within the budget (WHETSTONE_MEMORY_BUDGET, default 8 GiB:
   // the 4,096-token target), as a job's run would.
   const parameters = model.weights.names().reduce((s, n) => s + sizeOf(model.weights.shape(n)), 0);
-  const hp = parseHyperparameters({ batchSize: 1, maxSequenceLength: seq, loraRank: BENCH.loraRank });
+  const hp = parseHyperparameters({ batchSize: 1, maxSequenceLength: seq, loraRank: BENCH_LORA.loraRank });
   const job = memoryJob(model.config, parameters, { method: 'SFT', scale: 'lora', hp, maxPositions: seq });
   const budget = memoryBudget({ WHETSTONE_MEMORY_BUDGET: PRESET.budget, ...process.env });
   // Where nothing fits, a job would be refused; the bench measures the most frugal layout anyway.
@@ -294,7 +284,7 @@ async function main(): Promise<void> {
             ],
             ...['--seq', String(t), '--steps', String(PRESET.steps), '--warmup', String(PRESET.warmup)],
             ...['--threads', String(BENCH.threads)],
-            ...['--rank', String(BENCH.loraRank)],
+            ...['--rank', String(BENCH_LORA.loraRank)],
           ]),
           (j) => ({
             secondsPerStep: Number(j.ms_per_step) / 1000,

@@ -16,13 +16,11 @@ import { opTypes } from '../src/engine/onnx';
 import { fallbackNodes } from '../src/engine/placement';
 import { writeDemoModel } from '../src/models/demo';
 import { loadModel } from '../src/models/model';
-import { parseHyperparameters } from '../src/training/hyperparameters';
-import { parameterize } from '../src/training/parameterization';
 import { Rng } from '../src/util/rng';
 import { SftObjective } from '../src/training/sft';
 import { buildFusedStepGraph } from '../src/training/step-graphs';
 import { WEBGPU_LAYOUT } from '../src/training/trainer';
-import { LARGE_MODEL } from './bench-model';
+import { LARGE_MODEL, benchParameters } from './bench-model';
 
 const MODEL = LARGE_MODEL;
 const [B, T] = [16, 256];
@@ -42,16 +40,7 @@ async function main(): Promise<void> {
       [false, true].flatMap((webgpu) => changes.map((c) => ({ scale, webgpu, ...c }))),
     );
     for (const { scale, webgpu, change, fuse, join } of variants) {
-      const params = parameterize(model, {
-        scale,
-        hyperparameters: parseHyperparameters({
-          loraRank: 8,
-          loraAlpha: 16,
-          loraTargets: ['q_proj', 'v_proj'],
-        }),
-        adapterDir: null,
-        rng: Rng.fromSeed(0),
-      });
+      const params = benchParameters(model, scale, Rng.fromSeed(0));
       const shape = [B, T];
       // int32 as the trainer feeds webgpu (int64 arithmetic has no WebGPU kernels).
       const ids = new Int32Array(B * T);

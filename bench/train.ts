@@ -12,13 +12,11 @@ import * as path from 'node:path';
 import { ADAMW_DEFAULTS } from '../src/engine/optim';
 import { writeDemoModel } from '../src/models/demo';
 import { loadModel } from '../src/models/model';
-import { parseHyperparameters } from '../src/training/hyperparameters';
-import { parameterize } from '../src/training/parameterization';
 import { Rng } from '../src/util/rng';
 import { SftObjective } from '../src/training/sft';
 import { TrainState } from '../src/training/train-state';
 import { Trainer } from '../src/training/trainer';
-import { BENCH_MODEL, randomBatch } from './bench-model';
+import { BENCH_LORA, BENCH_MODEL, benchParameters, randomBatch } from './bench-model';
 import { peerScript, runPeer } from './peer';
 
 /** The settings torch_peer.py is run with (its defaults). */
@@ -29,9 +27,6 @@ const BENCH = {
   steps: 10,
   warmup: 2,
   threads: 2,
-  loraRank: 8,
-  /** The peer scales LoRA by 2.0 = alpha / r. */
-  loraAlpha: 16,
   learningRate: 1e-3,
   weightDecay: 0.01,
 };
@@ -44,16 +39,7 @@ async function trainBench(
 ): Promise<{ tokensPerSecond: number; peakRssMiB: number }> {
   const model = await loadModel(modelDir);
   const rng = Rng.fromSeed(0);
-  const params = parameterize(model, {
-    scale: mode,
-    hyperparameters: parseHyperparameters({
-      loraRank: BENCH.loraRank,
-      loraAlpha: BENCH.loraAlpha,
-      loraTargets: ['q_proj', 'v_proj'],
-    }),
-    adapterDir: null,
-    rng,
-  });
+  const params = benchParameters(model, mode, rng);
   const trainer = new Trainer(
     new SftObjective(params.forward, params.initial),
     TrainState.initial(params.initial),
@@ -132,7 +118,7 @@ async function main(): Promise<void> {
               '--threads',
               String(BENCH.threads),
             ],
-            ...['--rank', String(BENCH.loraRank)],
+            ...['--rank', String(BENCH_LORA.loraRank)],
           ])
         : null;
       const peerTps = p ? Number(p.tokens_per_s) : null;

@@ -20,6 +20,7 @@ import {
   shapeOf,
   type GenerationMemoryJob,
 } from '../../../src/training/memory-plan';
+import { QWEN2_0_5B, WEIGHTY } from '../../helpers/model-shapes';
 
 const CHILD = path.join(__dirname, 'generation-peak.child.ts');
 
@@ -36,15 +37,6 @@ function peakBytes(dir: string, batch: number, prompt: number, newTokens: number
   return out.peakKiB * 1024;
 }
 
-/** 37M parameters: the weights dominate. */
-const WEIGHTY = {
-  hiddenSize: 1024,
-  numLayers: 2,
-  numHeads: 8,
-  numKeyValueHeads: 2,
-  intermediateSize: 4096,
-  vocabSize: 4096,
-};
 /** 8 layers of 8 key/value heads of 64: the KV cache dominates. */
 const CACHE_HEAVY = {
   hiddenSize: 512,
@@ -86,16 +78,7 @@ test.each<[string, DemoModelOptions, number, number, number]>([
 
 /** Qwen2-0.5B's shape in bfloat16. */
 const QWEN: GenerationMemoryJob = {
-  shape: {
-    hiddenSize: 896,
-    numLayers: 24,
-    numHeads: 14,
-    numKvHeads: 2,
-    headDim: 64,
-    intermediateSize: 4864,
-    vocabSize: 151_936,
-    weightBytes: 2,
-  },
+  shape: { ...QWEN2_0_5B, weightBytes: 2 },
   parameters: 494e6,
   batchSize: 32,
   promptWidth: 512,

@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeDemoModel } from '../../../src/models/demo';
 import { MemoryLayout } from '../../../src/models/memory-layout';
+import { WEIGHTY } from '../../helpers/model-shapes';
 
 const CHILD = path.join(__dirname, 'peak-rss.child.ts');
 const MiB = 1024;
@@ -21,15 +22,6 @@ function peakKiB(dir: string, layout: MemoryLayout, tokens = 512): { peakKiB: nu
   if (r.status !== 0) throw new Error(`peak-rss.child.ts failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
-
-const WEIGHTY = {
-  hiddenSize: 1024,
-  numLayers: 2,
-  numHeads: 8,
-  numKeyValueHeads: 2,
-  intermediateSize: 4096,
-  vocabSize: 4096,
-};
 
 let dir: string;
 let plain: { peakKiB: number; losses: number[] };

@@ -12,17 +12,10 @@ import {
 } from '../../../src/training/memory-plan';
 import { parseHyperparameters } from '../../../src/training/hyperparameters';
 import { UserInputError } from '../../../src/errors';
+import { QWEN2_0_5B } from '../../helpers/model-shapes';
 
 /** Qwen2-0.5B's shape, LoRA on q/v, one sample. */
-const SHAPE = {
-  hiddenSize: 896,
-  numLayers: 24,
-  numHeads: 14,
-  numKvHeads: 2,
-  headDim: 64,
-  intermediateSize: 4864,
-  vocabSize: 151_936,
-};
+const SHAPE = QWEN2_0_5B;
 const job = (sequenceLength: number, over: Partial<MemoryJob> = {}): MemoryJob => ({
   ...memoryJob(SHAPE, 630e6, {
     method: 'SFT',
