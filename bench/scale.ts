@@ -26,9 +26,15 @@ import { Rng } from '../src/util/rng';
 import { SftObjective } from '../src/training/sft';
 import { TrainState } from '../src/training/train-state';
 import { Trainer } from '../src/training/trainer';
-import { LAYOUTS, estimatePeak, memoryBudget, memoryJob, planMemory } from '../src/training/memory-plan';
+import {
+  LAYOUTS,
+  estimatePeak,
+  memoryBudget,
+  memoryJob,
+  parameterCount,
+  planMemory,
+} from '../src/training/memory-plan';
 import { MemoryLayout } from '../src/models/memory-layout';
-import { sizeOf } from '../src/engine/graph';
 import { BENCH_LORA, benchParameters, randomBatch } from './bench-model';
 import { peerScript, torchPython } from './peer';
 
@@ -122,7 +128,7 @@ async function child(seq: number): Promise<SideResult> {
   const params = benchParameters(model, 'lora', rng, PRESET.loraTargets);
   // The layout the memory plan picks for this length within the budget (WHETSTONE_MEMORY_BUDGET, default 8 GiB:
   // the 4,096-token target), as a job's run would.
-  const parameters = model.weights.names().reduce((s, n) => s + sizeOf(model.weights.shape(n)), 0);
+  const parameters = parameterCount(model);
   const hp = parseHyperparameters({ batchSize: 1, maxSequenceLength: seq, loraRank: BENCH_LORA.loraRank });
   const job = memoryJob(model.config, parameters, { method: 'SFT', scale: 'lora', hp, maxPositions: seq });
   const budget = memoryBudget({ WHETSTONE_MEMORY_BUDGET: PRESET.budget, ...process.env });

@@ -189,17 +189,17 @@ export function buildCachedRun(g: Graph, model: LoadedModel, r: CachedRunShape):
     key: g.input(`past.${i}.key`, cacheShape, 'float32'),
     value: g.input(`past.${i}.value`, cacheShape, 'float32'),
   }));
+  const slot = g.input('cache_slot', [], r.dtype);
   const out = buildCausalLM(g, model, {
     inputIds: g.input('input_ids', [r.batch, t], r.dtype),
     attentionMask: g.input('attention_mask', [r.batch, r.total], r.dtype),
     positionIds: g.input('position_ids', [r.batch, (r.prefill ? r.virtual : 0) + t], r.dtype),
     policy: 'frozen',
     adapter: r.adapter,
-    cache: { layers, slot: g.input('cache_slot', [], r.dtype), prefill: r.prefill },
+    cache: { layers, slot, prefill: r.prefill },
     logitsAt: r.prefill ? g.input('logits_at', [r.batch], r.dtype) : undefined,
   });
   g.output('logits', out.logits);
-  const slot = g.feeds.find((f) => f.name === 'cache_slot')!;
   const written = op.add(op.arange(g, 0, writtenSlots(r), r.dtype), slot); // slot, slot + 1, ...
   out.present!.forEach((p, i) => {
     const pick = (x: Tensor) => (r.cacheOutputs === 'present' ? x : op.gather(x, written, 2));
