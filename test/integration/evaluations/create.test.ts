@@ -138,6 +138,14 @@ describe('evaluation jobs through the API (no worker)', () => {
     expect(await paths(fullEval.id)).toEqual({ model_path: fullDir, adapter_path: null });
   });
 
+  it('says which datasets it can score (Dataset.evaluable): those createEvaluationJob accepts', async () => {
+    const r = await api.admin(`{ datasets { id evaluable } }`);
+    const byId = new Map((r.data?.datasets as { id: string; evaluable: boolean }[]).map((d) => [d.id, d]));
+    expect(byId.get(sftId)?.evaluable).toBe(true);
+    expect(byId.get(prefId)?.evaluable).toBe(false);
+    expect(errorCode(await create({ datasetId: prefId }))).toBe('BAD_USER_INPUT');
+  });
+
   it('rejects bad input with BAD_USER_INPUT naming the field, and stores nothing', async () => {
     const before = await rows();
     const none = await insertTrainingJob(api.app.db, { projectId, baseModelId: modelId, datasetId: sftId });
