@@ -23,6 +23,11 @@ export interface SessionOptions extends EmitOptions {
   /** The provider's own options, e.g. WebGPU's `validationMode`. onnxruntime creates one WebGPU device per
    * process with the options of its first session, so a process should use one set. */
   providerOptions?: Record<string, string>;
+  /**
+   * Cast 16-bit initializers at each use instead of letting onnxruntime fold the casts into float32 initializers
+   * (a resident float32 copy of every weight per session). Graphs with recomputation always do.
+   */
+  castHalfWeights?: boolean;
   /** Further onnxruntime session options (memory arena, profiling...), applied last. */
   ortOptions?: Omit<ort.InferenceSession.SessionOptions, 'executionProviders'>;
 }
@@ -187,15 +192,15 @@ export async function createSession(
       path: memoryLocation(t),
       data: new Uint8Array(t.data!.buffer, t.data!.byteOffset, t.data!.byteLength),
     }));
-    const castsAtUse = source.recomputes && source.hasHalfInitializers;
+    const castsAtUse = (source.recomputes || opts.castHalfWeights === true) && source.hasHalfInitializers;
     if (emitted.mappedFolder) {
       sessionOptions.extra = {
         session: {
           model_external_initializers_file_folder_path: emitted.mappedFolder,
           ...(ep === 'cpu' ? { disable_prepacking: '1' } : {}),
         },
-        // A graph with recomputation casts its 16-bit weights at each use (checkpoint.ts `upcast`): folding those
-        // casts would make resident float32 copies of them all. Graphs of float32 weights fold as before.
+        // A graph with recomputation (or asked to) casts its 16-bit weights at each use (checkpoint.ts `upcast`):
+        // folding those casts would make resident float32 copies of them all. Other graphs fold as before.
         ...(castsAtUse ? { optimization: { constant_folding_max_output_size_in_bytes: FOLD_LIMIT } } : {}),
       };
       // onnxruntime warns once per cast it leaves unfolded: by design here.

@@ -229,7 +229,7 @@ export async function runEvaluation(
   const virtual = em.adapter?.kind === 'prompt' ? em.adapter.numVirtualTokens : 0;
   const { maxNewTokens, batchSize } = spec.generation;
   const longest = Math.max(0, ...items.map((it) => it.promptIds.length));
-  checkModelGeneration(
+  const { halfWeights } = checkModelGeneration(
     em.model,
     {
       batchSize: Math.min(batchSize, items.length),
@@ -244,6 +244,7 @@ export async function runEvaluation(
     adapter: em.adapter,
     executionProvider: spec.executionProvider,
     threads: spec.threads,
+    halfWeights,
   });
   try {
     const { samples, stopped } = await generateAndScore(generator, items, {

@@ -1,6 +1,11 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { writeDemoModel } from '../../../src/models/demo';
 import { Generator } from '../../../src/models/generate';
 import { loadModel, LoadedModel } from '../../../src/models/model';
 import { SafetensorsReader } from '../../../src/models/safetensors';
+import { Rng } from '../../../src/util/rng';
 import { hfTiny } from '../../helpers/fixtures';
 
 describe('generation with a static key/value cache (llama-tiny)', () => {
@@ -91,5 +96,33 @@ describe('generation with a static key/value cache (llama-tiny)', () => {
     const others = await Promise.all([8, 9, 10].map((s) => sample(s, 0.95)));
     expect(others.some((o) => o.generated[0].join() !== a.generated[0].join())).toBe(true);
     expect((await sample(3, 1e-6)).sequences[0]).toEqual(expected.slice(0, prompt.length + 10));
+  });
+});
+
+describe('generation from a bfloat16 checkpoint', () => {
+  let root: string;
+  beforeAll(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-generate-bf16-'));
+    writeDemoModel(root, { hiddenSize: 64, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, dtype: 'BF16' });
+  });
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('folded, cast at each use, or from float32 copies: the same tokens, cached or not', async () => {
+    const rng = Rng.fromSeed(1);
+    const prompts = [9, 4, 13].map((n) => Array.from({ length: n }, () => 3 + rng.int(256)));
+    const req = { prompts, maxNewTokens: 12, eosTokenIds: [] };
+    const copies = new Generator(await loadModel(root, { mapFrozen: false }), { threads: 1 });
+    const expected = (await copies.generate({ ...req, useCache: false })).generated;
+    await copies.release();
+    const model = await loadModel(root);
+    for (const halfWeights of ['fold', 'cast'] as const) {
+      const gen = new Generator(model, { threads: 1, halfWeights });
+      for (const useCache of [true, false])
+        expect((await gen.generate({ ...req, useCache })).generated).toEqual(expected);
+      // Another shape: the folded decode session of the first is released, the tokens unchanged.
+      const one = await gen.generate({ ...req, prompts: [prompts[1]], maxNewTokens: 70 });
+      expect(one.generated[0].slice(0, 12)).toEqual(expected[1]);
+      await gen.release();
+    }
   });
 });
