@@ -230,7 +230,7 @@ export async function runEvaluation(
   const { maxNewTokens, batchSize } = spec.generation;
   const longest = Math.max(0, ...items.map((it) => it.promptIds.length));
   const { halfWeights } = checkModelGeneration(
-    em.model,
+    em,
     {
       batchSize: Math.min(batchSize, items.length),
       promptWidth: batchWidth(longest, em.model.config.maxPositionEmbeddings, virtual, maxNewTokens),
@@ -238,6 +238,7 @@ export async function runEvaluation(
       virtualTokens: virtual,
     },
     'evaluation',
+    spec.executionProvider,
   );
   await hooks.onStart?.({ total: items.length, skipped });
   const generator = new Generator(em.model, {

@@ -15,7 +15,7 @@ import { UserInputError } from '../errors';
 import type { HalfWeights } from '../models/generate';
 import { generationShape } from '../models/generation-shape';
 import { MemoryLayout } from '../models/memory-layout';
-import type { LoadedModel } from '../models/model';
+import type { LoadedModel, ResolvedAdapter } from '../models/model';
 import type { EngineScale } from '../vocabulary';
 import { Hyperparameters, defaultSequenceLength } from './hyperparameters';
 import type { MethodName } from './methods';
@@ -120,6 +120,8 @@ export const GENERATION_CALIBRATION = {
   cacheCopies: 3,
   /** Score-sized tensors of one layer's attention in the prefill (scores, masked scores, probabilities, mask). */
   scoreCopies: 4,
+  /** Float32 copies of an adapter's tensors: the host's, and each session's own (in-memory initializers are copied). */
+  adapterCopies: 3,
   /** Activations per prompt token of the one layer the prefill runs at a time, as in `CALIBRATION.layerFloats`. */
   layerFloats: { hidden: 4, intermediate: 3, projections: 2 },
 };
@@ -134,6 +136,8 @@ export interface GenerationMemoryJob {
   maxNewTokens: number;
   /** A prompt-tuning adapter's virtual tokens (they precede the prompt in every slot layout). */
   virtualTokens: number;
+  /** The adapter's float32 tensors (LoRA's A and B, prompt tuning's virtual token embeddings); absent: none. */
+  adapterParameters?: number;
 }
 
 export interface GenerationEstimate {
@@ -169,7 +173,7 @@ export function estimateGeneration(
   const casts = stored === F32 ? 0 : halfWeights === 'fold' ? Math.max(job.parameters * F32, head) : head;
   const parts = {
     runtime: k.runtimeBytes,
-    weights: job.parameters * stored + casts,
+    weights: job.parameters * stored + casts + (job.adapterParameters ?? 0) * F32 * k.adapterCopies,
     kvCache: k.cacheCopies * 2 * l * b * kv * slots * d * F32,
     prefill,
   };
@@ -190,9 +194,11 @@ export interface GenerationPlan {
  */
 export function checkGenerationMemory(
   job: GenerationMemoryJob,
-  budgetBytes: number,
+  budget: number | MemoryBudget,
   what: 'evaluation' | 'generation',
 ): GenerationPlan {
+  const { bytes: budgetBytes, what: limit } =
+    typeof budget === 'number' ? { bytes: budget, what: WORKER_BUDGET } : budget;
   const folded = estimateGeneration(job, 'fold');
   if (folded.totalBytes <= budgetBytes) return { halfWeights: 'fold', estimate: folded };
   const estimate = estimateGeneration(job, 'cast');
@@ -205,7 +211,7 @@ export function checkGenerationMemory(
   throw new UserInputError(
     `this ${what} needs an estimated ${gib(estimate.totalBytes)} of memory (batch ${job.batchSize} x ` +
       `${job.promptWidth} prompt + ${job.maxNewTokens} new tokens: weights ${gib(p.weights)}, KV cache ` +
-      `${gib(p.kvCache)}, prefill ${gib(p.prefill)}), more than the worker's budget of ${gib(budgetBytes)}; ` +
+      `${gib(p.kvCache)}, prefill ${gib(p.prefill)}), more than ${limit} of ${gib(budgetBytes)}; ` +
       (changes.length
         ? `lower it: ${changes.join(', or ')}`
         : `no ${what === 'evaluation' ? 'batch size or ' : ''}maxNewTokens fits: use a smaller model or a ` +
@@ -365,16 +371,23 @@ export function parameterCount(model: LoadedModel): number {
 }
 
 /**
- * The worker's plan before it generates: `checkGenerationMemory` on the loaded model, against this process's
- * budget; the Generator takes its `halfWeights`.
+ * The worker's plan before it generates: `checkGenerationMemory` on the loaded model and adapter, against this
+ * process's budget, and on a GPU provider the device's (`jobBudget`); the Generator takes its `halfWeights`.
  */
 export function checkModelGeneration(
-  model: LoadedModel,
-  run: Omit<GenerationMemoryJob, 'shape' | 'parameters'>,
+  em: { model: LoadedModel; adapter?: ResolvedAdapter },
+  run: Omit<GenerationMemoryJob, 'shape' | 'parameters' | 'adapterParameters'>,
   what: 'evaluation' | 'generation',
+  executionProvider: string,
 ): GenerationPlan {
-  const job = { ...run, shape: shapeOf(model.config), parameters: parameterCount(model) };
-  return checkGenerationMemory(job, memoryBudget(), what);
+  const adapter = em.adapter?.weights;
+  const job = {
+    ...run,
+    shape: shapeOf(em.model.config),
+    parameters: parameterCount(em.model),
+    adapterParameters: adapter ? adapter.names().reduce((s, n) => s + sizeOf(adapter.shape(n)), 0) : 0,
+  };
+  return checkGenerationMemory(job, jobBudget(executionProvider), what);
 }
 
 /**
@@ -427,9 +440,24 @@ export function shapeOf(c: ModelShape & { raw?: Record<string, unknown> }): Mode
 }
 
 /**
- * The job as the plan sees it, from what the API also knows (the stored shape and parameter count). LoRA's
- * trainables are bounded by rank x (hidden + the widest projection) per target and layer.
+ * Tensors of an adapter of `scale` (0 for a full update). LoRA's are bounded by rank x (hidden + the widest
+ * projection) per target and layer.
  */
+export function adapterParameters(
+  shape: Pick<ModelShape, 'hiddenSize' | 'intermediateSize' | 'numLayers'>,
+  scale: EngineScale,
+  hp: Pick<Hyperparameters, 'numVirtualTokens' | 'loraRank' | 'loraTargets'>,
+): number {
+  const c = shape.hiddenSize;
+  const targets = hp.loraTargets === 'all-linear' ? 7 : hp.loraTargets.length;
+  return {
+    full: 0,
+    lora: hp.loraRank * (c + Math.max(shape.intermediateSize, 3 * c)) * targets * shape.numLayers,
+    prompt_tuning: hp.numVirtualTokens * c,
+  }[scale];
+}
+
+/** The job as the plan sees it, from what the API also knows (the stored shape and parameter count). */
 export function memoryJob(
   shape: Parameters<typeof shapeOf>[0],
   parameters: number,
@@ -445,13 +473,7 @@ export function memoryJob(
 ): MemoryJob {
   const virtual = o.scale === 'prompt_tuning' ? o.hp.numVirtualTokens : 0;
   const text = o.hp.maxSequenceLength ?? defaultSequenceLength(o.maxPositions, virtual)!;
-  const c = shape.hiddenSize;
-  const targets = o.hp.loraTargets === 'all-linear' ? 7 : o.hp.loraTargets.length;
-  const trainable = {
-    full: parameters,
-    lora: o.hp.loraRank * (c + Math.max(shape.intermediateSize, 3 * c)) * targets * shape.numLayers,
-    prompt_tuning: o.hp.numVirtualTokens * c,
-  }[o.scale];
+  const trainable = o.scale === 'full' ? parameters : adapterParameters(shape, o.scale, o.hp);
   return {
     shape: shapeOf(shape),
     parameters,
