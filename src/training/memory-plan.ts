@@ -120,8 +120,8 @@ export const GENERATION_CALIBRATION = {
   cacheCopies: 3,
   /** Score-sized tensors of one layer's attention in the prefill (scores, masked scores, probabilities, mask). */
   scoreCopies: 4,
-  /** Float32 copies of an adapter's tensors: the host's, and each session's own (in-memory initializers are copied). */
-  adapterCopies: 3,
+  /** Float32 copies of the host's tensors: the host's, and each session's own (in-memory initializers are copied). */
+  hostCopies: 3,
   /** Activations per prompt token of the one layer the prefill runs at a time, as in `CALIBRATION.layerFloats`. */
   layerFloats: { hidden: 4, intermediate: 3, projections: 2 },
 };
@@ -136,8 +136,11 @@ export interface GenerationMemoryJob {
   maxNewTokens: number;
   /** A prompt-tuning adapter's virtual tokens (they precede the prompt in every slot layout). */
   virtualTokens: number;
-  /** The adapter's float32 tensors (LoRA's A and B, prompt tuning's virtual token embeddings); absent: none. */
-  adapterParameters?: number;
+  /**
+   * Float32 tensors the sessions take from the host (an adapter's: LoRA's A and B, prompt tuning's virtual token
+   * embeddings; a full update's trained weights during training), each session copying them; absent: none.
+   */
+  copiedParameters?: number;
 }
 
 export interface GenerationEstimate {
@@ -173,7 +176,7 @@ export function estimateGeneration(
   const casts = stored === F32 ? 0 : halfWeights === 'fold' ? Math.max(job.parameters * F32, head) : head;
   const parts = {
     runtime: k.runtimeBytes,
-    weights: job.parameters * stored + casts + (job.adapterParameters ?? 0) * F32 * k.adapterCopies,
+    weights: job.parameters * stored + casts + (job.copiedParameters ?? 0) * F32 * k.hostCopies,
     kvCache: k.cacheCopies * 2 * l * b * kv * slots * d * F32,
     prefill,
   };
@@ -219,6 +222,41 @@ export function checkGenerationMemory(
     [batch ? 'batchSize' : tokens ? 'maxNewTokens' : 'baseModelId'],
     'MEMORY_BUDGET_EXCEEDED',
   );
+}
+
+/**
+ * The budget a training job's steps may use where evalMetricsAtEpochEnd generates answers during it (validation.ts,
+ * `batchSize` rows at a time, prompts counted as long as the training's sequences): `budget` less what that
+ * generation adds while the training's sessions stay resident. It casts 16-bit weights at each use (halfWeights
+ * 'cast'); the base checkpoint's mapped pages are the training's; a full update's trained weights are copied by
+ * the host and each session, an adapter's likewise.
+ */
+export function lessTrainingGeneration(
+  budget: MemoryBudget,
+  job: MemoryJob,
+  o: {
+    scale: EngineScale;
+    hp: Pick<Hyperparameters, 'evalMetricsAtEpochEnd' | 'evalMaxNewTokens' | 'numVirtualTokens'>;
+  },
+): MemoryBudget {
+  if (!o.hp.evalMetricsAtEpochEnd) return budget;
+  const full = o.scale === 'full';
+  const virtualTokens = o.scale === 'prompt_tuning' ? o.hp.numVirtualTokens : 0;
+  const generation: GenerationMemoryJob = {
+    shape: job.shape,
+    parameters: full ? 0 : job.parameters,
+    batchSize: job.batchSize,
+    promptWidth: job.sequenceLength - virtualTokens,
+    maxNewTokens: o.hp.evalMaxNewTokens,
+    virtualTokens,
+    copiedParameters: job.trainableParameters,
+  };
+  const e = estimateGeneration(generation, 'cast');
+  const extra = e.totalBytes - e.parts.runtime - generation.parameters * (job.shape.weightBytes ?? F32);
+  return {
+    bytes: budget.bytes - extra,
+    what: `${budget.what} less the ${gib(extra)} evalMetricsAtEpochEnd's generation adds`,
+  };
 }
 
 /** Rows in one forward/backward pass: preference pairs are stacked, RL updates every completion. */
@@ -376,7 +414,7 @@ export function parameterCount(model: LoadedModel): number {
  */
 export function checkModelGeneration(
   em: { model: LoadedModel; adapter?: ResolvedAdapter },
-  run: Omit<GenerationMemoryJob, 'shape' | 'parameters' | 'adapterParameters'>,
+  run: Omit<GenerationMemoryJob, 'shape' | 'parameters' | 'copiedParameters'>,
   what: 'evaluation' | 'generation',
   executionProvider: string,
 ): GenerationPlan {
@@ -385,7 +423,7 @@ export function checkModelGeneration(
     ...run,
     shape: shapeOf(em.model.config),
     parameters: parameterCount(em.model),
-    adapterParameters: adapter ? adapter.names().reduce((s, n) => s + sizeOf(adapter.shape(n)), 0) : 0,
+    copiedParameters: adapter ? adapter.names().reduce((s, n) => s + sizeOf(adapter.shape(n)), 0) : 0,
   };
   return checkGenerationMemory(job, jobBudget(executionProvider), what);
 }

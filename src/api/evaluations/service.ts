@@ -99,7 +99,7 @@ export class EvaluationService {
       promptWidth: batchWidth(fit.longestTokens, model.maxSequenceLength, fit.virtualTokens, maxNewTokens),
       maxNewTokens,
       virtualTokens: fit.virtualTokens,
-      adapterParameters,
+      copiedParameters: adapterParameters,
     };
     checkGenerationFits(model, run, 'evaluation', settings.executionProvider);
     const job = await insertQueuedJob(

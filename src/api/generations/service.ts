@@ -49,7 +49,7 @@ export class GenerationService {
       promptWidth: fit.longestTokens,
       maxNewTokens: sampling.maxNewTokens,
       virtualTokens: fit.virtualTokens,
-      adapterParameters,
+      copiedParameters: adapterParameters,
     };
     checkGenerationFits(model, run, 'generation', sampling.executionProvider);
     return insertQueuedJob(
