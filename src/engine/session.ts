@@ -149,7 +149,10 @@ const WEBGPU_DEFAULTS: Record<string, string> = { storageBufferCacheMode: 'simpl
 /** The largest tensor onnxruntime may fold into a new initializer in a graph with recomputation (bytes). */
 const FOLD_LIMIT = String(2 ** 20);
 
-/** Initializers at least this large reach onnxruntime as named in-memory buffers rather than protobuf bytes. */
+/**
+ * Initializers at least this large reach onnxruntime as named in-memory buffers rather than protobuf bytes (in a
+ * graph without file-backed ones).
+ */
 const MEMORY_EXTERNAL_BYTES = 2 ** 20;
 
 /**
@@ -182,9 +185,12 @@ export async function createSession(
   const specs = new Map<string, { shape: readonly number[]; dtype: DType }>();
   if (source instanceof Graph) {
     source.feeds.forEach((t: Tensor) => specs.set(t.name, { shape: t.shape, dtype: t.dtype }));
+    // onnxruntime looks every external initializer up in the in-memory table once one is given, file-backed ones
+    // included ("External file: model.safetensors not found"): beside file-backed ones, the others go inline.
+    const fileBacked = source.tensors.some((t) => t.mapped);
     const emitted = buildModel(
       source,
-      { externalDataThresholdBytes: MEMORY_EXTERNAL_BYTES, ...opts },
+      { externalDataThresholdBytes: fileBacked ? Infinity : MEMORY_EXTERNAL_BYTES, ...opts },
       'memory',
     );
     model = onnx.ModelProto.encode(emitted.model).finish();

@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { sizeOf } from '../../../src/engine/graph';
 import { writeDemoModel } from '../../../src/models/demo';
 import { Generator } from '../../../src/models/generate';
-import { loadModel, LoadedModel } from '../../../src/models/model';
+import { loadModel, LoadedModel, mergeAdapter, resolveAdapter } from '../../../src/models/model';
 import { SafetensorsReader } from '../../../src/models/safetensors';
 import { Rng } from '../../../src/util/rng';
 import { hfTiny } from '../../helpers/fixtures';
@@ -125,4 +126,30 @@ describe('generation from a bfloat16 checkpoint', () => {
       await gen.release();
     }
   });
+});
+
+it('generates with an adapter of tensors of 1 MiB or more beside mapped weights (inline, not in-memory buffers)', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-generate-lora-'));
+  try {
+    writeDemoModel(root, { hiddenSize: 64, numLayers: 1, intermediateSize: 1024 });
+    const model = await loadModel(root);
+    const rng = Rng.fromSeed(2);
+    const spec = { kind: 'lora', r: 256, alpha: 256, dropout: 0, targets: 'all-linear' } as const;
+    const adapter = { ...spec, weights: resolveAdapter(model, spec, () => rng.next()).weights };
+    // PEFT starts B at zero: random B makes the adapter change the tokens.
+    for (const name of adapter.weights.names().filter((n) => n.includes('lora_B')))
+      adapter.weights.get(name).data.forEach((_, i, d) => (d[i] = 0.2 * (rng.next() - 0.5)));
+    const down = adapter.weights.names().find((n) => n.includes('down_proj.lora_A'))!;
+    expect(sizeOf(adapter.weights.shape(down)) * 4).toBeGreaterThanOrEqual(2 ** 20);
+    const req = { prompts: [[1, 45, 100, 9, 77]], maxNewTokens: 8, eosTokenIds: [] };
+    const unmerged = new Generator(model, { adapter, threads: 1 });
+    const merged = new Generator(mergeAdapter(model, adapter), { threads: 1 });
+    const base = new Generator(model, { threads: 1 });
+    const expected = (await merged.generate(req)).generated;
+    expect((await unmerged.generate(req)).generated).toEqual(expected);
+    expect((await base.generate(req)).generated).not.toEqual(expected);
+    await Promise.all([unmerged.release(), merged.release(), base.release()]);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });
