@@ -5,9 +5,9 @@
  * (left or right) just leaves masked slots, and each token's position is the number of real tokens before it,
  * so a padded row computes what it would alone. Sessions are cached per shape.
  *
- * A 16-bit checkpoint's frozen weights (`halfWeights`) are cast to float32 where they are used; only the decode
- * session, which runs at every step, may fold those casts into float32 initializers, and only one such session is
- * kept: one float32 copy at most, however many shapes a Generator runs.
+ * A 16-bit checkpoint's frozen weights (`halfWeights`) are cast to float32 where they are used; on the CPU only the
+ * decode session, which runs at every step, may fold those casts into float32 initializers, and only one such
+ * session is kept: one float32 copy at most, however many shapes a Generator runs.
  *
  * `useCache: false` runs the whole sequence through one full-length graph at every step (the reference the cache
  * is checked against, and the baseline of bench/generate.ts).
@@ -37,9 +37,10 @@ export interface GeneratorOptions {
   buckets?: GenerationBuckets;
   /**
    * A 16-bit checkpoint's frozen weights: 'fold' (default) widens them into the decode session's float32 copy
-   * (faster steps), the prefill casting each weight where it uses it; 'cast' keeps only the 16-bit bytes, every run
-   * casting each weight where it uses it (slower steps: onnxruntime's bfloat16 Cast is single-threaded). The memory
-   * plan chooses (training/memory-plan.ts `checkGenerationMemory`).
+   * (faster steps), the prefill casting each weight where it uses it (on the CPU; a device's sessions each fold
+   * theirs); 'cast' keeps only the 16-bit bytes, every run casting each weight where it uses it (slower steps:
+   * onnxruntime's bfloat16 Cast is single-threaded). The memory plan chooses (memory-plan.ts
+   * `checkGenerationMemory`).
    */
   halfWeights?: HalfWeights;
 }
@@ -236,7 +237,7 @@ function writeSlots(cache: Float32Array, fresh: Float32Array, start: number, sha
 
 export class Generator {
   private readonly sessions = new Map<string, Promise<Session>>();
-  /** The session holding folded float32 copies of 16-bit weights, if any (at most one is kept). */
+  /** The CPU session holding folded float32 copies of 16-bit weights, if any (at most one is kept). */
   private folded: string | null = null;
 
   constructor(
@@ -306,22 +307,24 @@ export class Generator {
   }
 
   /**
-   * One session per graph shape; `build` fills the graph. `fold`: the session may fold 16-bit weights' casts into
-   * float32 copies; the previous such session is released first.
+   * One session per graph shape; `build` fills the graph. `fold`: on the CPU, the session may fold 16-bit weights'
+   * casts into float32 copies, the previous such session released first. A device's sessions all fold, as before
+   * (not yet measured casting at each use on a GPU), unless halfWeights is 'cast'.
    */
   private async session(key: string, build: (g: Graph) => void, fold: boolean): Promise<Session> {
     let s = this.sessions.get(key);
     if (!s) {
       const g = providerGraph(this.opts.executionProvider);
       build(g);
-      const folds = fold && (this.opts.halfWeights ?? 'fold') === 'fold' && g.hasHalfInitializers;
-      if (folds && this.folded) {
+      const ep = this.opts.executionProvider ?? 'cpu';
+      const cpu = ep === 'cpu';
+      const folds = (fold || !cpu) && (this.opts.halfWeights ?? 'fold') === 'fold' && g.hasHalfInitializers;
+      if (folds && cpu && this.folded) {
         const previous = this.sessions.get(this.folded)!;
         this.sessions.delete(this.folded);
         await (await previous).release();
       }
-      if (folds) this.folded = key;
-      const ep = this.opts.executionProvider ?? 'cpu';
+      if (folds && cpu) this.folded = key;
       // On WebGPU the caches stay on the device between runs; only the logits come back.
       const present = [...g.outputs.keys()].filter((name) => name.startsWith('present.'));
       s = createSession(g, {

@@ -12,7 +12,8 @@ import * as path from 'node:path';
 import { UserInputError } from '../../../src/errors';
 import type { DemoModelOptions } from '../../../src/models/demo';
 import type { HalfWeights } from '../../../src/models/generate';
-import { loadModel } from '../../../src/models/model';
+import { sizeOf } from '../../../src/engine/graph';
+import { loadModel, resolveAdapter } from '../../../src/models/model';
 import {
   GENERATION_CALIBRATION,
   GIB,
@@ -32,8 +33,9 @@ function child(args: string[]): string {
   return r.stdout;
 }
 
-function peakBytes(dir: string, batch: number, prompt: number, newTokens: number, half: HalfWeights): number {
-  const stdout = child([dir, String(batch), String(prompt), String(newTokens), half]);
+function peakBytes(dir: string, run: number[], half: HalfWeights, loraRank: number): number {
+  const [, , newTokens] = run;
+  const stdout = child([dir, ...run.map(String), half, String(loraRank)]);
   const out = JSON.parse(stdout.trim().split('\n').pop()!) as { peakKiB: number; generated: number };
   expect(out.generated).toBe(newTokens);
   return out.peakKiB * 1024;
@@ -53,41 +55,39 @@ let root: string;
 beforeAll(() => (root = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-generation-peak-'))));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-test.each<[string, DemoModelOptions, number, number, number, HalfWeights]>([
-  ['float32 weights', WEIGHTY, 1, 16, 16, 'fold'],
-  [
-    'bfloat16 weights (the decode session folds a float32 copy)',
-    { ...WEIGHTY, dtype: 'BF16' },
-    1,
-    16,
-    16,
-    'fold',
-  ],
-  ['bfloat16 weights (cast at each use)', { ...WEIGHTY, dtype: 'BF16' }, 1, 16, 16, 'cast'],
-  ['the KV cache', CACHE_HEAVY, 16, 16, 16, 'fold'],
-  ['the prefill attention scores', {}, 8, 512, 16, 'fold'],
-])(
-  'the estimate covers the measured peak where %s dominate',
-  async (_, options, batch, prompt, newTokens, half) => {
-    const dir = path.join(root, String(fs.readdirSync(root).length));
-    child(['write', dir, JSON.stringify({ ...options, maxPositionEmbeddings: 1024 })]);
-    const model = await loadModel(dir);
-    const estimate = estimateGeneration(
-      {
-        shape: shapeOf(model.config),
-        parameters: parameterCount(model),
-        batchSize: batch,
-        promptWidth: prompt,
-        maxNewTokens: newTokens,
-        virtualTokens: 0,
-      },
-      half,
-    ).totalBytes;
-    const measured = peakBytes(dir, batch, prompt, newTokens, half);
-    expect(estimate).toBeGreaterThanOrEqual(measured);
-    expect(estimate).toBeLessThanOrEqual(Math.max(1.5 * measured, measured + 0.15 * GIB));
-  },
-);
+const BF16 = { ...WEIGHTY, dtype: 'BF16' } as const;
+
+/** Each case: the model, batch x (prompt + new tokens), the Generator's halfWeights, a LoRA's rank (0: none). */
+test.each<[string, DemoModelOptions, [number, number, number], HalfWeights, number]>([
+  ['float32 weights', WEIGHTY, [1, 16, 16], 'fold', 0],
+  ['bfloat16 weights (the decode session folds a float32 copy)', BF16, [1, 16, 16], 'fold', 0],
+  ['bfloat16 weights (cast at each use)', BF16, [1, 16, 16], 'cast', 0],
+  ['a LoRA adapter (rank 512 on every linear layer)', WEIGHTY, [1, 16, 16], 'fold', 512],
+  ['the KV cache', CACHE_HEAVY, [16, 16, 16], 'fold', 0],
+  ['the prefill attention scores', {}, [8, 512, 16], 'fold', 0],
+])('the estimate covers the measured peak where %s dominate', async (_, options, run, half, loraRank) => {
+  const dir = path.join(root, String(fs.readdirSync(root).length));
+  child(['write', dir, JSON.stringify({ ...options, maxPositionEmbeddings: 1024 })]);
+  const model = await loadModel(dir);
+  const [batchSize, promptWidth, maxNewTokens] = run;
+  const lora = { kind: 'lora', r: loraRank, alpha: 16, dropout: 0, targets: 'all-linear' } as const;
+  const adapter = loraRank ? resolveAdapter(model, lora, () => 0.5).weights : null;
+  const estimate = estimateGeneration(
+    {
+      shape: shapeOf(model.config),
+      parameters: parameterCount(model),
+      batchSize,
+      promptWidth,
+      maxNewTokens,
+      virtualTokens: 0,
+      copiedParameters: adapter ? adapter.names().reduce((s, n) => s + sizeOf(adapter.shape(n)), 0) : 0,
+    },
+    half,
+  ).totalBytes;
+  const measured = peakBytes(dir, run, half, loraRank);
+  expect(estimate).toBeGreaterThanOrEqual(measured);
+  expect(estimate).toBeLessThanOrEqual(Math.max(1.5 * measured, measured + 0.15 * GIB));
+});
 
 /** Qwen2-0.5B's shape in bfloat16. */
 const QWEN: GenerationMemoryJob = {
