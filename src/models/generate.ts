@@ -333,9 +333,7 @@ export class Generator {
         castHalfWeights: !folds,
         // A run casting its weights at use frees each float32 copy after its product: without the CPU arena (one
         // per session) that memory goes back to the system instead of staying in the session's pool.
-        ...(!folds && ep === 'cpu' && g.hasHalfInitializers
-          ? { ortOptions: { enableCpuMemArena: false } }
-          : {}),
+        ...(!folds && cpu && g.hasHalfInitializers ? { ortOptions: { enableCpuMemArena: false } } : {}),
         preferredOutputLocation:
           ep !== 'webgpu' || present.length === 0
             ? undefined
@@ -367,7 +365,7 @@ export class Generator {
         cacheOutputs,
       });
     const prefill = await this.session(`prefill:${batch}x${promptWidth}/${total}`, graphFor(true), false);
-    // Made after the prefill has run, so that its folded weights and the prefill's casts are not resident at once.
+    // Made once the prefill has run: the decode session's folded weights and the prefill's casts never coexist.
     // A decode step's graph does not depend on the prompt width.
     const decode = () => this.session(`decode:${batch}/${total}`, graphFor(false), true);
     const zeros = () =>
