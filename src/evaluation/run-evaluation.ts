@@ -231,8 +231,8 @@ export async function runEvaluation(
   const virtual = em.adapter?.kind === 'prompt' ? em.adapter.numVirtualTokens : 0;
   const { maxNewTokens, batchSize } = spec.generation;
   const longest = Math.max(0, ...items.map((it) => it.promptIds.length));
-  checkModelGeneration(
-    em.model,
+  const { halfWeights } = checkModelGeneration(
+    em,
     {
       batchSize: Math.min(batchSize, items.length),
       promptWidth: batchWidth(longest, em.model.config.maxPositionEmbeddings, virtual, maxNewTokens),
@@ -240,12 +240,14 @@ export async function runEvaluation(
       virtualTokens: virtual,
     },
     'evaluation',
+    spec.executionProvider,
   );
   await hooks.onStart?.({ total: items.length, skipped });
   const generator = new Generator(em.model, {
     adapter: em.adapter,
     executionProvider: spec.executionProvider,
     threads: spec.threads,
+    halfWeights,
   });
   try {
     const { samples, stopped } = await generateAndScore(generator, items, {

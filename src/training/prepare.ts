@@ -20,7 +20,14 @@ import {
   defaultValue,
 } from './hyperparameters';
 import { LoopPosition, START } from './loop';
-import { MemoryPlan, jobBudget, memoryJob, parameterCount, planMemory } from './memory-plan';
+import {
+  MemoryPlan,
+  jobBudget,
+  lessTrainingGeneration,
+  memoryJob,
+  parameterCount,
+  planMemory,
+} from './memory-plan';
 import { METHOD_NAMES, wordOf } from '../vocabulary';
 import { Objective } from './objective';
 import { Parameterization, ParameterizeOptions, parameterize } from './parameterization';
@@ -171,7 +178,8 @@ export function checkResumable(
 
 /**
  * The run's memory plan (see memory-plan.ts) against this process's budget, and on a GPU provider the device's
- * (`jobBudget`): a job that cannot fit fails here, before any weight is read or graph built.
+ * (`jobBudget`), less what evalMetricsAtEpochEnd's generation adds: a job that cannot fit fails here, before any
+ * weight is read or graph built.
  */
 export function planJobMemory(
   model: LoadedModel,
@@ -183,7 +191,11 @@ export function planJobMemory(
     hp: req.hyperparameters,
     maxPositions: model.config.maxPositionEmbeddings,
   });
-  return planMemory(job, jobBudget(req.executionProvider));
+  const budget = jobBudget(req.executionProvider);
+  return planMemory(
+    job,
+    lessTrainingGeneration(budget, job, { scale: req.parameterScale, hp: req.hyperparameters }),
+  );
 }
 
 /** The trainer's optimizer settings from a run's hyperparameters. */

@@ -85,7 +85,7 @@ export class EvaluationService {
           : dataset.validationRowCount;
     if (rowCount === 0) throw badInput(`dataset "${dataset.name}" has no ${split} rows`, at('datasetSplit'));
     const settings = checkSettings(input, model.maxSequenceLength);
-    const runs = await generatingModel(this.db, principal, model, input);
+    const { columns: runs, adapterParameters } = await generatingModel(this.db, principal, model, input);
     const prompts = datasetPrompts(this.db, dataset, split);
     const fit = await checkPromptsFit(this.db, runs, model.maxSequenceLength, settings.maxNewTokens, prompts);
     const { maxNewTokens } = settings;
@@ -94,8 +94,9 @@ export class EvaluationService {
       promptWidth: batchWidth(fit.longestTokens, model.maxSequenceLength, fit.virtualTokens, maxNewTokens),
       maxNewTokens,
       virtualTokens: fit.virtualTokens,
+      copiedParameters: adapterParameters,
     };
-    checkGenerationFits(model, run, 'evaluation');
+    checkGenerationFits(model, run, 'evaluation', settings.executionProvider);
     const job = await insertQueuedJob(
       this.db,
       'evaluation',
