@@ -121,7 +121,7 @@ export class TrainingJobResolver {
   }
 
   @FieldResolver(() => [StepMetric], {
-    description: `The step series in step order, at most ${MAX_SERIES_STEPS} steps per answer (continue with fromStep after the last step returned). With maxPoints, a longer series is cut into maxPoints equal buckets and the last step of each is returned (the final step is always included).`,
+    description: `The step series in step order, at most ${MAX_SERIES_STEPS} steps per answer (continue with fromStep after the last step returned). With maxPoints, a longer series is cut into maxPoints buckets of equal step ranges, from its first to its last step, and the last step stored in each is returned (the final step is always included; with gaps in the steps, a bucket without steps adds none).`,
   })
   metrics(
     @Root() job: TrainingJob,

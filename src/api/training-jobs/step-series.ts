@@ -10,7 +10,7 @@ import { FloatList, IntList } from '../common/number-lists';
 /** Most steps one `metrics` or `metricSeries` answer holds (a longer series continues at `fromStep`). */
 export const MAX_SERIES_STEPS = 100_000;
 
-/** Which steps: a range, optionally downsampled to at most `maxPoints` (the last step of each equal bucket). */
+/** Which steps: a range, optionally downsampled to at most `maxPoints` (the last step of each of that many equal step ranges). */
 export interface StepRange {
   maxPoints?: number | null;
   fromStep?: number | null;

@@ -287,6 +287,12 @@ describe('training jobs through the API (no worker)', () => {
     const ten = (await api.admin(q, { id, n: 10 })).data?.trainingJob.metrics;
     expect(ten.map((m: { step: number }) => m.step)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
     expect(ten[9].loss).toBeCloseTo(0.01);
+    // Buckets are equal step ranges: one without stored steps adds no point.
+    await api.app.db.query(`DELETE FROM training_step_metrics WHERE job_id = $1 AND step BETWEEN 41 AND 50`, [
+      id,
+    ]);
+    const gap = (await api.admin(q, { id, n: 10 })).data?.trainingJob.metrics;
+    expect(gap.map((m: { step: number }) => m.step)).toEqual([10, 20, 30, 40, 60, 70, 80, 90, 100]);
     const window = await api.admin(
       `query($id: ID!) { trainingJob(id: $id) { metrics(fromStep: 5, toStep: 7) { step } } }`,
       {
