@@ -1,7 +1,10 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import {
   Arg,
+  Args,
+  ArgsType,
   Ctx,
+  Field,
   FieldResolver,
   ID,
   Info,
@@ -31,14 +34,29 @@ import {
   TrainingJobProgressEvent,
   TrainingJobStatusEvent,
 } from './types';
-import { MAX_SERIES_STEPS, StepSeries } from './step-series';
+import {
+  MAX_SERIES_STEPS,
+  PackedStepSeriesType,
+  type StepRange,
+  type StepSeries,
+  StepSeriesType,
+} from './step-series';
 
-const MAX_POINTS = {
-  nullable: true,
-  description: `Downsample to at most this many points (1 to ${MAX_SERIES_STEPS}).`,
-};
-const FROM_STEP = { nullable: true, description: 'First step to include.' };
-const TO_STEP = { nullable: true, description: 'Last step to include.' };
+/** The arguments of `metrics`, `metricSeries` and `packedMetricSeries`. */
+@ArgsType()
+class StepRangeArgs implements StepRange {
+  @Field(() => Int, {
+    nullable: true,
+    description: `Downsample to at most this many points (1 to ${MAX_SERIES_STEPS}).`,
+  })
+  maxPoints?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'First step to include.' })
+  fromStep?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Last step to include.' })
+  toStep?: number | null;
+}
 
 @Resolver(() => TrainingJob)
 export class TrainingJobResolver {
@@ -125,27 +143,36 @@ export class TrainingJobResolver {
   })
   metrics(
     @Root() job: TrainingJob,
-    @Arg('maxPoints', () => Int, MAX_POINTS) maxPoints: number | null,
-    @Arg('fromStep', () => Int, FROM_STEP) fromStep: number | null,
-    @Arg('toStep', () => Int, TO_STEP) toStep: number | null,
+    @Args(() => StepRangeArgs) range: StepRangeArgs,
     @Ctx() { services }: RequestContext,
   ): Promise<StepMetric[]> {
-    return services.jobs.metrics(job.id, { maxPoints, fromStep, toStep });
+    return services.jobs.metrics(job.id, range);
   }
 
-  @FieldResolver(() => StepSeries, {
+  @FieldResolver(() => StepSeriesType, {
     description:
       'The steps `metrics` selects, as one list per metric (see StepSeries): the compact form for charts (100,000 steps in one response, continued from fromStep like `metrics`).',
   })
   metricSeries(
     @Root() job: TrainingJob,
-    @Arg('maxPoints', () => Int, MAX_POINTS) maxPoints: number | null,
-    @Arg('fromStep', () => Int, FROM_STEP) fromStep: number | null,
-    @Arg('toStep', () => Int, TO_STEP) toStep: number | null,
+    @Args(() => StepRangeArgs) range: StepRangeArgs,
     @Ctx() { services }: RequestContext,
     @Info() info: GraphQLResolveInfo,
   ): Promise<StepSeries> {
-    return services.jobs.metricSeries(job.id, { maxPoints, fromStep, toStep }, selectedFields(info));
+    return services.jobs.metricSeries(job.id, range, selectedFields(info));
+  }
+
+  @FieldResolver(() => PackedStepSeriesType, {
+    description:
+      'The lists of `metricSeries`, each packed into one base64 string (see PackedStepSeries): the same values in about half the bytes, without number text to write or parse.',
+  })
+  packedMetricSeries(
+    @Root() job: TrainingJob,
+    @Args(() => StepRangeArgs) range: StepRangeArgs,
+    @Ctx() { services }: RequestContext,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<StepSeries> {
+    return services.jobs.metricSeries(job.id, range, selectedFields(info));
   }
 
   @FieldResolver(() => [Checkpoint], { description: 'Saved checkpoints, by step.' })
