@@ -70,7 +70,7 @@ export const JOB = /* GraphQL */ `
 const JOB_HISTORY = /* GraphQL */ `
   query JobHistory($id: ID!, $maxPoints: Int) {
     trainingJob(id: $id) {
-      metricSeries(maxPoints: $maxPoints) {
+      packedMetricSeries(maxPoints: $maxPoints) {
         steps
         loss
         learningRate
@@ -167,7 +167,7 @@ function useLiveHistory(id: string, session: number) {
       request<JobHistoryQuery>(JOB_HISTORY, { id, maxPoints: preview ? PREVIEW_POINTS : null }).then((r) => {
         if (!live || !pending || (preview && loaded)) return;
         const stored = new StepHistory();
-        stored.load(r.trainingJob.metricSeries);
+        stored.load(r.trainingJob.packedMetricSeries);
         pending.forEach((e) => stored.push(e));
         history.current = stored;
         if (!preview) {
@@ -269,7 +269,8 @@ function Curves({ job, history, version }: { job: Job; history: StepHistory; ver
         </label>
       </div>
       <div class="charts" data-testid="charts" data-steps={history.step.length}>
-        {charts.map((ch) => (
+        {/* The loss first: the others draw after it, so a long history shows its loss curve sooner. */}
+        {charts.map((ch, i) => (
           <Chart
             key={ch.title}
             title={ch.title}
@@ -278,6 +279,7 @@ function Curves({ job, history, version }: { job: Job; history: StepHistory; ver
             xLabel={xLabel}
             log={ch.log}
             version={version}
+            deferred={i > 0}
           />
         ))}
       </div>
