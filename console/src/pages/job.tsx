@@ -1,7 +1,7 @@
 import { useRoute } from 'preact-iso';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type uPlot from 'uplot';
-import { ApiError, download, request, subscribe } from '../api';
+import { ApiError, download, prefetch, request, subscribe } from '../api';
 import { Chart, smooth, useSmoothing } from '../chart';
 import type {
   CancelTrainingJobMutationVariables,
@@ -131,6 +131,19 @@ type Progress = TrainingJobProgressSubscription['trainingJobProgress'];
 
 /** Points of the first, quick read of a long history (about the chart's width); the whole history follows. */
 const PREVIEW_POINTS = 2000;
+const historyVariables = (id: string, preview: boolean) => ({
+  id,
+  maxPoints: preview ? PREVIEW_POINTS : null,
+});
+
+/** At start, on a job's address: sends the page's first reads (the job, the history's preview) at once. */
+export function prefetchJobPage(path: string): void {
+  const id = /^\/jobs\/([0-9a-f-]{36})$/i.exec(path)?.[1];
+  if (!id) return;
+  prefetch(JOB_HISTORY, historyVariables(id, true));
+  prefetch(JOB, { id });
+}
+
 /** How often, and how many times, the history is read again while it misses steps the workers have not written yet. */
 const REFILL_MS = 1000;
 const REFILL_TRIES = 30;
@@ -164,7 +177,7 @@ function useLiveHistory(id: string, session: number) {
       else timer = window.setTimeout(() => ((timer = 0), load(tries + 1)), REFILL_MS);
     };
     const load = (tries: number, preview = false) =>
-      request<JobHistoryQuery>(JOB_HISTORY, { id, maxPoints: preview ? PREVIEW_POINTS : null }).then((r) => {
+      request<JobHistoryQuery>(JOB_HISTORY, historyVariables(id, preview)).then((r) => {
         if (!live || !pending || (preview && loaded)) return;
         const stored = new StepHistory();
         stored.load(r.trainingJob.packedMetricSeries);
