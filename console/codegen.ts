@@ -19,6 +19,8 @@ const config: CodegenConfig = {
           JSON: 'unknown',
           IntList: 'number[]',
           FloatList: '(number | null)[]',
+          Int32Base64: 'string',
+          Float64Base64: 'string',
         },
       },
     },

@@ -43,6 +43,7 @@ function wsUrl(): string {
 /** Opens the connection with `key`; `request` and `subscribe` use it until `disconnect`. */
 export function connect(key: string): void {
   void client?.dispose();
+  prefetched.clear();
   client = createClient({
     url: wsUrl(),
     connectionParams: { authorization: `Bearer ${key}` },
@@ -55,6 +56,7 @@ export function connect(key: string): void {
 export function disconnect(): void {
   sessionStorage.removeItem(KEY_STORAGE);
   void client?.dispose();
+  prefetched.clear();
   client = null;
 }
 
@@ -76,8 +78,31 @@ function active(): Client {
   return client;
 }
 
+/** Queries sent before their page asked for them (`prefetch`), by query and variables; each answers one request. */
+const prefetched = new Map<string, Promise<unknown>>();
+const operationKey = (query: string, variables?: Variables) =>
+  `${query}\u0000${JSON.stringify(variables ?? {})}`;
+
+/**
+ * Sends a query a page is about to ask for (while the sign-in's query is still out, say); the page's `request`
+ * with the same query and variables gets this answer. Forgotten when the connection changes.
+ */
+export function prefetch(query: string, variables: Variables): void {
+  const answer = send(query, variables);
+  // A failure shows where the page asks (if it does), not as an unhandled rejection here.
+  answer.catch(() => undefined);
+  prefetched.set(operationKey(query, variables), answer);
+}
+
 /** One query or mutation; resolves to its data or rejects with the first error (its `extensions.code`). */
 export function request<T, V extends Variables = Variables>(query: string, variables?: V): Promise<T> {
+  const key = operationKey(query, variables);
+  const early = prefetched.get(key);
+  prefetched.delete(key);
+  return (early as Promise<T> | undefined) ?? send<T>(query, variables);
+}
+
+function send<T>(query: string, variables?: Variables): Promise<T> {
   return new Promise((resolve, reject) => {
     let data: T | null = null;
     active().subscribe<T>(

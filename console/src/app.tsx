@@ -7,7 +7,7 @@ import { LangProvider, useLang, useT } from './i18n';
 import { ComparePage } from './pages/compare';
 import { DatasetPage, DatasetsPage } from './pages/datasets';
 import { EvaluationComparePage, EvaluationPage, EvaluationsPage } from './pages/evaluations';
-import { JobPage } from './pages/job';
+import { JobPage, prefetchJobPage } from './pages/job';
 import { JobsPage } from './pages/jobs';
 import { LoginPage } from './pages/login';
 import { ModelsPage } from './pages/models';
@@ -98,6 +98,8 @@ function Gate() {
       (v) => setViewer(v.viewer),
       () => setResuming(false),
     );
+    // Opened at a job: its first reads go out beside the sign-in's instead of after it.
+    prefetchJobPage(location.pathname);
   }, []);
   if (viewer)
     return <Shell viewer={viewer} onSignOut={() => (disconnect(), setViewer(null), setResuming(false))} />;

@@ -34,12 +34,10 @@ export class StepHistory {
     return this.step.length ? this.step[this.step.length - 1] : 0;
   }
 
-  /** Starts from the stored history, as `metricSeries` answers it (columns; extra: name -> values aligned with steps). */
-  load(
-    series: { steps: number[]; extra: Record<string, unknown> } & Record<Column, (number | null)[]>,
-  ): void {
-    this.step = series.steps;
-    for (const c of SERIES) this.columns[c] = series[c];
+  /** Starts from the stored history, as `packedMetricSeries` answers it (extra: name -> values aligned with steps). */
+  load(series: { steps: string; extra: Record<string, unknown> } & Record<Column, string>): void {
+    this.step = unpackInts(series.steps);
+    for (const c of SERIES) this.columns[c] = unpackFloats(series[c]);
     for (const [name, values] of Object.entries(series.extra)) {
       if (name.startsWith('eval_')) this.evals.set(name, values as (number | null)[]);
     }
@@ -65,4 +63,41 @@ export class StepHistory {
     for (const c of SERIES) this.columns[c].length = length;
     for (const values of this.evals.values()) values.length = length;
   }
+}
+
+/** Uint8Array.fromBase64 where the browser has it (native: a tenth of the time of atob and a loop). */
+const fromBase64 = (Uint8Array as { fromBase64?: (base64: string) => Uint8Array }).fromBase64;
+
+/** The bytes of a base64 string, read through a DataView (the packed lists are little-endian on every host). */
+function bytesOf(base64: string): DataView {
+  let bytes: Uint8Array;
+  if (fromBase64) bytes = fromBase64(base64);
+  else {
+    const text = atob(base64);
+    bytes = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  }
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+// The lists are built by push, not preallocated: V8 then keeps them as packed doubles (no hole or boxed number
+// per element), which the smoothing and the charts read several times faster.
+
+/** An Int32Base64 list as numbers. */
+export function unpackInts(base64: string): number[] {
+  const view = bytesOf(base64);
+  const out: number[] = [];
+  for (let i = 0; i < view.byteLength; i += 4) out.push(view.getInt32(i, true));
+  return out;
+}
+
+/** A Float64Base64 list as numbers; null for a double that is not finite (a diverged step), a gap on the chart. */
+export function unpackFloats(base64: string): (number | null)[] {
+  const view = bytesOf(base64);
+  const out: (number | null)[] = [];
+  for (let i = 0; i < view.byteLength; i += 8) {
+    const v = view.getFloat64(i, true);
+    out.push(Number.isFinite(v) ? v : null);
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
 import { useRoute } from 'preact-iso';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type uPlot from 'uplot';
-import { ApiError, download, request, subscribe } from '../api';
+import { ApiError, download, prefetch, request, subscribe } from '../api';
 import { Chart, smooth, useSmoothing } from '../chart';
 import type {
   CancelTrainingJobMutationVariables,
@@ -70,7 +70,7 @@ export const JOB = /* GraphQL */ `
 const JOB_HISTORY = /* GraphQL */ `
   query JobHistory($id: ID!, $maxPoints: Int) {
     trainingJob(id: $id) {
-      metricSeries(maxPoints: $maxPoints) {
+      packedMetricSeries(maxPoints: $maxPoints) {
         steps
         loss
         learningRate
@@ -131,6 +131,19 @@ type Progress = TrainingJobProgressSubscription['trainingJobProgress'];
 
 /** Points of the first, quick read of a long history (about the chart's width); the whole history follows. */
 const PREVIEW_POINTS = 2000;
+const historyVariables = (id: string, preview: boolean) => ({
+  id,
+  maxPoints: preview ? PREVIEW_POINTS : null,
+});
+
+/** At start, on a job's address: sends the page's first reads (the job, the history's preview) at once. */
+export function prefetchJobPage(path: string): void {
+  const id = /^\/jobs\/([0-9a-f-]{36})$/i.exec(path)?.[1];
+  if (!id) return;
+  prefetch(JOB_HISTORY, historyVariables(id, true));
+  prefetch(JOB, { id });
+}
+
 /** How often, and how many times, the history is read again while it misses steps the workers have not written yet. */
 const REFILL_MS = 1000;
 const REFILL_TRIES = 30;
@@ -164,10 +177,10 @@ function useLiveHistory(id: string, session: number) {
       else timer = window.setTimeout(() => ((timer = 0), load(tries + 1)), REFILL_MS);
     };
     const load = (tries: number, preview = false) =>
-      request<JobHistoryQuery>(JOB_HISTORY, { id, maxPoints: preview ? PREVIEW_POINTS : null }).then((r) => {
+      request<JobHistoryQuery>(JOB_HISTORY, historyVariables(id, preview)).then((r) => {
         if (!live || !pending || (preview && loaded)) return;
         const stored = new StepHistory();
-        stored.load(r.trainingJob.metricSeries);
+        stored.load(r.trainingJob.packedMetricSeries);
         pending.forEach((e) => stored.push(e));
         history.current = stored;
         if (!preview) {
@@ -269,7 +282,8 @@ function Curves({ job, history, version }: { job: Job; history: StepHistory; ver
         </label>
       </div>
       <div class="charts" data-testid="charts" data-steps={history.step.length}>
-        {charts.map((ch) => (
+        {/* The loss first: the others draw after it, so a long history shows its loss curve sooner. */}
+        {charts.map((ch, i) => (
           <Chart
             key={ch.title}
             title={ch.title}
@@ -278,6 +292,7 @@ function Curves({ job, history, version }: { job: Job; history: StepHistory; ver
             xLabel={xLabel}
             log={ch.log}
             version={version}
+            deferred={i > 0}
           />
         ))}
       </div>

@@ -1,7 +1,10 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import {
   Arg,
+  Args,
+  ArgsType,
   Ctx,
+  Field,
   FieldResolver,
   ID,
   Info,
@@ -32,14 +35,29 @@ import {
   TrainingJobProgressEvent,
   TrainingJobStatusEvent,
 } from './types';
-import { MAX_SERIES_STEPS, StepSeries } from './step-series';
+import {
+  MAX_SERIES_STEPS,
+  PackedStepSeriesType,
+  type StepRange,
+  type StepSeries,
+  StepSeriesType,
+} from './step-series';
 
-const MAX_POINTS = {
-  nullable: true,
-  description: `Downsample to at most this many points (1 to ${MAX_SERIES_STEPS}).`,
-};
-const FROM_STEP = { nullable: true, description: 'First step to include.' };
-const TO_STEP = { nullable: true, description: 'Last step to include.' };
+/** The arguments of `metrics`, `metricSeries` and `packedMetricSeries`. */
+@ArgsType()
+class StepRangeArgs implements StepRange {
+  @Field(() => Int, {
+    nullable: true,
+    description: `Downsample to at most this many points (1 to ${MAX_SERIES_STEPS}).`,
+  })
+  maxPoints?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'First step to include.' })
+  fromStep?: number | null;
+
+  @Field(() => Int, { nullable: true, description: 'Last step to include.' })
+  toStep?: number | null;
+}
 
 @Resolver(() => TrainingJob)
 export class TrainingJobResolver {
@@ -130,31 +148,40 @@ export class TrainingJobResolver {
   }
 
   @FieldResolver(() => [StepMetric], {
-    description: `The step series in step order, at most ${MAX_SERIES_STEPS} steps per answer (continue with fromStep after the last step returned). With maxPoints, a longer series is cut into maxPoints equal buckets and the last step of each is returned (the final step is always included).`,
+    description: `The step series in step order, at most ${MAX_SERIES_STEPS} steps per answer (continue with fromStep after the last step returned). With maxPoints, a longer series is cut into maxPoints buckets of equal step ranges, from its first to its last step, and the last step stored in each is returned (the final step is always included; with gaps in the steps, a bucket without steps adds none).`,
   })
   metrics(
     @Root() job: TrainingJob,
-    @Arg('maxPoints', () => Int, MAX_POINTS) maxPoints: number | null,
-    @Arg('fromStep', () => Int, FROM_STEP) fromStep: number | null,
-    @Arg('toStep', () => Int, TO_STEP) toStep: number | null,
+    @Args(() => StepRangeArgs) range: StepRangeArgs,
     @Ctx() { services }: RequestContext,
   ): Promise<StepMetric[]> {
-    return services.jobs.metrics(job.id, { maxPoints, fromStep, toStep });
+    return services.jobs.metrics(job.id, range);
   }
 
-  @FieldResolver(() => StepSeries, {
+  @FieldResolver(() => StepSeriesType, {
     description:
       'The steps `metrics` selects, as one list per metric (see StepSeries): the compact form for charts (100,000 steps in one response, continued from fromStep like `metrics`).',
   })
   metricSeries(
     @Root() job: TrainingJob,
-    @Arg('maxPoints', () => Int, MAX_POINTS) maxPoints: number | null,
-    @Arg('fromStep', () => Int, FROM_STEP) fromStep: number | null,
-    @Arg('toStep', () => Int, TO_STEP) toStep: number | null,
+    @Args(() => StepRangeArgs) range: StepRangeArgs,
     @Ctx() { services }: RequestContext,
     @Info() info: GraphQLResolveInfo,
   ): Promise<StepSeries> {
-    return services.jobs.metricSeries(job.id, { maxPoints, fromStep, toStep }, selectedFields(info));
+    return services.jobs.metricSeries(job.id, range, selectedFields(info));
+  }
+
+  @FieldResolver(() => PackedStepSeriesType, {
+    description:
+      'The lists of `metricSeries`, each packed into one base64 string (see PackedStepSeries): the same values in about half the bytes, without number text to write or parse.',
+  })
+  packedMetricSeries(
+    @Root() job: TrainingJob,
+    @Args(() => StepRangeArgs) range: StepRangeArgs,
+    @Ctx() { services }: RequestContext,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<StepSeries> {
+    return services.jobs.metricSeries(job.id, range, selectedFields(info));
   }
 
   @FieldResolver(() => [Checkpoint], { description: 'Saved checkpoints, by step.' })

@@ -265,8 +265,8 @@ export class TrainingJobService {
   }
 
   /**
-   * The step series, in step order. With `maxPoints`, longer series are cut into that many equal buckets and the
-   * last step of each bucket is returned (so the final step is always present).
+   * The step series, in step order. With `maxPoints`, longer series are cut into that many buckets of equal step
+   * ranges and the last step of each bucket is returned (so the final step is always present).
    */
   metrics(jobId: string, range: StepRange): Promise<StepMetricEntity[]> {
     return this.steps(jobId, range).getMany();
@@ -293,22 +293,32 @@ export class TrainingJobService {
     if (range.maxPoints != null && (range.maxPoints < 1 || range.maxPoints > MAX_SERIES_STEPS)) {
       throw badInput(`maxPoints must be 1 to ${MAX_SERIES_STEPS}`, ['maxPoints']);
     }
+    const bounds = { from: range.fromStep ?? 0, to: range.toStep ?? 2 ** 31 - 1 };
     const qb = this.db
       .getRepository(StepMetricEntity)
       .createQueryBuilder('m')
       .where('m.job_id = :jobId', { jobId })
-      .andWhere('m.step >= :from', { from: range.fromStep ?? 0 })
-      .andWhere('m.step <= :to', { to: range.toStep ?? 2 ** 31 - 1 })
       .orderBy('m.step', 'ASC');
     if (range.maxPoints == null) {
       // A series without maxPoints ends at its MAX_SERIES_STEPS-th step; the caller continues from the next one.
-      return qb.limit(MAX_SERIES_STEPS);
+      return qb.andWhere('m.step >= :from AND m.step <= :to', bounds).limit(MAX_SERIES_STEPS);
     }
+    // Buckets of equal step ranges between the first and last step (for contiguous steps the equal row counts
+    // of ntile), each's last step found by one index probe: an ntile window over every row took 250 ms at
+    // 100,000 steps. The steps as an array, matched in the index (the only condition on m.step besides it): a
+    // range condition there, with a table not yet analysed, got a plan comparing every row with every step.
     return qb.andWhere(
-      `m.step IN (SELECT max(step) FROM (
-         SELECT step, ntile(:buckets) OVER (ORDER BY step) AS bucket FROM training_step_metrics
-          WHERE job_id = :jobId AND step >= :from AND step <= :to) b GROUP BY bucket)`,
-      { buckets: range.maxPoints },
+      `m.step = ANY(ARRAY(
+         SELECT last.step
+           FROM (SELECT lo - 1 + k * (n / :buckets) + least(k, n % :buckets) AS upto,
+                        lo - 1 + (k - 1) * (n / :buckets) + least(k - 1, n % :buckets) AS after
+                   FROM (SELECT min(step) AS lo, max(step) - min(step) + 1 AS n FROM training_step_metrics
+                          WHERE job_id = :jobId AND step >= :from AND step <= :to) r,
+                        generate_series(1, least(:buckets, n)) k) b,
+                LATERAL (SELECT step FROM training_step_metrics
+                          WHERE job_id = :jobId AND step > b.after AND step <= b.upto
+                          ORDER BY step DESC LIMIT 1) last))`,
+      { ...bounds, buckets: range.maxPoints },
     );
   }
 

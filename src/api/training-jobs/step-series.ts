@@ -1,70 +1,91 @@
 /**
- * A job's step metrics as columns (`TrainingJob.metricSeries`): a chart of a long run loads as a few number
- * lists, not one object per step.
+ * A job's step metrics as columns (`TrainingJob.metricSeries`, and packed into base64 strings
+ * `TrainingJob.packedMetricSeries`): a chart of a long run loads as a few lists, not one object per step.
  */
 import { endianness } from 'node:os';
+import type { GraphQLScalarType } from 'graphql';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ObjectType } from 'type-graphql';
-import { FloatList, IntList } from '../common/number-lists';
+import { Float64Base64, FloatList, Int32Base64, IntList } from '../common/number-lists';
 
 /** Most steps one `metrics` or `metricSeries` answer holds (a longer series continues at `fromStep`). */
 export const MAX_SERIES_STEPS = 100_000;
 
-/** Which steps: a range, optionally downsampled to at most `maxPoints` (the last step of each equal bucket). */
+/** Which steps: a range, optionally downsampled to at most `maxPoints` (the last step of each equal step range). */
 export interface StepRange {
   maxPoints?: number | null;
   fromStep?: number | null;
   toStep?: number | null;
 }
 
-/** The integer and the double precision columns of `training_step_metrics` a series carries, by field name. */
-const INT_COLUMNS = { steps: 'step', epochs: 'epoch' } as const;
-const FLOAT_COLUMNS = {
-  loss: 'loss',
-  learningRate: 'learning_rate',
-  gradNorm: 'grad_norm',
-  tokensPerSecond: 'tokens_per_second',
-  elapsedSeconds: 'elapsed_seconds',
+/** The columns of `training_step_metrics` a series carries, by field name: integer or double precision, and what. */
+const COLUMNS = {
+  steps: { column: 'step', int: true, description: 'Optimizer steps, ascending.' },
+  epochs: { column: 'epoch', int: true, description: 'Epoch of each step (1-based).' },
+  loss: {
+    column: 'loss',
+    int: false,
+    description: 'Training loss of each step, measured before its update.',
+  },
+  learningRate: { column: 'learning_rate', int: false, description: 'Learning rate of each step.' },
+  gradNorm: {
+    column: 'grad_norm',
+    int: false,
+    description: 'Global gradient norm of each step, before clipping.',
+  },
+  tokensPerSecond: {
+    column: 'tokens_per_second',
+    int: false,
+    description: 'Training throughput of each step, tokens per second.',
+  },
+  elapsedSeconds: {
+    column: 'elapsed_seconds',
+    int: false,
+    description: 'Seconds since the run (or its latest resumption) started.',
+  },
 } as const;
-type IntField = keyof typeof INT_COLUMNS;
-type FloatField = keyof typeof FLOAT_COLUMNS;
+type ColumnField = keyof typeof COLUMNS;
+const COLUMN_ENTRIES = Object.entries(COLUMNS) as [ColumnField, (typeof COLUMNS)[ColumnField]][];
 
-/** The fields of a series (`StepSeries`'s, as they are selected). */
-export type SeriesField = IntField | FloatField | 'extra';
+/** The fields of a series (`StepSeries`'s and `PackedStepSeries`', as they are selected). */
+export type SeriesField = ColumnField | 'extra';
 
-@ObjectType('StepSeries', {
-  description:
-    'Step metrics as columns: element i of every list belongs to steps[i]. The compact form of `metrics` for charts: ' +
-    'each list is one IntList or FloatList value (a JSON array of numbers), so 100,000 steps cost a few values.',
-})
-export class StepSeries implements Record<IntField | FloatField, ArrayLike<number>> {
-  @Field(() => IntList, { description: 'Optimizer steps, ascending.' })
-  steps: ArrayLike<number>;
+/** A series as the resolvers answer it; both GraphQL types below serialise the same object. */
+export type StepSeries = Record<ColumnField, ArrayLike<number>> & {
+  extra: Record<string, (number | null)[]>;
+};
 
-  @Field(() => IntList, { description: 'Epoch of each step (1-based).' })
-  epochs: ArrayLike<number>;
-
-  @Field(() => FloatList, { description: 'Training loss of each step, measured before its update.' })
-  loss: ArrayLike<number>;
-
-  @Field(() => FloatList, { description: 'Learning rate of each step.' })
-  learningRate: ArrayLike<number>;
-
-  @Field(() => FloatList, { description: 'Global gradient norm of each step, before clipping.' })
-  gradNorm: ArrayLike<number>;
-
-  @Field(() => FloatList, { description: 'Training throughput of each step, tokens per second.' })
-  tokensPerSecond: ArrayLike<number>;
-
-  @Field(() => FloatList, { description: 'Seconds since the run (or its latest resumption) started.' })
-  elapsedSeconds: ArrayLike<number>;
-
-  @Field(() => GraphQLJSONObject, {
+/** A GraphQL object type with a field per column (lists of the given scalars) and `extra`. */
+function seriesType(
+  name: string,
+  description: string,
+  lists: { int: GraphQLScalarType; float: GraphQLScalarType },
+): abstract new () => StepSeries {
+  @ObjectType(name, { description })
+  abstract class Series {}
+  for (const [field, c] of COLUMN_ENTRIES) {
+    Field(() => (c.int ? lists.int : lists.float), { description: c.description })(Series.prototype, field);
+  }
+  Field(() => GraphQLJSONObject, {
     description:
       'Method-specific and evaluation metrics (e.g. eval_loss): name -> list aligned with steps, null where a step has no value.',
-  })
-  extra: Record<string, (number | null)[]>;
+  })(Series.prototype, 'extra');
+  return Series as abstract new () => StepSeries;
 }
+
+export const StepSeriesType = seriesType(
+  'StepSeries',
+  'Step metrics as columns: element i of every list belongs to steps[i]. The compact form of `metrics` for charts: ' +
+    'each list is one IntList or FloatList value (a JSON array of numbers), so 100,000 steps cost a few values.',
+  { int: IntList, float: FloatList },
+);
+
+export const PackedStepSeriesType = seriesType(
+  'PackedStepSeries',
+  'The lists of StepSeries, each packed into one base64 string of little-endian binary numbers (Int32Base64, ' +
+    'Float64Base64): the exact stored doubles in about 10.7 characters each, and no number text to write or parse.',
+  { int: Int32Base64, float: Float64Base64 },
+);
 
 /**
  * The aggregates over the ordered rows `s` that `toStepSeries` reads, for the selected fields only (and steps,
@@ -75,12 +96,9 @@ export class StepSeries implements Record<IntField | FloatField, ArrayLike<numbe
 export function seriesAggregates(fields: ReadonlySet<string>): Record<string, string> {
   const binary = (send: string, column: string) => `string_agg(${send}(s.${column}), ''::bytea)`;
   const aggregates: Record<string, string> = { count: 'count(*)::int' };
-  for (const [field, column] of Object.entries(INT_COLUMNS)) {
+  for (const [field, { column, int }] of COLUMN_ENTRIES) {
     if (fields.has(field) || (field === 'steps' && fields.has('extra')))
-      aggregates[field] = binary('int4send', column);
-  }
-  for (const [field, column] of Object.entries(FLOAT_COLUMNS)) {
-    if (fields.has(field)) aggregates[field] = binary('float8send', column);
+      aggregates[field] = binary(int ? 'int4send' : 'float8send', column);
   }
   if (fields.has('extra')) {
     aggregates.extra = 'json_agg(json_build_array(s.step, s.extra)) FILTER (WHERE s.extra IS NOT NULL)';
@@ -89,15 +107,11 @@ export function seriesAggregates(fields: ReadonlySet<string>): Record<string, st
 }
 
 /** The table columns the aggregates read. */
-export const SERIES_SOURCE_COLUMNS = [
-  ...Object.values(INT_COLUMNS),
-  ...Object.values(FLOAT_COLUMNS),
-  'extra',
-];
+export const SERIES_SOURCE_COLUMNS = [...COLUMN_ENTRIES.map(([, c]) => c.column), 'extra'];
 
 /** The aggregated row: a list per selected field (null when no step matched). */
 export type SeriesRow = { count: number; extra?: [number, Record<string, number>][] | null } & Partial<
-  Record<IntField | FloatField, Buffer | null>
+  Record<ColumnField, Buffer | null>
 >;
 
 /** Big-endian values of `width` bytes each; exactly `count` of them (the columns are NOT NULL). */
@@ -118,12 +132,9 @@ function decode(bytes: Buffer | null | undefined, count: number, width: 4 | 8): 
 
 /** The aggregated row as a series (with the selected fields only: graphql-js reads no other). */
 export function toStepSeries(row: SeriesRow): StepSeries {
-  const series: Partial<Record<IntField | FloatField, ArrayLike<number>>> = {};
-  for (const field of Object.keys(INT_COLUMNS) as IntField[]) {
-    if (field in row) series[field] = decode(row[field], row.count, 4);
-  }
-  for (const field of Object.keys(FLOAT_COLUMNS) as FloatField[]) {
-    if (field in row) series[field] = decode(row[field], row.count, 8);
+  const series: Partial<Record<ColumnField, ArrayLike<number>>> = {};
+  for (const [field, { int }] of COLUMN_ENTRIES) {
+    if (field in row) series[field] = decode(row[field], row.count, int ? 4 : 8);
   }
   const extra: Record<string, (number | null)[]> = {};
   // Both in step order: walk the steps once, placing each step's extra values at its index.

@@ -311,6 +311,12 @@ describe('training jobs through the API (no worker)', () => {
     const ten = (await api.admin(q, { id, n: 10 })).data?.trainingJob.metrics;
     expect(ten.map((m: { step: number }) => m.step)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
     expect(ten[9].loss).toBeCloseTo(0.01);
+    // Buckets are equal step ranges: one without stored steps adds no point.
+    await api.app.db.query(`DELETE FROM training_step_metrics WHERE job_id = $1 AND step BETWEEN 41 AND 50`, [
+      id,
+    ]);
+    const gap = (await api.admin(q, { id, n: 10 })).data?.trainingJob.metrics;
+    expect(gap.map((m: { step: number }) => m.step)).toEqual([10, 20, 30, 40, 60, 70, 80, 90, 100]);
     const window = await api.admin(
       `query($id: ID!) { trainingJob(id: $id) { metrics(fromStep: 5, toStep: 7) { step } } }`,
       {
@@ -430,6 +436,27 @@ describe('training jobs through the API (no worker)', () => {
       { id },
     );
     expect(some.data?.trainingJob.metricSeries).toEqual({ loss: all.loss, extra: all.extra });
+    // Packed: the same lists as base64 of little-endian numbers, NaN and the infinity as stored.
+    const packed = (
+      await api.admin(
+        `query($id: ID!) { trainingJob(id: $id) { packedMetricSeries { steps loss gradNorm extra } } }`,
+        { id },
+      )
+    ).data?.trainingJob.packedMetricSeries;
+    const unpack = (base64: string, width: 4 | 8) => {
+      const bytes = Buffer.from(base64, 'base64');
+      expect(bytes.length % width).toBe(0);
+      return Array.from({ length: bytes.length / width }, (_, i) =>
+        width === 4 ? bytes.readInt32LE(i * 4) : bytes.readDoubleLE(i * 8),
+      );
+    };
+    const finite = (values: number[]) => values.map((v) => (Number.isFinite(v) ? v : null));
+    expect(unpack(packed.steps, 4)).toEqual(all.steps);
+    expect(unpack(packed.loss, 8)[499]).toBeNaN();
+    expect(unpack(packed.gradNorm, 8)[500]).toBe(Infinity);
+    expect(finite(unpack(packed.loss, 8))).toEqual(all.loss);
+    expect(finite(unpack(packed.gradNorm, 8))).toEqual(all.gradNorm);
+    expect(packed.extra).toEqual(all.extra);
     // Downsampled, the same steps as the objects; outside the stored steps, empty lists.
     const ten = await series({ n: 10, from: 31 });
     expect(ten.metricSeries.steps).toEqual(ten.metrics.map((m: { step: number }) => m.step));
