@@ -18,6 +18,8 @@ import { Rng } from '../util/rng';
 import { checkSequenceLength } from './config';
 import { generationShape, type GenerationBuckets } from './generation-shape';
 import { buildCausalLM, LayerCache, LoadedModel, ResolvedAdapter } from './model';
+import type { MemoryLayout } from './memory-layout';
+import { webgpuMemoryLayout } from './webgpu-fit';
 import { argmax, sampleToken, SamplingOptions } from './sampling';
 
 export interface GeneratorOptions {
@@ -178,6 +180,8 @@ export interface CachedRunShape {
    * its one copy of the caches, so no run hands whole caches back (CPU).
    */
   cacheOutputs: 'present' | 'fresh';
+  /** Blocked attention (MemoryLayout.attentionBlock) in the prefill; default plain. */
+  memoryLayout?: MemoryLayout;
 }
 
 /** A prefill or decode run with the static KV cache: inputs past.<i>.key/value, outputs logits and the caches. */
@@ -198,6 +202,7 @@ export function buildCachedRun(g: Graph, model: LoadedModel, r: CachedRunShape):
     adapter: r.adapter,
     cache: { layers, slot, prefill: r.prefill },
     logitsAt: r.prefill ? g.input('logits_at', [r.batch], r.dtype) : undefined,
+    memoryLayout: r.memoryLayout,
   });
   g.output('logits', out.logits);
   const written = op.add(op.arange(g, 0, writtenSlots(r), r.dtype), slot); // slot, slot + 1, ...
@@ -320,6 +325,11 @@ export class Generator {
     const ints = (values: readonly number[]) => (dtype === 'int32' ? Int32Array.from(values) : int64(values));
     // On WebGPU the caches stay on the device between runs; on the CPU the host keeps the one copy.
     const cacheOutputs = this.opts.executionProvider === 'webgpu' ? 'present' : 'fresh';
+    // WebGPU: the prefill's scores in blocks of query rows where whole they would exceed a storage binding.
+    const memoryLayout =
+      this.opts.executionProvider === 'webgpu'
+        ? webgpuMemoryLayout({}, c, { batch, tokens: virtual + promptWidth, keys: total })
+        : undefined;
     const graphFor = (prefill: boolean) => (g: Graph) =>
       buildCachedRun(g, this.model, {
         batch,
@@ -330,6 +340,7 @@ export class Generator {
         dtype,
         adapter: this.opts.adapter,
         cacheOutputs,
+        memoryLayout,
       });
     const shapeKey = `${batch}x${promptWidth}/${total}`;
     const prefill = await this.session(`prefill:${shapeKey}`, graphFor(true));

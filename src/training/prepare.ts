@@ -20,7 +20,8 @@ import {
   defaultValue,
 } from './hyperparameters';
 import { LoopPosition, START } from './loop';
-import { MemoryPlan, jobBudget, memoryJob, parameterCount, planMemory } from './memory-plan';
+import { MemoryPlan, jobBudget, memoryJob, parameterCount, planMemory, stepRows } from './memory-plan';
+import { webgpuMemoryLayout } from '../models/webgpu-fit';
 import { METHOD_NAMES, wordOf } from '../vocabulary';
 import { Objective } from './objective';
 import { Parameterization, ParameterizeOptions, parameterize } from './parameterization';
@@ -171,7 +172,8 @@ export function checkResumable(
 
 /**
  * The run's memory plan (see memory-plan.ts) against this process's budget, and on a GPU provider the device's
- * (`jobBudget`): a job that cannot fit fails here, before any weight is read or graph built.
+ * (`jobBudget`): a job that cannot fit fails here, before any weight is read or graph built. On WebGPU the layout
+ * is then fitted to the storage-binding limit (models/webgpu-fit.ts).
  */
 export function planJobMemory(
   model: LoadedModel,
@@ -183,7 +185,10 @@ export function planJobMemory(
     hp: req.hyperparameters,
     maxPositions: model.config.maxPositionEmbeddings,
   });
-  return planMemory(job, jobBudget(req.executionProvider));
+  const plan = planMemory(job, jobBudget(req.executionProvider));
+  if (req.executionProvider !== 'webgpu') return plan;
+  const run = { batch: stepRows(job), tokens: job.sequenceLength };
+  return { ...plan, layout: webgpuMemoryLayout(plan.layout, model.config, run) };
 }
 
 /** The trainer's optimizer settings from a run's hyperparameters. */
