@@ -19,6 +19,14 @@ export function providerLayout(ep: ExecutionProvider | undefined): GraphLayout {
   return ep === 'webgpu' ? WEBGPU_GRAPH_LAYOUT : {};
 }
 
+/**
+ * The integer dtype of the ids, masks, labels and positions fed to graphs run on `ep`: int32 on WebGPU, whose int64
+ * support covers only indices (docs/gpu.md), so with int32 feeds every node runs on the device; else int64.
+ */
+export function providerInts(ep: ExecutionProvider | undefined): 'int32' | 'int64' {
+  return ep === 'webgpu' ? 'int32' : 'int64';
+}
+
 /** A new graph laid out as `layout` says (fields left undefined keep Graph's defaults). */
 export function layoutGraph(layout: GraphLayout): Graph {
   const g = new Graph();

@@ -11,7 +11,7 @@
 import * as ort from 'onnxruntime-node';
 import { Graph, Tensor } from '../engine/graph';
 import * as op from '../engine/ops';
-import { providerGraph } from '../engine/layout';
+import { providerGraph, providerInts } from '../engine/layout';
 import { ExecutionProvider, Feed, Session, createSession } from '../engine/session';
 import { UserInputError } from '../errors';
 import { Rng } from '../util/rng';
@@ -154,14 +154,6 @@ interface Stepper {
 function releaseDevice(caches: Record<string, Feed>): void {
   for (const t of Object.values(caches))
     if (t instanceof ort.Tensor && t.location === 'gpu-buffer') t.dispose();
-}
-
-/**
- * Integer inputs of the cached runs: int32 on WebGPU, whose int64 support covers only indices (docs/gpu.md); with
- * int32 ids, mask, positions and slot the decode graph runs entirely on the device.
- */
-export function cacheIndexDtype(ep: ExecutionProvider | undefined): 'int32' | 'int64' {
-  return ep === 'webgpu' ? 'int32' : 'int64';
 }
 
 export interface CachedRunShape {
@@ -321,7 +313,7 @@ export class Generator {
     const c = this.model.config;
     const { batch, total, virtual, promptWidth } = slots;
     const cacheShape = [batch, c.numKvHeads, total, c.headDim];
-    const dtype = cacheIndexDtype(this.opts.executionProvider);
+    const dtype = providerInts(this.opts.executionProvider);
     const ints = (values: readonly number[]) => (dtype === 'int32' ? Int32Array.from(values) : int64(values));
     // On WebGPU the caches stay on the device between runs; on the CPU the host keeps the one copy.
     const cacheOutputs = this.opts.executionProvider === 'webgpu' ? 'present' : 'fresh';

@@ -274,11 +274,15 @@ export class ForwardBuilder {
   }
 }
 
-/** Index (B) of each row's last real token, from a (B, T) mask: max over t of t * mask[t]. */
+/**
+ * Index (B) of each row's last real token, from a (B, T) mask: max over t of t * mask[t], in the mask's integer
+ * dtype (int32 keeps it on WebGPU), int64 for a bool mask.
+ */
 export function lastTokenIndex(attentionMask: Tensor): Tensor {
   const [, t] = attentionMask.shape;
-  const mask = attentionMask.dtype === 'int64' ? attentionMask : op.cast(attentionMask, 'int64');
-  return op.reduceMax(op.mul(mask, op.reshape(op.arange(attentionMask.graph, 0, t), [1, t])), [1]);
+  const ints = attentionMask.dtype === 'int32' ? 'int32' : 'int64';
+  const mask = attentionMask.dtype === ints ? attentionMask : op.cast(attentionMask, ints);
+  return op.reduceMax(op.mul(mask, op.reshape(op.arange(attentionMask.graph, 0, t, ints), [1, t])), [1]);
 }
 
 /** hidden (B, T, C) at one position per row, indices (B) int64 -> (B, 1, C). */
