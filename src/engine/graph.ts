@@ -4,6 +4,13 @@
  * not inside onnxruntime.
  */
 
+/**
+ * How MatMul/Gemm of float32 operands compute (precision.ts): 'float32'; 'float16': cast to float16, multiplied
+ * there (WebGPU accumulates in float16) and the product cast back; 'float16-storage': operands rounded to float16
+ * and back, multiplied and accumulated in float32.
+ */
+export type MatmulDtype = 'float32' | 'float16' | 'float16-storage';
+
 /** 'bfloat16' only for frozen weights kept as a checkpoint stores them (Cast to float32 in the graph). */
 export type DType = 'float32' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool';
 export type TypedArray = Float32Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array;
@@ -72,7 +79,7 @@ export interface Region {
   readonly outputs: readonly Tensor[];
   readonly build: (inputs: readonly Tensor[]) => Tensor[];
   /** The graph's matmulDtype when the region was built: its recomputation multiplies the same way. */
-  readonly matmulDtype: 'float32' | 'float16';
+  readonly matmulDtype: MatmulDtype;
   /** A fused form's gradient rule: the gradients of `inputs` (null: none or not needed) from those of `outputs`. */
   readonly gradient?: FusedGradient;
 }
@@ -172,8 +179,8 @@ export class Graph {
   /** Nodes in creation order, which is a topological order. */
   readonly nodes: Node[] = [];
   readonly outputs = new Map<string, Tensor>();
-  /** The dtype MatMul/Gemm of float32 operands compute in; 'float16' is mixed precision (see precision.ts). */
-  matmulDtype: 'float32' | 'float16' = 'float32';
+  /** How MatMul/Gemm of float32 operands compute; not 'float32' is mixed precision (see precision.ts). */
+  matmulDtype: MatmulDtype = 'float32';
   /** nn.linear as MatMul(x, Transpose(W)) instead of Gemm(x, W, transB): WebGPU's Gemm with transB runs ~3x
    * slower than its plain product (profiled on an H200), while the CPU provider prefers the Gemm. */
   pretransposeWeights = false;

@@ -198,6 +198,7 @@ export function optimizerOptions(hp: Hyperparameters): OptimizerOptions {
     maxGradNorm: hp.maxGradNorm > 0 ? hp.maxGradNorm : null,
     weightDecayAll: hp.weightDecayAll,
     mixedPrecision: hp.mixedPrecision,
+    mixedPrecisionCompute: hp.mixedPrecisionCompute,
   };
 }
 
