@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { WEBGPU_MAX_BINDING_BYTES, oversizedTensors } from '../../../src/engine/binding-size';
 import { Graph } from '../../../src/engine/graph';
 import { providerGraph } from '../../../src/engine/layout';
+import { assertGpuPlaceable, fallbackNodes } from '../../../src/engine/placement';
 import { ADAMW_DEFAULTS } from '../../../src/engine/optim';
 import { buildCachedRun } from '../../../src/models/generate';
 import { MemoryLayout } from '../../../src/models/memory-layout';
@@ -37,7 +38,7 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function loraStep(memoryLayout: MemoryLayout): Graph {
+function loraStep(memoryLayout: MemoryLayout, sft = objective): Graph {
   const tensor = { data: new Int32Array(T), shape: [1, T], dtype: 'int32' as const };
   const batch = {
     tensors: { input_ids: tensor, attention_mask: tensor, labels: tensor },
@@ -45,7 +46,7 @@ function loraStep(memoryLayout: MemoryLayout): Graph {
     examples: 1,
   };
   const opts = { adamW: ADAMW_DEFAULTS, maxGradNorm: 1, weightDecayAll: false, ...WEBGPU_LAYOUT };
-  return buildFusedStepGraph(objective, batch, { ...opts, memoryLayout }).graph;
+  return buildFusedStepGraph(sft, batch, { ...opts, memoryLayout }).graph;
 }
 
 /** Shapes of the oversized tensors, each once. */
@@ -89,6 +90,19 @@ test("generation's 4,096-token prefill fits in blocks of 2,048 query rows; decod
   expect(fitted).toEqual({ attentionBlock: 2048 });
   expect(shapes(graph(true, fitted))).toEqual([]);
   expect(shapes(graph(false))).toEqual([]);
+});
+
+test('with float32 weights the fitted 7B LoRA step has no CPU-placed node (bfloat16 ones have no WebGPU kernel)', () => {
+  const f32 = shapeOnlyModel(fs.mkdtempSync(path.join(dir, 'f32-')), { ...BAICHUAN2_7B, dtype: 'F32' });
+  const params = benchParameters(f32, 'lora', Rng.fromSeed(0), ['W_pack']);
+  const step = loraStep(
+    webgpuMemoryLayout({}, f32.config, RUN),
+    new SftObjective(params.forward, params.initial),
+  );
+  expect(shapes(step)).toEqual([]);
+  assertGpuPlaceable(step);
+  const half = loraStep(webgpuMemoryLayout({}, model.config, RUN));
+  expect(fallbackNodes(half).map((f) => f.signature)).toEqual(['bfloat16,int32', 'bfloat16->float32']);
 });
 
 test('a sequence whose one query row of scores exceeds the limit is refused', () => {
