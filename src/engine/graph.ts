@@ -42,6 +42,8 @@ export class Tensor {
     readonly data: TypedArray | null,
     /** Where a file-backed initializer's bytes are (then `data` is null). */
     readonly mapped: FileSlice | null = null,
+    /** The dtype of those bytes where it is not `dtype`: bfloat16 bytes emitted as float16 (Graph.halfWeights). */
+    readonly mappedDtype: DType | null = null,
   ) {}
 
   get rank(): number {
@@ -196,6 +198,12 @@ export class Graph {
    * where each session holds its own copy anyway: a device's); 'off': one product per layer.
    */
   joinProjections: 'off' | 'free' | 'graph' = 'free';
+  /**
+   * How a checkpoint's bfloat16 frozen weights enter: 'stored' as they are (mapped); 'float16' converted when the
+   * graph is emitted (WebGPU has no bfloat16 kernel at all, and float16 keeps them 16-bit on the device; exact for
+   * magnitudes in float16's normal range, 6.1e-5 to 65504, refused above it).
+   */
+  halfWeights: 'stored' | 'float16' = 'stored';
   private readonly names = new Set<string>();
   private readonly regions = new Map<number, Region>();
 
@@ -228,16 +236,18 @@ export class Graph {
     }
     checkShape(shape, name);
     this.reserve(name);
+    const converted = this.halfWeights === 'float16' && dtype === 'bfloat16';
     const t = new Tensor(
       this,
       this.tensors.length,
       name,
       [...shape],
-      dtype,
+      converted ? 'float16' : dtype,
       'initializer',
       null,
       null,
       slice,
+      converted ? dtype : null,
     );
     this.tensors.push(t);
     return t;

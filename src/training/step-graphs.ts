@@ -36,6 +36,8 @@ export interface OptimizerOptions {
   fuse?: boolean;
   /** q/k/v and gate/up as one product each (Graph.joinProjections; default 'free'). */
   joinProjections?: Graph['joinProjections'];
+  /** bfloat16 frozen weights as they are or as float16 (Graph.halfWeights; default 'stored'). */
+  halfWeights?: Graph['halfWeights'];
   /** Blocked attention, chunked loss, checkpointed layers (models/memory-layout; default the plain graph). */
   memoryLayout?: MemoryLayout;
 }
@@ -48,6 +50,7 @@ type GraphOptions = Pick<
   | 'memoryLayout'
   | 'fuse'
   | 'joinProjections'
+  | 'halfWeights'
 >;
 
 /** Output names shared by the step graphs. */

@@ -87,6 +87,7 @@ export class Trainer {
       flatUpdate: opts.flatUpdate ?? (webgpu && WEBGPU_LAYOUT.flatUpdate),
       pretransposeWeights: opts.pretransposeWeights ?? (webgpu && WEBGPU_LAYOUT.pretransposeWeights),
       joinProjections: opts.joinProjections ?? (webgpu ? WEBGPU_LAYOUT.joinProjections : undefined),
+      halfWeights: opts.halfWeights ?? (webgpu ? WEBGPU_LAYOUT.halfWeights : undefined),
       stateOnDevice: opts.stateOnDevice ?? webgpu,
     };
     this.scaler = opts.mixedPrecision

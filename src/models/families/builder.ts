@@ -52,7 +52,10 @@ export class ForwardBuilder {
 
   /** Rows `ids` of a weight table (an embedding), gathered before the upcast: only those rows are widened. */
   rows(name: string, shape: readonly number[], ids: Tensor): Tensor {
-    const picked = op.gather(this.leaves.get(name) ?? this.leaf(name, shape), ids);
+    const table = this.leaves.get(name) ?? this.leaf(name, shape);
+    // WebGPU gathers float16 rows by int64 indices (its kernel table has no float16 data with int32 indices).
+    const index = table.dtype === 'float16' && ids.dtype === 'int32' ? op.cast(ids, 'int64') : ids;
+    const picked = op.gather(table, index);
     return picked.dtype === 'float32' ? picked : upcast(picked);
   }
 
