@@ -138,9 +138,9 @@ export function buildModel(graph: Graph, opts: EmitOptions = {}, target?: Extern
     const proto: onnx.ITensorProto = { name: t.name, dims: [...t.shape], dataType: ONNX_DTYPE[t.dtype] };
     const length = t.data ? t.data.byteLength : t.mapped!.length;
     // bfloat16 bytes emitted as float16 are converted, so they travel as data, not as a file reference.
-    const inMemory =
-      target === 'memory' && t.kind === 'initializer' && (length >= threshold || !!t.mappedDtype);
-    if (target && target !== 'memory' && t.kind === 'initializer' && length >= threshold) {
+    const large = t.kind === 'initializer' && (length >= threshold || !!t.mappedDtype);
+    const inMemory = target === 'memory' && large;
+    if (target && target !== 'memory' && large) {
       offset = Math.ceil(offset / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
       proto.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
       proto.externalData = externalData(target.file, offset, length);

@@ -18,7 +18,8 @@ import { SftObjective } from '../../../src/training/sft';
 import { TrainState } from '../../../src/training/train-state';
 import { Trainer, TrainerOptions } from '../../../src/training/trainer';
 import { Graph } from '../../../src/engine/graph';
-import { emitModel } from '../../../src/engine/onnx';
+import { emitModel, writeModel } from '../../../src/engine/onnx';
+import * as op from '../../../src/engine/ops';
 import { createSession } from '../../../src/engine/session';
 import { RECOMPUTED } from '../../helpers/memory-layout';
 
@@ -161,4 +162,28 @@ withAdapter([
     gpu.map((v, i) => Math.abs(v - cpu[i]) / Math.abs(cpu[i])),
   );
   gpu.forEach((v, i) => expect(Math.abs(v - cpu[i])).toBeLessThanOrEqual(1e-5 * Math.abs(cpu[i])));
+});
+
+test('a converted weight reaches onnxruntime as float16, in memory and written to a file (small ones too)', async () => {
+  const dir = path.join(root, 'small');
+  const values = [1, -2, 0.5, 3.140625];
+  writeModelSafetensors(dir, { w: floatTensor(Float32Array.from(values), [2, 2], 'BF16') });
+  const e = SafetensorsReader.open(path.join(dir, 'model.safetensors')).entry('w');
+  const g = new Graph();
+  g.halfWeights = 'float16';
+  const w = g.mappedInitializer(
+    'w',
+    { file: e.file, offset: e.start, length: e.end - e.start },
+    [2, 2],
+    'bfloat16',
+  );
+  g.output('y', op.cast(w, 'float32'));
+  const expected = Float32Array.from(values);
+  const inMemory = await createSession(g);
+  expect((await inMemory.run({})).y.data).toEqual(expected);
+  await inMemory.release();
+  const { modelPath } = writeModel(g, path.join(dir, 'out', 'model.onnx'));
+  const fromFile = await createSession(modelPath);
+  expect((await fromFile.run({})).y.data).toEqual(expected);
+  await fromFile.release();
 });
