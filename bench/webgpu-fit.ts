@@ -32,7 +32,8 @@ import { BAICHUAN2_7B, benchParameters } from './bench-model';
 
 const T = 4096;
 
-function int32Batch(b: number, t: number) {
+/** A (b, t) batch of int32 zeros, as the trainer feeds webgpu (the values do not matter here). */
+function zeroBatch(b: number, t: number) {
   const ids = new Int32Array(b * t);
   const shape = [b, t];
   const tensor = { data: ids, shape, dtype: 'int32' as const };
@@ -74,7 +75,7 @@ function main(): void {
     for (const given of LAYOUTS) {
       for (const fitted of [false, true]) {
         const layout: MemoryLayout = fitted ? webgpuMemoryLayout(given, model.config, rows) : given;
-        const step = buildFusedStepGraph(objective, int32Batch(1, T), {
+        const step = buildFusedStepGraph(objective, zeroBatch(1, T), {
           adamW: ADAMW_DEFAULTS,
           maxGradNorm: 1,
           weightDecayAll: false,

@@ -317,10 +317,10 @@ export class Generator {
     const ints = (values: readonly number[]) => (dtype === 'int32' ? Int32Array.from(values) : int64(values));
     // On WebGPU the caches stay on the device between runs; on the CPU the host keeps the one copy.
     const cacheOutputs = this.opts.executionProvider === 'webgpu' ? 'present' : 'fresh';
-    // WebGPU: the prefill's scores in blocks of query rows where whole they would exceed a storage binding.
-    const memoryLayout =
+    // WebGPU: scores in blocks of query rows where whole they would exceed a storage binding (the prefill's).
+    const fitted = (prefill: boolean) =>
       this.opts.executionProvider === 'webgpu'
-        ? webgpuMemoryLayout({}, c, { batch, tokens: virtual + promptWidth, keys: total })
+        ? webgpuMemoryLayout({}, c, { batch, tokens: prefill ? virtual + promptWidth : 1, keys: total })
         : undefined;
     const graphFor = (prefill: boolean) => (g: Graph) =>
       buildCachedRun(g, this.model, {
@@ -332,7 +332,7 @@ export class Generator {
         dtype,
         adapter: this.opts.adapter,
         cacheOutputs,
-        memoryLayout,
+        memoryLayout: fitted(prefill),
       });
     const shapeKey = `${batch}x${promptWidth}/${total}`;
     const prefill = await this.session(`prefill:${shapeKey}`, graphFor(true));
