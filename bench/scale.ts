@@ -10,7 +10,10 @@
  * (the evaluation path). The last line is one JSON object.
  * `npm run bench:seed-size` (WHETSTONE_BENCH_SHAPE=baichuan2-7b) runs the followed platform's own size once: one
  * LoRA optimizer step of a random Baichuan2-7B-shape bfloat16 checkpoint (W_pack, normalised head; 15 GB in /tmp)
- * on a 4,096-token sample, under a 20 GiB budget, without a peer (PyTorch eager cannot hold it on this machine).
+ * on a 4,096-token sample, under a 20 GiB budget, without a peer (PyTorch eager cannot hold it on this machine),
+ * in a memory cgroup limited to the 20 GiB target where one can be made (root): the checkpoint's mapped pages count
+ * against it, so the kernel drops them past it and re-reads them when used, rather than keeping the 15 GB file
+ * resident beside the step's anonymous memory. It prints the anonymous peak and the pages read back as well.
  * Needs ~5 GB (0.5B) or ~16 GB (7B) in /tmp; run it under `flock /tmp/whetstone-bigmem.lock`.
  */
 import { spawn } from 'node:child_process';
@@ -35,8 +38,10 @@ import {
   planMemory,
 } from '../src/training/memory-plan';
 import { MemoryLayout } from '../src/models/memory-layout';
+import { sessionProcessEnv } from '../src/engine/allocator';
 import { BAICHUAN2_7B, BENCH_LORA, benchParameters, randomBatch } from './bench-model';
 import { peerScript, torchPython } from './peer';
+import { MemoryCgroup, createMemoryCgroup } from '../test/integration/support/memory-cgroup';
 
 interface Preset {
   model: Required<Pick<DemoModelOptions, 'hiddenSize' | 'numLayers' | 'numHeads' | 'numKeyValueHeads'>> &
@@ -49,6 +54,11 @@ interface Preset {
   /** Defaults of WHETSTONE_MEMORY_BUDGET and WHETSTONE_BENCH_MEMORY_CAP_GIB. */
   budget: string;
   capGiB: number;
+  /**
+   * Our child runs in a memory cgroup of this limit (GiB): the kernel then drops mapped checkpoint pages past it
+   * (they are clean, re-read when next used) instead of keeping a whole file larger than the target resident.
+   */
+  cgroupGiB?: number;
   /** Run the PyTorch peer and the generation after the longest prompt. */
   peer: boolean;
   generate: boolean;
@@ -84,6 +94,7 @@ const PRESETS: Record<string, Preset> = {
     loraTargets: ['W_pack'],
     budget: '20GiB',
     capGiB: 22,
+    cgroupGiB: 20,
     peer: false,
     generate: false,
   },
@@ -109,6 +120,11 @@ interface SideResult {
   /** Ours only: the memory plan's layout and estimate. */
   layout?: MemoryLayout;
   estimateGiB?: number;
+  /** Ours only: the sampled peak of anonymous memory (RSS less mapped file pages), and pages read back from disk. */
+  peakAnonMiB?: number;
+  majorPageFaults?: number;
+  /** Where the child ran in a memory cgroup: its limit and the most it was charged (anonymous + page cache). */
+  cgroup?: { limitGiB: number; maxUsageGiB: number } | { reason: string };
 }
 type Outcome = SideResult | { outOfMemory: true; peakRssMiB: number } | { failed: string };
 
@@ -155,6 +171,7 @@ async function child(seq: number): Promise<SideResult> {
     secondsPerStep,
     tokensPerSecond: seq / secondsPerStep,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    majorPageFaults: process.resourceUsage().majorPageFault,
     firstStepSeconds,
     compileSeconds: first.compileSeconds,
     layout: plan.layout,
@@ -175,31 +192,53 @@ async function generateChild(seq: number): Promise<{ seconds: number; peakRssMiB
   return { seconds, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
 }
 
-function rssBytes(pid: number): number {
+/** A process's resident bytes, all and anonymous, from /proc (0 once it has exited). */
+function residentBytes(pid: number): { rss: number; anon: number } {
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kB = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+    return { rss: kB('VmRSS'), anon: kB('RssAnon') };
   } catch {
-    return 0;
+    return { rss: 0, anon: 0 };
   }
+}
+
+/** The memory cgroup the preset asks for, limited; the page cache dropped first so that the checkpoint's pages
+ * are charged to it when the child maps them (pages cached earlier stay charged to whoever read them). */
+function benchCgroup(limitGiB: number): MemoryCgroup | { reason: string } {
+  const cgroup = createMemoryCgroup('whetstone-bench');
+  if ('reason' in cgroup) return cgroup;
+  cgroup.setLimit(limitGiB * GIB);
+  try {
+    fs.writeFileSync('/proc/sys/vm/drop_caches', '1');
+  } catch (err) {
+    process.stdout.write(
+      `could not drop the page cache (${(err as Error).message}): cached pages are not charged\n`,
+    );
+  }
+  return cgroup;
 }
 
 /** Run a command, killing it when its RSS passes the cap; its last stdout line is JSON. */
 function capped(
   cmd: string,
   args: string[],
-): Promise<{ json?: Record<string, unknown>; oom?: number; err?: string }> {
+  { env = process.env, cgroup }: { env?: NodeJS.ProcessEnv; cgroup?: MemoryCgroup } = {},
+): Promise<{ json?: Record<string, unknown>; oom?: number; err?: string; peakAnon?: number }> {
   return new Promise((resolve) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    cgroup?.add(p.pid!);
     let out = '';
     let err = '';
     let peak = 0;
+    let peakAnon = 0;
     let killed = false;
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
     const watch = setInterval(() => {
-      const rss = rssBytes(p.pid!);
+      const { rss, anon } = residentBytes(p.pid!);
       peak = Math.max(peak, rss);
+      peakAnon = Math.max(peakAnon, anon);
       if (rss > CAP_BYTES && !killed) {
         killed = true;
         p.kill('SIGKILL');
@@ -211,7 +250,7 @@ function capped(
       if (killed || signal === 'SIGKILL') resolve({ oom: peak });
       else if (code !== 0 || !last)
         resolve({ err: `exit ${code ?? signal}: ${err.trim().split('\n').pop()}` });
-      else resolve({ json: JSON.parse(last) as Record<string, unknown> });
+      else resolve({ json: JSON.parse(last) as Record<string, unknown>, peakAnon });
     });
   });
 }
@@ -234,7 +273,13 @@ function describe(o: Outcome): string {
     `${round(o.secondsPerStep)} s/step, ${round(o.tokensPerSecond, 1)} tok/s, peak ${round(o.peakRssMiB / 1024)} GiB` +
     (o.firstStepSeconds !== undefined
       ? `, first step after ${round(o.firstStepSeconds, 1)} s (compile ${round(o.compileSeconds ?? 0, 1)} s), ` +
-        `layout ${JSON.stringify(o.layout)} estimated ${round(o.estimateGiB ?? 0)} GiB`
+        `layout ${JSON.stringify(o.layout)} estimated ${round(o.estimateGiB ?? 0)} GiB, ` +
+        `anonymous peak ${round((o.peakAnonMiB ?? 0) / 1024)} GiB, ${o.majorPageFaults} pages read back` +
+        (o.cgroup
+          ? 'reason' in o.cgroup
+            ? ` (no memory cgroup: ${o.cgroup.reason})`
+            : ` (memory cgroup limit ${o.cgroup.limitGiB} GiB, charged at most ${o.cgroup.maxUsageGiB} GiB)`
+          : '')
       : '')
   );
 }
@@ -261,10 +306,24 @@ async function main(): Promise<void> {
     { whetstone: Outcome; torch: Outcome | null; memory?: number; speed?: number }
   > = {};
   for (const t of lengths) {
-    const ours = outcome(
-      await capped(process.execPath, [...process.execArgv, __filename, '--child', String(t)]),
-      (j) => j as never,
-    );
+    const cgroup = PRESET.cgroupGiB ? benchCgroup(PRESET.cgroupGiB) : undefined;
+    const confined = cgroup && !('reason' in cgroup) ? cgroup : undefined;
+    const run = await capped(process.execPath, [...process.execArgv, __filename, '--child', String(t)], {
+      env: sessionProcessEnv(),
+      cgroup: confined,
+    });
+    const ours = outcome(run, (j) => ({
+      ...(j as unknown as SideResult),
+      peakAnonMiB: (run.peakAnon ?? 0) / 2 ** 20,
+      ...(cgroup
+        ? {
+            cgroup: confined
+              ? { limitGiB: PRESET.cgroupGiB!, maxUsageGiB: round(confined.peakBytes() / GIB) }
+              : (cgroup as { reason: string }),
+          }
+        : {}),
+    }));
+    confined?.remove();
     const theirs = python
       ? outcome(
           await capped(python, [
@@ -316,12 +375,11 @@ async function main(): Promise<void> {
 
 /** Greedy generation after a `longest`-token prompt in a capped child; prints its line and returns its figures. */
 async function generationAfter(longest: number) {
-  const generation = await capped(process.execPath, [
-    ...process.execArgv,
-    __filename,
-    '--generate',
-    String(longest),
-  ]);
+  const generation = await capped(
+    process.execPath,
+    [...process.execArgv, __filename, '--generate', String(longest)],
+    { env: sessionProcessEnv() },
+  );
   const g = generation.json as { seconds: number; peakRssMiB: number } | undefined;
   process.stdout.write(
     `generation: ${longest}-token prompt + ${GENERATED} greedy tokens ` +

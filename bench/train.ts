@@ -18,6 +18,7 @@ import { TrainState } from '../src/training/train-state';
 import { Trainer } from '../src/training/trainer';
 import { BENCH_LORA, BENCH_MODEL, benchParameters, randomBatch } from './bench-model';
 import { peerScript, runPeer } from './peer';
+import { sessionProcessEnv } from '../src/engine/allocator';
 
 /** The settings torch_peer.py is run with (its defaults). */
 const BENCH = {
@@ -77,6 +78,7 @@ function runChild(mode: BenchMode, modelDir: string): { tokensPerSecond: number;
   const r = spawnSync(process.execPath, [__filename, '--child', mode, modelDir], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: sessionProcessEnv(),
   });
   const last = r.stdout.trim().split('\n').pop();
   if (r.status !== 0 || !last) throw new Error(`bench child '${mode}' failed (${r.status ?? r.signal})`);

@@ -8,7 +8,10 @@ const config: CodegenConfig = {
     'console/src/gql.ts': {
       plugins: ['typescript-operations'],
       config: {
-        enumsAsTypes: true,
+        // Each enum also as a const object of its values in the schema's order (`Object.values(TrainingMethod)`,
+        // `TrainingMethod.SFT`): the console's only list of them (test/unit/console/enum-lists.test.ts).
+        enumType: 'const',
+        namingConvention: { enumValues: 'keep' },
         avoidOptionals: { field: true },
         scalars: {
           DateTimeISO: 'string',

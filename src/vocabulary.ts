@@ -55,6 +55,15 @@ export function methodWord(name: MethodName): MethodWord {
   return METHODS[name];
 }
 
+/** The scales a method trains with, in SCALE_NAMES order. */
+export function methodScales(name: MethodName): ScaleName[] {
+  const unsupported: readonly ScaleName[] = methodWord(name).unsupportedScales ?? [];
+  return SCALE_NAMES.filter((s) => !unsupported.includes(s));
+}
+
+/** The dataset kind evaluations score: prompts with reference responses. */
+export const EVALUATION_DATASET_KIND = 'SFT' satisfies DatasetKindName;
+
 /** ONNX Runtime execution providers a worker or `whetstone` runs on. */
 export const PROVIDER_NAMES = ['CPU', 'WEBGPU', 'CUDA'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];

@@ -3,11 +3,15 @@
  * a test fails when they differ, and `npm run schema:emit` rewrites the file.
  */
 import 'reflect-metadata';
-import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
+import { GraphQLSchema, isEnumType, lexicographicSortSchema, printSchema, printType } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { CheckpointResolver } from './checkpoints/resolver';
 import { DatasetResolver } from './datasets/resolver';
-import { EvaluationComparisonResolver, EvaluationJobResolver } from './evaluations/resolver';
+import {
+  EvaluationComparisonResolver,
+  EvaluationJobResolver,
+  EvaluationScoresResolver,
+} from './evaluations/resolver';
 import { GenerationResolver } from './generations/resolver';
 import { ModelResolver } from './models/resolver';
 import { ProjectResolver } from './projects/resolver';
@@ -21,6 +25,7 @@ export const RESOLVERS = [
   CheckpointResolver,
   EvaluationJobResolver,
   EvaluationComparisonResolver,
+  EvaluationScoresResolver,
   GenerationResolver,
 ] as const;
 
@@ -61,6 +66,17 @@ export function buildApiSchema(): Promise<GraphQLSchema> {
   return built;
 }
 
+/**
+ * Types, fields and arguments sorted by name (a stable file); enum values in the order the code declares them
+ * (src/vocabulary.ts: a job's statuses in the order of its life), which clients list them in.
+ */
 export function printSchemaSDL(schema: GraphQLSchema): string {
-  return printSchema(lexicographicSortSchema(schema)) + '\n';
+  const sorted = lexicographicSortSchema(schema);
+  let sdl = printSchema(sorted);
+  for (const type of Object.values(sorted.getTypeMap())) {
+    if (isEnumType(type) && !type.name.startsWith('__')) {
+      sdl = sdl.replace(printType(type), () => printType(schema.getType(type.name)!));
+    }
+  }
+  return sdl + '\n';
 }

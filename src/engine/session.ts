@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { UnavailableError } from '../errors';
+import { cpuArena } from './allocator';
 import { DType, Graph, Tensor, TypedArray, sizeOf } from './graph';
 import { onnx } from 'onnx-proto';
 import { EmitOptions, buildModel, initializerBytes, memoryLocation } from './onnx';
@@ -23,6 +24,11 @@ export interface SessionOptions extends EmitOptions {
   /** The provider's own options, e.g. WebGPU's `validationMode`. onnxruntime creates one WebGPU device per
    * process with the options of its first session, so a process should use one set. */
   providerOptions?: Record<string, string>;
+  /**
+   * Cast 16-bit initializers at each use instead of letting onnxruntime fold the casts into float32 initializers
+   * (a resident float32 copy of every weight per session). Graphs with recomputation always do.
+   */
+  castHalfWeights?: boolean;
   /** Further onnxruntime session options (memory arena, profiling...), applied last. */
   ortOptions?: Omit<ort.InferenceSession.SessionOptions, 'executionProviders'>;
 }
@@ -144,7 +150,10 @@ const WEBGPU_DEFAULTS: Record<string, string> = { storageBufferCacheMode: 'simpl
 /** The largest tensor onnxruntime may fold into a new initializer in a graph with recomputation (bytes). */
 const FOLD_LIMIT = String(2 ** 20);
 
-/** Initializers at least this large reach onnxruntime as named in-memory buffers rather than protobuf bytes. */
+/**
+ * Initializers at least this large reach onnxruntime as named in-memory buffers rather than protobuf bytes (in a
+ * graph without file-backed ones).
+ */
 const MEMORY_EXTERNAL_BYTES = 2 ** 20;
 
 /**
@@ -171,15 +180,19 @@ export async function createSession(
     // The CPU memory pattern plans a second activation-sized block from the second run on while the arena still
     // holds the first (0.5B shape, 256 tokens: 4.5 -> 3.3 GiB peak without it, no slower: bench:scale).
     ...(ep === 'cpu' ? { enableMemPattern: false } : {}),
+    enableCpuMemArena: cpuArena(),
   };
 
   let model: string | Uint8Array;
   const specs = new Map<string, { shape: readonly number[]; dtype: DType }>();
   if (source instanceof Graph) {
     source.feeds.forEach((t: Tensor) => specs.set(t.name, { shape: t.shape, dtype: t.dtype }));
+    // onnxruntime looks every external initializer up in the in-memory table once one is given, file-backed ones
+    // included ("External file: model.safetensors not found"): beside file-backed ones, the others go inline.
+    const fileBacked = source.tensors.some((t) => t.mapped);
     const emitted = buildModel(
       source,
-      { externalDataThresholdBytes: MEMORY_EXTERNAL_BYTES, ...opts },
+      { externalDataThresholdBytes: fileBacked ? Infinity : MEMORY_EXTERNAL_BYTES, ...opts },
       'memory',
     );
     model = onnx.ModelProto.encode(emitted.model).finish();
@@ -187,7 +200,7 @@ export async function createSession(
       path: memoryLocation(t),
       data: initializerBytes(t),
     }));
-    const castsAtUse = source.recomputes && source.hasHalfInitializers;
+    const castsAtUse = (source.recomputes || opts.castHalfWeights === true) && source.hasHalfInitializers;
     if (emitted.mappedFolder || castsAtUse) {
       sessionOptions.extra = {
         ...(emitted.mappedFolder
@@ -198,8 +211,8 @@ export async function createSession(
               },
             }
           : {}),
-        // A graph with recomputation casts its 16-bit weights at each use (checkpoint.ts `upcast`): folding those
-        // casts would make resident float32 copies of them all. Graphs of float32 weights fold as before.
+        // A graph with recomputation (or asked to) casts its 16-bit weights at each use (checkpoint.ts `upcast`):
+        // folding those casts would make resident float32 copies of them all. Other graphs fold as before.
         ...(castsAtUse ? { optimization: { constant_folding_max_output_size_in_bytes: FOLD_LIMIT } } : {}),
       };
       // onnxruntime warns once per cast it leaves unfolded: by design here.

@@ -15,6 +15,7 @@ import { Generator, decodeText } from '../models/generate';
 import { LoadedModel, ResolvedAdapter, loadAdapter, loadModel } from '../models/model';
 import { PromptOnlyRow, SftRow, parseDatasetJsonl, promptRoom, tokenizePromptRows } from '../data';
 import { checkModelGeneration } from '../training/memory-plan';
+import { EVALUATION_DATASET_KIND } from '../vocabulary';
 import { SampleScores, TokenizeOptions, scoreSample } from './metrics';
 
 /** One prompt to answer and the reference the answer is scored against. */
@@ -203,7 +204,8 @@ export async function loadEvaluatedModel(
 
 /** Rows checked as SFT rows; a bad one is named by its position in `rows`. */
 function sftRows(rows: readonly unknown[]): SftRow[] {
-  return parseDatasetJsonl(rows.map((r) => JSON.stringify(r)).join('\n'), 'SFT') as SftRow[];
+  const jsonl = rows.map((r) => JSON.stringify(r)).join('\n');
+  return parseDatasetJsonl(jsonl, EVALUATION_DATASET_KIND) as SftRow[];
 }
 
 /** One evaluation run: load, build the items, generate and score them batch by batch. */
@@ -229,8 +231,8 @@ export async function runEvaluation(
   const virtual = em.adapter?.kind === 'prompt' ? em.adapter.numVirtualTokens : 0;
   const { maxNewTokens, batchSize } = spec.generation;
   const longest = Math.max(0, ...items.map((it) => it.promptIds.length));
-  checkModelGeneration(
-    em.model,
+  const { halfWeights } = checkModelGeneration(
+    em,
     {
       batchSize: Math.min(batchSize, items.length),
       promptWidth: batchWidth(longest, em.model.config.maxPositionEmbeddings, virtual, maxNewTokens),
@@ -238,12 +240,14 @@ export async function runEvaluation(
       virtualTokens: virtual,
     },
     'evaluation',
+    spec.executionProvider,
   );
   await hooks.onStart?.({ total: items.length, skipped });
   const generator = new Generator(em.model, {
     adapter: em.adapter,
     executionProvider: spec.executionProvider,
     threads: spec.threads,
+    halfWeights,
   });
   try {
     const { samples, stopped } = await generateAndScore(generator, items, {

@@ -5,6 +5,10 @@
  * (left or right) just leaves masked slots, and each token's position is the number of real tokens before it,
  * so a padded row computes what it would alone. Sessions are cached per shape.
  *
+ * A 16-bit checkpoint's frozen weights (`halfWeights`) are cast to float32 where they are used; on the CPU only the
+ * decode session, which runs at every step, may fold those casts into float32 initializers, and only one such
+ * session is kept: one float32 copy at most, however many shapes a Generator runs.
+ *
  * `useCache: false` runs the whole sequence through one full-length graph at every step (the reference the cache
  * is checked against, and the baseline of bench/generate.ts).
  */
@@ -33,7 +37,17 @@ export interface GeneratorOptions {
    * changes results. Default { prompt: 16, slots: 64 }; 1 and 1 give exact shapes.
    */
   buckets?: GenerationBuckets;
+  /**
+   * A 16-bit checkpoint's frozen weights: 'fold' (default) widens them into the decode session's float32 copy
+   * (faster steps), the prefill casting each weight where it uses it (on the CPU; a device's sessions each fold
+   * theirs); 'cast' keeps only the 16-bit bytes, every run casting each weight where it uses it (slower steps:
+   * onnxruntime's bfloat16 Cast is single-threaded). The memory plan chooses (memory-plan.ts
+   * `checkGenerationMemory`).
+   */
+  halfWeights?: HalfWeights;
 }
+
+export type HalfWeights = 'fold' | 'cast';
 
 export interface GenerateRequest {
   /** Prompt ids per row: unpadded lists of any lengths, or rows of one length padded on either side (with `attentionMask`). */
@@ -220,6 +234,8 @@ function writeSlots(cache: Float32Array, fresh: Float32Array, start: number, sha
 
 export class Generator {
   private readonly sessions = new Map<string, Promise<Session>>();
+  /** The CPU session holding folded float32 copies of 16-bit weights, if any (at most one is kept). */
+  private folded: string | null = null;
 
   constructor(
     readonly model: LoadedModel,
@@ -283,21 +299,38 @@ export class Generator {
   async release(): Promise<void> {
     const sessions = [...this.sessions.values()];
     this.sessions.clear();
+    this.folded = null;
     for (const s of sessions) await (await s).release();
   }
 
-  /** One session per graph shape; `build` fills the graph. */
-  private session(key: string, build: (g: Graph) => void): Promise<Session> {
+  /**
+   * One session per graph shape; `build` fills the graph. `fold`: on the CPU, the session may fold 16-bit weights'
+   * casts into float32 copies, the previous such session released first. A device's sessions all fold, as before
+   * (not yet measured casting at each use on a GPU), unless halfWeights is 'cast'.
+   */
+  private async session(key: string, build: (g: Graph) => void, fold: boolean): Promise<Session> {
     let s = this.sessions.get(key);
     if (!s) {
       const g = providerGraph(this.opts.executionProvider);
       build(g);
       const ep = this.opts.executionProvider ?? 'cpu';
+      const cpu = ep === 'cpu';
+      const folds = (fold || !cpu) && (this.opts.halfWeights ?? 'fold') === 'fold' && g.hasHalfInitializers;
+      if (folds && cpu && this.folded) {
+        const previous = this.sessions.get(this.folded)!;
+        this.sessions.delete(this.folded);
+        await (await previous).release();
+      }
+      if (folds && cpu) this.folded = key;
       // On WebGPU the caches stay on the device between runs; only the logits come back.
       const present = [...g.outputs.keys()].filter((name) => name.startsWith('present.'));
       s = createSession(g, {
         executionProvider: ep,
         threads: this.opts.threads,
+        castHalfWeights: !folds,
+        // A run casting its weights at use frees each float32 copy after its product: without the CPU arena (one
+        // per session) that memory goes back to the system instead of staying in the session's pool.
+        ...(!folds && cpu && g.hasHalfInitializers ? { ortOptions: { enableCpuMemArena: false } } : {}),
         preferredOutputLocation:
           ep !== 'webgpu' || present.length === 0
             ? undefined
@@ -334,9 +367,10 @@ export class Generator {
         cacheOutputs,
         memoryLayout: fitted(prefill),
       });
-    const shapeKey = `${batch}x${promptWidth}/${total}`;
-    const prefill = await this.session(`prefill:${shapeKey}`, graphFor(true));
-    const decode = await this.session(`decode:${shapeKey}`, graphFor(false));
+    const prefill = await this.session(`prefill:${batch}x${promptWidth}/${total}`, graphFor(true), false);
+    // Made once the prefill has run: the decode session's folded weights and the prefill's casts never coexist.
+    // A decode step's graph does not depend on the prompt width.
+    const decode = () => this.session(`decode:${batch}/${total}`, graphFor(false), true);
     const zeros = () =>
       new ort.Tensor('float32', new Float32Array(cacheShape.reduce((a, b) => a * b, 1)), cacheShape);
     const names = Array.from({ length: c.numLayers }, (_, i) => [`${i}.key`, `${i}.value`]).flat();
@@ -360,7 +394,7 @@ export class Generator {
         cache_slot: { data: ints([start]), shape: [] },
       };
       if (k === 0) feeds.logits_at = { data: ints(slots.lastReal(virtual, end)), shape: [batch] };
-      const out = await (k === 0 ? prefill : decode).run(feeds);
+      const out = await (k === 0 ? prefill : await decode()).run(feeds);
       if (cacheOutputs === 'fresh') {
         for (const name of names) {
           const cache = (caches[`past.${name}`] as ort.Tensor).data as Float32Array;
@@ -379,17 +413,21 @@ export class Generator {
   private async fullStepper(slots: Slots): Promise<Stepper> {
     const { batch, total, virtual, promptWidth } = slots;
     const text = total - virtual;
-    const session = await this.session(`full:${batch}x${text}`, (g) => {
-      const out = buildCausalLM(g, this.model, {
-        inputIds: g.input('input_ids', [batch, text], 'int64'),
-        attentionMask: g.input('attention_mask', [batch, text], 'int64'),
-        positionIds: g.input('position_ids', [batch, total], 'int64'),
-        policy: 'frozen',
-        adapter: this.opts.adapter,
-        logitsAt: g.input('logits_at', [batch], 'int64'),
-      });
-      g.output('logits', out.logits);
-    });
+    const session = await this.session(
+      `full:${batch}x${text}`,
+      (g) => {
+        const out = buildCausalLM(g, this.model, {
+          inputIds: g.input('input_ids', [batch, text], 'int64'),
+          attentionMask: g.input('attention_mask', [batch, text], 'int64'),
+          positionIds: g.input('position_ids', [batch, total], 'int64'),
+          policy: 'frozen',
+          adapter: this.opts.adapter,
+          logitsAt: g.input('logits_at', [batch], 'int64'),
+        });
+        g.output('logits', out.logits);
+      },
+      true,
+    );
     const step = async (k: number) => {
       const out = await session.run({
         input_ids: { data: int64(slots.idsIn(virtual, total)), shape: [batch, text] },

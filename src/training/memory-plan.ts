@@ -12,9 +12,10 @@ import { parseMemoryBudget } from '../config';
 import { sizeOf } from '../engine/graph';
 import { freeGpuMemory } from '../engine/gpu-memory';
 import { UserInputError } from '../errors';
+import type { HalfWeights } from '../models/generate';
 import { generationShape } from '../models/generation-shape';
 import { MemoryLayout } from '../models/memory-layout';
-import type { LoadedModel } from '../models/model';
+import type { LoadedModel, ResolvedAdapter } from '../models/model';
 import type { EngineScale } from '../vocabulary';
 import { Hyperparameters, defaultSequenceLength } from './hyperparameters';
 import type { MethodName } from './methods';
@@ -94,20 +95,22 @@ export const CALIBRATION = {
  * Calibration of a generation (models/generate.ts: a prefill session and a decode session with a static KV cache,
  * CPU), against per-process peaks (VmHWM, the checkpoint's pages that both sessions map counted once:
  * test/unit/training/generation-memory.test.ts) of random LLaMA-style models on a 2-core machine, measured /
- * estimated MiB: 37M parameters, 1 x (16 + 16) tokens, float32 271 / 356, bfloat16 433 / 504; 8 layers of 8 kv
- * heads of 64 (KV cache sets of 32 to 144 MiB), batch x (prompt + new) 16 x (16 + 16) 404 / 463, 4 x (24 + 232)
- * 445 / 511, 8 x (24 + 232) 629 / 759, 8 x (24 + 488) 969 / 1151, 8 x (200 + 56) 685 / 850; prefill scores
- * (hidden 64), 8 x (256 + 16) 182 / 260, 8 x (512 + 16) 272 / 377 (2 layers) and 328 / 418 (8 layers); the
- * floor, 1 x (16 + 16) on 0.1M parameters, 120-160 / 206.
+ * estimated MiB: 37M parameters, 1 x (16 + 16) tokens, float32 271-281 / 355, bfloat16 folded 350 / 429 and cast
+ * at each use 289 / 305; bfloat16, 4 x (32 + 64) tokens, 74M parameters (vocabulary 32,000) folded 477 / 652 and
+ * cast 382 / 509, 174M (vocabulary 64,000) folded 930 / 1224 and cast 680-709 / 887; 8 layers of 8 kv heads of
+ * 64 (KV cache sets of 32 to 144 MiB), batch x (prompt + new) 16 x (16 + 16) 404 / 463, 4 x (24 + 232) 445 / 511,
+ * 8 x (24 + 232) 629 / 759, 8 x (24 + 488) 969 / 1151, 8 x (200 + 56) 685 / 850; prefill scores (hidden 64),
+ * 8 x (256 + 16) 182 / 260, 8 x (512 + 16) 272 / 377 (2 layers) and 328 / 418 (8 layers); the floor,
+ * 1 x (16 + 16) on 0.1M parameters, 120-160 / 206.
  */
 export const GENERATION_CALIBRATION = {
   /** The process with onnxruntime loaded and a small model generating (measured 120-160 MiB). */
   runtimeBytes: 0.2 * GIB,
   /**
-   * Sessions holding float32 copies of a 16-bit checkpoint's weights: prefill and decode each fold the casts
-   * into float32 initializers. A float32 checkpoint's mapped pages are one copy both sessions share.
+   * Float32 copies of the largest 16-bit weight (the LM head, cast where a run uses it) resident at once: decode
+   * steps cast at each use peaked 140 MiB above the prefill's resident memory where the head's cast is 94 MiB.
    */
-  halfWeightSessions: 2,
+  castCopies: 1.5,
   /**
    * KV caches (every layer's keys and values) resident: the host's one set, written in place with each run's new
    * slots, and onnxruntime's copies while a run writes them (measured on 8 layers of 8 key/value heads: 0.8 to 2.7
@@ -117,6 +120,12 @@ export const GENERATION_CALIBRATION = {
   cacheCopies: 3,
   /** Score-sized tensors of one layer's attention in the prefill (scores, masked scores, probabilities, mask). */
   scoreCopies: 4,
+  /**
+   * Float32 copies of the host's tensors: the host's, and each session's, inline in its model bytes and parsed
+   * (measured 3.9: a LoRA of rank 512 on every linear layer, 86 MiB, raised the 37M-parameter model's peak by
+   * 334 MiB).
+   */
+  hostCopies: 4.5,
   /** Activations per prompt token of the one layer the prefill runs at a time, as in `CALIBRATION.layerFloats`. */
   layerFloats: { hidden: 4, intermediate: 3, projections: 2 },
 };
@@ -131,6 +140,11 @@ export interface GenerationMemoryJob {
   maxNewTokens: number;
   /** A prompt-tuning adapter's virtual tokens (they precede the prompt in every slot layout). */
   virtualTokens: number;
+  /**
+   * Float32 tensors the sessions take from the host (an adapter's: LoRA's A and B, prompt tuning's virtual token
+   * embeddings; a full update's trained weights during training), each session copying them; absent: none.
+   */
+  copiedParameters?: number;
 }
 
 export interface GenerationEstimate {
@@ -138,8 +152,15 @@ export interface GenerationEstimate {
   parts: { runtime: number; weights: number; kvCache: number; prefill: number };
 }
 
-/** The peak resident memory of one generate call of `job` (CPU; see GENERATION_CALIBRATION). */
-export function estimateGeneration(job: GenerationMemoryJob): GenerationEstimate {
+/**
+ * The peak resident memory of one generate call of `job` (CPU; see GENERATION_CALIBRATION) whose 16-bit weights
+ * are handled as `halfWeights` says (GeneratorOptions): the mapped checkpoint, once, plus for a 16-bit one the
+ * float32 head its casts make, or folded, the decode session's float32 copy of every weight.
+ */
+export function estimateGeneration(
+  job: GenerationMemoryJob,
+  halfWeights: HalfWeights = 'fold',
+): GenerationEstimate {
   const { hiddenSize: c, numLayers: l, numHeads: h, numKvHeads: kv, headDim: d } = job.shape;
   const { intermediateSize: inter, vocabSize: v } = job.shape;
   const k = GENERATION_CALIBRATION;
@@ -153,28 +174,43 @@ export function estimateGeneration(job: GenerationMemoryJob): GenerationEstimate
     k.layerFloats.projections * (h + 2 * kv) * d;
   // The prefill's queries read every slot; its logits are taken at each row's last token only (logitsAt).
   const prefill = (b * t * perToken + k.scoreCopies * b * h * t * slots + 2 * b * v) * F32;
+  // A 16-bit checkpoint's LM head is cast where a run uses it; folded, the decode session (made after the
+  // prefill has run) holds a float32 copy of every weight instead.
+  const head = k.castCopies * v * c * F32;
+  const casts = stored === F32 ? 0 : halfWeights === 'fold' ? Math.max(job.parameters * F32, head) : head;
   const parts = {
     runtime: k.runtimeBytes,
-    weights: job.parameters * F32 * (stored < F32 ? k.halfWeightSessions : 1),
+    weights: job.parameters * stored + casts + (job.copiedParameters ?? 0) * F32 * k.hostCopies,
     kvCache: k.cacheCopies * 2 * l * b * kv * slots * d * F32,
     prefill,
   };
   return { totalBytes: Object.values(parts).reduce((a, x) => a + x, 0), parts };
 }
 
+/** How a generation runs within its budget: the 16-bit weights' handling the Generator is given, and its estimate. */
+export interface GenerationPlan {
+  halfWeights: HalfWeights;
+  estimate: GenerationEstimate;
+}
+
 /**
- * Refuses (UserInputError, code MEMORY_BUDGET_EXCEEDED, as `planMemory`) a generation whose estimate exceeds
- * `budgetBytes`: the message states the estimate, the budget, and the batchSize (for an evaluation) or
- * maxNewTokens that would fit.
+ * The plan of a generation within `budgetBytes`: 16-bit weights folded into a float32 copy (faster decoding) where
+ * that fits, else cast at each use. Neither fitting is a UserInputError (code MEMORY_BUDGET_EXCEEDED, as
+ * `planMemory`) stating the estimate, the budget, and the batchSize (for an evaluation) or maxNewTokens that would
+ * fit.
  */
 export function checkGenerationMemory(
   job: GenerationMemoryJob,
-  budgetBytes: number,
+  budget: number | MemoryBudget,
   what: 'evaluation' | 'generation',
-): GenerationEstimate {
-  const estimate = estimateGeneration(job);
-  if (estimate.totalBytes <= budgetBytes) return estimate;
-  const fits = (j: GenerationMemoryJob) => estimateGeneration(j).totalBytes <= budgetBytes;
+): GenerationPlan {
+  const { bytes: budgetBytes, what: limit } =
+    typeof budget === 'number' ? { bytes: budget, what: WORKER_BUDGET } : budget;
+  const folded = estimateGeneration(job, 'fold');
+  if (folded.totalBytes <= budgetBytes) return { halfWeights: 'fold', estimate: folded };
+  const estimate = estimateGeneration(job, 'cast');
+  if (estimate.totalBytes <= budgetBytes) return { halfWeights: 'cast', estimate };
+  const fits = (j: GenerationMemoryJob) => estimateGeneration(j, 'cast').totalBytes <= budgetBytes;
   const batch = what === 'evaluation' ? largest(job.batchSize - 1, (n) => fits({ ...job, batchSize: n })) : 0;
   const tokens = largest(job.maxNewTokens - 1, (n) => fits({ ...job, maxNewTokens: n }));
   const changes = [batch ? `batchSize ${batch}` : '', tokens ? `maxNewTokens ${tokens}` : ''].filter(Boolean);
@@ -182,7 +218,7 @@ export function checkGenerationMemory(
   throw new UserInputError(
     `this ${what} needs an estimated ${gib(estimate.totalBytes)} of memory (batch ${job.batchSize} x ` +
       `${job.promptWidth} prompt + ${job.maxNewTokens} new tokens: weights ${gib(p.weights)}, KV cache ` +
-      `${gib(p.kvCache)}, prefill ${gib(p.prefill)}), more than the worker's budget of ${gib(budgetBytes)}; ` +
+      `${gib(p.kvCache)}, prefill ${gib(p.prefill)}), more than ${limit} of ${gib(budgetBytes)}; ` +
       (changes.length
         ? `lower it: ${changes.join(', or ')}`
         : `no ${what === 'evaluation' ? 'batch size or ' : ''}maxNewTokens fits: use a smaller model or a ` +
@@ -190,6 +226,41 @@ export function checkGenerationMemory(
     [batch ? 'batchSize' : tokens ? 'maxNewTokens' : 'baseModelId'],
     'MEMORY_BUDGET_EXCEEDED',
   );
+}
+
+/**
+ * The budget a training job's steps may use where evalMetricsAtEpochEnd generates answers during it (validation.ts,
+ * `batchSize` rows at a time, prompts counted as long as the training's sequences): `budget` less what that
+ * generation adds while the training's sessions stay resident. It casts 16-bit weights at each use (halfWeights
+ * 'cast'); the base checkpoint's mapped pages are the training's; a full update's trained weights are copied by
+ * the host and each session, an adapter's likewise.
+ */
+export function lessTrainingGeneration(
+  budget: MemoryBudget,
+  job: MemoryJob,
+  o: {
+    scale: EngineScale;
+    hp: Pick<Hyperparameters, 'evalMetricsAtEpochEnd' | 'evalMaxNewTokens' | 'numVirtualTokens'>;
+  },
+): MemoryBudget {
+  if (!o.hp.evalMetricsAtEpochEnd) return budget;
+  const full = o.scale === 'full';
+  const virtualTokens = o.scale === 'prompt_tuning' ? o.hp.numVirtualTokens : 0;
+  const generation: GenerationMemoryJob = {
+    shape: job.shape,
+    parameters: full ? 0 : job.parameters,
+    batchSize: job.batchSize,
+    promptWidth: job.sequenceLength - virtualTokens,
+    maxNewTokens: o.hp.evalMaxNewTokens,
+    virtualTokens,
+    copiedParameters: job.trainableParameters,
+  };
+  const e = estimateGeneration(generation, 'cast');
+  const extra = e.totalBytes - e.parts.runtime - generation.parameters * (job.shape.weightBytes ?? F32);
+  return {
+    bytes: budget.bytes - extra,
+    what: `${budget.what} less the ${gib(extra)} evalMetricsAtEpochEnd's generation adds`,
+  };
 }
 
 /** Rows in one forward/backward pass: preference pairs are stacked, RL updates every completion. */
@@ -341,14 +412,24 @@ export function parameterCount(model: LoadedModel): number {
   return model.weights.names().reduce((s, n) => s + sizeOf(model.weights.shape(n)), 0);
 }
 
-/** The worker's check before it generates: `checkGenerationMemory` on the loaded model, against this process's budget. */
+/**
+ * The worker's plan before it generates: `checkGenerationMemory` on the loaded model and adapter, against this
+ * process's budget, and on a GPU provider the device's (`jobBudget`); the Generator takes its `halfWeights`.
+ */
 export function checkModelGeneration(
-  model: LoadedModel,
-  run: Omit<GenerationMemoryJob, 'shape' | 'parameters'>,
+  em: { model: LoadedModel; adapter?: ResolvedAdapter },
+  run: Omit<GenerationMemoryJob, 'shape' | 'parameters' | 'copiedParameters'>,
   what: 'evaluation' | 'generation',
-): void {
-  const job = { ...run, shape: shapeOf(model.config), parameters: parameterCount(model) };
-  checkGenerationMemory(job, memoryBudget(), what);
+  executionProvider: string,
+): GenerationPlan {
+  const adapter = em.adapter?.weights;
+  const job = {
+    ...run,
+    shape: shapeOf(em.model.config),
+    parameters: parameterCount(em.model),
+    copiedParameters: adapter ? adapter.names().reduce((s, n) => s + sizeOf(adapter.shape(n)), 0) : 0,
+  };
+  return checkGenerationMemory(job, jobBudget(executionProvider), what);
 }
 
 /**
@@ -401,9 +482,24 @@ export function shapeOf(c: ModelShape & { raw?: Record<string, unknown> }): Mode
 }
 
 /**
- * The job as the plan sees it, from what the API also knows (the stored shape and parameter count). LoRA's
- * trainables are bounded by rank x (hidden + the widest projection) per target and layer.
+ * Tensors of an adapter of `scale` (0 for a full update). LoRA's are bounded by rank x (hidden + the widest
+ * projection) per target and layer.
  */
+export function adapterParameters(
+  shape: Pick<ModelShape, 'hiddenSize' | 'intermediateSize' | 'numLayers'>,
+  scale: EngineScale,
+  hp: Pick<Hyperparameters, 'numVirtualTokens' | 'loraRank' | 'loraTargets'>,
+): number {
+  const c = shape.hiddenSize;
+  const targets = hp.loraTargets === 'all-linear' ? 7 : hp.loraTargets.length;
+  return {
+    full: 0,
+    lora: hp.loraRank * (c + Math.max(shape.intermediateSize, 3 * c)) * targets * shape.numLayers,
+    prompt_tuning: hp.numVirtualTokens * c,
+  }[scale];
+}
+
+/** The job as the plan sees it, from what the API also knows (the stored shape and parameter count). */
 export function memoryJob(
   shape: Parameters<typeof shapeOf>[0],
   parameters: number,
@@ -419,13 +515,7 @@ export function memoryJob(
 ): MemoryJob {
   const virtual = o.scale === 'prompt_tuning' ? o.hp.numVirtualTokens : 0;
   const text = o.hp.maxSequenceLength ?? defaultSequenceLength(o.maxPositions, virtual)!;
-  const c = shape.hiddenSize;
-  const targets = o.hp.loraTargets === 'all-linear' ? 7 : o.hp.loraTargets.length;
-  const trainable = {
-    full: parameters,
-    lora: o.hp.loraRank * (c + Math.max(shape.intermediateSize, 3 * c)) * targets * shape.numLayers,
-    prompt_tuning: o.hp.numVirtualTokens * c,
-  }[o.scale];
+  const trainable = o.scale === 'full' ? parameters : adapterParameters(shape, o.scale, o.hp);
   return {
     shape: shapeOf(shape),
     parameters,

@@ -20,7 +20,15 @@ import {
   defaultValue,
 } from './hyperparameters';
 import { LoopPosition, START } from './loop';
-import { MemoryPlan, jobBudget, memoryJob, parameterCount, planMemory, stepRows } from './memory-plan';
+import {
+  MemoryPlan,
+  jobBudget,
+  lessTrainingGeneration,
+  memoryJob,
+  parameterCount,
+  planMemory,
+  stepRows,
+} from './memory-plan';
 import { webgpuMemoryLayout } from '../models/webgpu-fit';
 import { METHOD_NAMES, wordOf } from '../vocabulary';
 import { Objective } from './objective';
@@ -172,8 +180,9 @@ export function checkResumable(
 
 /**
  * The run's memory plan (see memory-plan.ts) against this process's budget, and on a GPU provider the device's
- * (`jobBudget`): a job that cannot fit fails here, before any weight is read or graph built. On WebGPU the layout
- * is then fitted to the storage-binding limit (models/webgpu-fit.ts).
+ * (`jobBudget`), less what evalMetricsAtEpochEnd's generation adds: a job that cannot fit fails here, before any
+ * weight is read or graph built. On WebGPU the layout is then fitted to the storage-binding limit
+ * (models/webgpu-fit.ts).
  */
 export function planJobMemory(
   model: LoadedModel,
@@ -185,7 +194,11 @@ export function planJobMemory(
     hp: req.hyperparameters,
     maxPositions: model.config.maxPositionEmbeddings,
   });
-  const plan = planMemory(job, jobBudget(req.executionProvider));
+  const budget = jobBudget(req.executionProvider);
+  const plan = planMemory(
+    job,
+    lessTrainingGeneration(budget, job, { scale: req.parameterScale, hp: req.hyperparameters }),
+  );
   if (req.executionProvider !== 'webgpu') return plan;
   const run = { batch: stepRows(job), tokens: job.sequenceLength };
   return { ...plan, layout: webgpuMemoryLayout(plan.layout, model.config, run) };

@@ -120,10 +120,13 @@ export class Validation implements LoopValidation {
     const { items } = evaluationItems(this.req.rows as readonly SftRow[], trained, hp.evalMaxNewTokens);
     if (items.length === 0) return {};
     // The trained values are baked into the generation graphs, so they are built (and released) per evaluation.
+    // The training's sessions stay resident: 16-bit weights are cast at each use (the plan counts no float32 copy:
+    // memory-plan.ts `lessTrainingGeneration`).
     const generator = new Generator(trained.model, {
       adapter: trained.adapter,
       executionProvider: this.req.executionProvider,
       threads: this.req.threads,
+      halfWeights: 'cast',
     });
     try {
       const { samples } = await generateAndScore(generator, items, {

@@ -18,6 +18,7 @@ import { endAttempt, startAttempt } from '../db/store/job-attempts';
 import { transitionJob, type Transition, type TransitionPatch } from '../db/store/jobs';
 import { describeExit, describeFailure, watchMemory, type ExitCause } from './exit-cause';
 import { runnableModule } from '../util/runnable-module';
+import { sessionProcessEnv } from '../engine/allocator';
 import type { FromRunner, RunEnd, StopReason, ToRunner } from './protocol';
 
 /** What the runner needs to know of one kind of job. */
@@ -86,6 +87,7 @@ function forkRunner(runnerModule: string): ChildProcess {
   const { file, execArgv } = runnableModule(runnerModule);
   return fork(file, [], {
     execArgv,
+    env: sessionProcessEnv(),
     // Rows and metrics are plain JSON, but structured clone spares a JSON round trip of large datasets.
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

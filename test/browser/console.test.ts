@@ -5,6 +5,7 @@
  */
 import type { Page } from 'playwright-core';
 import { BOOTSTRAP_KEY, demoModelDir, sftJsonl } from '../integration/support/api';
+import { METHOD_NAMES } from '../../src/vocabulary';
 import { startConsole, type ConsoleEnv } from './support';
 
 jest.setTimeout(180_000);
@@ -92,6 +93,23 @@ describe('the web console', () => {
 
   it('creates a LoRA job from the form the hyperparameter specification builds', async () => {
     await go('/jobs/new');
+    // The form offers what trainingMethods says: a reward model trains on PREFERENCE rows (none here), never with
+    // PROMPT_TUNING.
+    const options = (name: string) => page.locator(`select[name=${name}] option`).allInnerTexts();
+    const optionCount = (name: string, n: number) =>
+      page.waitForFunction(
+        ([name, n]) => document.querySelectorAll(`select[name=${name}] option`).length === n,
+        [name, n] as const,
+      );
+    await optionCount('parameterScale', 3);
+    expect(await options('method')).toEqual(METHOD_NAMES);
+    await page.selectOption('select[name=method]', 'REWARD_MODEL');
+    await optionCount('parameterScale', 2);
+    expect(await options('parameterScale')).toEqual(['FULL', 'LORA']);
+    expect(await options('dataset')).toEqual([]);
+    await page.selectOption('select[name=method]', 'SFT');
+    await optionCount('dataset', 1);
+    expect(await options('dataset')).toEqual(['qa (32)']);
     await page.fill('input[name=name]', 'first-lora');
     await page.selectOption('select[name=parameterScale]', 'LORA');
     await page.waitForSelector('[data-field=loraRank]');

@@ -1,7 +1,7 @@
 import { useRoute } from 'preact-iso';
 import { useState } from 'preact/hooks';
 import { ApiError, uploadDataset } from '../api';
-import type { DatasetKind, DatasetQuery, DatasetsQuery } from '../gql';
+import { DatasetKind, type DatasetQuery, type DatasetsQuery } from '../gql';
 import { useT } from '../i18n';
 import { ErrorText, fmt, Loading, ProgressBar, useQuery, valueOf } from '../ui';
 
@@ -11,6 +11,7 @@ export const DATASETS = /* GraphQL */ `
       id
       name
       kind
+      evaluable
       rowCount
       trainRowCount
       validationRowCount
@@ -37,13 +38,11 @@ const DATASET = /* GraphQL */ `
     }
   }
 `;
-const KINDS: DatasetKind[] = ['SFT', 'PREFERENCE', 'PROMPT_ONLY'];
-
 function Upload({ onDone }: { onDone: () => void }) {
   const t = useT();
   const [file, setFile] = useState<File | null>(null);
   const [name, setName] = useState('');
-  const [kind, setKind] = useState<DatasetKind>('SFT');
+  const [kind, setKind] = useState<DatasetKind>(DatasetKind.SFT);
   const [ratio, setRatio] = useState('0');
   const [progress, setProgress] = useState<number | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
@@ -83,7 +82,7 @@ function Upload({ onDone }: { onDone: () => void }) {
         <label>
           {t('kind')}
           <select value={kind} onChange={(e) => setKind(valueOf(e) as DatasetKind)}>
-            {KINDS.map((k) => (
+            {Object.values(DatasetKind).map((k) => (
               <option key={k}>{k}</option>
             ))}
           </select>

@@ -1,22 +1,22 @@
 import { useLocation, useRoute } from 'preact-iso';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, request, subscribe } from '../api';
-import type {
-  CompareEvaluationsQuery,
-  CreateEvaluationJobMutation,
-  CreateEvaluationJobMutationVariables,
-  DatasetsQuery,
-  EvaluationJobProgressSubscription,
+import {
   EvaluationJobStatus,
   EvaluationMetric,
-  EvaluatedModelFragment,
-  EvaluationQuery,
-  EvaluationsQuery,
-  ModelsQuery,
-  SortDirection,
+  type CompareEvaluationsQuery,
+  type CreateEvaluationJobMutation,
+  type CreateEvaluationJobMutationVariables,
+  type DatasetsQuery,
+  type EvaluationJobProgressSubscription,
+  type EvaluatedModelFragment,
+  type EvaluationQuery,
+  type EvaluationsQuery,
+  type ModelsQuery,
+  type SortDirection,
 } from '../gql';
 import { useT } from '../i18n';
-import { METRICS, SCORES } from '../metrics';
+import { metricValue, SCORES } from '../metrics';
 import type { MessageKey } from '../messages';
 import { ErrorText, fmt, Loading, Pager, ProgressBar, Status, usePager, useQuery, valueOf } from '../ui';
 import { DATASETS } from './datasets';
@@ -153,8 +153,6 @@ const CREATE_EVALUATION = /* GraphQL */ `
   }
 `;
 
-const EVALUATION_STATUSES: EvaluationJobStatus[] = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
-
 /** What names the model an evaluation scored (see `modelLabel`); a query that selects it is sent with this appended. */
 const EVALUATED_MODEL = /* GraphQL */ `
   fragment EvaluatedModel on EvaluationJob {
@@ -188,7 +186,7 @@ function MetricSelect({
     <label>
       {t('metric')}
       <select value={value} onChange={(e) => onChange(valueOf(e) as EvaluationMetric)}>
-        {METRICS.map(([m]) => (
+        {Object.values(EvaluationMetric).map((m) => (
           <option key={m}>{m}</option>
         ))}
       </select>
@@ -203,7 +201,7 @@ function MetricSelect({
 function useSampleOrder() {
   const t = useT();
   const pager = usePager();
-  const [metric, setMetric] = useState<EvaluationMetric>('ROUGE_L_RECALL');
+  const [metric, setMetric] = useState<EvaluationMetric>(EvaluationMetric.ROUGE_L_RECALL);
   const [direction, setDirection] = useState<SortDirection>('ASC');
   const header = (title: MessageKey, ascending: MessageKey, descending: MessageKey) => (
     <div class="row">
@@ -233,11 +231,11 @@ function NewEvaluation() {
   const [maxNewTokens, setMaxNewTokens] = useState('16');
   const [error, setError] = useState<ApiError | null>(null);
   const model = modelId || models.data?.models[0]?.id || '';
-  const sft = datasets.data?.datasets.filter((d) => d.kind === 'SFT') ?? [];
-  const dataset = datasetId || sft[0]?.id || '';
+  const evaluable = datasets.data?.datasets.filter((d) => d.evaluable) ?? [];
+  const dataset = datasetId || evaluable[0]?.id || '';
   const submit = (e: Event) => {
     e.preventDefault();
-    const name = `${models.data?.models.find((m) => m.id === model)?.name ?? 'base'} / ${sft.find((d) => d.id === dataset)?.name ?? ''}`;
+    const name = `${models.data?.models.find((m) => m.id === model)?.name ?? 'base'} / ${evaluable.find((d) => d.id === dataset)?.name ?? ''}`;
     request<CreateEvaluationJobMutation, CreateEvaluationJobMutationVariables>(CREATE_EVALUATION, {
       input: { name, baseModelId: model, datasetId: dataset, maxNewTokens: Number(maxNewTokens) },
     }).then(
@@ -262,7 +260,7 @@ function NewEvaluation() {
         <label>
           {t('dataset')}
           <select name="dataset" value={dataset} onChange={(e) => setDatasetId(valueOf(e))}>
-            {sft.map((d) => (
+            {evaluable.map((d) => (
               <option key={d.id} value={d.id}>
                 {d.name}
               </option>
@@ -313,7 +311,7 @@ export function EvaluationsPage() {
             {t('status')}
             <select value={status} onChange={(e) => (setStatus(valueOf(e)), pager.reset())}>
               <option value="">{t('all')}</option>
-              {EVALUATION_STATUSES.map((s) => (
+              {Object.values(EvaluationJobStatus).map((s) => (
                 <option key={s} value={s}>
                   {t(`status_${s}`)}
                 </option>
@@ -402,7 +400,6 @@ export function EvaluationPage() {
   );
   const e = q.data?.evaluationJob;
   if (!e) return q.error ? <ErrorText error={q.error} /> : <Loading />;
-  const score = METRICS.find(([m]) => m === metric)?.[1] ?? METRICS[0][1];
   return (
     <>
       <div class="row">
@@ -436,10 +433,10 @@ export function EvaluationPage() {
           <h2>{t('aggregates')}</h2>
           <table class="compact">
             <tbody>
-              {METRICS.map(([m, read]) => (
-                <tr key={m}>
-                  <th>{m}</th>
-                  <td class="num">{fmt.number(read(e.results!))}</td>
+              {e.results.metrics.map((m) => (
+                <tr key={m.metric}>
+                  <th>{m.metric}</th>
+                  <td class="num">{fmt.number(m.value)}</td>
                 </tr>
               ))}
             </tbody>
@@ -473,7 +470,7 @@ export function EvaluationPage() {
                 <td>
                   <pre>{s.prediction}</pre>
                 </td>
-                <td class="num">{fmt.number(score(s.scores))}</td>
+                <td class="num">{fmt.number(metricValue(s.scores, metric))}</td>
                 <td class="num">{fmt.number(s.scores.f1)}</td>
                 <td class="num">{fmt.number(s.scores.bleu4)}</td>
               </tr>

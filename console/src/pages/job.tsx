@@ -314,7 +314,7 @@ function Evaluate({ job, checkpointId, onClose }: { job: Job; checkpointId: stri
         {t('dataset')}
         <select value={datasetId} onChange={(e) => setDatasetId(valueOf(e))}>
           {datasets.data?.datasets
-            .filter((d) => d.kind === 'SFT')
+            .filter((d) => d.evaluable)
             .map((d) => (
               <option key={d.id} value={d.id}>
                 {d.name}

@@ -1,12 +1,12 @@
 import { useEffect, useState } from 'preact/hooks';
 import { subscribe } from '../api';
-import type {
-  ModelsQuery,
-  TrainingJobsQuery,
-  TrainingJobsQueryVariables,
+import {
   TrainingJobStatus,
-  TrainingJobStatusChangedSubscription,
   TrainingMethod,
+  type ModelsQuery,
+  type TrainingJobsQuery,
+  type TrainingJobsQueryVariables,
+  type TrainingJobStatusChangedSubscription,
 } from '../gql';
 import { useT } from '../i18n';
 import { ErrorText, fmt, Pager, ProgressBar, Select, Status, usePager, useQuery } from '../ui';
@@ -52,8 +52,6 @@ const STATUS_CHANGED = /* GraphQL */ `
     }
   }
 `;
-export const STATUSES: TrainingJobStatus[] = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
-export const METHODS: TrainingMethod[] = ['SFT', 'REWARD_MODEL', 'DPO', 'RL'];
 const PAGE_SIZE = 20;
 
 export function JobsPage() {
@@ -121,13 +119,13 @@ export function JobsPage() {
             t('status'),
             status,
             setStatus,
-            STATUSES.map((s) => [s, t(`status_${s}`)]),
+            Object.values(TrainingJobStatus).map((s) => [s, t(`status_${s}`)]),
           )}
           {filterSelect(
             t('method'),
             method,
             setMethod,
-            METHODS.map((m) => [m, m]),
+            Object.values(TrainingMethod).map((m) => [m, m]),
           )}
           {filterSelect(
             t('model'),

@@ -1,18 +1,18 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, request } from '../api';
-import type {
-  CreateTrainingJobMutation,
-  CreateTrainingJobMutationVariables,
-  DatasetsQuery,
-  ModelsQuery,
+import {
   ParameterScale,
   TrainingMethod,
+  type CreateTrainingJobMutation,
+  type CreateTrainingJobMutationVariables,
+  type DatasetsQuery,
+  type ModelsQuery,
+  type TrainingMethodsQuery,
 } from '../gql';
 import { useT } from '../i18n';
 import { specification, type HyperparameterField } from '../spec';
 import { ErrorText, Select, useQuery, valueOf } from '../ui';
 import { DATASETS } from './datasets';
-import { METHODS } from './jobs';
 import { MODELS } from './models';
 
 const CREATE_JOB = /* GraphQL */ `
@@ -22,13 +22,16 @@ const CREATE_JOB = /* GraphQL */ `
     }
   }
 `;
-const SCALES: ParameterScale[] = ['LORA', 'FULL', 'PROMPT_TUNING'];
-const DATASET_KIND: Record<TrainingMethod, string> = {
-  SFT: 'SFT',
-  REWARD_MODEL: 'PREFERENCE',
-  DPO: 'PREFERENCE',
-  RL: 'PROMPT_ONLY',
-};
+/** What each method trains on and with, as the API says (createTrainingJob refuses anything else). */
+const TRAINING_METHODS = /* GraphQL */ `
+  query TrainingMethods {
+    trainingMethods {
+      method
+      datasetKind
+      parameterScales
+    }
+  }
+`;
 
 /** The text a field's input shows for a value (lists as comma-separated names). */
 const show = (v: unknown) =>
@@ -93,8 +96,9 @@ export function NewJobPage() {
   const models = useQuery<ModelsQuery>(MODELS);
   const datasets = useQuery<DatasetsQuery>(DATASETS);
   const [name, setName] = useState('');
-  const [method, setMethod] = useState<TrainingMethod>('SFT');
-  const [scale, setScale] = useState<ParameterScale>('LORA');
+  const methods = useQuery<TrainingMethodsQuery>(TRAINING_METHODS);
+  const [method, setMethod] = useState<TrainingMethod>(TrainingMethod.SFT);
+  const [chosenScale, setScale] = useState<ParameterScale>(ParameterScale.LORA);
   const [modelId, setModelId] = useState('');
   const [datasetId, setDatasetId] = useState('');
   const [values, setValues] = useState<Record<string, string>>({});
@@ -102,7 +106,10 @@ export function NewJobPage() {
   const [rules, setRules] = useState<string[]>([]);
   const [error, setError] = useState<ApiError | null>(null);
   const model = modelId || models.data?.models[0]?.id || '';
-  const usable = datasets.data?.datasets.filter((d) => d.kind === DATASET_KIND[method]) ?? [];
+  const info = methods.data?.trainingMethods.find((m) => m.method === method);
+  const scales = info?.parameterScales ?? [];
+  const scale = scales.includes(chosenScale) ? chosenScale : (scales[0] ?? chosenScale);
+  const usable = datasets.data?.datasets.filter((d) => d.kind === info?.datasetKind) ?? [];
   const dataset = usable.some((d) => d.id === datasetId) ? datasetId : (usable[0]?.id ?? '');
 
   useEffect(() => {
@@ -137,14 +144,14 @@ export function NewJobPage() {
           label={t('method')}
           value={method}
           onChange={setMethod}
-          options={METHODS.map((m) => [m, m])}
+          options={(methods.data?.trainingMethods ?? []).map(({ method: m }) => [m, m])}
           name="method"
         />
         <Select
           label={t('parameterScale')}
           value={scale}
           onChange={setScale}
-          options={SCALES.map((s) => [s, s])}
+          options={scales.map((s) => [s, s])}
           name="parameterScale"
         />
         <Select
@@ -203,7 +210,7 @@ export function NewJobPage() {
           </ul>
         )}
       </section>
-      <ErrorText error={error} />
+      <ErrorText error={error ?? methods.error} />
       <button type="submit" disabled={!name || !model || !dataset}>
         {t('createJob')}
       </button>

@@ -3,7 +3,9 @@
  * training jobs (a full checkpoint is itself a model folder; a LoRA or prompt-tuning checkpoint is an adapter on
  * the base model), resolved to folders once, when the job is created.
  */
-import { METHOD_NAMES, methodWord } from '../../vocabulary';
+import { METHOD_NAMES, engineName, methodWord } from '../../vocabulary';
+import { defaultValue, type Hyperparameters } from '../../training/hyperparameters';
+import { adapterParameters } from '../../training/memory-plan';
 import type { DataSource } from 'typeorm';
 import {
   CheckpointEntity,
@@ -42,33 +44,48 @@ export interface GeneratingModel {
 
 const at = (field: string) => ['input', field];
 
+/** The hyperparameters that size an adapter. */
+const ADAPTER_FIELDS = ['loraRank', 'loraTargets', 'numVirtualTokens'] as const;
+
 /**
  * `model` alone, or the checkpoint named by checkpointId, or the latest of trainingJobId. Both must belong to a
- * training job of this project on `model` that generates text; BAD_USER_INPUT names the field otherwise.
+ * training job of this project on `model` that generates text; BAD_USER_INPUT names the field otherwise. With the
+ * columns, the adapter's tensors as the memory estimate counts them (memory-plan.ts `adapterParameters`, from the
+ * training job's hyperparameters; 0 without an adapter or a stored shape).
  */
 export async function generatingModel(
   db: DataSource,
   principal: Principal,
   model: BaseModelEntity,
   choice: ModelChoice,
-): Promise<GeneratingModel> {
+): Promise<{ columns: GeneratingModel; adapterParameters: number }> {
   const checkpoint = await checkpointOf(db, principal, model.id, choice);
   if (!checkpoint) {
-    return {
+    const columns = {
       trainingJobId: null,
       checkpointId: null,
       modelKind: EvaluatedModelKind.BASE,
       modelPath: model.path,
       adapterPath: null,
     };
+    return { columns, adapterParameters: 0 };
   }
-  const full = checkpoint.job.parameterScale === ParameterScale.FULL;
+  const { job } = checkpoint;
+  const full = job.parameterScale === ParameterScale.FULL;
+  // A key the stored hyperparameters lack counts as its default.
+  const stored = job.hyperparameters;
+  const hp = Object.fromEntries(
+    ADAPTER_FIELDS.map((k) => [k, k in stored ? stored[k] : defaultValue(k)]),
+  ) as Pick<Hyperparameters, (typeof ADAPTER_FIELDS)[number]>;
   return {
-    trainingJobId: checkpoint.job.id,
-    checkpointId: checkpoint.id,
-    modelKind: KIND_OF_SCALE[checkpoint.job.parameterScale],
-    modelPath: full ? checkpoint.path : model.path,
-    adapterPath: full ? null : checkpoint.path,
+    columns: {
+      trainingJobId: job.id,
+      checkpointId: checkpoint.id,
+      modelKind: KIND_OF_SCALE[job.parameterScale],
+      modelPath: full ? checkpoint.path : model.path,
+      adapterPath: full ? null : checkpoint.path,
+    },
+    adapterParameters: model.shape ? adapterParameters(model.shape, engineName(job.parameterScale), hp) : 0,
   };
 }
 

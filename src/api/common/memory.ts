@@ -7,7 +7,13 @@
 import { GraphQLError } from 'graphql';
 import type { BaseModelEntity } from '../../db/entities';
 import { UserInputError } from '../../errors';
-import { checkGenerationMemory, memoryBudget, type GenerationMemoryJob } from '../../training/memory-plan';
+import {
+  checkGenerationMemory,
+  jobBudget,
+  type GenerationMemoryJob,
+  type MemoryBudget,
+} from '../../training/memory-plan';
+import { engineName, type ProviderName } from '../../vocabulary';
 
 /** Runs `check`; its UserInputError becomes the API's refusal, the path under `input`. */
 export function refuseOverBudget(check: () => void): void {
@@ -21,15 +27,19 @@ export function refuseOverBudget(check: () => void): void {
   }
 }
 
-/** An evaluation's widest batch or a generation's prompt against the budget (a model without a stored shape passes). */
+/**
+ * An evaluation's widest batch or a generation's prompt against the budget, on a GPU provider the device's where it
+ * is lower (`jobBudget`, as a training job's; a model without a stored shape passes).
+ */
 export function checkGenerationFits(
   model: Pick<BaseModelEntity, 'shape' | 'parameterCount'>,
   run: Omit<GenerationMemoryJob, 'shape' | 'parameters'>,
   what: 'evaluation' | 'generation',
-  budgetBytes = memoryBudget(),
+  executionProvider: ProviderName,
+  budget: number | MemoryBudget = jobBudget(engineName(executionProvider), process.env, () => null),
 ): void {
   const shape = model.shape;
   if (!shape) return;
   const job = { ...run, shape, parameters: model.parameterCount };
-  refuseOverBudget(() => checkGenerationMemory(job, budgetBytes, what));
+  refuseOverBudget(() => checkGenerationMemory(job, budget, what));
 }

@@ -1,6 +1,7 @@
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { DatasetSplit } from '../../db/entities';
+import { EVALUATION_DATASET_KIND } from '../../vocabulary';
 import type { RequestContext } from '../context';
 import { CreateDatasetInput, Dataset } from './types';
 
@@ -17,6 +18,14 @@ export class DatasetResolver {
     @Ctx() { principal, services }: RequestContext,
   ): Promise<Dataset> {
     return services.datasets.get(principal, id);
+  }
+
+  @FieldResolver(() => Boolean, {
+    description:
+      'Whether evaluations can score it: its rows have reference responses (createEvaluationJob refuses others).',
+  })
+  evaluable(@Root() dataset: Dataset): boolean {
+    return dataset.kind === EVALUATION_DATASET_KIND;
   }
 
   @FieldResolver(() => [GraphQLJSONObject], {

@@ -32,6 +32,8 @@ import {
   EvaluationSampleConnection,
   EvaluationSampleOrder,
   EvaluationScores,
+  metricValues,
+  MetricValue,
   SampleComparisonConnection,
   SortDirection,
 } from './types';
@@ -235,6 +237,17 @@ export class EvaluationJobResolver {
     @Root() event: EvaluationJobProgressEvent,
   ): EvaluationJobProgressEvent {
     return event;
+  }
+}
+
+@Resolver(() => EvaluationScores)
+export class EvaluationScoresResolver {
+  @FieldResolver(() => [MetricValue], {
+    description:
+      'Every EvaluationMetric with its value, in the enum’s order: the same numbers as the fields above, keyed as ordering and comparison name them.',
+  })
+  metrics(@Root() scores: EvaluationScores): MetricValue[] {
+    return metricValues(scores);
   }
 }
 

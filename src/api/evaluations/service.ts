@@ -3,14 +3,9 @@
  * one row, one queue entry) and cancellation.
  */
 import type { DataSource } from 'typeorm';
-import {
-  DatasetKind,
-  DatasetSplit,
-  EvaluationJobEntity,
-  JobStatus as S,
-  MetricStopwords,
-} from '../../db/entities';
+import { DatasetSplit, EvaluationJobEntity, JobStatus as S, MetricStopwords } from '../../db/entities';
 import { RESUME_PATCH, transitionJob, type Transition } from '../../db/store/jobs';
+import { EVALUATION_DATASET_KIND } from '../../vocabulary';
 import { batchWidth } from '../../evaluation/run-evaluation';
 import { evaluationStatusEvent } from '../../queue/evaluation-events';
 import type { EventPublisher } from '../../queue/publisher';
@@ -75,9 +70,9 @@ export class EvaluationService {
     ]);
     if (!model) throw badInput(`no model ${input.baseModelId} in this project`, at('baseModelId'));
     if (!dataset) throw badInput(`no dataset ${input.datasetId} in this project`, at('datasetId'));
-    if (dataset.kind !== DatasetKind.SFT) {
+    if (dataset.kind !== EVALUATION_DATASET_KIND) {
       throw badInput(
-        `evaluation needs an SFT dataset (prompts with reference responses); "${dataset.name}" is ${dataset.kind}`,
+        `evaluation needs an ${EVALUATION_DATASET_KIND} dataset (prompts with reference responses); "${dataset.name}" is ${dataset.kind}`,
         at('datasetId'),
       );
     }
@@ -90,7 +85,7 @@ export class EvaluationService {
           : dataset.validationRowCount;
     if (rowCount === 0) throw badInput(`dataset "${dataset.name}" has no ${split} rows`, at('datasetSplit'));
     const settings = checkSettings(input, model.maxSequenceLength);
-    const runs = await generatingModel(this.db, principal, model, input);
+    const { columns: runs, adapterParameters } = await generatingModel(this.db, principal, model, input);
     const prompts = datasetPrompts(this.db, dataset, split);
     const fit = await checkPromptsFit(this.db, runs, model.maxSequenceLength, settings.maxNewTokens, prompts);
     const { maxNewTokens } = settings;
@@ -99,8 +94,9 @@ export class EvaluationService {
       promptWidth: batchWidth(fit.longestTokens, model.maxSequenceLength, fit.virtualTokens, maxNewTokens),
       maxNewTokens,
       virtualTokens: fit.virtualTokens,
+      copiedParameters: adapterParameters,
     };
-    checkGenerationFits(model, run, 'evaluation');
+    checkGenerationFits(model, run, 'evaluation', settings.executionProvider);
     const job = await insertQueuedJob(
       this.db,
       'evaluation',

@@ -13,6 +13,7 @@ import {
   EvaluationMetric,
   METRIC_DEFINITIONS,
   metricDescription,
+  metricValue,
   type SampleScores,
 } from '../../evaluation/metrics';
 import { registerJobStatus } from '../common/enums';
@@ -137,6 +138,18 @@ for (const m of METRIC_DEFINITIONS) {
     m.key,
   );
 }
+
+@ObjectType('MetricValue', { description: 'One EvaluationMetric of a set of scores.' })
+export class MetricValue {
+  @Field(() => EvaluationMetric, { description: 'The metric.' })
+  metric: EvaluationMetric;
+
+  @Field(() => Float, { description: 'Its value, in [0, 1].' })
+  value: number;
+}
+
+export const metricValues = (s: EvaluationScores): MetricValue[] =>
+  EVALUATION_METRICS.map((metric) => ({ metric, value: metricValue(s, metric) }));
 
 @ObjectType('EvaluationJob', {
   description: 'An evaluation: a model’s answers to a dataset’s prompts, scored against the references.',

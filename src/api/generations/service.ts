@@ -41,7 +41,7 @@ export class GenerationService {
     const model = await this.models.find(principal, input.baseModelId);
     if (!model) throw badInput(`no model ${input.baseModelId} in this project`, ['input', 'baseModelId']);
     const sampling = checkSampling(input, model.maxSequenceLength);
-    const runs = await generatingModel(this.db, principal, model, input);
+    const { columns: runs, adapterParameters } = await generatingModel(this.db, principal, model, input);
     const prompts = singlePrompt(prompt, input.chatTemplate);
     const fit = await checkPromptsFit(this.db, runs, model.maxSequenceLength, sampling.maxNewTokens, prompts);
     const run = {
@@ -49,8 +49,9 @@ export class GenerationService {
       promptWidth: fit.longestTokens,
       maxNewTokens: sampling.maxNewTokens,
       virtualTokens: fit.virtualTokens,
+      copiedParameters: adapterParameters,
     };
-    checkGenerationFits(model, run, 'generation');
+    checkGenerationFits(model, run, 'generation', sampling.executionProvider);
     return insertQueuedJob(
       this.db,
       'generation',

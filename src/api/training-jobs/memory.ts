@@ -6,25 +6,35 @@
  */
 import type { BaseModelEntity } from '../../db/entities';
 import type { JobHyperparameters } from '../../training/hyperparameters';
-import { MemoryBudget, jobBudget, memoryJob, planMemory } from '../../training/memory-plan';
+import {
+  MemoryBudget,
+  jobBudget,
+  lessTrainingGeneration,
+  memoryJob,
+  planMemory,
+} from '../../training/memory-plan';
 import type { MethodName } from '../../training/methods';
 import { type ScaleName, engineName } from '../../vocabulary';
 import { refuseOverBudget } from '../common/memory';
 
-/** Throws BAD_USER_INPUT (reason MEMORY_BUDGET_EXCEEDED, the estimate and budget in the message) when no layout fits. */
+/**
+ * Throws BAD_USER_INPUT (reason MEMORY_BUDGET_EXCEEDED, the estimate and budget in the message) when no layout fits
+ * beside the generation of evalMetricsAtEpochEnd, if any.
+ */
 export function checkJobMemory(
   model: Pick<BaseModelEntity, 'shape' | 'parameterCount' | 'maxSequenceLength'>,
   method: MethodName,
   parameterScale: ScaleName,
   hp: JobHyperparameters,
-  budget: number | MemoryBudget = jobBudget(engineName(hp.executionProvider), process.env, () => null),
+  budget: MemoryBudget = jobBudget(engineName(hp.executionProvider), process.env, () => null),
 ): void {
   if (!model.shape) return;
+  const scale = engineName(parameterScale);
   const job = memoryJob(model.shape, model.parameterCount, {
     method,
-    scale: engineName(parameterScale),
+    scale,
     hp,
     maxPositions: model.maxSequenceLength,
   });
-  refuseOverBudget(() => planMemory(job, budget));
+  refuseOverBudget(() => planMemory(job, lessTrainingGeneration(budget, job, { scale, hp })));
 }

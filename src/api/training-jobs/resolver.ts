@@ -21,6 +21,7 @@ import { Dataset } from '../datasets/types';
 import { BaseModel } from '../models/types';
 import { HyperparameterSpecification, TrainingHyperparameters } from './hyperparameter-types';
 import { toApiHyperparameters } from './hyperparameters';
+import { TrainingMethodInfo, trainingMethods } from './methods';
 import {
   Checkpoint,
   CreateTrainingJobInput,
@@ -66,6 +67,14 @@ export class TrainingJobResolver {
     @Ctx() { principal, services }: RequestContext,
   ): Promise<TrainingJobConnection> {
     return services.jobs.list(principal, filter ?? {}, first, after ?? null);
+  }
+
+  @Query(() => [TrainingMethodInfo], {
+    description:
+      'Every training method, in the TrainingMethod enum’s order, with the dataset kind it trains on and the parameter scales it trains with. Front ends offer only what createTrainingJob accepts.',
+  })
+  trainingMethods(): TrainingMethodInfo[] {
+    return trainingMethods();
   }
 
   @Query(() => HyperparameterSpecification, {

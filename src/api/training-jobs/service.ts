@@ -19,7 +19,7 @@ import { statusEvent } from '../../queue/events';
 import type { EventPublisher } from '../../queue/publisher';
 import type { TypedQueue } from '../../queue/queues';
 import { UserInputError } from '../../errors';
-import { methodWord } from '../../vocabulary';
+import { methodScales, methodWord } from '../../vocabulary';
 import { datasetFacts, resolveJobHyperparameters } from '../../training/hyperparameters';
 import { cancelJob } from '../common/cancel';
 import { findInProject, isUuid } from '../common/ids';
@@ -136,7 +136,7 @@ export class TrainingJobService {
         ['input', 'datasetId'],
       );
     }
-    if (word.unsupportedScales?.includes(input.parameterScale)) {
+    if (!methodScales(input.method).includes(input.parameterScale)) {
       throw badInput(`method ${input.method} cannot train with parameterScale ${input.parameterScale}`, [
         'input',
         'parameterScale',

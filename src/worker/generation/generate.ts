@@ -78,7 +78,7 @@ export async function runGeneration(spec: GenerationSpec, hooks: GenerationHooks
     maxNewTokens: spec.maxNewTokens,
     virtualTokens: virtual,
   };
-  checkModelGeneration(model, run, 'generation');
+  const { halfWeights } = checkModelGeneration(em, run, 'generation', spec.executionProvider);
   await hooks.onStart({ promptTokens: promptIds.length });
   // A NUL cannot be stored as text (PostgreSQL); evaluation answers are stored the same way.
   const decode = (ids: readonly number[]) => decodeText(model, ids).replaceAll('\u0000', '\uFFFD');
@@ -109,6 +109,7 @@ export async function runGeneration(spec: GenerationSpec, hooks: GenerationHooks
     const generator = new Generator(model, {
       adapter: em.adapter,
       executionProvider: spec.executionProvider,
+      halfWeights,
     });
     try {
       await generator.generate({

@@ -113,6 +113,54 @@ describe('hyperparameterSpecification', () => {
     });
   });
 
+  it('trainingMethods lists every method with the dataset kind and the scales createTrainingJob accepts', async () => {
+    const r = await api.admin(`{
+      trainingMethods { method datasetKind parameterScales }
+      methods: __type(name: "TrainingMethod") { enumValues { name } }
+      scales: __type(name: "ParameterScale") { enumValues { name } }
+    }`);
+    expect(r.errors).toBeUndefined();
+    type Info = { method: string; datasetKind: string; parameterScales: string[] };
+    const infos = r.data?.trainingMethods as Info[];
+    const names = (t: { enumValues: { name: string }[] }) => t.enumValues.map((v) => v.name);
+    expect(infos.map((m) => m.method)).toEqual(names(r.data?.methods));
+    expect(infos.find((m) => m.method === 'REWARD_MODEL')).toEqual({
+      method: 'REWARD_MODEL',
+      datasetKind: 'PREFERENCE',
+      parameterScales: ['FULL', 'LORA'],
+    });
+    const create = (method: string, datasetId: string, parameterScale: string) =>
+      api.admin(CREATE_JOB, {
+        input: { name: 'm', baseModelId: modelId, datasetId, method, parameterScale },
+      });
+    const datasets = new Map([['SFT', sftId]]);
+    for (const { method, datasetKind, parameterScales } of infos) {
+      if (!datasets.has(datasetKind)) {
+        const created = await api.admin(CREATE_DATASET, {
+          input: {
+            name: datasetKind,
+            kind: datasetKind,
+            jsonl: '{"prompt":"p","chosen":"a","rejected":"b","response":"r"}',
+          },
+        });
+        datasets.set(datasetKind, created.data?.createDataset.id);
+      }
+      const ofKind = datasets.get(datasetKind)!;
+      if (datasetKind !== 'SFT') {
+        expect((await create(method, sftId, parameterScales[0])).errors?.[0].extensions).toMatchObject({
+          code: 'BAD_USER_INPUT',
+          path: ['input', 'datasetId'],
+        });
+      }
+      for (const scale of names(r.data?.scales).filter((s) => !parameterScales.includes(s))) {
+        expect((await create(method, ofKind, scale)).errors?.[0].extensions).toMatchObject({
+          code: 'BAD_USER_INPUT',
+          path: ['input', 'parameterScale'],
+        });
+      }
+    }
+  });
+
   it('creates jobs with every documented value: checkpointEverySteps 0; PROMPT_TUNING within the model', async () => {
     const job = (parameterScale: string, hyperparameters: Record<string, unknown>) =>
       api.admin(CREATE_JOB, {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  buildSchema,
   GraphQLSchema,
   isEnumType,
   isInputObjectType,
@@ -10,6 +11,7 @@ import {
 } from 'graphql';
 import { SCHEMA_FILE } from '../../../src/api/emit-schema';
 import { buildApiSchema, printSchemaSDL } from '../../../src/api/schema';
+import { JOB_STATUSES, METHOD_NAMES, SCALE_NAMES } from '../../../src/vocabulary';
 
 describe('GraphQL schema', () => {
   let schema: GraphQLSchema;
@@ -20,6 +22,17 @@ describe('GraphQL schema', () => {
   it('is exactly the committed schema/schema.graphql (run `npm run schema:emit` after changing the API)', () => {
     const committed = readFileSync(path.resolve(SCHEMA_FILE), 'utf8');
     expect(printSchemaSDL(schema)).toEqual(committed);
+  });
+
+  it('keeps enum values in the order the vocabulary declares them (clients list them so)', () => {
+    const printed = buildSchema(printSchemaSDL(schema));
+    const values = (name: string) => {
+      const type = printed.getType(name);
+      return isEnumType(type) ? type.getValues().map((v) => v.name) : [];
+    };
+    expect(values('TrainingJobStatus')).toEqual(JOB_STATUSES);
+    expect(values('TrainingMethod')).toEqual(METHOD_NAMES);
+    expect(values('ParameterScale')).toEqual(SCALE_NAMES);
   });
 
   it('describes every type, field, argument and enum value', () => {

@@ -156,6 +156,30 @@ describe('training jobs through the API (no worker)', () => {
     expect(ok.errors).toBeUndefined();
   });
 
+  it("counts evalMetricsAtEpochEnd's generation beside the training in the estimate", async () => {
+    const before = await jobCount();
+    const plain = { batchSize: 4, validationSplitRatio: 0.25 };
+    const evaluating = { ...plain, evalMetricsAtEpochEnd: true, evalMaxNewTokens: 1024 };
+    process.env.WHETSTONE_MEMORY_BUDGET = '1.1GiB';
+    try {
+      const r = await api.admin(CREATE_JOB, { input: job({ hyperparameters: evaluating }) });
+      expect(r.errors?.[0].extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        reason: 'MEMORY_BUDGET_EXCEEDED',
+        path: ['input', 'hyperparameters'],
+      });
+      expect(r.errors?.[0].message).toMatch(
+        /more than the worker's budget less the 0\.5 GiB evalMetricsAtEpochEnd's generation adds of 0\.6 GiB/,
+      );
+      expect(await jobCount()).toBe(before);
+      expect(
+        (await api.admin(CREATE_JOB, { input: job({ hyperparameters: plain }) })).errors,
+      ).toBeUndefined();
+    } finally {
+      delete process.env.WHETSTONE_MEMORY_BUDGET;
+    }
+  });
+
   it("refuses a GPU job whose estimate exceeds the device's memory (WHETSTONE_GPU_MEMORY), not a CPU one", async () => {
     const before = await jobCount();
     process.env.WHETSTONE_GPU_MEMORY = '100MiB';

@@ -138,6 +138,14 @@ describe('evaluation jobs through the API (no worker)', () => {
     expect(await paths(fullEval.id)).toEqual({ model_path: fullDir, adapter_path: null });
   });
 
+  it('says which datasets it can score (Dataset.evaluable): those createEvaluationJob accepts', async () => {
+    const r = await api.admin(`{ datasets { id evaluable } }`);
+    const byId = new Map((r.data?.datasets as { id: string; evaluable: boolean }[]).map((d) => [d.id, d]));
+    expect(byId.get(sftId)?.evaluable).toBe(true);
+    expect(byId.get(prefId)?.evaluable).toBe(false);
+    expect(errorCode(await create({ datasetId: prefId }))).toBe('BAD_USER_INPUT');
+  });
+
   it('rejects bad input with BAD_USER_INPUT naming the field, and stores nothing', async () => {
     const before = await rows();
     const none = await insertTrainingJob(api.app.db, { projectId, baseModelId: modelId, datasetId: sftId });
@@ -216,6 +224,53 @@ describe('evaluation jobs through the API (no worker)', () => {
     }
     // Under the default budget (the memory available) the same evaluation is accepted.
     expect((await create({ maxNewTokens: 2000 })).errors).toBeUndefined();
+  });
+
+  it("counts a LoRA checkpoint's adapter in the estimate", async () => {
+    const lora = (loraRank: number) =>
+      insertTrainingJob(api.app.db, {
+        projectId,
+        baseModelId: modelId,
+        datasetId: sftId,
+        hyperparameters: { loraRank, loraTargets: 'all-linear' },
+        checkpoints: [{ step: 4, path: `/ckpt/lora-r${loraRank}` }],
+      });
+    const [small, large] = [await lora(8), await lora(4096)];
+    const before = await rows();
+    process.env.WHETSTONE_MEMORY_BUDGET = '250MiB';
+    try {
+      // Rank 4,096 on every linear layer: 14.7M float32 adapter values, held by the host and each session.
+      const r = await create({ trainingJobId: large.id });
+      expect(r.errors?.[0].extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        reason: 'MEMORY_BUDGET_EXCEEDED',
+      });
+      expect(r.errors?.[0].message).toMatch(/weights 0\.2 GiB.*more than the worker's budget of 0\.2 GiB/);
+      expect(await rows()).toBe(before);
+      expect((await create({ trainingJobId: small.id })).errors).toBeUndefined();
+      expect((await create()).errors).toBeUndefined();
+    } finally {
+      delete process.env.WHETSTONE_MEMORY_BUDGET;
+    }
+  });
+
+  it("refuses a GPU evaluation whose estimate exceeds the device's memory (WHETSTONE_GPU_MEMORY), not a CPU one", async () => {
+    const before = await rows();
+    process.env.WHETSTONE_GPU_MEMORY = '100MiB';
+    try {
+      const r = await create({ executionProvider: 'WEBGPU' });
+      expect(r.errors?.[0].extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        reason: 'MEMORY_BUDGET_EXCEEDED',
+      });
+      expect(r.errors?.[0].message).toMatch(
+        /than the device memory of WHETSTONE_GPU_MEMORY \(webgpu\) of 0\.1 GiB/,
+      );
+      expect(await rows()).toBe(before);
+      expect((await create()).errors).toBeUndefined();
+    } finally {
+      delete process.env.WHETSTONE_GPU_MEMORY;
+    }
   });
 
   it('keeps projects apart: another project cannot see, use or cancel them', async () => {

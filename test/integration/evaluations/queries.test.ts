@@ -306,6 +306,30 @@ describe('evaluation queries', () => {
     expect((await results({ filter: { datasetId: d1 }, first: 100 }, teamB)).flat()).toEqual([]);
   });
 
+  it('lists every metric of a set of scores under its EvaluationMetric name, as the fields hold it', async () => {
+    const r = await api.admin(
+      `query($id: ID!) {
+        evaluationJob(id: $id) {
+          results { metrics { metric value } accuracy rougeL { recall } bleu4 }
+          samples(first: 6) { edges { node { scores { metrics { metric value } rougeL { recall } bleu4 } } } }
+        }
+        __type(name: "EvaluationMetric") { enumValues { name } }
+      }`,
+      { id: e.e3 },
+    );
+    expect(r.errors).toBeUndefined();
+    type Scores = { metrics: { metric: string; value: number }[]; rougeL: { recall: number }; bleu4: number };
+    const job = r.data!.evaluationJob as { results: Scores; samples: Connection<{ scores: Scores }> };
+    const names = (r.data!.__type.enumValues as { name: string }[]).map((v) => v.name);
+    for (const scores of [job.results, ...job.samples.edges.map((x) => x.node.scores)]) {
+      expect(scores.metrics.map((m) => m.metric)).toEqual(names);
+      const value = new Map(scores.metrics.map((m) => [m.metric, m.value]));
+      expect(value.get('ROUGE_L_RECALL')).toBe(scores.rougeL.recall);
+      expect(value.get('BLEU4')).toBe(scores.bleu4);
+    }
+    expect(new Map(job.results.metrics.map((m) => [m.metric, m.value])).get('ACCURACY')).toBe(0.7);
+  });
+
   it('shows an evaluation’s results, training job and checkpoint', async () => {
     const job = (await api.admin(EVALUATION, { id: e.e3 })).data?.evaluationJob;
     expect(job).toMatchObject({

@@ -40,13 +40,22 @@ export async function insertTrainingJob(
     scale?: string;
     status?: string;
     checkpoints?: { step: number; path: string }[];
+    hyperparameters?: Record<string, unknown>;
   },
 ): Promise<{ id: string; checkpoints: string[] }> {
   const [job] = await db.query(
     `INSERT INTO training_jobs (project_id, name, base_model_id, dataset_id, method, parameter_scale,
             hyperparameters, status)
-     VALUES ($1, 'trained', $2, $3, $4, $5, '{}', $6) RETURNING id`,
-    [o.projectId, o.baseModelId, o.datasetId, o.method ?? 'SFT', o.scale ?? 'LORA', o.status ?? 'SUCCEEDED'],
+     VALUES ($1, 'trained', $2, $3, $4, $5, $6, $7) RETURNING id`,
+    [
+      o.projectId,
+      o.baseModelId,
+      o.datasetId,
+      o.method ?? 'SFT',
+      o.scale ?? 'LORA',
+      JSON.stringify(o.hyperparameters ?? {}),
+      o.status ?? 'SUCCEEDED',
+    ],
   );
   const checkpoints: string[] = [];
   for (const c of o.checkpoints ?? []) {

@@ -342,6 +342,46 @@ describe('generations (real engine, demo model)', () => {
     expect(started).toBe(false);
   });
 
+  it("refuses a GPU generation over the device's memory (WHETSTONE_GPU_MEMORY), at creation and in the worker", async () => {
+    const count = async () => (await api.app.db.query(`SELECT count(*)::int AS n FROM generations`))[0].n;
+    const before = await count();
+    const device = /than the device memory of WHETSTONE_GPU_MEMORY \(webgpu\) of 0\.1 GiB/;
+    process.env.WHETSTONE_GPU_MEMORY = '100MiB';
+    try {
+      const input = { baseModelId: modelId, prompt: 'p', maxNewTokens: 16 };
+      const r = await api.admin(CREATE, { input: { ...input, executionProvider: 'WEBGPU' } });
+      expect(r.errors?.[0].extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        reason: 'MEMORY_BUDGET_EXCEEDED',
+      });
+      expect(r.errors?.[0].message).toMatch(device);
+      expect(await count()).toBe(before);
+      expect((await api.admin(CREATE, { input })).errors).toBeUndefined();
+      // The worker checks before it generates (no device is asked for).
+      const run = runGeneration(
+        {
+          modelPath: modelDir,
+          adapterPath: null,
+          prompt: 'p',
+          chatTemplate: false,
+          maxNewTokens: 16,
+          temperature: 0,
+          topP: 1,
+          seed: 0,
+          executionProvider: 'webgpu',
+          kept: [],
+        },
+        { onStart: () => undefined, onText: () => undefined, shouldStop: () => false },
+      );
+      await expect(run).rejects.toMatchObject({
+        code: 'MEMORY_BUDGET_EXCEEDED',
+        message: expect.stringMatching(device),
+      });
+    } finally {
+      delete process.env.WHETSTONE_GPU_MEMORY;
+    }
+  });
+
   it('refuses bad input with the field, storing nothing', async () => {
     const bad = async (over: Record<string, unknown>) => {
       const r = await api.admin(CREATE, { input: { baseModelId: modelId, prompt: 'p', ...over } });

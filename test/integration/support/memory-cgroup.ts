@@ -11,8 +11,9 @@ export interface MemoryCgroup {
   dir: string;
   /** Moves a process into the cgroup (its later allocations are charged to it). */
   add(pid: number): void;
-  /** Memory charged to the cgroup now. */
+  /** Memory charged to the cgroup now, and the most it has been charged. */
   usageBytes(): number;
+  peakBytes(): number;
   setLimit(bytes: number): void;
   /** Removes the cgroup (its processes must have exited). */
   remove(): void;
@@ -22,6 +23,7 @@ interface Layout {
   parent: string;
   limitFile: string;
   usageFile: string;
+  peakFile: string;
 }
 
 /** Where this process's memory cgroup is, and the names of its files; a reason when there is none to use. */
@@ -30,7 +32,12 @@ function layout(root: string): Layout | string {
   const v1 = lines.find((l) => /^\d+:([^:]*,)?memory(,[^:]*)?:/.test(l));
   if (v1) {
     const parent = path.join(root, 'memory', v1.slice(v1.lastIndexOf(':') + 1));
-    return { parent, limitFile: 'memory.limit_in_bytes', usageFile: 'memory.usage_in_bytes' };
+    return {
+      parent,
+      limitFile: 'memory.limit_in_bytes',
+      usageFile: 'memory.usage_in_bytes',
+      peakFile: 'memory.max_usage_in_bytes',
+    };
   }
   const unified = lines.find((l) => l.startsWith('0::'));
   if (!unified) return 'no memory cgroup in /proc/self/cgroup';
@@ -40,7 +47,7 @@ function layout(root: string): Layout | string {
     return `cgroup v2 ${parent} has no memory controller (cgroup.controllers: "${controllers.trim()}")`;
   // v2 lets a cgroup's children use a controller only once it is enabled for them.
   fs.writeFileSync(path.join(parent, 'cgroup.subtree_control'), '+memory');
-  return { parent, limitFile: 'memory.max', usageFile: 'memory.current' };
+  return { parent, limitFile: 'memory.max', usageFile: 'memory.current', peakFile: 'memory.peak' };
 }
 
 export function createMemoryCgroup(name: string, root = '/sys/fs/cgroup'): MemoryCgroup | { reason: string } {
@@ -57,11 +64,13 @@ export function createMemoryCgroup(name: string, root = '/sys/fs/cgroup'): Memor
   } catch (err) {
     return { reason: `cannot create a memory cgroup under ${where.parent}: ${(err as Error).message}` };
   }
-  const { limitFile, usageFile } = where;
+  const { limitFile, usageFile, peakFile } = where;
+  const bytes = (file: string) => Number(fs.readFileSync(path.join(dir, file), 'utf8'));
   return {
     dir,
     add: (pid) => fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(pid)),
-    usageBytes: () => Number(fs.readFileSync(path.join(dir, usageFile), 'utf8')),
+    usageBytes: () => bytes(usageFile),
+    peakBytes: () => bytes(peakFile),
     setLimit: (bytes) => fs.writeFileSync(path.join(dir, limitFile), String(bytes)),
     remove: () => fs.rmdirSync(dir),
   };

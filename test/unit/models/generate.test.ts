@@ -1,6 +1,12 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { sizeOf } from '../../../src/engine/graph';
+import { writeDemoModel } from '../../../src/models/demo';
 import { Generator } from '../../../src/models/generate';
-import { loadModel, LoadedModel } from '../../../src/models/model';
+import { loadModel, LoadedModel, mergeAdapter, resolveAdapter } from '../../../src/models/model';
 import { SafetensorsReader } from '../../../src/models/safetensors';
+import { Rng } from '../../../src/util/rng';
 import { hfTiny } from '../../helpers/fixtures';
 
 describe('generation with a static key/value cache (llama-tiny)', () => {
@@ -92,4 +98,58 @@ describe('generation with a static key/value cache (llama-tiny)', () => {
     expect(others.some((o) => o.generated[0].join() !== a.generated[0].join())).toBe(true);
     expect((await sample(3, 1e-6)).sequences[0]).toEqual(expected.slice(0, prompt.length + 10));
   });
+});
+
+describe('generation from a bfloat16 checkpoint', () => {
+  let root: string;
+  beforeAll(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-generate-bf16-'));
+    writeDemoModel(root, { hiddenSize: 64, numLayers: 2, numHeads: 4, numKeyValueHeads: 2, dtype: 'BF16' });
+  });
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('folded, cast at each use, or from float32 copies: the same tokens, cached or not', async () => {
+    const rng = Rng.fromSeed(1);
+    const prompts = [9, 4, 13].map((n) => Array.from({ length: n }, () => 3 + rng.int(256)));
+    const req = { prompts, maxNewTokens: 12, eosTokenIds: [] };
+    const copies = new Generator(await loadModel(root, { mapFrozen: false }), { threads: 1 });
+    const expected = (await copies.generate({ ...req, useCache: false })).generated;
+    await copies.release();
+    const model = await loadModel(root);
+    for (const halfWeights of ['fold', 'cast'] as const) {
+      const gen = new Generator(model, { threads: 1, halfWeights });
+      for (const useCache of [true, false])
+        expect((await gen.generate({ ...req, useCache })).generated).toEqual(expected);
+      // Another shape: the folded decode session of the first is released, the tokens unchanged.
+      const one = await gen.generate({ ...req, prompts: [prompts[1]], maxNewTokens: 70 });
+      expect(one.generated[0].slice(0, 12)).toEqual(expected[1]);
+      await gen.release();
+    }
+  });
+});
+
+it('generates with an adapter of tensors of 1 MiB or more beside mapped weights (inline, not in-memory buffers)', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-generate-lora-'));
+  try {
+    writeDemoModel(root, { hiddenSize: 64, numLayers: 1, intermediateSize: 1024 });
+    const model = await loadModel(root);
+    const rng = Rng.fromSeed(2);
+    const spec = { kind: 'lora', r: 256, alpha: 256, dropout: 0, targets: 'all-linear' } as const;
+    const adapter = { ...spec, weights: resolveAdapter(model, spec, () => rng.next()).weights };
+    // PEFT starts B at zero: random B makes the adapter change the tokens.
+    for (const name of adapter.weights.names().filter((n) => n.includes('lora_B')))
+      adapter.weights.get(name).data.forEach((_, i, d) => (d[i] = 0.2 * (rng.next() - 0.5)));
+    const down = adapter.weights.names().find((n) => n.includes('down_proj.lora_A'))!;
+    expect(sizeOf(adapter.weights.shape(down)) * 4).toBeGreaterThanOrEqual(2 ** 20);
+    const req = { prompts: [[1, 45, 100, 9, 77]], maxNewTokens: 8, eosTokenIds: [] };
+    const unmerged = new Generator(model, { adapter, threads: 1 });
+    const merged = new Generator(mergeAdapter(model, adapter), { threads: 1 });
+    const base = new Generator(model, { threads: 1 });
+    const expected = (await merged.generate(req)).generated;
+    expect((await unmerged.generate(req)).generated).toEqual(expected);
+    expect((await base.generate(req)).generated).not.toEqual(expected);
+    await Promise.all([unmerged.release(), merged.release(), base.release()]);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });

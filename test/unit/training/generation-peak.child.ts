@@ -1,14 +1,14 @@
 /**
  * One generation (the worker's Generator, KV cache, greedy, no early stop) of random prompts in this process;
- * prints the process's peak RSS (KiB) as JSON. argv: model folder, batch, prompt tokens, new tokens; or `write`, a
- * folder and DemoModelOptions JSON to write a random model (here: faster than in jest). Run by
- * generation-memory.test.ts, one process per measurement, so that each peak is its own.
+ * prints the process's peak RSS (KiB) as JSON. argv: model folder, batch, prompt tokens, new tokens, the
+ * Generator's halfWeights, the rank of a random LoRA on every linear layer (0: none); or `write`, a folder and DemoModelOptions JSON to write a random model (here: faster
+ * than in jest). Run by generation-memory.test.ts, one process per measurement, so that each peak is its own.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeDemoModel } from '../../../src/models/demo';
-import { loadModel } from '../../../src/models/model';
-import { Generator } from '../../../src/models/generate';
+import { loadModel, resolveAdapter } from '../../../src/models/model';
+import { Generator, type HalfWeights } from '../../../src/models/generate';
 import { Rng } from '../../../src/util/rng';
 
 const field = (file: string, name: string) =>
@@ -32,14 +32,16 @@ function doubleCountedKiB(file: string): number {
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'write') return writeDemoModel(process.argv[3], JSON.parse(process.argv[4]));
-  const [dir, batch, promptTokens, newTokens] = process.argv.slice(2);
+  const [dir, batch, promptTokens, newTokens, halfWeights, loraRank] = process.argv.slice(2);
   const model = await loadModel(dir);
   const rng = Rng.fromSeed(0);
   const prompts = Array.from({ length: Number(batch) }, () =>
     Array.from({ length: Number(promptTokens) }, () => 3 + rng.int(model.config.vocabSize - 3)),
   );
+  const lora = { kind: 'lora', r: Number(loraRank), alpha: 16, dropout: 0, targets: 'all-linear' } as const;
+  const adapter = lora.r ? resolveAdapter(model, lora, () => rng.next()) : undefined;
   const loadedKiB = vmHwmKiB();
-  const generator = new Generator(model);
+  const generator = new Generator(model, { halfWeights: halfWeights as HalfWeights, adapter });
   let shared = 0;
   const result = await generator.generate({
     prompts,
