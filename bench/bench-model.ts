@@ -30,6 +30,19 @@ export const LARGE_MODEL = {
   vocabSize: 8192,
 } satisfies DemoModelOptions;
 
+/** Baichuan2-7B's shape: q/k/v in one W_pack, normalised head (the followed platform's own size), bfloat16. */
+export const BAICHUAN2_7B = {
+  family: 'baichuan',
+  hiddenSize: 4096,
+  numLayers: 32,
+  numHeads: 32,
+  numKeyValueHeads: 32,
+  intermediateSize: 11_008,
+  vocabSize: 125_696,
+  maxPositionEmbeddings: 4096,
+  dtype: 'BF16',
+} as const satisfies DemoModelOptions;
+
 /** The benches' LoRA: rank 8, alpha 16 (the peer scales LoRA by 2.0 = alpha / r), on q/v as the peer adapts them. */
 export const BENCH_LORA = { loraRank: 8, loraAlpha: 16 } as const;
 

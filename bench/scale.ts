@@ -39,7 +39,7 @@ import {
 } from '../src/training/memory-plan';
 import { MemoryLayout } from '../src/models/memory-layout';
 import { sessionProcessEnv } from '../src/engine/allocator';
-import { BENCH_LORA, benchParameters, randomBatch } from './bench-model';
+import { BAICHUAN2_7B, BENCH_LORA, benchParameters, randomBatch } from './bench-model';
 import { peerScript, torchPython } from './peer';
 import { MemoryCgroup, createMemoryCgroup } from '../test/integration/support/memory-cgroup';
 
@@ -87,16 +87,7 @@ const PRESETS: Record<string, Preset> = {
   },
   /** Baichuan2-7B's shape: q/k/v in one W_pack (LoRA on it, as LLaMA-Factory targets it), normalised head. */
   'baichuan2-7b': {
-    model: {
-      family: 'baichuan',
-      hiddenSize: 4096,
-      numLayers: 32,
-      numHeads: 32,
-      numKeyValueHeads: 32,
-      intermediateSize: 11_008,
-      vocabSize: 125_696,
-      maxPositionEmbeddings: 4096,
-    },
+    model: BAICHUAN2_7B,
     lengths: [4096],
     steps: 0,
     warmup: 1,

@@ -4,6 +4,13 @@
  * not inside onnxruntime.
  */
 
+/**
+ * How MatMul/Gemm of float32 operands compute (precision.ts): 'float32'; 'float16': cast to float16, multiplied
+ * there (WebGPU accumulates in float16) and the product cast back; 'float16-storage': operands rounded to float16
+ * and back, multiplied and accumulated in float32.
+ */
+export type MatmulDtype = 'float32' | 'float16' | 'float16-storage';
+
 /** 'bfloat16' only for frozen weights kept as a checkpoint stores them (Cast to float32 in the graph). */
 export type DType = 'float32' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'bool';
 export type TypedArray = Float32Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array;
@@ -35,6 +42,8 @@ export class Tensor {
     readonly data: TypedArray | null,
     /** Where a file-backed initializer's bytes are (then `data` is null). */
     readonly mapped: FileSlice | null = null,
+    /** The dtype of those bytes where it is not `dtype`: bfloat16 bytes emitted as float16 (Graph.halfWeights). */
+    readonly mappedDtype: DType | null = null,
   ) {}
 
   get rank(): number {
@@ -72,7 +81,7 @@ export interface Region {
   readonly outputs: readonly Tensor[];
   readonly build: (inputs: readonly Tensor[]) => Tensor[];
   /** The graph's matmulDtype when the region was built: its recomputation multiplies the same way. */
-  readonly matmulDtype: 'float32' | 'float16';
+  readonly matmulDtype: MatmulDtype;
   /** A fused form's gradient rule: the gradients of `inputs` (null: none or not needed) from those of `outputs`. */
   readonly gradient?: FusedGradient;
 }
@@ -172,8 +181,8 @@ export class Graph {
   /** Nodes in creation order, which is a topological order. */
   readonly nodes: Node[] = [];
   readonly outputs = new Map<string, Tensor>();
-  /** The dtype MatMul/Gemm of float32 operands compute in; 'float16' is mixed precision (see precision.ts). */
-  matmulDtype: 'float32' | 'float16' = 'float32';
+  /** How MatMul/Gemm of float32 operands compute; not 'float32' is mixed precision (see precision.ts). */
+  matmulDtype: MatmulDtype = 'float32';
   /** nn.linear as MatMul(x, Transpose(W)) instead of Gemm(x, W, transB): WebGPU's Gemm with transB runs ~3x
    * slower than its plain product (profiled on an H200), while the CPU provider prefers the Gemm. */
   pretransposeWeights = false;
@@ -189,6 +198,12 @@ export class Graph {
    * where each session holds its own copy anyway: a device's); 'off': one product per layer.
    */
   joinProjections: 'off' | 'free' | 'graph' = 'free';
+  /**
+   * How a checkpoint's bfloat16 frozen weights enter: 'stored' as they are (mapped); 'float16' converted when the
+   * graph is emitted (WebGPU has no bfloat16 kernel at all, and float16 keeps them 16-bit on the device; exact for
+   * magnitudes in float16's normal range, 6.1e-5 to 65504, refused above it).
+   */
+  halfWeights: 'stored' | 'float16' = 'stored';
   private readonly names = new Set<string>();
   private readonly regions = new Map<number, Region>();
 
@@ -221,16 +236,18 @@ export class Graph {
     }
     checkShape(shape, name);
     this.reserve(name);
+    const converted = this.halfWeights === 'float16' && dtype === 'bfloat16';
     const t = new Tensor(
       this,
       this.tensors.length,
       name,
       [...shape],
-      dtype,
+      converted ? 'float16' : dtype,
       'initializer',
       null,
       null,
       slice,
+      converted ? dtype : null,
     );
     this.tensors.push(t);
     return t;

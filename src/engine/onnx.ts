@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
-import { AttrValue, FileSlice, Graph, Node, Tensor, TypedArray } from './graph';
+import { AttrValue, FileSlice, Graph, Node, Tensor, TypedArray, toFloat16Bits } from './graph';
 import { ONNX_DTYPE } from './ops';
 
 export const OPSET = 18;
@@ -37,6 +37,36 @@ export const memoryLocation = (t: Tensor) => `memory/${t.id}`;
 
 function bytesOf(data: TypedArray): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** An initializer's bytes as emitted: its data, or its file's bytes (bfloat16 ones converted to float16). */
+export function initializerBytes(t: Tensor): Uint8Array {
+  if (t.data) return bytesOf(t.data);
+  const bytes = readSlice(t.mapped!);
+  if (!t.mappedDtype) return bytes;
+  const half = bfloat16ToFloat16(
+    new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2),
+    t.name,
+  );
+  return bytesOf(half);
+}
+
+/**
+ * bfloat16 bits as float16 bits, rounded to nearest even: exact in float16's normal range (2^-14 to 65504; a
+ * bfloat16 holds 8 significant bits, a float16 11), fewer bits below it. A finite value beyond 65504 is refused.
+ */
+function bfloat16ToFloat16(src: Uint16Array, name: string): Uint16Array {
+  const f32 = new Float32Array(1);
+  const bits = new Uint32Array(f32.buffer);
+  const out = new Uint16Array(src.length);
+  for (let i = 0; i < src.length; i++) {
+    bits[0] = src[i] << 16;
+    const h = toFloat16Bits(f32[0]);
+    if ((h & 0x7c00) === 0x7c00 && Number.isFinite(f32[0]))
+      throw new Error(`${name}: ${f32[0]} is beyond float16's range (it cannot be a float16 weight)`);
+    out[i] = h;
+  }
+  return out;
 }
 
 function externalData(location: string, offset: number, length: number): onnx.IStringStringEntryProto[] {
@@ -107,13 +137,16 @@ export function buildModel(graph: Graph, opts: EmitOptions = {}, target?: Extern
     if (!used.has(t) || !(t.data || t.mapped)) continue;
     const proto: onnx.ITensorProto = { name: t.name, dims: [...t.shape], dataType: ONNX_DTYPE[t.dtype] };
     const length = t.data ? t.data.byteLength : t.mapped!.length;
-    if (target && target !== 'memory' && t.kind === 'initializer' && length >= threshold) {
+    // bfloat16 bytes emitted as float16 are converted, so they travel as data, not as a file reference.
+    const large = t.kind === 'initializer' && (length >= threshold || !!t.mappedDtype);
+    const inMemory = target === 'memory' && large;
+    if (target && target !== 'memory' && large) {
       offset = Math.ceil(offset / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
       proto.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
       proto.externalData = externalData(target.file, offset, length);
       offset += length;
       external.push(t);
-    } else if (t.mapped) {
+    } else if (t.mapped && !inMemory) {
       mappedFolder ??= path.dirname(t.mapped.file);
       const location = path.relative(mappedFolder, t.mapped.file);
       if (location.startsWith('..')) {
@@ -121,7 +154,7 @@ export function buildModel(graph: Graph, opts: EmitOptions = {}, target?: Extern
       }
       proto.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
       proto.externalData = externalData(location, t.mapped.offset, length);
-    } else if (target === 'memory' && t.kind === 'initializer' && length >= threshold) {
+    } else if (inMemory) {
       proto.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
       proto.externalData = externalData(memoryLocation(t), 0, length);
       external.push(t);
@@ -154,6 +187,10 @@ export function buildModel(graph: Graph, opts: EmitOptions = {}, target?: Extern
 
 /** The model as one in-memory protobuf (every initializer inline). Fails beyond protobuf's 2 GiB limit. */
 export function emitModel(graph: Graph, opts: EmitOptions = {}): Uint8Array {
+  // Without a target those would point at their file's bfloat16 bytes (placement.ts reads only the types).
+  const converted = graph.tensors.find((t) => t.mappedDtype);
+  if (converted)
+    throw new Error(`emit: ${converted.name} is converted at emission; use createSession or writeModel`);
   const { model } = buildModel(graph, opts);
   const bytes = (model.graph?.initializer ?? []).reduce((s, t) => s + (t.rawData?.byteLength ?? 0), 0);
   if (bytes > PROTOBUF_LIMIT) {
@@ -184,7 +221,7 @@ export function writeModel(
       let offset = 0;
       for (const t of external) {
         offset = Math.ceil(offset / EXTERNAL_ALIGNMENT) * EXTERNAL_ALIGNMENT;
-        const bytes = t.data ? bytesOf(t.data) : readSlice(t.mapped!);
+        const bytes = initializerBytes(t);
         // Write in 1 GiB pieces: fs.writeSync rejects buffers above 2 GiB.
         for (let at = 0; at < bytes.byteLength; at += 2 ** 30) {
           const piece = bytes.subarray(at, Math.min(at + 2 ** 30, bytes.byteLength));

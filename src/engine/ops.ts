@@ -147,20 +147,25 @@ export const ONNX_DTYPE: Record<DType, number> = {
 
 // ---- linear algebra ----
 
-/** Under mixed precision, float32 operands are multiplied in the graph's matmulDtype and the product cast back. */
-function lowered(operands: readonly Tensor[]): boolean {
-  const g = operands[0].graph;
-  return g.matmulDtype !== 'float32' && operands.every((t) => t.dtype === 'float32');
+/**
+ * The mixed precision float32 operands are multiplied in (Graph.matmulDtype), or null: 'float16' multiplies in
+ * float16 and casts the product back; 'float16-storage' rounds the operands to float16 and multiplies in float32.
+ */
+function lowered(operands: readonly Tensor[]): 'float16' | 'float16-storage' | null {
+  const mode = operands[0].graph.matmulDtype;
+  return mode !== 'float32' && operands.every((t) => t.dtype === 'float32') ? mode : null;
 }
+
+/** x rounded to float16 and back: what a float16-stored operand holds. */
+const throughHalf = (x: Tensor) => cast(cast(x, 'float16'), 'float32');
 
 /** Batched, broadcasting matrix product of rank >= 2 tensors: (..., M, K) @ (..., K, N) -> (..., M, N). */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.rank < 2 || b.rank < 2) fail('MatMul', `operands need rank >= 2, got ${a} and ${b}`);
   if (a.dtype !== b.dtype) fail('MatMul', `dtypes differ: ${a} vs ${b}`);
-  if (lowered([a, b])) {
-    const low = a.graph.matmulDtype;
-    return cast(matmul(cast(a, low), cast(b, low)), 'float32');
-  }
+  const mode = lowered([a, b]);
+  if (mode === 'float16') return cast(matmul(cast(a, mode), cast(b, mode)), 'float32');
+  if (mode === 'float16-storage') [a, b] = [throughHalf(a), throughHalf(b)];
   const [m, k] = a.shape.slice(-2);
   const [k2, n] = b.shape.slice(-2);
   if (k !== k2) fail('MatMul', `inner dimensions differ: ${a} @ ${b}`);
@@ -180,10 +185,12 @@ export function gemm(a: Tensor, b: Tensor, c?: Tensor, opts: GemmOptions = {}): 
   if (a.rank !== 2 || b.rank !== 2) fail('Gemm', `operands must be 2-D, got ${a} and ${b}`);
   if (a.dtype !== b.dtype || (c && c.dtype !== a.dtype)) fail('Gemm', `dtypes differ: ${a}, ${b}, ${c}`);
   const operands = c ? [a, b, c] : [a, b];
-  if (lowered(operands)) {
-    const [la, lb, lc] = operands.map((t) => cast(t, a.graph.matmulDtype));
+  const mode = lowered(operands);
+  if (mode === 'float16') {
+    const [la, lb, lc] = operands.map((t) => cast(t, mode));
     return cast(gemm(la, lb, lc, opts), 'float32');
   }
+  if (mode === 'float16-storage') [a, b, c] = [throughHalf(a), throughHalf(b), c && throughHalf(c)];
   const [m, k] = opts.transA ? [a.shape[1], a.shape[0]] : a.shape;
   const [k2, n] = opts.transB ? [b.shape[1], b.shape[0]] : b.shape;
   if (k !== k2)

@@ -14,10 +14,10 @@
  * (src/engine/webgpu-kernels.ts), so a mixed-precision step stays on the device.
  */
 import { gradients } from './autodiff';
-import { Graph, Tensor } from './graph';
+import { Graph, MatmulDtype, Tensor } from './graph';
 import * as op from './ops';
 
-export type MatmulDtype = Graph['matmulDtype'];
+export type { MatmulDtype };
 
 /** Build with MatMul/Gemm of float32 operands computed in `dtype`; restores the graph's previous setting. */
 export function withMatmulPrecision<T>(g: Graph, dtype: MatmulDtype, build: () => T): T {

@@ -10,7 +10,7 @@ import { UnavailableError } from '../errors';
 import { cpuArena } from './allocator';
 import { DType, Graph, Tensor, TypedArray, sizeOf } from './graph';
 import { onnx } from 'onnx-proto';
-import { EmitOptions, buildModel, memoryLocation } from './onnx';
+import { EmitOptions, buildModel, initializerBytes, memoryLocation } from './onnx';
 
 export type ExecutionProvider = EngineName<ProviderName>;
 
@@ -198,15 +198,19 @@ export async function createSession(
     model = onnx.ModelProto.encode(emitted.model).finish();
     sessionOptions.externalData = emitted.external.map((t) => ({
       path: memoryLocation(t),
-      data: new Uint8Array(t.data!.buffer, t.data!.byteOffset, t.data!.byteLength),
+      data: initializerBytes(t),
     }));
     const castsAtUse = (source.recomputes || opts.castHalfWeights === true) && source.hasHalfInitializers;
-    if (emitted.mappedFolder) {
+    if (emitted.mappedFolder || castsAtUse) {
       sessionOptions.extra = {
-        session: {
-          model_external_initializers_file_folder_path: emitted.mappedFolder,
-          ...(ep === 'cpu' ? { disable_prepacking: '1' } : {}),
-        },
+        ...(emitted.mappedFolder
+          ? {
+              session: {
+                model_external_initializers_file_folder_path: emitted.mappedFolder,
+                ...(ep === 'cpu' ? { disable_prepacking: '1' } : {}),
+              },
+            }
+          : {}),
         // A graph with recomputation (or asked to) casts its 16-bit weights at each use (checkpoint.ts `upcast`):
         // folding those casts would make resident float32 copies of them all. Other graphs fold as before.
         ...(castsAtUse ? { optimization: { constant_folding_max_output_size_in_bytes: FOLD_LIMIT } } : {}),

@@ -115,12 +115,17 @@ function normals(n: number, std: number, seed: number): Float32Array {
   return out;
 }
 
+/** A demo model's config.json and its tensors in file order, each drawn only when its `data` is called. */
+export interface DemoModel {
+  config: Record<string, unknown>;
+  tensors: Record<string, WritableTensor>;
+}
+
 /**
- * Write a random LLaMA-style model (config.json, model.safetensors, tokenizer.json, tokenizer_config.json,
- * generation_config.json) into `dir`, initialised as transformers does (normal(0, 0.02) weights, unit norms).
- * Each tensor is drawn when the writer reaches it, so models larger than memory can be written.
+ * A random LLaMA-style model as `writeDemoModel` writes it, initialised as transformers does (normal(0, 0.02)
+ * weights, unit norms); nothing is drawn until a tensor's `data` is called, so shapes of any size cost nothing.
  */
-export function writeDemoModel(dir: string, opts: DemoModelOptions = {}): void {
+export function demoModel(opts: DemoModelOptions = {}): DemoModel {
   const hidden = opts.hiddenSize ?? 64;
   const layers = opts.numLayers ?? 2;
   const heads = opts.numHeads ?? 4;
@@ -186,13 +191,27 @@ export function writeDemoModel(dir: string, opts: DemoModelOptions = {}): void {
     pad_token_id: 0,
     torch_dtype: dtype === 'BF16' ? 'bfloat16' : 'float32',
   };
-  const generation = { bos_token_id: 1, eos_token_id: 2, pad_token_id: 0 };
-  fs.mkdirSync(dir, { recursive: true });
+  return { config, tensors };
+}
+
+/**
+ * Write a random LLaMA-style model (config.json, model.safetensors, tokenizer.json, tokenizer_config.json,
+ * generation_config.json) into `dir`. Each tensor is drawn when the writer reaches it, so models larger than
+ * memory can be written.
+ */
+export function writeDemoModel(dir: string, opts: DemoModelOptions = {}): void {
+  const { config, tensors } = demoModel(opts);
   writeModelSafetensors(dir, tensors);
+  writeDemoConfigFiles(dir, config);
+}
+
+/** config.json, generation_config.json and the byte-level tokenizer's files of a demo model, into `dir`. */
+export function writeDemoConfigFiles(dir: string, config: Record<string, unknown>): void {
+  fs.mkdirSync(dir, { recursive: true });
   const json = (name: string, value: unknown) =>
     fs.writeFileSync(path.join(dir, name), JSON.stringify(value, null, 2) + '\n');
   json('config.json', config);
-  json('generation_config.json', generation);
+  json('generation_config.json', { bos_token_id: 1, eos_token_id: 2, pad_token_id: 0 });
   json('tokenizer.json', demoTokenizerJson());
   json('tokenizer_config.json', DEMO_TOKENIZER_CONFIG);
 }

@@ -3,7 +3,7 @@
  * next-token cross-entropy of each token of some sequences (what `whetstone loss` reports).
  */
 import * as nn from '../engine/nn';
-import { layoutGraph, providerGraph, GraphLayout } from '../engine/layout';
+import { layoutGraph, providerGraph, providerInts, GraphLayout } from '../engine/layout';
 import { ExecutionProvider, createSession } from '../engine/session';
 import { lastTokenIndex, pickPositions } from './families/builder';
 import { buildCausalLM, LoadedModel, ResolvedAdapter } from './model';
@@ -17,7 +17,9 @@ export interface RunOptions {
   graphLayout?: GraphLayout;
 }
 
-const int64 = (rows: readonly (readonly number[])[]) => BigInt64Array.from(rows.flat(), (v) => BigInt(v));
+/** (B, T) rows in the provider's integer dtype (engine/layout `providerInts`). */
+const intRows = (rows: readonly (readonly number[])[], dtype: 'int32' | 'int64') =>
+  dtype === 'int32' ? Int32Array.from(rows.flat()) : BigInt64Array.from(rows.flat(), (v) => BigInt(v));
 
 /** Rows of different lengths right-padded with `pad` into (B, T), with the mask. */
 export function rightPad(
@@ -42,9 +44,10 @@ export async function forwardLogits(
 ): Promise<{ data: Float32Array; shape: readonly number[] }> {
   const [b, t] = [batch.ids.length, batch.ids[0].length];
   const g = opts.graphLayout ? layoutGraph(opts.graphLayout) : providerGraph(opts.executionProvider);
-  const attentionMask = g.input('attention_mask', [b, t], 'int64');
+  const ints = providerInts(opts.executionProvider);
+  const attentionMask = g.input('attention_mask', [b, t], ints);
   const out = buildCausalLM(g, m, {
-    inputIds: g.input('input_ids', [b, t], 'int64'),
+    inputIds: g.input('input_ids', [b, t], ints),
     attentionMask,
     policy: 'frozen',
     adapter: opts.adapter,
@@ -58,7 +61,10 @@ export async function forwardLogits(
     threads: opts.threads,
   });
   try {
-    const res = await session.run({ input_ids: int64(batch.ids), attention_mask: int64(batch.mask) });
+    const res = await session.run({
+      input_ids: intRows(batch.ids, ints),
+      attention_mask: intRows(batch.mask, ints),
+    });
     return { data: res.logits.data as Float32Array, shape: logits.shape };
   } finally {
     await session.release();
@@ -80,13 +86,14 @@ export async function tokenLosses(
     Array.from({ length: t }, (_, j) => (j + 1 < s.length ? s[j + 1] : -100)),
   );
   const g = opts.graphLayout ? layoutGraph(opts.graphLayout) : providerGraph(opts.executionProvider);
+  const ints = providerInts(opts.executionProvider);
   const out = buildCausalLM(g, m, {
-    inputIds: g.input('input_ids', [b, t], 'int64'),
-    attentionMask: g.input('attention_mask', [b, t], 'int64'),
+    inputIds: g.input('input_ids', [b, t], ints),
+    attentionMask: g.input('attention_mask', [b, t], ints),
     policy: 'frozen',
     adapter: opts.adapter,
   });
-  const labels = g.input('targets', [b, t], 'int64');
+  const labels = g.input('targets', [b, t], ints);
   g.output('losses', nn.crossEntropy(out.logits, labels, { reduction: 'none' })); // (B, T)
   const session = await createSession(g, {
     executionProvider: opts.executionProvider ?? 'cpu',
@@ -94,9 +101,9 @@ export async function tokenLosses(
   });
   try {
     const res = await session.run({
-      input_ids: int64(ids),
-      attention_mask: int64(mask),
-      targets: int64(targets),
+      input_ids: intRows(ids, ints),
+      attention_mask: intRows(mask, ints),
+      targets: intRows(targets, ints),
     });
     const losses = res.losses.data as Float32Array;
     return sequences.map((s, i) => Array.from(losses.subarray(i * t, i * t + s.length - 1)));

@@ -15,13 +15,15 @@
 import * as ort from 'onnxruntime-node';
 import { Graph, Tensor } from '../engine/graph';
 import * as op from '../engine/ops';
-import { providerGraph } from '../engine/layout';
+import { providerGraph, providerInts } from '../engine/layout';
 import { ExecutionProvider, Feed, Session, createSession } from '../engine/session';
 import { UserInputError } from '../errors';
 import { Rng } from '../util/rng';
 import { checkSequenceLength } from './config';
 import { generationShape, type GenerationBuckets } from './generation-shape';
 import { buildCausalLM, LayerCache, LoadedModel, ResolvedAdapter } from './model';
+import type { MemoryLayout } from './memory-layout';
+import { webgpuMemoryLayout } from './webgpu-fit';
 import { argmax, sampleToken, SamplingOptions } from './sampling';
 
 export interface GeneratorOptions {
@@ -168,14 +170,6 @@ function releaseDevice(caches: Record<string, Feed>): void {
     if (t instanceof ort.Tensor && t.location === 'gpu-buffer') t.dispose();
 }
 
-/**
- * Integer inputs of the cached runs: int32 on WebGPU, whose int64 support covers only indices (docs/gpu.md); with
- * int32 ids, mask, positions and slot the decode graph runs entirely on the device.
- */
-export function cacheIndexDtype(ep: ExecutionProvider | undefined): 'int32' | 'int64' {
-  return ep === 'webgpu' ? 'int32' : 'int64';
-}
-
 export interface CachedRunShape {
   batch: number;
   promptWidth: number;
@@ -192,6 +186,8 @@ export interface CachedRunShape {
    * its one copy of the caches, so no run hands whole caches back (CPU).
    */
   cacheOutputs: 'present' | 'fresh';
+  /** Blocked attention (MemoryLayout.attentionBlock) in the prefill; default plain. */
+  memoryLayout?: MemoryLayout;
 }
 
 /** A prefill or decode run with the static KV cache: inputs past.<i>.key/value, outputs logits and the caches. */
@@ -212,6 +208,7 @@ export function buildCachedRun(g: Graph, model: LoadedModel, r: CachedRunShape):
     adapter: r.adapter,
     cache: { layers, slot, prefill: r.prefill },
     logitsAt: r.prefill ? g.input('logits_at', [r.batch], r.dtype) : undefined,
+    memoryLayout: r.memoryLayout,
   });
   g.output('logits', out.logits);
   const written = op.add(op.arange(g, 0, writtenSlots(r), r.dtype), slot); // slot, slot + 1, ...
@@ -349,10 +346,15 @@ export class Generator {
     const c = this.model.config;
     const { batch, total, virtual, promptWidth } = slots;
     const cacheShape = [batch, c.numKvHeads, total, c.headDim];
-    const dtype = cacheIndexDtype(this.opts.executionProvider);
+    const dtype = providerInts(this.opts.executionProvider);
     const ints = (values: readonly number[]) => (dtype === 'int32' ? Int32Array.from(values) : int64(values));
     // On WebGPU the caches stay on the device between runs; on the CPU the host keeps the one copy.
     const cacheOutputs = this.opts.executionProvider === 'webgpu' ? 'present' : 'fresh';
+    // WebGPU: scores in blocks of query rows where whole they would exceed a storage binding (the prefill's).
+    const fitted = (prefill: boolean) =>
+      this.opts.executionProvider === 'webgpu'
+        ? webgpuMemoryLayout({}, c, { batch, tokens: prefill ? virtual + promptWidth : 1, keys: total })
+        : undefined;
     const graphFor = (prefill: boolean) => (g: Graph) =>
       buildCachedRun(g, this.model, {
         batch,
@@ -363,6 +365,7 @@ export class Generator {
         dtype,
         adapter: this.opts.adapter,
         cacheOutputs,
+        memoryLayout: fitted(prefill),
       });
     const prefill = await this.session(`prefill:${batch}x${promptWidth}/${total}`, graphFor(true), false);
     // Made once the prefill has run: the decode session's folded weights and the prefill's casts never coexist.

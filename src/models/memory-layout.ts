@@ -10,6 +10,8 @@ export interface MemoryLayout {
   lossChunk?: number;
   /** Recompute each decoder layer from its input during backward. */
   checkpointLayers?: boolean;
+  /** Vocabulary rows per slice of the LM head (each slice's weight cast and multiplied on its own); default whole. */
+  headSlice?: number;
 }
 
 /** The plain graph: nothing blocked, chunked or recomputed. */

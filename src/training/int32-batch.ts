@@ -3,6 +3,8 @@
  * ids would make their arithmetic (casts, comparisons, the label shift) run on the CPU. Token ids, masks and labels
  * all fit in int32, and with int32 inputs the trainer's step graphs place every node on the device.
  */
+import { providerInts } from '../engine/layout';
+import type { ExecutionProvider } from '../engine/session';
 import { Batch, HostTensor } from './objective';
 
 const INT32_MIN = -(2 ** 31);
@@ -26,4 +28,9 @@ export function int32Batch(batch: Batch): Batch {
   const tensors: Record<string, HostTensor> = {};
   for (const [name, t] of Object.entries(batch.tensors)) tensors[name] = int32Tensor(name, t);
   return { ...batch, tensors };
+}
+
+/** The batch in the integer dtype of graphs run on `ep` (engine/layout `providerInts`). */
+export function providerBatch(batch: Batch, ep: ExecutionProvider | undefined): Batch {
+  return providerInts(ep) === 'int32' ? int32Batch(batch) : batch;
 }

@@ -264,7 +264,7 @@ export function lessTrainingGeneration(
 }
 
 /** Rows in one forward/backward pass: preference pairs are stacked, RL updates every completion. */
-function rows(job: MemoryJob): number {
+export function stepRows(job: MemoryJob): number {
   if (job.method === 'REWARD_MODEL' || job.method === 'DPO') return 2 * job.batchSize;
   if (job.method === 'RL') return job.batchSize * (job.numGenerations ?? 1);
   return job.batchSize;
@@ -274,7 +274,7 @@ function rows(job: MemoryJob): number {
 export function estimatePeak(job: MemoryJob, layout: MemoryLayout = {}): MemoryEstimate {
   const { hiddenSize: c, numLayers: l, numHeads: h, numKvHeads: kv, headDim: d } = job.shape;
   const { intermediateSize: inter, vocabSize: v } = job.shape;
-  const b = rows(job);
+  const b = stepRows(job);
   const t = job.sequenceLength;
   const k = CALIBRATION;
   const frozen = Math.max(job.parameters - job.trainableParameters, 0);

@@ -27,7 +27,9 @@ import {
   memoryJob,
   parameterCount,
   planMemory,
+  stepRows,
 } from './memory-plan';
+import { webgpuMemoryLayout } from '../models/webgpu-fit';
 import { METHOD_NAMES, wordOf } from '../vocabulary';
 import { Objective } from './objective';
 import { Parameterization, ParameterizeOptions, parameterize } from './parameterization';
@@ -179,7 +181,8 @@ export function checkResumable(
 /**
  * The run's memory plan (see memory-plan.ts) against this process's budget, and on a GPU provider the device's
  * (`jobBudget`), less what evalMetricsAtEpochEnd's generation adds: a job that cannot fit fails here, before any
- * weight is read or graph built.
+ * weight is read or graph built. On WebGPU the layout is then fitted to the storage-binding limit
+ * (models/webgpu-fit.ts).
  */
 export function planJobMemory(
   model: LoadedModel,
@@ -192,10 +195,13 @@ export function planJobMemory(
     maxPositions: model.config.maxPositionEmbeddings,
   });
   const budget = jobBudget(req.executionProvider);
-  return planMemory(
+  const plan = planMemory(
     job,
     lessTrainingGeneration(budget, job, { scale: req.parameterScale, hp: req.hyperparameters }),
   );
+  if (req.executionProvider !== 'webgpu') return plan;
+  const run = { batch: stepRows(job), tokens: job.sequenceLength };
+  return { ...plan, layout: webgpuMemoryLayout(plan.layout, model.config, run) };
 }
 
 /** The trainer's optimizer settings from a run's hyperparameters. */
@@ -205,6 +211,7 @@ export function optimizerOptions(hp: Hyperparameters): OptimizerOptions {
     maxGradNorm: hp.maxGradNorm > 0 ? hp.maxGradNorm : null,
     weightDecayAll: hp.weightDecayAll,
     mixedPrecision: hp.mixedPrecision,
+    mixedPrecisionCompute: hp.mixedPrecisionCompute,
   };
 }
 

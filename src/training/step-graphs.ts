@@ -30,17 +30,27 @@ export interface OptimizerOptions {
   pretransposeWeights?: boolean;
   /** float16 products (engine/precision) and gradients through the `loss_scale` feed. */
   mixedPrecision?: boolean;
+  /** With mixedPrecision, where products compute: 'float16' (default) or 'float32' (Graph 'float16-storage'). */
+  mixedPrecisionCompute?: 'float16' | 'float32';
   /** Fused forms (engine/fused; Graph.fuse, on by default); false builds the plain chains. */
   fuse?: boolean;
   /** q/k/v and gate/up as one product each (Graph.joinProjections; default 'free'). */
   joinProjections?: Graph['joinProjections'];
+  /** bfloat16 frozen weights as they are or as float16 (Graph.halfWeights; default 'stored'). */
+  halfWeights?: Graph['halfWeights'];
   /** Blocked attention, chunked loss, checkpointed layers (models/memory-layout; default the plain graph). */
   memoryLayout?: MemoryLayout;
 }
 
 type GraphOptions = Pick<
   OptimizerOptions,
-  'pretransposeWeights' | 'mixedPrecision' | 'memoryLayout' | 'fuse' | 'joinProjections'
+  | 'pretransposeWeights'
+  | 'mixedPrecision'
+  | 'mixedPrecisionCompute'
+  | 'memoryLayout'
+  | 'fuse'
+  | 'joinProjections'
+  | 'halfWeights'
 >;
 
 /** Output names shared by the step graphs. */
@@ -85,7 +95,11 @@ function buildObjective(
   opts: GraphOptions,
 ): { g: Graph; out: ObjectiveOutputs } {
   const g = layoutGraph(opts);
-  const precision = opts.mixedPrecision ? 'float16' : 'float32';
+  const precision = !opts.mixedPrecision
+    ? 'float32'
+    : opts.mixedPrecisionCompute === 'float32'
+      ? 'float16-storage'
+      : 'float16';
   const out = withMatmulPrecision(g, precision, () =>
     objective.build(g, batchInputs(g, batch), opts.memoryLayout),
   );

@@ -21,7 +21,7 @@ import {
   buildGradientGraph,
   buildUpdateGraph,
 } from './step-graphs';
-import { int32Batch } from './int32-batch';
+import { providerBatch } from './int32-batch';
 import { TrainState, readScalar } from './train-state';
 
 export interface TrainerOptions extends OptimizerOptions {
@@ -87,6 +87,7 @@ export class Trainer {
       flatUpdate: opts.flatUpdate ?? (webgpu && WEBGPU_LAYOUT.flatUpdate),
       pretransposeWeights: opts.pretransposeWeights ?? (webgpu && WEBGPU_LAYOUT.pretransposeWeights),
       joinProjections: opts.joinProjections ?? (webgpu ? WEBGPU_LAYOUT.joinProjections : undefined),
+      halfWeights: opts.halfWeights ?? (webgpu ? WEBGPU_LAYOUT.halfWeights : undefined),
       stateOnDevice: opts.stateOnDevice ?? webgpu,
     };
     this.scaler = opts.mixedPrecision
@@ -98,7 +99,7 @@ export class Trainer {
   async step(microBatches: readonly Batch[], learningRate: number): Promise<StepResult> {
     if (microBatches.length === 0) throw new Error('Trainer.step: no micro-batches');
     // WebGPU: int32 ids, masks and labels keep every node of the step on the device (see int32-batch.ts).
-    const batches = this.opts.executionProvider === 'webgpu' ? microBatches.map(int32Batch) : microBatches;
+    const batches = microBatches.map((b) => providerBatch(b, this.opts.executionProvider));
     const tokens = batches.reduce((s, b) => s + b.tokens, 0);
     const examples = batches.reduce((s, b) => s + b.examples, 0);
     // Under mixed precision an overflowed step (non-finite gradient norm) keeps the old state, halves the loss

@@ -52,7 +52,10 @@ export class ForwardBuilder {
 
   /** Rows `ids` of a weight table (an embedding), gathered before the upcast: only those rows are widened. */
   rows(name: string, shape: readonly number[], ids: Tensor): Tensor {
-    const picked = op.gather(this.leaves.get(name) ?? this.leaf(name, shape), ids);
+    const table = this.leaves.get(name) ?? this.leaf(name, shape);
+    // WebGPU gathers float16 rows by int64 indices (its kernel table has no float16 data with int32 indices).
+    const index = table.dtype === 'float16' && ids.dtype === 'int32' ? op.cast(ids, 'int64') : ids;
+    const picked = op.gather(table, index);
     return picked.dtype === 'float32' ? picked : upcast(picked);
   }
 
@@ -219,24 +222,70 @@ export class ForwardBuilder {
    * The LM head's logits on hidden (..., C): its weight (V, C) tied to `embedding` where the config says so.
    * Baichuan2's NormHead uses F.normalize(W, dim=1), rows divided by max(||row||, 1e-12); dividing the logits'
    * columns by those norms is the same product and makes no normalised copy of W (a float32 (V, C) less at once).
+   * With MemoryLayout.headSlice the head is used in slices of that many vocabulary rows, their logits joined, so
+   * no float32 (V, C) copy of a 16-bit head exists (WebGPU's storage-binding limit, models/webgpu-fit.ts).
    */
   lmLogits(hidden: Tensor, embedding: string): Tensor {
     const c = this.m.config;
-    const w = c.tieWordEmbeddings
-      ? this.weight(embedding)
-      : this.weight('lm_head.weight', [c.vocabSize, c.hiddenSize]);
+    const name = c.tieWordEmbeddings ? embedding : 'lm_head.weight';
+    const rows = this.opts.memoryLayout?.headSlice ?? c.vocabSize;
+    if (rows >= c.vocabSize) return this.headProduct(hidden, this.weight(name, [c.vocabSize, c.hiddenSize]));
+    const sizes = Array.from({ length: Math.ceil(c.vocabSize / rows) }, (_, i) =>
+      Math.min(rows, c.vocabSize - i * rows),
+    );
+    const slices = this.weightRows(name, [c.vocabSize, c.hiddenSize], sizes);
+    return op.concat(
+      slices.map((w) => this.headProduct(hidden, w)),
+      -1,
+    );
+  }
+
+  /** hidden (..., C) times one head weight (rows, C), normalised per row for a NormHead. */
+  private headProduct(hidden: Tensor, w: Tensor): Tensor {
     const logits = nn.linear(hidden, w);
-    if (!c.normHead) return logits;
-    const norms = op.sqrt(op.reduceSumSquare(w, [1], false)); // (V)
+    if (!this.m.config.normHead) return logits;
+    const norms = op.sqrt(op.reduceSumSquare(w, [1], false)); // (rows)
     return op.div(logits, op.maximum(norms, 1e-12));
+  }
+
+  /**
+   * A base weight (rows, cols) as consecutive row slices of `sizes`, each float32 at its use: a frozen mapped
+   * weight as one mapped initializer per slice (rows are contiguous in the file: no Split, no copy), else a Split.
+   */
+  private weightRows(name: string, shape: readonly number[], sizes: readonly number[]): Tensor[] {
+    const mapped = this.opts.policy === 'full' ? null : this.m.weights.mapped?.(name);
+    if (!mapped) {
+      const whole = this.leaves.get(name) ?? this.leaf(name, shape);
+      return op.split(whole, sizes, 0).map((t) => (t.dtype === 'float32' ? t : upcast(t)));
+    }
+    this.storedShape(name, shape);
+    const rowBytes = mapped.slice.length / shape[0];
+    let start = 0;
+    return sizes.map((n) => {
+      const at = start;
+      start += n;
+      const leaf = this.frozenLeaf(`${name}[${at}:${at + n}]`, () =>
+        this.g.mappedInitializer(
+          `${name}[${at}:${at + n}]`,
+          { ...mapped.slice, offset: mapped.slice.offset + at * rowBytes, length: n * rowBytes },
+          [n, shape[1]],
+          mapped.dtype,
+        ),
+      );
+      return leaf.dtype === 'float32' ? leaf : upcast(leaf);
+    });
   }
 }
 
-/** Index (B) of each row's last real token, from a (B, T) mask: max over t of t * mask[t]. */
+/**
+ * Index (B) of each row's last real token, from a (B, T) mask: max over t of t * mask[t], in the mask's integer
+ * dtype (int32 keeps it on WebGPU), int64 for a bool mask.
+ */
 export function lastTokenIndex(attentionMask: Tensor): Tensor {
   const [, t] = attentionMask.shape;
-  const mask = attentionMask.dtype === 'int64' ? attentionMask : op.cast(attentionMask, 'int64');
-  return op.reduceMax(op.mul(mask, op.reshape(op.arange(attentionMask.graph, 0, t), [1, t])), [1]);
+  const ints = attentionMask.dtype === 'int32' ? 'int32' : 'int64';
+  const mask = attentionMask.dtype === ints ? attentionMask : op.cast(attentionMask, ints);
+  return op.reduceMax(op.mul(mask, op.reshape(op.arange(attentionMask.graph, 0, t, ints), [1, t])), [1]);
 }
 
 /** hidden (B, T, C) at one position per row, indices (B) int64 -> (B, 1, C). */

@@ -5,7 +5,7 @@
  * of ones), as in evaluation mode. One session per batch shape, kept until release().
  */
 import * as ort from 'onnxruntime-node';
-import { Tensor } from '../../engine/graph';
+import { Graph, Tensor } from '../../engine/graph';
 import { providerGraph } from '../../engine/layout';
 import * as op from '../../engine/ops';
 import { ExecutionProvider, Feed, Session, createSession } from '../../engine/session';
@@ -13,6 +13,7 @@ import { MemoryLayout } from '../../models/memory-layout';
 import { Batch, HostTensor, NoiseInput, Objective } from '../objective';
 import { ortTensor } from '../ort-tensors';
 import { batchSignature } from '../step-graphs';
+import { providerBatch } from '../int32-batch';
 
 export interface EvaluationResult {
   loss: number;
@@ -31,6 +32,26 @@ const scalar = (t: Tensor) => {
   const f = t.dtype === 'float32' ? t : op.cast(t, 'float32');
   return f.rank === 0 ? f : op.reshape(f, []);
 };
+
+/**
+ * The evaluation graph of one batch shape laid out for the provider: the objective's forward pass and loss, outputs
+ * loss_sum, weight and metric.<name>. Give it the batch as fed (`providerBatch`: int32 on WebGPU).
+ */
+export function buildEvaluationGraph(
+  objective: Objective,
+  batch: Batch,
+  opts: { executionProvider?: ExecutionProvider; memoryLayout?: MemoryLayout },
+): Omit<Compiled, 'session'> & { graph: Graph } {
+  const g = providerGraph(opts.executionProvider);
+  const inputs: Record<string, Tensor> = {};
+  for (const [name, t] of Object.entries(batch.tensors)) inputs[name] = g.input(name, t.shape, t.dtype);
+  const out = objective.build(g, inputs, opts.memoryLayout);
+  g.output('loss_sum', scalar(out.lossSum));
+  g.output('weight', scalar(out.weight));
+  const metricNames = Object.keys(out.metricSums ?? {});
+  for (const m of metricNames) g.output(`metric.${m}`, scalar(out.metricSums![m]));
+  return { graph: g, metricNames, paramNames: [...out.params.keys()], noise: out.noise ?? [] };
+}
 
 export class Evaluator {
   private readonly sessions = new Map<string, Promise<Compiled>>();
@@ -53,7 +74,8 @@ export class Evaluator {
     let weight = 0;
     let examples = 0;
     const sums: Record<string, number> = {};
-    for (const batch of batches) {
+    // WebGPU: int32 ids, masks and labels keep every node on the device (int32-batch.ts).
+    for (const batch of batches.map((b) => providerBatch(b, this.opts.executionProvider))) {
       const c = await this.compiled(batch);
       const feeds: Record<string, Feed> = {};
       for (const [name, t] of Object.entries(batch.tensors)) {
@@ -88,19 +110,16 @@ export class Evaluator {
     let entry = this.sessions.get(key);
     if (!entry) {
       entry = (async () => {
-        const g = providerGraph(this.opts.executionProvider);
-        const inputs: Record<string, Tensor> = {};
-        for (const [name, t] of Object.entries(batch.tensors)) inputs[name] = g.input(name, t.shape, t.dtype);
-        const out = this.objective.build(g, inputs, this.opts.memoryLayout);
-        g.output('loss_sum', scalar(out.lossSum));
-        g.output('weight', scalar(out.weight));
-        const metricNames = Object.keys(out.metricSums ?? {});
-        for (const m of metricNames) g.output(`metric.${m}`, scalar(out.metricSums![m]));
-        const session = await createSession(g, {
+        const { graph, metricNames, paramNames, noise } = buildEvaluationGraph(
+          this.objective,
+          batch,
+          this.opts,
+        );
+        const session = await createSession(graph, {
           executionProvider: this.opts.executionProvider ?? 'cpu',
           threads: this.opts.threads,
         });
-        return { session, metricNames, paramNames: [...out.params.keys()], noise: out.noise ?? [] };
+        return { session, metricNames, paramNames, noise };
       })();
       this.sessions.set(key, entry);
       entry.catch(() => this.sessions.delete(key));

@@ -9,7 +9,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { Graph } from '../../engine/graph';
-import { providerGraph } from '../../engine/layout';
+import { providerGraph, providerInts } from '../../engine/layout';
 import * as op from '../../engine/ops';
 import { ExecutionProvider, Feed, Session, createSession } from '../../engine/session';
 import { MemoryLayout } from '../../models/memory-layout';
@@ -85,11 +85,6 @@ export function scoredBatch(rows: readonly ScoredRow[], o: PaddingOptions = {}):
   };
 }
 
-/** The dtype of the fed ids, mask and labels: int32 on WebGPU keeps every node on the device (int32-batch.ts). */
-function logProbsInts(ep: ExecutionProvider | undefined): 'int32' | 'int64' {
-  return ep === 'webgpu' ? 'int32' : 'int64';
-}
-
 /** The graph of one (N, T) shape, laid out for the provider: output `logps` (N, T). */
 export function buildLogProbsGraph(
   forward: CausalLMForward,
@@ -97,7 +92,7 @@ export function buildLogProbsGraph(
   opts: LogProbsOptions,
 ): { graph: Graph; out: ReturnType<CausalLMForward> } {
   const g = providerGraph(opts.executionProvider);
-  const ints = logProbsInts(opts.executionProvider);
+  const ints = providerInts(opts.executionProvider);
   const out = forward(g, {
     inputIds: g.input('input_ids', [n, t], ints),
     attentionMask: g.input('attention_mask', [n, t], ints),
@@ -116,7 +111,7 @@ export class TokenLogProbs {
     private readonly forward: CausalLMForward,
     private readonly opts: LogProbsOptions = {},
   ) {
-    this.ints = logProbsInts(opts.executionProvider);
+    this.ints = providerInts(opts.executionProvider);
   }
 
   /** Log-probabilities of the scored tokens; `values` feeds the forward's trainables (none for a frozen one). */

@@ -3,7 +3,8 @@
  * sequences run as right-padded batches (lengths rounded up to `bucket` so few graph shapes are compiled; one
  * session per shape, weights as initializers loaded once per session).
  */
-import { providerGraph } from '../../engine/layout';
+import { Graph } from '../../engine/graph';
+import { providerGraph, providerInts } from '../../engine/layout';
 import * as op from '../../engine/ops';
 import { ExecutionProvider, Session, createSession } from '../../engine/session';
 import { lastTokenIndex } from '../../models/families/builder';
@@ -15,6 +16,29 @@ export interface ScorerOptions {
   threads?: number;
   /** Pad lengths up to a multiple of this. Default 16. */
   bucket?: number;
+}
+
+/**
+ * The scoring graph of (B, T) rows laid out for `ep`: inputs input_ids and attention_mask in the provider's integer
+ * dtype (engine/layout `providerInts`), output `rewards` (B), the score head at each row's last real token.
+ */
+export function buildRewardGraph(
+  model: LoadedModel,
+  [b, t]: readonly [number, number],
+  ep: ExecutionProvider | undefined,
+): Graph {
+  const g = providerGraph(ep);
+  const ints = providerInts(ep);
+  const attentionMask = g.input('attention_mask', [b, t], ints);
+  const out = buildCausalLM(g, model, {
+    inputIds: g.input('input_ids', [b, t], ints),
+    attentionMask,
+    policy: 'frozen',
+    head: 'score',
+    logitsAt: lastTokenIndex(attentionMask),
+  });
+  g.output('rewards', op.reshape(out.logits, [b])); // (B, 1, 1) -> (B)
+  return g;
 }
 
 export class RewardScorer {
@@ -35,7 +59,12 @@ export class RewardScorer {
     const c = this.model.config;
     const rows = padRows(sequences, c.padTokenId ?? 0, this.opts.bucket ?? 16, c.maxPositionEmbeddings);
     const session = await this.session(rows);
-    const out = await session.run({ input_ids: rows.ids, attention_mask: rows.mask });
+    // WebGPU: int32 ids and mask (their arithmetic in int64 would run on the CPU).
+    const ints = (t: PaddedRows['ids']) =>
+      providerInts(this.opts.executionProvider) === 'int32'
+        ? { ...t, data: Int32Array.from(t.data, Number) }
+        : t;
+    const out = await session.run({ input_ids: ints(rows.ids), attention_mask: ints(rows.mask) });
     return Array.from(out.rewards.data as Float32Array);
   }
 
@@ -50,17 +79,7 @@ export class RewardScorer {
     const key = `${b}x${t}`;
     let s = this.sessions.get(key);
     if (!s) {
-      const g = providerGraph(this.opts.executionProvider);
-      const attentionMask = g.input('attention_mask', [b, t], 'int64');
-      const out = buildCausalLM(g, this.model, {
-        inputIds: g.input('input_ids', [b, t], 'int64'),
-        attentionMask,
-        policy: 'frozen',
-        head: 'score',
-        logitsAt: lastTokenIndex(attentionMask),
-      });
-      g.output('rewards', op.reshape(out.logits, [b])); // (B, 1, 1) -> (B)
-      s = createSession(g, {
+      s = createSession(buildRewardGraph(this.model, [b, t], this.opts.executionProvider), {
         executionProvider: this.opts.executionProvider ?? 'cpu',
         threads: this.opts.threads,
       });

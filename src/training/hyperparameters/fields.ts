@@ -219,6 +219,21 @@ export const RUN_FIELDS = defineFields({
     description:
       'float16 matrix products with float32 master weights and dynamic loss scaling, for GPUs (WEBGPU); docs/gpu.md has its parity with float32 and its speed.',
   },
+  mixedPrecisionCompute: {
+    type: 'enum',
+    values: ['float16', 'float32'] as const,
+    only: 'engine',
+    default: 'float16',
+    enumName: 'MixedPrecisionCompute',
+    enumDescription: 'Where mixedPrecision multiplies.',
+    valueDescriptions: {
+      float16: 'Products in float16 (WebGPU accumulates them in float16).',
+      float32:
+        'Operands rounded to float16, products and their sums in float32 (float16 storage, float32 compute).',
+    },
+    description:
+      'With mixedPrecision: float16 products, or operands rounded to float16 and multiplied in float32 (docs/gpu.md).',
+  },
   executionProvider: {
     type: 'enum',
     values: PROVIDER_NAMES,

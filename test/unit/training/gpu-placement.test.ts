@@ -2,15 +2,15 @@
  * On WebGPU the trainer feeds int32 ids, masks and labels (int32-batch.ts) and updates the parameters as flat
  * buffers: its SFT step graphs then have no node the WebGPU provider would run on the CPU (static check against
  * the measured kernel table), and int32 batches train exactly as int64 ones. Generation's cached runs take int32
- * inputs on WebGPU too (cacheIndexDtype), with the same effect.
+ * inputs on WebGPU too (engine/layout `providerInts`), with the same effect.
  */
 import { Graph } from '../../../src/engine/graph';
-import { providerGraph } from '../../../src/engine/layout';
+import { providerGraph, providerInts } from '../../../src/engine/layout';
 import { opTypes } from '../../../src/engine/onnx';
 import { ADAMW_DEFAULTS } from '../../../src/engine/optim';
 import { assertGpuPlaceable, fallbackNodes } from '../../../src/engine/placement';
 import { Feed, createSession } from '../../../src/engine/session';
-import { buildCachedRun, cacheIndexDtype, Generator } from '../../../src/models/generate';
+import { buildCachedRun, Generator } from '../../../src/models/generate';
 import { loadModel } from '../../../src/models/model';
 import { collateSft } from '../../../src/training/batches';
 import { parseHyperparameters } from '../../../src/training/hyperparameters';
@@ -186,8 +186,8 @@ describe('generation with the static KV cache', () => {
   };
 
   test('webgpu runs take int32 inputs; then the prefill and decode graphs have no CPU-placed node', async () => {
-    expect(cacheIndexDtype('webgpu')).toBe('int32');
-    expect(cacheIndexDtype('cpu')).toBe('int64');
+    expect(providerInts('webgpu')).toBe('int32');
+    expect(providerInts('cpu')).toBe('int64');
     expect(fallbackNodes(await cachedRun(false, 'int64')).length).toBeGreaterThan(0);
     assertGpuPlaceable(await cachedRun(true, 'int32'));
     assertGpuPlaceable(await cachedRun(false, 'int32'));

@@ -1,0 +1,119 @@
+/**
+ * `npm run bench:webgpu-fit` (or `npx tsx bench/webgpu-fit.ts`): which tensors of the 7B workload's graphs exceed
+ * WebGPU's storage-binding limit (engine/binding-size.ts), from shapes alone: Baichuan2-7B's shape in bfloat16 as a
+ * shape-only model (models/shape-only.ts: no weights written or read), the LoRA r8 SFT step on W_pack at 4,096
+ * tokens, batch 1, as the trainer builds it on webgpu (int32 batch, WEBGPU_LAYOUT) under each of the memory plan's
+ * layouts, as given and as fitted to the limit (models/webgpu-fit.ts); then generation's prefill (a 4,096-token
+ * prompt) and decode graphs. One line per graph, then one JSON object. Takes about a minute and 1 GiB.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  OversizedTensor,
+  WEBGPU_MAX_BINDING_BYTES,
+  describeOversized,
+  oversizedTensors,
+} from '../src/engine/binding-size';
+import { Graph } from '../src/engine/graph';
+import { fallbackNodes } from '../src/engine/placement';
+import { providerGraph } from '../src/engine/layout';
+import { ADAMW_DEFAULTS } from '../src/engine/optim';
+import { buildCachedRun } from '../src/models/generate';
+import { MemoryLayout } from '../src/models/memory-layout';
+import { shapeOnlyModel } from '../src/models/shape-only';
+import { LAYOUTS } from '../src/training/memory-plan';
+import { SftObjective } from '../src/training/sft';
+import { buildFusedStepGraph } from '../src/training/step-graphs';
+import { WEBGPU_LAYOUT } from '../src/training/trainer';
+import { webgpuMemoryLayout } from '../src/models/webgpu-fit';
+import { Rng } from '../src/util/rng';
+import { BAICHUAN2_7B, benchParameters } from './bench-model';
+
+const T = 4096;
+
+/** A (b, t) batch of int32 zeros, as the trainer feeds webgpu (the values do not matter here). */
+function zeroBatch(b: number, t: number) {
+  const ids = new Int32Array(b * t);
+  const shape = [b, t];
+  const tensor = { data: ids, shape, dtype: 'int32' as const };
+  return {
+    tensors: { input_ids: tensor, attention_mask: tensor, labels: tensor },
+    tokens: b * t,
+    examples: b,
+  };
+}
+
+/** Tensors over the limit, the largest ones (over a quarter of it), and the nodes WebGPU would leave to the CPU. */
+function report(name: string, g: Graph, out: Record<string, unknown>): void {
+  const over: OversizedTensor[] = oversizedTensors(g);
+  const lines = describeOversized(over);
+  const largest = describeOversized(oversizedTensors(g, WEBGPU_MAX_BINDING_BYTES / 4).slice(over.length));
+  const cpu = new Map<string, number>();
+  for (const f of fallbackNodes(g)) {
+    const key = `${f.opType}(${f.signature})${f.afterDevice ? ' after the device' : ''}`;
+    cpu.set(key, (cpu.get(key) ?? 0) + 1);
+  }
+  const cpuNodes = [...cpu].map(([key, n]) => `${n} x ${key}`);
+  console.log(
+    `${name}: ${g.nodes.length} nodes, ${over.length} tensors over the limit${lines.length ? ':' : ''}`,
+  );
+  for (const l of lines) console.log(`  ${l}`);
+  console.log(`  largest under it: ${largest.slice(0, 4).join('; ') || 'none over a quarter of the limit'}`);
+  console.log(`  CPU-placed: ${cpuNodes.join('; ') || 'none'}`);
+  out[name] = { nodes: g.nodes.length, oversized: lines, largest, cpuNodes };
+}
+
+function main(): void {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-webgpu-fit-'));
+  const out: Record<string, unknown> = { limitBytes: WEBGPU_MAX_BINDING_BYTES };
+  try {
+    const model = shapeOnlyModel(dir, BAICHUAN2_7B);
+    const params = benchParameters(model, 'lora', Rng.fromSeed(0), ['W_pack']);
+    const objective = new SftObjective(params.forward, params.initial);
+    const rows = { batch: 1, tokens: T };
+    for (const given of LAYOUTS) {
+      for (const fitted of [false, true]) {
+        const layout: MemoryLayout = fitted ? webgpuMemoryLayout(given, model.config, rows) : given;
+        const step = buildFusedStepGraph(objective, zeroBatch(1, T), {
+          adamW: ADAMW_DEFAULTS,
+          maxGradNorm: 1,
+          weightDecayAll: false,
+          ...WEBGPU_LAYOUT,
+          memoryLayout: layout,
+        });
+        report(
+          `LoRA step, ${JSON.stringify(given)}${fitted ? ` fitted: ${JSON.stringify(layout)}` : ''}`,
+          step.graph,
+          out,
+        );
+      }
+    }
+    const total = T + 16;
+    const fittedPrefill = webgpuMemoryLayout({}, model.config, { batch: 1, tokens: T, keys: total });
+    for (const [prefill, memoryLayout] of [
+      [true, undefined],
+      [true, fittedPrefill],
+      [false, undefined],
+    ] as const) {
+      const g = providerGraph('webgpu');
+      buildCachedRun(g, model, {
+        batch: 1,
+        promptWidth: T,
+        total,
+        virtual: 0,
+        prefill,
+        dtype: 'int32',
+        cacheOutputs: 'present',
+        memoryLayout,
+      });
+      const what = prefill ? `prefill (${T}-token prompt)` : 'decode';
+      report(`generation ${what}${memoryLayout ? ` fitted: ${JSON.stringify(memoryLayout)}` : ''}`, g, out);
+    }
+    console.log(JSON.stringify(out));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main();

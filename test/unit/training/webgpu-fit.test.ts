@@ -1,0 +1,115 @@
+/**
+ * The 7B workload on WebGPU, from shapes alone (models/shape-only.ts: Baichuan2-7B's shape in bfloat16, no weights
+ * written): the LoRA r8 step at 4,096 tokens, batch 1, as the trainer builds it on webgpu, under each of the memory
+ * plan's layouts fitted to the storage-binding limit (models/webgpu-fit.ts), and generation's prefill and decode,
+ * have no tensor over the limit; the unfitted plain graphs do (attention's float32 scores, 2^31 bytes).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { WEBGPU_MAX_BINDING_BYTES, oversizedTensors } from '../../../src/engine/binding-size';
+import { Graph } from '../../../src/engine/graph';
+import { providerGraph } from '../../../src/engine/layout';
+import { assertGpuPlaceable, fallbackNodes } from '../../../src/engine/placement';
+import { ADAMW_DEFAULTS } from '../../../src/engine/optim';
+import { buildCachedRun } from '../../../src/models/generate';
+import { MemoryLayout } from '../../../src/models/memory-layout';
+import { LoadedModel } from '../../../src/models/model';
+import { shapeOnlyModel } from '../../../src/models/shape-only';
+import { webgpuMemoryLayout } from '../../../src/models/webgpu-fit';
+import { LAYOUTS } from '../../../src/training/memory-plan';
+import { SftObjective } from '../../../src/training/sft';
+import { buildFusedStepGraph } from '../../../src/training/step-graphs';
+import { WEBGPU_LAYOUT } from '../../../src/training/trainer';
+import { Rng } from '../../../src/util/rng';
+import { BAICHUAN2_7B, benchParameters } from '../../../bench/bench-model';
+
+const T = 4096;
+const RUN = { batch: 1, tokens: T };
+let dir: string;
+let model: LoadedModel;
+let objective: SftObjective;
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-webgpu-fit-'));
+  model = shapeOnlyModel(dir, BAICHUAN2_7B);
+  const params = benchParameters(model, 'lora', Rng.fromSeed(0), ['W_pack']);
+  objective = new SftObjective(params.forward, params.initial);
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function loraStep(memoryLayout: MemoryLayout, sft = objective, halfWeights?: Graph['halfWeights']): Graph {
+  const tensor = { data: new Int32Array(T), shape: [1, T], dtype: 'int32' as const };
+  const batch = {
+    tensors: { input_ids: tensor, attention_mask: tensor, labels: tensor },
+    tokens: T,
+    examples: 1,
+  };
+  const opts = { adamW: ADAMW_DEFAULTS, maxGradNorm: 1, weightDecayAll: false, ...WEBGPU_LAYOUT };
+  return buildFusedStepGraph(sft, batch, { ...opts, memoryLayout, ...(halfWeights ? { halfWeights } : {}) })
+    .graph;
+}
+
+/** Shapes of the oversized tensors, each once. */
+const shapes = (g: Graph, limit?: number) => [
+  ...new Set(oversizedTensors(g, limit).map((t) => `${t.dtype}[${t.shape.join(', ')}]`)),
+];
+
+test('the plain LoRA step has float32 scores of 2^31 bytes; fitted (blocks of 2,048 rows) it has no tensor over the limit', () => {
+  expect(shapes(loraStep({}))).toEqual(['float32[1, 32, 4096, 4096]']);
+  const fitted = webgpuMemoryLayout({}, model.config, RUN);
+  expect(fitted).toEqual({ attentionBlock: 2048 });
+  expect(shapes(loraStep(fitted))).toEqual([]);
+});
+
+test.each(LAYOUTS.slice(1).map((l) => [JSON.stringify(l), l] as const))(
+  "the LoRA step under the plan's layout %s, fitted, has no tensor over the limit",
+  (_, layout) => {
+    expect(shapes(loraStep(webgpuMemoryLayout(layout, model.config, RUN)))).toEqual([]);
+  },
+);
+
+test('at a 1 GiB limit the head is used in 2 vocabulary slices of 62,848 rows and nothing exceeds it', () => {
+  const limit = 2 ** 30;
+  const layout = LAYOUTS[3];
+  expect(shapes(loraStep(layout), limit)).toEqual(['float32[125696, 4096]', 'float32[4096, 125696]']);
+  const fitted = webgpuMemoryLayout(layout, model.config, RUN, limit);
+  expect(fitted).toEqual({ ...layout, headSlice: 62848 });
+  expect(shapes(loraStep(fitted), limit)).toEqual([]);
+});
+
+test("generation's 4,096-token prefill fits in blocks of 2,048 query rows; decode fits as it is", () => {
+  const total = T + 16;
+  const graph = (prefill: boolean, memoryLayout?: MemoryLayout) => {
+    const g = providerGraph('webgpu');
+    const shape = { batch: 1, promptWidth: T, total, virtual: 0, dtype: 'int32' as const };
+    buildCachedRun(g, model, { ...shape, prefill, cacheOutputs: 'present', memoryLayout });
+    return g;
+  };
+  expect(shapes(graph(true))).toEqual([`float32[1, 32, 4096, ${total}]`]);
+  const fitted = webgpuMemoryLayout({}, model.config, { ...RUN, keys: total });
+  expect(fitted).toEqual({ attentionBlock: 2048 });
+  expect(shapes(graph(true, fitted))).toEqual([]);
+  expect(shapes(graph(false))).toEqual([]);
+});
+
+test('bfloat16 weights enter as float16: the fitted 7B LoRA steps have no CPU-placed node, 16-bit weights only', () => {
+  for (const layout of [LAYOUTS[0], LAYOUTS[LAYOUTS.length - 1]]) {
+    const step = loraStep(webgpuMemoryLayout(layout, model.config, RUN));
+    assertGpuPlaceable(step);
+    const frozen = step.tensors.filter((t) => t.kind === 'initializer' && t.mapped);
+    expect(new Set(frozen.map((t) => `${t.dtype} from ${t.mappedDtype}`))).toEqual(
+      new Set(['float16 from bfloat16']),
+    );
+  }
+  // As stored, bfloat16 has no WebGPU kernel: the embedding's Gather and Cast fall back.
+  const stored = loraStep(webgpuMemoryLayout({}, model.config, RUN), objective, 'stored');
+  expect(fallbackNodes(stored).map((f) => f.signature)).toEqual(['bfloat16,int32', 'bfloat16->float32']);
+});
+
+test('a sequence whose one query row of scores exceeds the limit is refused', () => {
+  const tokens = Math.ceil(WEBGPU_MAX_BINDING_BYTES / (32 * 4)) + 1;
+  expect(() => webgpuMemoryLayout({}, model.config, { batch: 1, tokens })).toThrow(
+    expect.objectContaining({ code: 'MEMORY_BUDGET_EXCEEDED' }),
+  );
+});
