@@ -38,12 +38,16 @@ async function main(): Promise<void> {
     },
   );
   const batch = randomBatch(1, Number(tokens), model.config.vocabSize, rng);
-  const losses: number[] = [];
-  for (let i = 0; i < 2; i++) losses.push((await trainer.step([batch], 1e-3)).loss);
-  await trainer.release();
   // VmHWM: this image's own peak (getrusage's maxRSS carries the spawning process's over fork and exec).
-  const peakKiB = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]);
-  process.stdout.write(JSON.stringify({ peakKiB, losses }) + '\n');
+  const hwmKiB = () => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]);
+  const losses: number[] = [];
+  const stepPeaksKiB: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    losses.push((await trainer.step([batch], 1e-3)).loss);
+    stepPeaksKiB.push(hwmKiB());
+  }
+  await trainer.release();
+  process.stdout.write(JSON.stringify({ peakKiB: hwmKiB(), stepPeaksKiB, losses }) + '\n');
 }
 
 void main();
