@@ -42,7 +42,8 @@ export interface OptimizerOptions {
   memoryLayout?: MemoryLayout;
 }
 
-type GraphOptions = Pick<
+/** The options that shape a step graph (the rest of OptimizerOptions shape its run). */
+export type GraphOptions = Pick<
   OptimizerOptions,
   | 'pretransposeWeights'
   | 'mixedPrecision'

@@ -14,6 +14,7 @@ import { Rng } from '../../../src/util/rng';
 import { SftObjective } from '../../../src/training/sft';
 import { TrainState } from '../../../src/training/train-state';
 import { Trainer, TrainerOptions, WEBGPU_LAYOUT } from '../../../src/training/trainer';
+import type { GraphOptions } from '../../../src/training/step-graphs';
 import { hfTiny } from '../../helpers/fixtures';
 import { RECOMPUTED } from '../../helpers/memory-layout';
 
@@ -62,18 +63,8 @@ async function runTrajectory(
   scale: 'full' | 'lora' | 'prompt_tuning',
   adapterDir: string | null,
   microBatches: (b: Batch) => Batch[] = (b) => [b],
-  layout: Pick<
-    TrainerOptions,
-    | 'flatUpdate'
-    | 'pretransposeWeights'
-    | 'mixedPrecision'
-    | 'mixedPrecisionCompute'
-    | 'memoryLayout'
-    | 'fuse'
-    | 'joinProjections'
-    | 'executionProvider'
-    | 'stateOnDevice'
-  > = {},
+  layout: Omit<GraphOptions, 'halfWeights'> &
+    Pick<TrainerOptions, 'flatUpdate' | 'executionProvider' | 'stateOnDevice'> = {},
 ) {
   const t = trajectories[scale === 'prompt_tuning' ? 'prompt_tuning' : scale];
   const model = await loadModel(hfTiny('llama-tiny'));
