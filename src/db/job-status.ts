@@ -10,7 +10,13 @@
  *     └──> CANCELLED
  *   FAILED | CANCELLED ──> QUEUED (resumed)
  */
-import { EvaluationJobEntity, GenerationEntity, JobStatus as S, TrainingJobEntity } from './entities';
+import {
+  EvaluationJobEntity,
+  GenerationEntity,
+  JobStatus as S,
+  TERMINAL_STATUSES,
+  TrainingJobEntity,
+} from './entities';
 
 const ALLOWED: Record<S, readonly S[]> = {
   [S.QUEUED]: [S.RUNNING, S.CANCELLED],
@@ -23,6 +29,20 @@ const ALLOWED: Record<S, readonly S[]> = {
 export function canTransition(from: S, to: S): boolean {
   return ALLOWED[from].includes(to);
 }
+
+/**
+ * What a user may ask of a job in each status, read from the machine (the cancel and resume mutations move jobs
+ * through these, and the API's `canCancel` / `canResume` fields answer them): cancel from every status that can
+ * reach CANCELLED; resume from every final status that can go back to QUEUED (RUNNING -> QUEUED is a worker giving
+ * a job back, not a resume).
+ */
+export const CANCELLABLE_STATUSES: readonly S[] = Object.values(S).filter((s) =>
+  canTransition(s, S.CANCELLED),
+);
+export const RESUMABLE_STATUSES: readonly S[] = TERMINAL_STATUSES.filter((s) => canTransition(s, S.QUEUED));
+
+export const canCancel = (status: S): boolean => CANCELLABLE_STATUSES.includes(status);
+export const canResume = (status: S): boolean => RESUMABLE_STATUSES.includes(status);
 
 /** Each kind of job: its table and entity. */
 const KINDS = {

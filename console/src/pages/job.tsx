@@ -12,7 +12,6 @@ import type {
   JobQuery,
   ResumeTrainingJobMutationVariables,
   TrainingJobProgressSubscription,
-  TrainingJobStatus,
 } from '../gql';
 import { StepHistory } from '../history';
 import { useT } from '../i18n';
@@ -34,6 +33,8 @@ export const JOB = /* GraphQL */ `
       attempts
       error
       cancelRequested
+      canCancel
+      canResume
       createdAt
       startedAt
       finishedAt
@@ -350,19 +351,10 @@ function Evaluate({ job, checkpointId, onClose }: { job: Job; checkpointId: stri
   );
 }
 
-function Checkpoints({
-  job,
-  status,
-  onResumed,
-}: {
-  job: Job;
-  status: TrainingJobStatus;
-  onResumed: () => void;
-}) {
+function Checkpoints({ job, resumable, onResumed }: { job: Job; resumable: boolean; onResumed: () => void }) {
   const t = useT();
   const [evaluating, setEvaluating] = useState<string | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
-  const resumable = status === 'FAILED' || status === 'CANCELLED';
   const resume = (checkpointId: string) =>
     request<unknown, ResumeTrainingJobMutationVariables>(RESUME, { id: job.id, checkpointId }).then(
       onResumed,
@@ -421,13 +413,17 @@ export function JobPage() {
   const { history, version, latest, events } = useLiveHistory(id, session);
   const [error, setError] = useState<ApiError | null>(null);
   const { reload } = q;
-  // A new checkpoint or a final status: read the job again (checkpoints, error, finish time).
-  useEffect(() => {
-    if (events.length) reload();
-  }, [events, reload]);
   const job = q.data?.trainingJob;
+  // The first live status differs from the job as read: the job changed in between.
+  const snapshotNewer = latest?.kind === 'SNAPSHOT' && job !== undefined && latest.status !== job.status;
+  // A status change (or that): read the job again (checkpoints, error, finish time, what it allows now).
+  useEffect(() => {
+    if (events.length || snapshotNewer) reload();
+  }, [events, snapshotNewer, reload]);
   if (!job) return q.error ? <ErrorText error={q.error} /> : <Loading />;
   const status = latest?.status ?? job.status;
+  // What the API says the job allows; nothing while a status heard live is not read back yet.
+  const readBack = status === job.status;
   const progress = latest?.progress ?? job.progress;
   const step = latest?.step ?? job.step;
   const cancel = () =>
@@ -439,7 +435,7 @@ export function JobPage() {
       <div class="row">
         <h1 class="grow">{job.name}</h1>
         <Status status={status} />
-        <button class="danger" disabled={status !== 'QUEUED' && status !== 'RUNNING'} onClick={cancel}>
+        <button class="danger" disabled={!(readBack && job.canCancel)} onClick={cancel}>
           {t('cancel')}
         </button>
       </div>
@@ -516,7 +512,11 @@ export function JobPage() {
           ))}
         </ul>
       </section>
-      <Checkpoints job={job} status={status} onResumed={() => (setSession((s) => s + 1), reload())} />
+      <Checkpoints
+        job={job}
+        resumable={readBack && job.canResume}
+        onResumed={() => (setSession((s) => s + 1), reload())}
+      />
     </>
   );
 }

@@ -12,9 +12,10 @@ import { useT } from '../i18n';
 import { ErrorText, useQuery, valueOf } from '../ui';
 import { MODELS } from './models';
 
+/** The latest jobs' checkpoints, whatever the job's status now (a queued job may be resumed from one it kept). */
 const PLAYGROUND_JOBS = /* GraphQL */ `
   query PlaygroundJobs {
-    trainingJobs(first: 100, filter: { status: [SUCCEEDED, CANCELLED, FAILED, RUNNING] }) {
+    trainingJobs(first: 100) {
       edges {
         node {
           id

@@ -5,7 +5,7 @@
  */
 import type { DataSource } from 'typeorm';
 import { JobStatus as S } from '../../db/entities';
-import type { JobEntity, JobKind } from '../../db/job-status';
+import { CANCELLABLE_STATUSES, type JobEntity, type JobKind } from '../../db/job-status';
 import { requestJobCancel, transitionJob, type Transition } from '../../db/store/jobs';
 import { conflict } from '../errors';
 
@@ -46,6 +46,6 @@ export async function cancelJob<K extends JobKind>(id: string, steps: CancelStep
   }
   if (current.status === S.CANCELLED) return current;
   throw conflict(
-    `${steps.noun} ${id} is ${current.status}; only QUEUED or RUNNING ${steps.noun}s can be cancelled`,
+    `${steps.noun} ${id} is ${current.status}; only ${CANCELLABLE_STATUSES.join(' or ')} ${steps.noun}s can be cancelled`,
   );
 }

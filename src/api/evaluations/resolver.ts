@@ -13,7 +13,9 @@ import {
 } from 'type-graphql';
 import { JobStatus, scoresOf } from '../../db/entities';
 import { EvaluationMetric } from '../../evaluation/metrics';
+import { canCancel, canResume } from '../../db/job-status';
 import { checkpointOf, trainingJobOf } from '../common/generating-model-fields';
+import { canCancelField, canResumeField } from '../common/job-actions';
 import { ATTEMPT_HISTORY, JobAttempt } from '../common/job-attempts';
 import { FIRST } from '../common/paging';
 import type { RequestContext, SubscribeData } from '../context';
@@ -159,6 +161,16 @@ export class EvaluationJobResolver {
   })
   cancelRequested(@Root() job: EvaluationJob): boolean {
     return job.cancelRequestedAt !== null;
+  }
+
+  @FieldResolver(() => Boolean, canCancelField('cancelEvaluationJob'))
+  canCancel(@Root() job: EvaluationJob): boolean {
+    return canCancel(job.status);
+  }
+
+  @FieldResolver(() => Boolean, canResumeField('resumeEvaluationJob'))
+  canResume(@Root() job: EvaluationJob): boolean {
+    return canResume(job.status);
   }
 
   @FieldResolver(() => EvaluationScores, {

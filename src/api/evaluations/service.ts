@@ -4,6 +4,7 @@
  */
 import type { DataSource } from 'typeorm';
 import { DatasetSplit, EvaluationJobEntity, JobStatus as S, MetricStopwords } from '../../db/entities';
+import { RESUMABLE_STATUSES } from '../../db/job-status';
 import { RESUME_PATCH, transitionJob, type Transition } from '../../db/store/jobs';
 import { EVALUATION_DATASET_KIND } from '../../vocabulary';
 import { batchWidth } from '../../evaluation/run-evaluation';
@@ -139,14 +140,17 @@ export class EvaluationService {
     const moved = await transitionJob(
       this.db.manager,
       id,
-      [S.FAILED, S.CANCELLED],
+      RESUMABLE_STATUSES,
       S.QUEUED,
       RESUME_PATCH,
       undefined,
       'evaluation',
     );
-    if (!moved)
-      throw conflict(`evaluation ${id} is ${job.status}; only FAILED or CANCELLED ones can be resumed`);
+    if (!moved) {
+      throw conflict(
+        `evaluation ${id} is ${job.status}; only ${RESUMABLE_STATUSES.join(' or ')} ones can be resumed`,
+      );
+    }
     await this.queue.add({ jobId: id, projectId: moved.job.projectId });
     await this.announce(moved);
     return moved.job;

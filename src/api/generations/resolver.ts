@@ -1,5 +1,7 @@
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { canCancel } from '../../db/job-status';
 import { checkpointOf, trainingJobOf } from '../common/generating-model-fields';
+import { canCancelField } from '../common/job-actions';
 import { ATTEMPT_HISTORY, JobAttempt } from '../common/job-attempts';
 import type { RequestContext, SubscribeData } from '../context';
 import { BaseModel } from '../models/types';
@@ -19,6 +21,11 @@ export class GenerationResolver {
   @FieldResolver(() => [JobAttempt], ATTEMPT_HISTORY)
   attemptHistory(@Root() g: Generation, @Ctx() { loaders }: RequestContext): Promise<JobAttempt[]> {
     return loaders.attempts.load(g.id);
+  }
+
+  @FieldResolver(() => Boolean, canCancelField('cancelGeneration'))
+  canCancel(@Root() g: Generation): boolean {
+    return canCancel(g.status);
   }
 
   @FieldResolver(() => BaseModel, { description: 'The registered model (alone, or under a checkpoint).' })

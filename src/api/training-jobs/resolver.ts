@@ -16,6 +16,8 @@ import {
   Subscription,
 } from 'type-graphql';
 import { ParameterScale, TrainingMethod } from '../../db/entities';
+import { canCancel, canResume } from '../../db/job-status';
+import { canCancelField, canResumeField } from '../common/job-actions';
 import { ATTEMPT_HISTORY, JobAttempt } from '../common/job-attempts';
 import { selectedFields } from '../common/selection';
 import { FIRST } from '../common/paging';
@@ -145,6 +147,16 @@ export class TrainingJobResolver {
   @FieldResolver(() => Boolean, { description: 'True once cancellation was requested for a running job.' })
   cancelRequested(@Root() job: TrainingJob): boolean {
     return job.cancelRequestedAt !== null;
+  }
+
+  @FieldResolver(() => Boolean, canCancelField('cancelTrainingJob'))
+  canCancel(@Root() job: TrainingJob): boolean {
+    return canCancel(job.status);
+  }
+
+  @FieldResolver(() => Boolean, canResumeField('resumeTrainingJob'))
+  canResume(@Root() job: TrainingJob): boolean {
+    return canResume(job.status);
   }
 
   @FieldResolver(() => [StepMetric], {

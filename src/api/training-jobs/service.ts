@@ -12,6 +12,7 @@ import {
   JobStatus as S,
   TrainingMethod,
 } from '../../db/entities';
+import { RESUMABLE_STATUSES } from '../../db/job-status';
 import { RESUME_PATCH, rewindTrainingProgress, transitionJob, type Transition } from '../../db/store/jobs';
 import { forgetStepsAfter } from '../../db/store/step-metrics';
 import { hydrator } from '../../db/hydrate';
@@ -248,7 +249,7 @@ export class TrainingJobService {
     }
     const step = checkpoint?.step ?? 0;
     const moved = await this.db.transaction(async (m) => {
-      const t = await transitionJob(m, id, [S.FAILED, S.CANCELLED], S.QUEUED, {
+      const t = await transitionJob(m, id, RESUMABLE_STATUSES, S.QUEUED, {
         ...RESUME_PATCH,
         resume_checkpoint_id: checkpoint?.id ?? null,
       });
@@ -257,7 +258,11 @@ export class TrainingJobService {
       await rewindTrainingProgress(m, id, step);
       return t;
     });
-    if (!moved) throw conflict(`job ${id} is ${job.status}; only FAILED or CANCELLED jobs can be resumed`);
+    if (!moved) {
+      throw conflict(
+        `job ${id} is ${job.status}; only ${RESUMABLE_STATUSES.join(' or ')} jobs can be resumed`,
+      );
+    }
     const resumed = await this.get(principal, id);
     await this.queue.add({ jobId: resumed.id, projectId: resumed.projectId });
     await this.announce({ job: resumed, previousStatus: moved.previousStatus });
