@@ -1,5 +1,9 @@
-/** The scores the pages read: every metric under its EvaluationMetric name, and the three the tables always show. */
-import type { EvaluationMetric, ScoresFragment as Scores } from './gql';
+/**
+ * The evaluation metrics as the pages show them: every score under its EvaluationMetric name, labelled and chosen
+ * for the summary columns by the API (`evaluationMetrics`, from the server's metric registry), never here.
+ */
+import type { EvaluationMetric, EvaluationMetricsQuery, ScoresFragment as Scores } from './gql';
+import { useQuery } from './ui';
 
 /** A query that selects `...Scores` is sent with this appended. */
 export const SCORES = /* GraphQL */ `
@@ -8,13 +12,31 @@ export const SCORES = /* GraphQL */ `
       metric
       value
     }
-    f1
-    bleu4
-    rougeL {
-      recall
+  }
+`;
+
+const EVALUATION_METRICS = /* GraphQL */ `
+  query EvaluationMetrics {
+    evaluationMetrics {
+      metric
+      label
+      description
+      summary
     }
   }
 `;
 
+export type MetricInfo = EvaluationMetricsQuery['evaluationMetrics'][number];
+
 export const metricValue = (s: Scores, metric: EvaluationMetric): number | null =>
   s.metrics.find((m) => m.metric === metric)?.value ?? null;
+
+/** Every metric in the enum's order, the ones a summary shows, and a metric's label (its name until they arrive). */
+export function useMetrics() {
+  const all = useQuery<EvaluationMetricsQuery>(EVALUATION_METRICS).data?.evaluationMetrics ?? [];
+  return {
+    all,
+    summary: all.filter((m) => m.summary),
+    label: (metric: EvaluationMetric) => all.find((m) => m.metric === metric)?.label ?? metric,
+  };
+}

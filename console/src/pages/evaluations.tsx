@@ -16,7 +16,7 @@ import {
   type SortDirection,
 } from '../gql';
 import { useT } from '../i18n';
-import { metricValue, SCORES } from '../metrics';
+import { metricValue, SCORES, useMetrics } from '../metrics';
 import type { MessageKey } from '../messages';
 import { ErrorText, fmt, Loading, Pager, ProgressBar, Status, usePager, useQuery, valueOf } from '../ui';
 import { DATASETS } from './datasets';
@@ -182,12 +182,15 @@ function MetricSelect({
   onChange: (m: EvaluationMetric) => void;
 }) {
   const t = useT();
+  const { all } = useMetrics();
   return (
     <label>
       {t('metric')}
-      <select value={value} onChange={(e) => onChange(valueOf(e) as EvaluationMetric)}>
-        {Object.values(EvaluationMetric).map((m) => (
-          <option key={m}>{m}</option>
+      <select name="metric" value={value} onChange={(e) => onChange(valueOf(e) as EvaluationMetric)}>
+        {all.map((m) => (
+          <option key={m.metric} value={m.metric} title={m.description}>
+            {m.label}
+          </option>
         ))}
       </select>
     </label>
@@ -282,6 +285,7 @@ function NewEvaluation() {
 
 export function EvaluationsPage() {
   const t = useT();
+  const { summary } = useMetrics();
   const pager = usePager();
   const [selected, setSelected] = useState<string[]>([]);
   const [status, setStatus] = useState('');
@@ -332,9 +336,11 @@ export function EvaluationsPage() {
               <th>{t('model')}</th>
               <th>{t('dataset')}</th>
               <th class="num">{t('samples')}</th>
-              <th class="num">ROUGE-L R</th>
-              <th class="num">F1</th>
-              <th class="num">BLEU-4</th>
+              {summary.map((m) => (
+                <th key={m.metric} class="num" title={m.description}>
+                  {m.label}
+                </th>
+              ))}
               <th>{t('finished')}</th>
             </tr>
           </thead>
@@ -358,9 +364,11 @@ export function EvaluationsPage() {
                 <td>{modelLabel(e)}</td>
                 <td>{e.dataset.name}</td>
                 <td class="num">{e.samplesDone}</td>
-                <td class="num">{fmt.number(e.results?.rougeL.recall)}</td>
-                <td class="num">{fmt.number(e.results?.f1)}</td>
-                <td class="num">{fmt.number(e.results?.bleu4)}</td>
+                {summary.map((m) => (
+                  <td key={m.metric} class="num">
+                    {fmt.number(e.results && metricValue(e.results, m.metric))}
+                  </td>
+                ))}
                 <td>{fmt.date(e.finishedAt)}</td>
               </tr>
             ))}
@@ -376,6 +384,9 @@ export function EvaluationPage() {
   const t = useT();
   const { id } = useRoute().params;
   const { pager, metric, direction, header } = useSampleOrder();
+  const metrics = useMetrics();
+  // Beside the metric the samples are ordered by, the ones a summary shows.
+  const beside = metrics.summary.filter((m) => m.metric !== metric);
   const q = useQuery<EvaluationQuery>(EVALUATION + SCORES + EVALUATED_MODEL, {
     id,
     first: 20,
@@ -435,7 +446,7 @@ export function EvaluationPage() {
             <tbody>
               {e.results.metrics.map((m) => (
                 <tr key={m.metric}>
-                  <th>{m.metric}</th>
+                  <th>{metrics.label(m.metric)}</th>
                   <td class="num">{fmt.number(m.value)}</td>
                 </tr>
               ))}
@@ -452,9 +463,12 @@ export function EvaluationPage() {
               <th>{t('prompt')}</th>
               <th>{t('reference')}</th>
               <th>{t('prediction')}</th>
-              <th class="num">{metric}</th>
-              <th class="num">F1</th>
-              <th class="num">BLEU-4</th>
+              <th class="num">{metrics.label(metric)}</th>
+              {beside.map((m) => (
+                <th key={m.metric} class="num" title={m.description}>
+                  {m.label}
+                </th>
+              ))}
             </tr>
           </thead>
           <tbody>
@@ -471,8 +485,11 @@ export function EvaluationPage() {
                   <pre>{s.prediction}</pre>
                 </td>
                 <td class="num">{fmt.number(metricValue(s.scores, metric))}</td>
-                <td class="num">{fmt.number(s.scores.f1)}</td>
-                <td class="num">{fmt.number(s.scores.bleu4)}</td>
+                {beside.map((m) => (
+                  <td key={m.metric} class="num">
+                    {fmt.number(metricValue(s.scores, m.metric))}
+                  </td>
+                ))}
               </tr>
             ))}
           </tbody>
@@ -487,6 +504,7 @@ export function EvaluationComparePage() {
   const t = useT();
   const ids = (useLocation().query.ids ?? '').split(',').filter(Boolean);
   const { pager, metric, direction, header } = useSampleOrder();
+  const { label } = useMetrics();
   const q = useQuery<CompareEvaluationsQuery>(COMPARE + EVALUATED_MODEL, {
     ids,
     metric,
@@ -515,7 +533,7 @@ export function EvaluationComparePage() {
           <tbody>
             {c.metrics.map((m) => (
               <tr key={m.metric}>
-                <th>{m.metric}</th>
+                <th>{label(m.metric)}</th>
                 {m.values.map((v, i) => (
                   <td key={i} class={`num ${c.evaluations[i].id === m.bestEvaluationId ? 'best' : ''}`}>
                     {fmt.number(v)}

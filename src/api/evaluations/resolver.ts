@@ -29,6 +29,8 @@ import {
   EvaluationJobConnection,
   EvaluationJobFilter,
   EvaluationJobProgressEvent,
+  EvaluationMetricInfo,
+  evaluationMetricInfos,
   EvaluationResultFilter,
   EvaluationResultOrder,
   EvaluationSampleConnection,
@@ -44,6 +46,14 @@ const AFTER = { nullable: true, description: 'Cursor of the last item of the pre
 
 @Resolver(() => EvaluationJob)
 export class EvaluationJobResolver {
+  @Query(() => [EvaluationMetricInfo], {
+    description:
+      'Every EvaluationMetric, in the enum’s order, with its label, description and whether summaries show it: front ends head their score columns from it.',
+  })
+  evaluationMetrics(): EvaluationMetricInfo[] {
+    return evaluationMetricInfos();
+  }
+
   @Query(() => EvaluationJob, { description: 'One evaluation of the project (NOT_FOUND otherwise).' })
   evaluationJob(
     @Arg('id', () => ID, { description: 'Evaluation id.' }) id: string,

@@ -12,7 +12,9 @@ import {
   EVALUATION_METRICS,
   EvaluationMetric,
   METRIC_DEFINITIONS,
+  isSummaryMetric,
   metricDescription,
+  metricLabel,
   metricValue,
   type SampleScores,
 } from '../../evaluation/metrics';
@@ -150,6 +152,35 @@ export class MetricValue {
 
 export const metricValues = (s: EvaluationScores): MetricValue[] =>
   EVALUATION_METRICS.map((metric) => ({ metric, value: metricValue(s, metric) }));
+
+@ObjectType('EvaluationMetricInfo', {
+  description:
+    'An EvaluationMetric as people read it: what front ends label and show, from the metric registry.',
+})
+export class EvaluationMetricInfo {
+  @Field(() => EvaluationMetric, { description: 'The metric.' })
+  metric: EvaluationMetric;
+
+  @Field({ description: 'Its name for people, e.g. a column heading ("ROUGE-L recall").' })
+  label: string;
+
+  @Field({ description: 'What it measures (the enum value’s description).' })
+  description: string;
+
+  @Field({
+    description:
+      'Whether it is one of the few metrics a summary of scores shows (a row of a list of evaluations, beside the ordering metric of a list of samples).',
+  })
+  summary: boolean;
+}
+
+export const evaluationMetricInfos = (): EvaluationMetricInfo[] =>
+  EVALUATION_METRICS.map((metric) => ({
+    metric,
+    label: metricLabel(metric),
+    description: metricDescription(metric),
+    summary: isSummaryMetric(metric),
+  }));
 
 @ObjectType('EvaluationJob', {
   description: 'An evaluation: a model’s answers to a dataset’s prompts, scored against the references.',

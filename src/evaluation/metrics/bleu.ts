@@ -33,6 +33,8 @@ export const bleu4Metric = defineMetric({
   key: 'bleu4',
   column: 'bleu4',
   kind: 'number',
+  label: 'BLEU-4',
+  summary: true,
   description: 'BLEU-4 with method-3 smoothing.',
   score: ({ prediction: p, reference: r, matches }) => bleu4(matches, p.length, r.length),
 });

@@ -7,10 +7,15 @@ import { PRF_PARTS, PRFPart } from './metric';
 import { FlatScoreName, METRIC_DEFINITIONS, SampleScores } from './registry';
 import type { PRF } from './scores';
 
-/** One stored number: its flat name, its description in the API, and where it sits in a sample's scores. */
+/**
+ * One stored number: its flat name, its label and description in the API, whether a summary shows it, and where it
+ * sits in a sample's scores.
+ */
 export interface FlatScore {
   name: FlatScoreName;
+  label: string;
   description: string;
+  summary: boolean;
   read: (s: SampleScores) => number;
 }
 
@@ -18,12 +23,25 @@ const PART_WORD: Record<PRFPart, string> = { precision: 'precision', recall: 're
 
 export const FLAT_SCORES: readonly FlatScore[] = METRIC_DEFINITIONS.flatMap((m): FlatScore[] =>
   m.kind === 'prf'
-    ? PRF_PARTS.map((part) => ({
-        name: `${m.column}_${part}`,
-        description: `${m.label} ${PART_WORD[part]}${'headline' in m && m.headline === part ? ' (the headline metric)' : ''}.`,
-        read: (s) => (s[m.key] as PRF)[part],
-      }))
-    : [{ name: m.column, description: m.description, read: (s) => s[m.key] as number }],
+    ? PRF_PARTS.map((part) => {
+        const label = `${m.label} ${PART_WORD[part]}`;
+        return {
+          name: `${m.column}_${part}`,
+          label,
+          description: `${label}${'headline' in m && m.headline === part ? ' (the headline metric)' : ''}.`,
+          summary: 'summary' in m && m.summary === part,
+          read: (s) => (s[m.key] as PRF)[part],
+        };
+      })
+    : [
+        {
+          name: m.column,
+          label: m.label,
+          description: m.description,
+          summary: 'summary' in m && m.summary === true,
+          read: (s) => s[m.key] as number,
+        },
+      ],
 );
 
 export const FLAT_SCORE_NAMES: readonly FlatScoreName[] = FLAT_SCORES.map((f) => f.name);
@@ -64,3 +82,8 @@ export const metricColumn = (m: EvaluationMetric): FlatScoreName => flatScore(m)
 export const metricValue = (s: SampleScores, m: EvaluationMetric): number => flatScore(m).read(s);
 
 export const metricDescription = (m: EvaluationMetric): string => flatScore(m).description;
+
+export const metricLabel = (m: EvaluationMetric): string => flatScore(m).label;
+
+/** Whether a summary of scores (a row of a list of evaluations) shows `m`: the registry's `summary` numbers. */
+export const isSummaryMetric = (m: EvaluationMetric): boolean => flatScore(m).summary;

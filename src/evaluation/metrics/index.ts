@@ -7,7 +7,9 @@ export {
   FLAT_SCORE_NAMES,
   flattenScores,
   metricColumn,
+  isSummaryMetric,
   metricDescription,
+  metricLabel,
   metricValue,
   unflattenScores,
 } from './flat-scores';

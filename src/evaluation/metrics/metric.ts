@@ -32,6 +32,8 @@ interface MetricBase {
   key: string;
   /** Its stored column (snake_case); for a PRF score the stem of its three: `<column>_precision`, ... */
   column: string;
+  /** Its name for people, as front ends label its column ("BLEU-4"); a PRF metric's names its three ("ROUGE-1 recall"). */
+  label: string;
   /** Its description in the API (ends with a full stop). */
   description: string;
 }
@@ -39,16 +41,18 @@ interface MetricBase {
 /** A metric of one number. */
 export interface NumberMetric extends MetricBase {
   kind: 'number';
+  /** Whether it is one of the few numbers a summary of scores shows (a row of a list of evaluations). */
+  summary?: boolean;
   score(pair: TokenPair): number;
 }
 
 /** A metric of precision, recall and F (ROUGE). */
 export interface PRFMetric extends MetricBase {
   kind: 'prf';
-  /** Its name in the descriptions of its three numbers ("ROUGE-1 recall."). */
-  label: string;
   /** The number reported as the headline figure of all metrics, if one of this metric's. */
   headline?: PRFPart;
+  /** Which of its numbers a summary of scores shows, if one (see NumberMetric's `summary`). */
+  summary?: PRFPart;
   score(pair: TokenPair): PRF;
 }
 

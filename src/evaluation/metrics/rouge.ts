@@ -29,6 +29,7 @@ export const rougeL = defineMetric({
   kind: 'prf',
   label: 'ROUGE-L',
   headline: 'recall',
+  summary: 'recall',
   description: 'ROUGE-L (longest common subsequence).',
   score: ({ prediction: p, reference: r, interned }) =>
     prf(lcsLength(interned.ids.subarray(0, p.length), interned.ids.subarray(p.length)), p.length, r.length),

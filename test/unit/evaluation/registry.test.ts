@@ -7,7 +7,9 @@ import {
   aggregate,
   flattenScores,
   metricColumn,
+  isSummaryMetric,
   metricDescription,
+  metricLabel,
   metricValue,
   scoreSample,
   unflattenScores,
@@ -39,6 +41,17 @@ test('a PRF part is described by its metric, the headline part says so', () => {
   expect(metricDescription(EvaluationMetric.ROUGE2_F)).toBe('ROUGE-2 F.');
   expect(metricDescription(EvaluationMetric.ROUGE_L_RECALL)).toBe('ROUGE-L recall (the headline metric).');
   expect(metricDescription(EvaluationMetric.BLEU4)).toBe('BLEU-4 with method-3 smoothing.');
+});
+
+test('a number is labelled once: a PRF part by its metric and part; a summary shows the numbers the registry marks', () => {
+  expect(metricLabel(EvaluationMetric.ROUGE2_F)).toBe('ROUGE-2 F');
+  expect(metricLabel(EvaluationMetric.ROUGE_L_RECALL)).toBe('ROUGE-L recall');
+  expect(metricLabel(EvaluationMetric.BLEU4)).toBe('BLEU-4');
+  expect(EVALUATION_METRICS.filter(isSummaryMetric)).toEqual([
+    EvaluationMetric.F1,
+    EvaluationMetric.ROUGE_L_RECALL,
+    EvaluationMetric.BLEU4,
+  ]);
 });
 
 test('stored columns read back as the scores they came from, and a set mean per column', () => {
