@@ -2,6 +2,8 @@
  * A job's step series in columns, as uPlot wants them: the stored history first, then the live steps appended.
  * A step at or before the last one (a resumed run repeats the steps after its checkpoint) cuts the series there.
  */
+import type { PackedStepsFragment } from './gql';
+
 export interface StepPoint {
   step: number;
   loss?: number | null;
@@ -12,7 +14,25 @@ export interface StepPoint {
 }
 
 export const SERIES = ['loss', 'learningRate', 'gradNorm', 'tokensPerSecond'] as const;
-type Column = (typeof SERIES)[number];
+export type Column = (typeof SERIES)[number];
+
+/**
+ * What `StepHistory.load` reads of a `packedMetricSeries`: a query that selects `...PackedSteps` is sent with this
+ * appended (the job page's and the compare page's).
+ */
+export const PACKED_STEPS = /* GraphQL */ `
+  fragment PackedSteps on PackedStepSeries {
+    steps
+    loss
+    learningRate
+    gradNorm
+    tokensPerSecond
+    extra
+  }
+`;
+
+/** Points of a quick read of a long history (about a chart's width): `packedMetricSeries(maxPoints:)`. */
+export const PREVIEW_POINTS = 2000;
 
 export class StepHistory {
   step: number[] = [];
@@ -35,7 +55,7 @@ export class StepHistory {
   }
 
   /** Starts from the stored history, as `packedMetricSeries` answers it (extra: name -> values aligned with steps). */
-  load(series: { steps: string; extra: Record<string, unknown> } & Record<Column, string>): void {
+  load(series: PackedStepsFragment): void {
     this.step = unpackInts(series.steps);
     for (const c of SERIES) this.columns[c] = unpackFloats(series[c]);
     for (const [name, values] of Object.entries(series.extra)) {

@@ -153,6 +153,9 @@ describe('the web console', () => {
     const step = Number(await first.getAttribute('data-checkpoint'));
     await first.locator('button:has-text("Resume from here")').click();
     await page.waitForSelector('h1 + .status:has-text("Succeeded")', { timeout: 120_000 });
+    // What the job allows now, as the API's canCancel / canResume say: neither.
+    await page.waitForSelector('h1 ~ button.danger:has-text("Cancel"):disabled');
+    await page.waitForSelector('[data-checkpoint] button:has-text("Resume from here"):disabled');
     const job = await env.api.admin(
       `{ trainingJob(id: "${jobUrl.split('/').pop()}") { totalSteps step attempts } }`,
     );
@@ -188,6 +191,16 @@ describe('the web console', () => {
     await page.waitForSelector('h1 + .status:has-text("Succeeded")', { timeout: 120_000 });
     await page.waitForSelector('h2:has-text("Aggregate metrics")');
     await page.waitForSelector('table.samples tbody tr');
+    // The score columns and their headings are the API's: the ordering metric, then the others summaries show.
+    const metrics = (await env.api.admin('{ evaluationMetrics { metric label summary } }')).data
+      ?.evaluationMetrics as { metric: string; label: string; summary: boolean }[];
+    const orderedBy = await page.locator('select[name=metric]').inputValue();
+    const ordering = metrics.find((m) => m.metric === orderedBy);
+    const headings = await page.locator('table.samples thead th').allInnerTexts();
+    expect(headings.slice(4)).toEqual([
+      ordering?.label,
+      ...metrics.filter((m) => m.summary && m !== ordering).map((m) => m.label),
+    ]);
     const scores = await page.locator('table.samples tbody tr td:nth-child(5)').allInnerTexts();
     const values = scores.map(Number);
     expect(values[0]).toBe(Math.min(...values));
@@ -207,6 +220,11 @@ describe('the web console', () => {
     const header = await page.locator('table.compact thead').innerText();
     expect(header).toContain('demo (BASE)');
     expect(header).toContain('first-lora @');
+    // One row per metric, labelled as the API labels it.
+    const metrics = (await env.api.admin('{ evaluationMetrics { label } }')).data?.evaluationMetrics as {
+      label: string;
+    }[];
+    expect(await page.locator('table.compact tbody th').allInnerTexts()).toEqual(metrics.map((m) => m.label));
     expect(await page.locator('table.samples tbody tr').count()).toBeGreaterThan(0);
   });
 
@@ -237,6 +255,13 @@ describe('the web console', () => {
     expect(diff).toMatch(/learningRate\s+0\.01\s+0\.002/);
     expect(diff).toMatch(/epochs\s+100\s+1/);
     expect(diff).not.toContain('loraRank');
+    // The first job's whole stored history (600 steps, within the preview's points) on the overlaid loss chart.
+    const total = (await env.api.admin(`{ trainingJob(id: "${jobId}") { totalSteps } }`)).data?.trainingJob
+      .totalSteps;
+    await page.waitForFunction(
+      (n) => document.querySelector('.chart')?.getAttribute('data-points') === String(n),
+      total,
+    );
   });
 
   it('streams a playground answer from the tuned checkpoint beside the base model', async () => {

@@ -3,13 +3,14 @@ import { useEffect, useState } from 'preact/hooks';
 import type uPlot from 'uplot';
 import { ApiError, request } from '../api';
 import { Chart, smooth, useSmoothing } from '../chart';
-import type { CompareJobQuery } from '../gql';
+import type { CompareJobQuery, CompareJobQueryVariables } from '../gql';
+import { PACKED_STEPS, PREVIEW_POINTS, StepHistory, type Column } from '../history';
 import { useT } from '../i18n';
 import { specification } from '../spec';
 import { ErrorText, Loading } from '../ui';
 
 const COMPARE_JOB = /* GraphQL */ `
-  query CompareJob($id: ID!) {
+  query CompareJob($id: ID!, $maxPoints: Int) {
     trainingJob(id: $id) {
       id
       name
@@ -19,16 +20,28 @@ const COMPARE_JOB = /* GraphQL */ `
       baseModel {
         name
       }
-      metrics(maxPoints: 2000) {
-        step
-        loss
-        learningRate
+      packedMetricSeries(maxPoints: $maxPoints) {
+        ...PackedSteps
       }
     }
   }
 `;
 type Job = CompareJobQuery['trainingJob'];
-type Compared = { job: Job; hyperparameters: Record<string, unknown> };
+type Compared = { job: Job; history: StepHistory; hyperparameters: Record<string, unknown> };
+
+/** A job and its history, read as the job page reads it (packed lists, a chart's width of points). */
+async function readCompared(id: string, names: string[]): Promise<Compared> {
+  const { trainingJob: job } = await request<CompareJobQuery, CompareJobQueryVariables>(
+    COMPARE_JOB + PACKED_STEPS,
+    {
+      id,
+      maxPoints: PREVIEW_POINTS,
+    },
+  );
+  const history = new StepHistory();
+  history.load(job.packedMetricSeries);
+  return { job, history, hyperparameters: await hyperparametersOf(id, names) };
+}
 
 /** Every job's hyperparameters, selected by the names the specification lists. */
 function hyperparametersOf(id: string, names: string[]) {
@@ -38,13 +51,14 @@ function hyperparametersOf(id: string, names: string[]) {
   );
 }
 
-/** The jobs' series on one x axis: the union of their steps, null where a job has no point. */
-function overlay(jobs: Job[], pick: (m: Job['metrics'][number]) => number): uPlot.AlignedData {
-  const steps = [...new Set(jobs.flatMap((j) => j.metrics.map((m) => m.step)))].sort((a, b) => a - b);
+/** The jobs' `column` on one x axis: the union of their steps, null where a job has no point. */
+function overlay(histories: StepHistory[], column: Column): uPlot.AlignedData {
+  const steps = [...new Set(histories.flatMap((h) => h.step))].sort((a, b) => a - b);
   const at = new Map(steps.map((s, i) => [s, i]));
-  const series = jobs.map((j) => {
+  const series = histories.map((h) => {
     const values: (number | null)[] = new Array(steps.length).fill(null);
-    for (const m of j.metrics) values[at.get(m.step) as number] = pick(m);
+    const source = h.columns[column];
+    h.step.forEach((step, i) => (values[at.get(step) as number] = source[i]));
     return values;
   });
   return [steps, ...series];
@@ -63,21 +77,25 @@ export function ComparePage() {
   useEffect(() => {
     specification()
       .then((spec) => spec.fields.map((f) => f.name))
-      .then((names) =>
-        Promise.all(
-          ids.map(async (id) => ({
-            job: (await request<CompareJobQuery>(COMPARE_JOB, { id })).trainingJob,
-            hyperparameters: await hyperparametersOf(id, names),
-          })),
-        ),
-      )
+      .then((names) => Promise.all(ids.map((id) => readCompared(id, names))))
       .then(setCompared, (e: ApiError) => setError(e));
   }, [ids.join(',')]);
   if (error) return <ErrorText error={error} />;
   if (!compared) return <Loading />;
   const jobs = compared.map((c) => c.job);
   const labels = jobs.map((j) => j.name);
-  const loss = overlay(jobs, (m) => m.loss);
+  const histories = compared.map((c) => c.history);
+  const smoothed = (column: Column): uPlot.AlignedData => {
+    const [x, ...ys] = overlay(histories, column);
+    return [x, ...ys.map((y) => smooth(y as (number | null)[], smoothing))];
+  };
+  // The job page's curves, smoothed as there (the learning rate as it is).
+  const charts: { column: Column; data: uPlot.AlignedData }[] = [
+    { column: 'loss', data: smoothed('loss') },
+    { column: 'learningRate', data: overlay(histories, 'learningRate') },
+    { column: 'gradNorm', data: smoothed('gradNorm') },
+    { column: 'tokensPerSecond', data: smoothed('tokensPerSecond') },
+  ];
   const names = Object.keys(compared[0]?.hyperparameters ?? {});
   const differs = (n: string) => new Set(compared.map((c) => text(c.hyperparameters[n]))).size > 1;
   const rows = [
@@ -96,18 +114,9 @@ export function ComparePage() {
           {smoothingSlider}
         </div>
         <div class="charts">
-          <Chart
-            title={t('loss')}
-            labels={labels}
-            data={[loss[0], ...loss.slice(1).map((s) => smooth(s as (number | null)[], smoothing))]}
-            xLabel={t('step')}
-          />
-          <Chart
-            title={t('learningRate')}
-            labels={labels}
-            data={overlay(jobs, (m) => m.learningRate)}
-            xLabel={t('step')}
-          />
+          {charts.map(({ column, data }) => (
+            <Chart key={column} title={t(column)} labels={labels} data={data} xLabel={t('step')} />
+          ))}
         </div>
       </section>
       <section class="card">

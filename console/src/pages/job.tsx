@@ -13,7 +13,7 @@ import type {
   ResumeTrainingJobMutationVariables,
   TrainingJobProgressSubscription,
 } from '../gql';
-import { StepHistory } from '../history';
+import { PACKED_STEPS, PREVIEW_POINTS, StepHistory } from '../history';
 import { useT } from '../i18n';
 import { ErrorText, fmt, Loading, ProgressBar, Status, useQuery, valueOf } from '../ui';
 import { DATASETS } from './datasets';
@@ -72,16 +72,13 @@ const JOB_HISTORY = /* GraphQL */ `
   query JobHistory($id: ID!, $maxPoints: Int) {
     trainingJob(id: $id) {
       packedMetricSeries(maxPoints: $maxPoints) {
-        steps
-        loss
-        learningRate
-        gradNorm
-        tokensPerSecond
-        extra
+        ...PackedSteps
       }
     }
   }
 `;
+/** JOB_HISTORY as sent (and prefetched). */
+const HISTORY = JOB_HISTORY + PACKED_STEPS;
 const PROGRESS = /* GraphQL */ `
   subscription TrainingJobProgress($jobId: ID!) {
     trainingJobProgress(jobId: $jobId) {
@@ -130,8 +127,7 @@ const CREATE_EVALUATION = /* GraphQL */ `
 type Job = JobQuery['trainingJob'];
 type Progress = TrainingJobProgressSubscription['trainingJobProgress'];
 
-/** Points of the first, quick read of a long history (about the chart's width); the whole history follows. */
-const PREVIEW_POINTS = 2000;
+/** The first read of a long history is a preview; the whole history follows. */
 const historyVariables = (id: string, preview: boolean) => ({
   id,
   maxPoints: preview ? PREVIEW_POINTS : null,
@@ -141,7 +137,7 @@ const historyVariables = (id: string, preview: boolean) => ({
 export function prefetchJobPage(path: string): void {
   const id = /^\/jobs\/([0-9a-f-]{36})$/i.exec(path)?.[1];
   if (!id) return;
-  prefetch(JOB_HISTORY, historyVariables(id, true));
+  prefetch(HISTORY, historyVariables(id, true));
   prefetch(JOB, { id });
 }
 
@@ -178,7 +174,7 @@ function useLiveHistory(id: string, session: number) {
       else timer = window.setTimeout(() => ((timer = 0), load(tries + 1)), REFILL_MS);
     };
     const load = (tries: number, preview = false) =>
-      request<JobHistoryQuery>(JOB_HISTORY, historyVariables(id, preview)).then((r) => {
+      request<JobHistoryQuery>(HISTORY, historyVariables(id, preview)).then((r) => {
         if (!live || !pending || (preview && loaded)) return;
         const stored = new StepHistory();
         stored.load(r.trainingJob.packedMetricSeries);
