@@ -5,6 +5,8 @@
 import { registerEnumType } from 'type-graphql';
 import { METHOD_NAMES, methodWord } from '../../vocabulary';
 import { ApiKeyRole, DatasetKind, ParameterScale, JobStatus, TrainingMethod } from '../../db/entities';
+import { RESUMABLE_STATUSES } from '../../db/job-status';
+import { either } from './job-actions';
 
 registerEnumType(ApiKeyRole, {
   name: 'ApiKeyRole',
@@ -74,7 +76,7 @@ export function registerJobStatus(
 registerJobStatus(
   JobStatus,
   'TrainingJobStatus',
-  'Where a job is in its life: QUEUED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED; FAILED or CANCELLED jobs can be resumed (back to QUEUED).',
+  `Where a job is in its life: QUEUED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED; ${either(RESUMABLE_STATUSES)} jobs can be resumed (back to QUEUED).`,
   {
     RUNNING: 'A worker is training it.',
     SUCCEEDED: 'Finished every step; the final checkpoint is stored.',

@@ -5,7 +5,8 @@
  */
 import { CANCELLABLE_STATUSES, RESUMABLE_STATUSES } from '../../db/job-status';
 
-const either = (statuses: readonly string[]) => statuses.join(' or ');
+/** "FAILED or CANCELLED": statuses as descriptions and messages name them. */
+export const either = (statuses: readonly string[]): string => statuses.join(' or ');
 
 /** The options of a `canCancel` field of the type that `mutation` cancels. */
 export const canCancelField = (mutation: string) => ({

@@ -13,9 +13,9 @@ import {
 } from 'type-graphql';
 import { JobStatus, scoresOf } from '../../db/entities';
 import { EvaluationMetric } from '../../evaluation/metrics';
-import { canCancel, canResume } from '../../db/job-status';
+import { canCancel, canResume, RESUMABLE_STATUSES } from '../../db/job-status';
 import { checkpointOf, trainingJobOf } from '../common/generating-model-fields';
-import { canCancelField, canResumeField } from '../common/job-actions';
+import { canCancelField, canResumeField, either } from '../common/job-actions';
 import { ATTEMPT_HISTORY, JobAttempt } from '../common/job-attempts';
 import { FIRST } from '../common/paging';
 import type { RequestContext, SubscribeData } from '../context';
@@ -238,8 +238,7 @@ export class EvaluationJobResolver {
   }
 
   @Mutation(() => EvaluationJob, {
-    description:
-      'Queues a FAILED or CANCELLED evaluation again: it scores the rows not scored yet, keeping the samples stored, with all its attempts (WHETSTONE_JOB_ATTEMPTS) again. CONFLICT for other statuses.',
+    description: `Queues a ${either(RESUMABLE_STATUSES)} evaluation again: it scores the rows not scored yet, keeping the samples stored, with all its attempts (WHETSTONE_JOB_ATTEMPTS) again. CONFLICT for other statuses.`,
   })
   resumeEvaluationJob(
     @Arg('id', () => ID, { description: 'Evaluation id.' }) id: string,

@@ -16,8 +16,8 @@ import {
   Subscription,
 } from 'type-graphql';
 import { ParameterScale, TrainingMethod } from '../../db/entities';
-import { canCancel, canResume } from '../../db/job-status';
-import { canCancelField, canResumeField } from '../common/job-actions';
+import { canCancel, canResume, RESUMABLE_STATUSES } from '../../db/job-status';
+import { canCancelField, canResumeField, either } from '../common/job-actions';
 import { ATTEMPT_HISTORY, JobAttempt } from '../common/job-attempts';
 import { selectedFields } from '../common/selection';
 import { FIRST } from '../common/paging';
@@ -223,8 +223,7 @@ export class TrainingJobResolver {
   }
 
   @Mutation(() => TrainingJob, {
-    description:
-      'Queues a FAILED or CANCELLED job again to continue from one of its checkpoints (optimizer, schedule and data order included), by default its latest, or from the start when it has none; steps after it run again, and the job gets its full WHETSTONE_JOB_ATTEMPTS again. CONFLICT for other statuses.',
+    description: `Queues a ${either(RESUMABLE_STATUSES)} job again to continue from one of its checkpoints (optimizer, schedule and data order included), by default its latest, or from the start when it has none; steps after it run again, and the job gets its full WHETSTONE_JOB_ATTEMPTS again. CONFLICT for other statuses.`,
   })
   resumeTrainingJob(
     @Arg('id', () => ID, { description: 'Job id.' }) id: string,
