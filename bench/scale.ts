@@ -28,7 +28,7 @@ import { parseHyperparameters } from '../src/training/hyperparameters';
 import { Rng } from '../src/util/rng';
 import { SftObjective } from '../src/training/sft';
 import { TrainState } from '../src/training/train-state';
-import { Trainer } from '../src/training/trainer';
+import { CompileParts, Trainer } from '../src/training/trainer';
 import {
   LAYOUTS,
   estimatePeak,
@@ -117,6 +117,8 @@ interface SideResult {
   /** Ours only: seconds from the trainer's creation to the end of the first step, and its compile part. */
   firstStepSeconds?: number;
   compileSeconds?: number;
+  /** The compile's parts: the step graph built (autodiff included), emitted, and onnxruntime's session. */
+  compileParts?: CompileParts;
   /** Ours only: the memory plan's layout and estimate. */
   layout?: MemoryLayout;
   estimateGiB?: number;
@@ -174,6 +176,7 @@ async function child(seq: number): Promise<SideResult> {
     majorPageFaults: process.resourceUsage().majorPageFault,
     firstStepSeconds,
     compileSeconds: first.compileSeconds,
+    compileParts: first.compileParts,
     layout: plan.layout,
     estimateGiB: plan.estimate.totalBytes / GIB,
   };
@@ -266,13 +269,19 @@ function outcome(
 
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
+function describeCompile(p: CompileParts | undefined): string {
+  if (!p) return 'parts not reported';
+  return `graph ${round(p.graph, 1)} s, emission ${round(p.emit, 1)} s, session ${round(p.session, 1)} s`;
+}
+
 function describe(o: Outcome): string {
   if ('outOfMemory' in o) return `out of memory (killed at ${round(o.peakRssMiB / 1024)} GiB)`;
   if ('failed' in o) return `failed: ${o.failed}`;
   return (
     `${round(o.secondsPerStep)} s/step, ${round(o.tokensPerSecond, 1)} tok/s, peak ${round(o.peakRssMiB / 1024)} GiB` +
     (o.firstStepSeconds !== undefined
-      ? `, first step after ${round(o.firstStepSeconds, 1)} s (compile ${round(o.compileSeconds ?? 0, 1)} s), ` +
+      ? `, first step after ${round(o.firstStepSeconds, 1)} s (compile ${round(o.compileSeconds ?? 0, 1)} s: ` +
+        `${describeCompile(o.compileParts)}), ` +
         `layout ${JSON.stringify(o.layout)} estimated ${round(o.estimateGiB ?? 0)} GiB, ` +
         `anonymous peak ${round((o.peakAnonMiB ?? 0) / 1024)} GiB, ${o.majorPageFaults} pages read back` +
         (o.cgroup

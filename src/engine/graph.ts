@@ -146,6 +146,40 @@ export function toFloat16Bits(value: number): number {
   return sign | (e === 0x1f ? 0x7c00 : half);
 }
 
+/** 16-bit float bits -> number (IEEE binary16). */
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+let halfValues: Float32Array | undefined;
+/** All 65536 binary16 values, built on first use: a lookup is much faster than decoding each element. */
+function halfTable(): Float32Array {
+  if (!halfValues) {
+    halfValues = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) halfValues[h] = halfToFloat(h);
+  }
+  return halfValues;
+}
+
+/** float16 or bfloat16 bits as float32 values (exact: both widen without rounding). */
+export function halfToFloat32(bits: Uint16Array, dtype: 'float16' | 'bfloat16'): Float32Array {
+  if (dtype === 'bfloat16') {
+    // bfloat16 is the top half of a float32: shift the bits into place.
+    const wide = new Uint32Array(bits.length);
+    for (let i = 0; i < bits.length; i++) wide[i] = bits[i] << 16;
+    return new Float32Array(wide.buffer);
+  }
+  const table = halfTable();
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = table[bits[i]];
+  return out;
+}
+
 /** Numbers into a typed array of `dtype`. */
 export function typedArrayOf(values: ArrayLike<number>, dtype: DType): TypedArray {
   const n = values.length;

@@ -19,6 +19,11 @@ export interface EmitOptions {
   outputs?: readonly string[];
   /** Initializers at least this large go to the side file (only when writing to a path). Default 1024 bytes. */
   externalDataThresholdBytes?: number;
+  /**
+   * 16-bit initializers that only reach float32 casts (through splits or reshapes) become float32 graph inputs
+   * (`Emitted.fedWeights`), for sessions that share one float32 copy of them (float-weights.ts).
+   */
+  halfWeightsAsFeeds?: boolean;
 }
 
 export interface Emitted {
@@ -27,6 +32,8 @@ export interface Emitted {
   external: Tensor[];
   /** The folder the locations of file-backed initializers are relative to (in-memory models only). */
   mappedFolder: string | null;
+  /** With `halfWeightsAsFeeds`: the initializers emitted as float32 inputs, to be fed at each run. */
+  fedWeights: Tensor[];
 }
 
 /** Where initializers at or above the threshold go: a side file beside the model, or named in-memory buffers. */
@@ -85,11 +92,11 @@ function attribute(name: string, v: AttrValue): onnx.IAttributeProto {
   return { name, type: A.FLOATS, floats: v.floats };
 }
 
-function valueInfo(name: string, t: Tensor): onnx.IValueInfoProto {
+function valueInfo(name: string, t: Tensor, dtype = t.dtype): onnx.IValueInfoProto {
   return {
     name,
     type: {
-      tensorType: { elemType: ONNX_DTYPE[t.dtype], shape: { dim: t.shape.map((d) => ({ dimValue: d })) } },
+      tensorType: { elemType: ONNX_DTYPE[dtype], shape: { dim: t.shape.map((d) => ({ dimValue: d })) } },
     },
   };
 }
@@ -129,12 +136,13 @@ export function buildModel(graph: Graph, opts: EmitOptions = {}, target?: Extern
   nodes.forEach((n) => n.inputs.forEach((t) => used.add(t)));
 
   const threshold = opts.externalDataThresholdBytes ?? 1024;
+  const fed = opts.halfWeightsAsFeeds ? castOnlyHalfWeights(graph, nodes) : new Set<Tensor>();
   const external: Tensor[] = [];
   let mappedFolder: string | null = null;
   let offset = 0;
   const initializer: onnx.ITensorProto[] = [];
   for (const t of graph.tensors) {
-    if (!used.has(t) || !(t.data || t.mapped)) continue;
+    if (!used.has(t) || !(t.data || t.mapped) || fed.has(t)) continue;
     const proto: onnx.ITensorProto = { name: t.name, dims: [...t.shape], dataType: ONNX_DTYPE[t.dtype] };
     const length = t.data ? t.data.byteLength : t.mapped!.length;
     // bfloat16 bytes emitted as float16 are converted, so they travel as data, not as a file reference.
@@ -176,13 +184,43 @@ export function buildModel(graph: Graph, opts: EmitOptions = {}, target?: Extern
     node.push({ name: `out_${name}`, opType: 'Identity', input: [t.name], output: [name] });
 
   const input = graph.feeds.filter((t) => used.has(t)).map((t) => valueInfo(t.name, t));
+  for (const t of fed) input.push(valueInfo(t.name, t, 'float32'));
   const model: onnx.IModelProto = {
     irVersion: IR_VERSION,
     producerName: 'whetstone',
     opsetImport: [{ domain: '', version: OPSET }],
     graph: { name: 'whetstone', node, input, initializer, output: outs.map(([n, t]) => valueInfo(n, t)) },
   };
-  return { model, external, mappedFolder };
+  return { model, external, mappedFolder, fedWeights: [...fed] };
+}
+
+/** Ops that pass a tensor's values on unchanged in some arrangement (and accept any element type). */
+const REARRANGING = new Set(['Split', 'Reshape', 'Transpose', 'Squeeze', 'Unsqueeze']);
+
+/**
+ * 16-bit initializers (in their own dtype) whose every use is a cast to float32, directly or after rearranging
+ * ops only: fed as float32 instead, every cast becomes float32 to float32 and the graph computes the same.
+ */
+function castOnlyHalfWeights(graph: Graph, nodes: readonly Node[]): Set<Tensor> {
+  const consumers = new Map<Tensor, Node[]>();
+  for (const n of nodes) {
+    for (const t of n.inputs) {
+      const list = consumers.get(t);
+      if (list) list.push(n);
+      else consumers.set(t, [n]);
+    }
+  }
+  const FLOAT = ONNX_DTYPE.float32;
+  const castsOnly = (t: Tensor): boolean =>
+    (consumers.get(t) ?? []).every((n) =>
+      n.opType === 'Cast'
+        ? n.attrs.to === FLOAT
+        : REARRANGING.has(n.opType) && n.inputs[0] === t && n.outputs.every(castsOnly),
+    );
+  const half = graph.tensors.filter(
+    (t) => t.kind === 'initializer' && !t.mappedDtype && (t.dtype === 'bfloat16' || t.dtype === 'float16'),
+  );
+  return new Set(half.filter((t) => consumers.has(t) && castsOnly(t)));
 }
 
 /** The model as one in-memory protobuf (every initializer inline). Fails beyond protobuf's 2 GiB limit. */
@@ -237,7 +275,7 @@ export function writeModel(
   return { modelPath, dataPath };
 }
 
-function readSlice(slice: FileSlice): Uint8Array {
+export function readSlice(slice: FileSlice): Uint8Array {
   const fd = fs.openSync(slice.file, 'r');
   try {
     const out = new Uint8Array(slice.length);

@@ -10,6 +10,7 @@ import { UnavailableError } from '../errors';
 import { cpuArena } from './allocator';
 import { DType, Graph, Tensor, TypedArray, sizeOf } from './graph';
 import { onnx } from 'onnx-proto';
+import { FloatWeights } from './float-weights';
 import { EmitOptions, buildModel, initializerBytes, memoryLocation } from './onnx';
 
 export type ExecutionProvider = EngineName<ProviderName>;
@@ -29,6 +30,11 @@ export interface SessionOptions extends EmitOptions {
    * (a resident float32 copy of every weight per session). Graphs with recomputation always do.
    */
   castHalfWeights?: boolean;
+  /**
+   * On the CPU, where the casts would be folded: 16-bit frozen weights fed as float32 from this shared copy
+   * (float-weights.ts), so sessions of several batch shapes hold one float32 copy between them.
+   */
+  floatWeights?: FloatWeights;
   /** Further onnxruntime session options (memory arena, profiling...), applied last. */
   ortOptions?: Omit<ort.InferenceSession.SessionOptions, 'executionProviders'>;
 }
@@ -92,11 +98,20 @@ function explainCreateError(ep: ExecutionProvider, err: unknown): Error {
   return err instanceof Error ? err : new Error(msg);
 }
 
+/** Where a session's creation went: emitting the model (protobuf) and onnxruntime building the session. */
+export interface CreationSeconds {
+  emit: number;
+  session: number;
+}
+
 export class Session {
   constructor(
     readonly ort: ort.InferenceSession,
     /** Feed specs when the session came from a Graph: lets `run` accept bare typed arrays. */
     private readonly feedSpecs: ReadonlyMap<string, { shape: readonly number[]; dtype: DType }>,
+    /** Feeds the session supplies itself at each run (shared float32 weights). */
+    private readonly fixed: Readonly<Record<string, ort.Tensor>> = {},
+    readonly creationSeconds: CreationSeconds = { emit: 0, session: 0 },
   ) {}
 
   get inputNames(): readonly string[] {
@@ -109,7 +124,7 @@ export class Session {
 
   /** Run with every model input fed; returns the requested outputs (default all). */
   async run(feeds: Record<string, Feed>, fetches?: readonly string[]): Promise<Record<string, ort.Tensor>> {
-    const inputs: Record<string, ort.Tensor> = {};
+    const inputs: Record<string, ort.Tensor> = { ...this.fixed };
     for (const [name, feed] of Object.entries(feeds)) {
       if (!this.ort.inputNames.includes(name)) {
         throw new Error(`unknown feed '${name}' (model inputs: ${this.ort.inputNames.join(', ')})`);
@@ -183,24 +198,32 @@ export async function createSession(
     enableCpuMemArena: cpuArena(),
   };
 
+  const emitStart = performance.now();
   let model: string | Uint8Array;
   const specs = new Map<string, { shape: readonly number[]; dtype: DType }>();
+  const fixed: Record<string, ort.Tensor> = {};
   if (source instanceof Graph) {
     source.feeds.forEach((t: Tensor) => specs.set(t.name, { shape: t.shape, dtype: t.dtype }));
     // onnxruntime looks every external initializer up in the in-memory table once one is given, file-backed ones
     // included ("External file: model.safetensors not found"): beside file-backed ones, the others go inline.
     const fileBacked = source.tensors.some((t) => t.mapped);
+    const castsAtUse = (source.recomputes || opts.castHalfWeights === true) && source.hasHalfInitializers;
+    const shared = ep === 'cpu' && !castsAtUse ? opts.floatWeights : undefined;
     const emitted = buildModel(
       source,
-      { externalDataThresholdBytes: fileBacked ? Infinity : MEMORY_EXTERNAL_BYTES, ...opts },
+      {
+        externalDataThresholdBytes: fileBacked ? Infinity : MEMORY_EXTERNAL_BYTES,
+        halfWeightsAsFeeds: !!shared,
+        ...opts,
+      },
       'memory',
     );
+    for (const t of emitted.fedWeights) fixed[t.name] = shared!.tensor(t);
     model = onnx.ModelProto.encode(emitted.model).finish();
     sessionOptions.externalData = emitted.external.map((t) => ({
       path: memoryLocation(t),
       data: initializerBytes(t),
     }));
-    const castsAtUse = (source.recomputes || opts.castHalfWeights === true) && source.hasHalfInitializers;
     if (emitted.mappedFolder || castsAtUse) {
       sessionOptions.extra = {
         ...(emitted.mappedFolder
@@ -229,12 +252,17 @@ export async function createSession(
     sessionOptions.extra = { ...sessionOptions.extra, ...extra, session };
   }
 
+  const createStart = performance.now();
   try {
     const session =
       typeof model === 'string'
         ? await ort.InferenceSession.create(model, sessionOptions)
         : await ort.InferenceSession.create(model, sessionOptions);
-    return new Session(session, specs);
+    const seconds = (from: number, to: number) => (to - from) / 1000;
+    return new Session(session, specs, fixed, {
+      emit: seconds(emitStart, createStart),
+      session: seconds(createStart, performance.now()),
+    });
   } catch (err) {
     throw explainCreateError(ep, err);
   }

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserInputError } from '../errors';
-import { toFloat16Bits } from '../engine/graph';
+import { halfToFloat32, toFloat16Bits } from '../engine/graph';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -162,26 +162,6 @@ function parseHeader(file: string): { entries: TensorEntry[]; metadata: Record<s
   }
 }
 
-/** 16-bit float bits -> number (IEEE binary16). */
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
-
-let halfValues: Float32Array | undefined;
-/** All 65536 binary16 values, built on first use: a lookup is much faster than decoding each element. */
-function halfTable(): Float32Array {
-  if (!halfValues) {
-    halfValues = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) halfValues[h] = halfToFloat(h);
-  }
-  return halfValues;
-}
-
 /** Convert stored float bytes of any float dtype to float32. */
 function toFloat32(dtype: SafetensorsDtype, bytes: Uint8Array): Float32Array {
   switch (dtype) {
@@ -189,20 +169,12 @@ function toFloat32(dtype: SafetensorsDtype, bytes: Uint8Array): Float32Array {
       return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
     case 'F64':
       return Float32Array.from(new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8));
-    case 'BF16': {
-      // bfloat16 is the top half of a float32: shift the bits into place.
-      const half = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
-      const bits = new Uint32Array(half.length);
-      for (let i = 0; i < half.length; i++) bits[i] = half[i] << 16;
-      return new Float32Array(bits.buffer);
-    }
-    case 'F16': {
-      const half = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
-      const table = halfTable();
-      const out = new Float32Array(half.length);
-      for (let i = 0; i < half.length; i++) out[i] = table[half[i]];
-      return out;
-    }
+    case 'BF16':
+    case 'F16':
+      return halfToFloat32(
+        new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2),
+        dtype === 'BF16' ? 'bfloat16' : 'float16',
+      );
     default:
       throw new Error(`${dtype} is not a float dtype`);
   }

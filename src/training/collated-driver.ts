@@ -28,8 +28,13 @@ export const COLLATED_BATCHES: Driver = {
         const batches: Batch[] = [];
         for (let i = 0; i < all.length; i += hp.batchSize)
           batches.push(collate(all.slice(i, i + hp.batchSize)));
-        const { executionProvider, threads, memoryLayout } = run.trainer;
-        const evaluator = new Evaluator(run.objective, { executionProvider, threads, memoryLayout });
+        const { executionProvider, threads, memoryLayout, floatWeights } = run.trainer;
+        const evaluator = new Evaluator(run.objective, {
+          executionProvider,
+          threads,
+          memoryLayout,
+          floatWeights,
+        });
         return {
           measure: async () => {
             const values = new Map([...trainer.state.params].map(([name, p]) => [name, p.value]));

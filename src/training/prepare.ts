@@ -4,6 +4,7 @@
  * the memory, seed the RNG, parameterize (full, LoRA, prompt tuning), build the objective and the train state.
  * What happens to the prepared run then is the method's driver's (driver.ts).
  */
+import { FloatWeights } from '../engine/float-weights';
 import { createHash } from 'node:crypto';
 import { UserInputError } from '../errors';
 import { checkSequenceLength } from '../models/config';
@@ -137,6 +138,8 @@ export async function prepareRun(req: TrainingRequest, driver: Driver): Promise<
       executionProvider: req.executionProvider,
       threads: req.threads ?? undefined,
       random: () => rng.next(),
+      // The run's step and validation sessions hold one float32 copy of 16-bit frozen weights between them.
+      floatWeights: new FloatWeights(),
     },
   };
 }

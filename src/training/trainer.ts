@@ -1,13 +1,15 @@
 /**
  * The optimizer-step engine: given micro-batches and a learning rate, runs one AdamW step of an Objective on
  * onnxruntime and advances the TrainState. Sessions are cached per batch shape (callers bucket sequence lengths
- * so few shapes occur). One micro-batch runs the fused graph; several accumulate gradients first.
+ * so few shapes occur) and share one float32 copy of 16-bit frozen weights (engine/float-weights). One
+ * micro-batch runs the fused graph; several accumulate gradients first.
  * Epochs, shuffling, schedules and checkpoints live in loop.ts.
  */
 import * as ort from 'onnxruntime-node';
 import { WEBGPU_GRAPH_LAYOUT } from '../engine/layout';
 import { adamWFeeds, stateNames } from '../engine/optim';
 import { DynamicLossScaler, LOSS_SCALE, LossScalerOptions } from '../engine/precision';
+import { FloatWeights } from '../engine/float-weights';
 import { ExecutionProvider, Feed, Session, SessionOptions, createSession } from '../engine/session';
 import { float32Tensor, ortTensor } from './ort-tensors';
 import { Batch, NoiseInput, Objective } from './objective';
@@ -34,6 +36,11 @@ export interface TrainerOptions extends OptimizerOptions {
   lossScaling?: LossScalerOptions;
   /** Provider and onnxruntime options for the step sessions (e.g. WebGPU validation, profiling). */
   session?: Pick<SessionOptions, 'providerOptions' | 'ortOptions'>;
+  /**
+   * The float32 copy of 16-bit frozen weights the CPU step sessions share (one per batch shape otherwise); give
+   * the run's evaluator the same one. Default: the trainer's own.
+   */
+  floatWeights?: FloatWeights;
   /** Uniform [0, 1) numbers for noise inputs such as dropout masks (a seeded, saveable RNG). */
   random: () => number;
 }
@@ -54,9 +61,19 @@ export interface StepResult {
   examples: number;
   /** Seconds of this step spent building graphs and creating sessions (first use of a batch shape). */
   compileSeconds: number;
+  /** The same in parts: building the step graph (autodiff included), emitting it, onnxruntime's session. */
+  compileParts: CompileParts;
 }
 
-type StepOutputs = Omit<StepResult, 'tokens' | 'examples' | 'compileSeconds'>;
+export interface CompileParts {
+  graph: number;
+  emit: number;
+  session: number;
+}
+
+const NO_COMPILE: CompileParts = { graph: 0, emit: 0, session: 0 };
+
+type StepOutputs = Omit<StepResult, 'tokens' | 'examples' | 'compileSeconds' | 'compileParts'>;
 
 interface Compiled {
   session: Session;
@@ -67,7 +84,7 @@ export class Trainer {
   private readonly sessions = new Map<string, Promise<Compiled>>();
   private zeroGrads: Map<string, ort.Tensor> | null = null;
   /** Compile time since the last step returned. */
-  private compileSeconds = 0;
+  private compileParts = NO_COMPILE;
 
   private readonly opts: TrainerOptions;
   /** Mixed precision only: moves the loss scale like GradScaler (state mirrored into `state.lossScaler`). */
@@ -89,6 +106,7 @@ export class Trainer {
       joinProjections: opts.joinProjections ?? (webgpu ? WEBGPU_LAYOUT.joinProjections : undefined),
       halfWeights: opts.halfWeights ?? (webgpu ? WEBGPU_LAYOUT.halfWeights : undefined),
       stateOnDevice: opts.stateOnDevice ?? webgpu,
+      floatWeights: opts.floatWeights ?? new FloatWeights(),
     };
     this.scaler = opts.mixedPrecision
       ? new DynamicLossScaler(opts.lossScaling, state.lossScaler ?? undefined)
@@ -116,9 +134,10 @@ export class Trainer {
     }
     if (this.scaler) this.state.lossScaler = this.scaler.toJSON();
     this.state.step += 1;
-    const compileSeconds = this.compileSeconds;
-    this.compileSeconds = 0;
-    return { ...result, tokens, examples, compileSeconds };
+    const compileParts = this.compileParts;
+    this.compileParts = NO_COMPILE;
+    const compileSeconds = compileParts.graph + compileParts.emit + compileParts.session;
+    return { ...result, tokens, examples, compileSeconds, compileParts };
   }
 
   /** Number of distinct compiled graphs (for tests and diagnostics). */
@@ -209,14 +228,22 @@ export class Trainer {
       entry = (async () => {
         const start = performance.now();
         const step = build();
+        const graph = (performance.now() - start) / 1000;
         this.checkParams(step.paramNames);
         const session = await createSession(step.graph, {
           executionProvider: this.opts.executionProvider ?? 'cpu',
           threads: this.opts.threads,
           preferredOutputLocation: this.opts.stateOnDevice ? this.deviceOutputs(step) : undefined,
+          floatWeights: this.opts.floatWeights,
           ...this.opts.session,
         });
-        this.compileSeconds += (performance.now() - start) / 1000;
+        const { emit, session: created } = session.creationSeconds;
+        const sum = this.compileParts;
+        this.compileParts = {
+          graph: sum.graph + graph,
+          emit: sum.emit + emit,
+          session: sum.session + created,
+        };
         return { session, step };
       })();
       this.sessions.set(key, entry);

@@ -5,6 +5,7 @@
  * of ones), as in evaluation mode. One session per batch shape, kept until release().
  */
 import * as ort from 'onnxruntime-node';
+import { FloatWeights } from '../../engine/float-weights';
 import { Graph, Tensor } from '../../engine/graph';
 import { providerGraph } from '../../engine/layout';
 import * as op from '../../engine/ops';
@@ -62,6 +63,8 @@ export class Evaluator {
       executionProvider?: ExecutionProvider;
       threads?: number;
       memoryLayout?: MemoryLayout;
+      /** The trainer's shared float32 copy of 16-bit frozen weights (engine/float-weights). */
+      floatWeights?: FloatWeights;
     } = {},
   ) {}
 
@@ -118,6 +121,10 @@ export class Evaluator {
         const session = await createSession(graph, {
           executionProvider: this.opts.executionProvider ?? 'cpu',
           threads: this.opts.threads,
+          floatWeights: this.opts.floatWeights,
+          // Where the plan keeps 16-bit weights 16-bit (checkpointed layers), validation casts at use as the
+          // steps do, rather than holding a float32 copy the estimate does not count.
+          castHalfWeights: !!this.opts.memoryLayout?.checkpointLayers,
         });
         return { session, metricNames, paramNames, noise };
       })();

@@ -1,7 +1,8 @@
 /**
- * One LoRA SFT step graph of a random LLaMA-style model in this process, run twice; prints the process's peak RSS
- * (KiB) as JSON. argv: model folder, tokens per sample, MemoryLayout JSON. Run by memory-peak.test.ts, one process
- * per layout, so that each peak is its own.
+ * LoRA SFT steps of a random LLaMA-style model in this process: two of one length, or one of each length listed
+ * (a batch shape, so a session, each); prints the process's peak RSS (KiB) as JSON, also after each step. argv:
+ * model folder, tokens per sample ("512" or "64,80,96"), MemoryLayout JSON. Run by memory-peak.test.ts, one
+ * process per case, so that each peak is its own.
  */
 import * as fs from 'node:fs';
 import { loadModel } from '../../../src/models/model';
@@ -37,12 +38,14 @@ async function main(): Promise<void> {
       memoryLayout,
     },
   );
-  const batch = randomBatch(1, Number(tokens), model.config.vocabSize, rng);
+  const lengths = tokens.split(',').map(Number);
+  const batches = lengths.map((t) => randomBatch(1, t, model.config.vocabSize, rng));
+  if (batches.length === 1) batches.push(batches[0]);
   // VmHWM: this image's own peak (getrusage's maxRSS carries the spawning process's over fork and exec).
   const hwmKiB = () => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]);
   const losses: number[] = [];
   const stepPeaksKiB: number[] = [];
-  for (let i = 0; i < 2; i++) {
+  for (const batch of batches) {
     losses.push((await trainer.step([batch], 1e-3)).loss);
     stepPeaksKiB.push(hwmKiB());
   }
