@@ -1,7 +1,7 @@
 /**
  * Scoring token sequences with a frozen reward model: the score head at each sequence's last token, the
  * sequences run as right-padded batches (lengths rounded up to `bucket` so few graph shapes are compiled; one
- * session per shape, weights as initializers loaded once per session).
+ * session per shape, weights as initializers loaded once per session; on the CPU 16-bit ones cast at each use).
  */
 import { Graph } from '../../engine/graph';
 import { providerGraph, providerInts } from '../../engine/layout';
@@ -9,12 +9,13 @@ import * as op from '../../engine/ops';
 import { ExecutionProvider, Session, createSession } from '../../engine/session';
 import { lastTokenIndex } from '../../models/families/builder';
 import { LoadedModel, buildCausalLM } from '../../models/model';
+import { REWARD_BUCKET } from '../memory-plan';
 import { PaddedRows, padRows } from './padding';
 
 export interface ScorerOptions {
   executionProvider?: ExecutionProvider;
   threads?: number;
-  /** Pad lengths up to a multiple of this. Default 16. */
+  /** Pad lengths up to a multiple of this. Default memory-plan.ts `REWARD_BUCKET`, which its estimate assumes. */
   bucket?: number;
 }
 
@@ -57,7 +58,12 @@ export class RewardScorer {
   /** One reward per sequence (each a full prompt + completion, no padding). */
   async score(sequences: readonly (readonly number[])[]): Promise<number[]> {
     const c = this.model.config;
-    const rows = padRows(sequences, c.padTokenId ?? 0, this.opts.bucket ?? 16, c.maxPositionEmbeddings);
+    const rows = padRows(
+      sequences,
+      c.padTokenId ?? 0,
+      this.opts.bucket ?? REWARD_BUCKET,
+      c.maxPositionEmbeddings,
+    );
     const session = await this.session(rows);
     // WebGPU: int32 ids and mask (their arithmetic in int64 would run on the CPU).
     const ints = (t: PaddedRows['ids']) =>
@@ -79,9 +85,16 @@ export class RewardScorer {
     const key = `${b}x${t}`;
     let s = this.sessions.get(key);
     if (!s) {
-      s = createSession(buildRewardGraph(this.model, [b, t], this.opts.executionProvider), {
+      const g = buildRewardGraph(this.model, [b, t], this.opts.executionProvider);
+      const cpu = (this.opts.executionProvider ?? 'cpu') === 'cpu';
+      // On the CPU a 16-bit checkpoint's weights are cast at each use, so no session (one per shape) holds a
+      // float32 copy of them (memory-plan.ts `estimateRewardScoring`); without the arena the casts' memory goes
+      // back to the system after each product.
+      const casts = cpu && g.hasHalfInitializers;
+      s = createSession(g, {
         executionProvider: this.opts.executionProvider ?? 'cpu',
         threads: this.opts.threads,
+        ...(casts ? { castHalfWeights: true, ortOptions: { enableCpuMemArena: false } } : {}),
       });
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));

@@ -59,7 +59,8 @@ export const SAMPLING_ITERATIONS: Driver = {
       threads,
     });
     const reward = rewardModelRewards(scorer, run.model.tokenizer);
-    const settings = rlSettings(hp);
+    // The sampling Generator handles 16-bit weights as the memory plan chose (memory-plan.ts `lessRlSampling`).
+    const settings = { ...rlSettings(hp), halfWeights: run.memory.samplingHalfWeights };
     const rl = new RlTrainer(run.model, run.params, run.objective, reward, settings, run.trainer, run.state);
     return {
       steps: {
