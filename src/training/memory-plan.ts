@@ -292,8 +292,8 @@ function trainingGenerationBytes(
 }
 
 /**
- * A reward model as the plan sees it (RL scores its completions with one): its shape, every weight, and the float32
- * tensors it holds in memory rather than mapped (a LoRA reward model's weights merged with the adapter).
+ * A reward model as the plan sees it (RL scores its completions with one): its shape, every weight, and how many of
+ * them are host float32 tensors rather than mapped from the checkpoint (all of a LoRA reward model's, merged).
  */
 export interface RewardModelSize {
   shape: ModelShape;
@@ -305,9 +305,17 @@ export interface RewardModelSize {
 export const REWARD_BUCKET = 16;
 
 /**
+ * Float32 copies of a reward model's host tensors resident while it scores (the host's, and the session's, given
+ * them as in-memory external data; a LoRA reward model's, merged): an RL job scoring 8 x 130 tokens
+ * (rl-peak.child.ts) peaked 284 and 360 MiB above the same job scored by a mapped 20 MiB float32 folder with a
+ * 148 MiB merged model (LoRA on q/v, on every linear layer): 1.9 and 2.4 copies.
+ */
+export const REWARD_HOST_COPIES = 3;
+
+/**
  * The peak a reward model's scoring session adds (reward-scorer.ts: a forward-only session over `rows` x `tokens`,
- * the score head at each row's last token): the checkpoint's mapped weights, the float32 copies a 16-bit one's
- * casts at each use make, its in-memory tensors as the host and the session hold them, one layer's activations.
+ * the score head at each row's last token): the checkpoint's mapped weights and the float32 copies a 16-bit one's
+ * casts at each use make, its host tensors as the host and the session hold them, one layer's activations.
  */
 export function estimateRewardScoring(
   reward: RewardModelSize,
@@ -315,12 +323,13 @@ export function estimateRewardScoring(
   tokens: number,
 ): { totalBytes: number; parts: { weights: number; forward: number } } {
   const stored = reward.shape.weightBytes ?? F32;
+  const mapped = reward.parameters - reward.inMemoryParameters;
   const t = Math.ceil(tokens / REWARD_BUCKET) * REWARD_BUCKET;
   const parts = {
     weights:
-      reward.parameters * stored +
-      (stored < F32 ? castHead(reward.shape) : 0) +
-      reward.inMemoryParameters * F32 * GENERATION_CALIBRATION.hostCopies,
+      mapped * stored +
+      (mapped && stored < F32 ? castHead(reward.shape) : 0) +
+      reward.inMemoryParameters * F32 * REWARD_HOST_COPIES,
     forward: forwardBytes(reward.shape, rows, t, t, 1),
   };
   return { totalBytes: parts.weights + parts.forward, parts };
@@ -648,22 +657,19 @@ export function adapterParameters(
 }
 
 /**
- * A reward model as the API knows it (memory-plan `RewardModelSize`), from its REWARD_MODEL job: the base model's
- * stored shape and parameter count; a full update's checkpoint is float32 (artifacts.ts), a LoRA one keeps the
- * base's weights and holds the adapted layers merged in float32, bounded by hidden x max(intermediate, 3 x hidden)
- * per target and layer.
+ * A reward model as the API knows it (`RewardModelSize`), from its REWARD_MODEL job's base model (stored shape and
+ * parameter count) and scale: a full update's checkpoint is a float32 folder (artifacts.ts), mapped; a LoRA one is
+ * merged into host float32 tensors (reward-checkpoint.ts `rewardModelSize`, the worker's count).
  */
 export function storedRewardModel(
   shape: Parameters<typeof shapeOf>[0],
   parameters: number,
   scale: EngineScale,
-  hp: Pick<Hyperparameters, 'loraTargets'>,
 ): RewardModelSize {
   const base = shapeOf(shape);
-  if (scale !== 'lora') return { shape: { ...base, weightBytes: F32 }, parameters, inMemoryParameters: 0 };
-  const targets = hp.loraTargets === 'all-linear' ? 7 : hp.loraTargets.length;
-  const layer = base.hiddenSize * Math.max(base.intermediateSize, 3 * base.hiddenSize);
-  return { shape: base, parameters, inMemoryParameters: targets * base.numLayers * layer };
+  return scale === 'lora'
+    ? { shape: base, parameters, inMemoryParameters: parameters }
+    : { shape: { ...base, weightBytes: F32 }, parameters, inMemoryParameters: 0 };
 }
 
 /** The job as the plan sees it, from what the API also knows (the stored shape and parameter count). */

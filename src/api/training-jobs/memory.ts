@@ -19,7 +19,7 @@ import { refuseOverBudget } from '../common/memory';
 
 /** RL's reward model: its REWARD_MODEL job and that job's base model. */
 export interface StoredRewardModel {
-  job: Pick<TrainingJobEntity, 'parameterScale' | 'hyperparameters'>;
+  job: Pick<TrainingJobEntity, 'parameterScale'>;
   model: Pick<BaseModelEntity, 'shape' | 'parameterCount'>;
 }
 
@@ -47,12 +47,7 @@ export function checkJobMemory(
   const rewardShape = reward?.model.shape;
   const rewardSize =
     reward && rewardShape
-      ? storedRewardModel(
-          rewardShape,
-          reward.model.parameterCount,
-          engineName(reward.job.parameterScale),
-          reward.job.hyperparameters as JobHyperparameters,
-        )
+      ? storedRewardModel(rewardShape, reward.model.parameterCount, engineName(reward.job.parameterScale))
       : undefined;
   refuseOverBudget(() => planTrainingMemory(job, budget, { scale, hp, reward: rewardSize }));
 }

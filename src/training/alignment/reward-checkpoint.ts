@@ -109,8 +109,8 @@ export function readRewardAdapter(dir: string, m: LoadedModel): { adapter: LoraA
 
 /**
  * What the memory plan needs of a reward-model folder (memory-plan.ts `RewardModelSize`), from config.json and the
- * safetensors headers, no weight read: a LoRA folder's merged weights (each adapted layer's, out x in) are the
- * float32 tensors loadRewardModel holds in memory.
+ * safetensors headers, no weight read. A LoRA folder's model (`loadRewardModel`: merged, with its head laid over)
+ * keeps no file mapping: every weight is a host float32 tensor.
  */
 export async function rewardModelSize(dir: string, basePath?: string): Promise<RewardModelSize> {
   const adapterConfig = path.join(dir, ADAPTER_CONFIG);
@@ -120,15 +120,8 @@ export async function rewardModelSize(dir: string, basePath?: string): Promise<R
     throw new UserInputError(`${adapterConfig}: no base_model_name_or_path`, [adapterConfig], 'BAD_ADAPTER');
   }
   const m = await loadModel(base);
-  let inMemoryParameters = 0;
-  if (lora) {
-    const stored = new SafetensorsWeights(SafetensorsReader.open(path.join(dir, ADAPTER_WEIGHTS)));
-    for (const name of stored.names()) {
-      const a = name.replace(/\.lora_B\.weight$/, '.lora_A.weight');
-      if (a !== name && stored.has(a)) inMemoryParameters += stored.shape(name)[0] * stored.shape(a)[1];
-    }
-  }
-  return { shape: shapeOf(m.config), parameters: parameterCount(m), inMemoryParameters };
+  const parameters = parameterCount(m);
+  return { shape: shapeOf(m.config), parameters, inMemoryParameters: lora ? parameters : 0 };
 }
 
 /**

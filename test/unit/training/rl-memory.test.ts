@@ -18,6 +18,7 @@ import {
   GENERATION_CALIBRATION,
   GIB,
   LAYOUTS,
+  REWARD_HOST_COPIES,
   type MemoryBudget,
   type RewardModelSize,
   estimateGeneration,
@@ -50,7 +51,7 @@ const PARAMETERS = 494e6;
 const rlJob = (raw: Record<string, unknown>) => {
   const hp = RL({ batchSize: 2, numGenerations: 4, maxSequenceLength: 1024, maxNewTokens: 256, ...raw });
   const job = memoryJob(SHAPE, PARAMETERS, { method: 'RL', scale: 'lora', hp, maxPositions: 32_768 });
-  return { hp, job, reward: storedRewardModel(SHAPE, PARAMETERS, 'lora', hp) };
+  return { hp, job, reward: storedRewardModel(SHAPE, PARAMETERS, 'lora') };
 };
 /** What RL's sampling and scoring take off a budget. */
 const share = (raw: Record<string, unknown>, half: 'fold' | 'cast' = 'fold', reward?: RewardModelSize) => {
@@ -89,9 +90,10 @@ test("RL's share is the reward model's weights plus the larger of the sampling g
   expect(less.what).toMatch(
     /^the worker's budget less the \d+\.\d GiB RL's sampling and reward scoring add \(the reward model's weights \d+\.\d GiB, then the larger of sampling 8 x 769 \+ 256 tokens \d+\.\d GiB and scoring \d+\.\d GiB\)$/,
   );
-  // A LoRA reward model holds its adapted layers merged in float32 beside its mapped 16-bit weights.
-  expect(reward.inMemoryParameters).toBeGreaterThan(0);
-  expect(scoring.weights).toBeGreaterThan(PARAMETERS * 2);
+  // A LoRA reward model is merged into host float32 tensors, which the host and the session hold.
+  expect(scoring.weights).toBe(PARAMETERS * 4 * REWARD_HOST_COPIES);
+  const full = storedRewardModel(SHAPE, PARAMETERS, 'full');
+  expect(estimateRewardScoring(full, rows, 1026).parts.weights).toBe(PARAMETERS * 4); // a float32 folder, mapped
 });
 
 test('the share grows with the completions per prompt, the new tokens and the reward model', () => {
