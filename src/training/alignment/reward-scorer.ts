@@ -1,7 +1,8 @@
 /**
  * Scoring token sequences with a frozen reward model: the score head at each sequence's last token, the
  * sequences run as right-padded batches (lengths rounded up to `bucket` so few graph shapes are compiled; one
- * session per shape, weights as initializers loaded once per session; on the CPU 16-bit ones cast at each use).
+ * session per shape, mapped weights shared by them, on the CPU 16-bit ones cast at each use; a model whose weights
+ * come from the host keeps only its latest shape's session). Calls run one at a time.
  */
 import { Graph } from '../../engine/graph';
 import { providerGraph, providerInts } from '../../engine/layout';
@@ -80,12 +81,17 @@ export class RewardScorer {
     await Promise.all(all.map((s) => s.release()));
   }
 
-  private session(rows: PaddedRows): Promise<Session> {
+  private async session(rows: PaddedRows): Promise<Session> {
     const [b, t] = rows.shape;
     const key = `${b}x${t}`;
     let s = this.sessions.get(key);
     if (!s) {
       const g = buildRewardGraph(this.model, [b, t], this.opts.executionProvider);
+      // Weights from the host (a merged LoRA reward model's) are copied by each session: only the latest shape's
+      // session is kept then (memory-plan.ts counts one). Mapped weights are shared by every session.
+      const hidden = this.model.config.hiddenSize;
+      const copied = g.tensors.some((x) => x.kind === 'initializer' && x.mapped === null && x.size > hidden);
+      if (copied) await this.release();
       const cpu = (this.opts.executionProvider ?? 'cpu') === 'cpu';
       // On the CPU a 16-bit checkpoint's weights are cast at each use, so no session (one per shape) holds a
       // float32 copy of them (memory-plan.ts `estimateRewardScoring`); without the arena the casts' memory goes

@@ -167,8 +167,8 @@ describe('a real RL job', () => {
   };
 
   test('peaks within its estimate (training + sampling + scoring), measured in a process of its own', () => {
-    // Measured on the project's 2-core machine: 394 MiB against an estimate of 966 MiB (890 the training's, of
-    // which 614 the process floor calibrated at the 0.5B shape, 76 the sampling and scoring).
+    // Measured on the project's 2-core machine: 377-421 MiB (five runs) against an estimate of 966 MiB (890 the
+    // training's, of which 614 the process floor calibrated at the 0.5B shape; 76 the sampling and scoring).
     const dir = path.join(root, 'measured');
     child(['write', dir, JSON.stringify({ ...BENCH_MODEL, maxPositionEmbeddings: 1024 })]);
     const hp = {

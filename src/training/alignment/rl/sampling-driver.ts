@@ -54,9 +54,12 @@ export const SAMPLING_ITERATIONS: Driver = {
       );
     }
     const { executionProvider, threads } = run.trainer;
+    // Every scored sequence (prompt + completion + EOS) padded to the longest one possible: one session shape per
+    // number of rows, whatever the completions' lengths (memory-plan.ts `lessRlSampling` sizes that width).
     const scorer = new RewardScorer(await loadRewardModel(req.rewardModelPath), {
       executionProvider,
       threads,
+      bucket: run.maxLength + 2,
     });
     const reward = rewardModelRewards(scorer, run.model.tokenizer);
     // The sampling Generator handles 16-bit weights as the memory plan chose (memory-plan.ts `lessRlSampling`).
