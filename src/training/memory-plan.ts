@@ -161,22 +161,17 @@ export function estimateGeneration(
   job: GenerationMemoryJob,
   halfWeights: HalfWeights = 'fold',
 ): GenerationEstimate {
-  const { hiddenSize: c, numLayers: l, numHeads: h, numKvHeads: kv, headDim: d } = job.shape;
-  const { intermediateSize: inter, vocabSize: v } = job.shape;
+  const { numLayers: l, numKvHeads: kv, headDim: d, vocabSize: v } = job.shape;
   const k = GENERATION_CALIBRATION;
   const b = job.batchSize;
   const { width, slots } = generationShape(job);
   const t = job.virtualTokens + width;
   const stored = job.shape.weightBytes ?? F32;
-  const perToken =
-    k.layerFloats.hidden * c +
-    k.layerFloats.intermediate * inter +
-    k.layerFloats.projections * (h + 2 * kv) * d;
   // The prefill's queries read every slot; its logits are taken at each row's last token only (logitsAt).
-  const prefill = (b * t * perToken + k.scoreCopies * b * h * t * slots + 2 * b * v) * F32;
+  const prefill = forwardBytes(job.shape, b, t, slots, v);
   // A 16-bit checkpoint's LM head is cast where a run uses it; folded, the decode session (made after the
   // prefill has run) holds a float32 copy of every weight instead.
-  const head = k.castCopies * v * c * F32;
+  const head = castHead(job.shape);
   const casts = stored === F32 ? 0 : halfWeights === 'fold' ? Math.max(job.parameters * F32, head) : head;
   const parts = {
     runtime: k.runtimeBytes,
@@ -186,6 +181,24 @@ export function estimateGeneration(
   };
   return { totalBytes: Object.values(parts).reduce((a, x) => a + x, 0), parts };
 }
+
+/**
+ * One forward-only run of `b` rows of `t` tokens whose queries read `keys` positions, one layer at a time (a
+ * generation's prefill, a reward model's scoring), with `width` outputs at each row's last token.
+ */
+function forwardBytes(shape: ModelShape, b: number, t: number, keys: number, width: number): number {
+  const { hiddenSize: c, numHeads: h, numKvHeads: kv, headDim: d, intermediateSize: inter } = shape;
+  const k = GENERATION_CALIBRATION;
+  const perToken =
+    k.layerFloats.hidden * c +
+    k.layerFloats.intermediate * inter +
+    k.layerFloats.projections * (h + 2 * kv) * d;
+  return (b * t * perToken + k.scoreCopies * b * h * t * keys + 2 * b * width) * F32;
+}
+
+/** The float32 copies of a 16-bit checkpoint's vocabulary-sized weight its casts at each use make. */
+const castHead = (shape: ModelShape) =>
+  GENERATION_CALIBRATION.castCopies * shape.vocabSize * shape.hiddenSize * F32;
 
 /** How a generation runs within its budget: the 16-bit weights' handling the Generator is given, and its estimate. */
 export interface GenerationPlan {
@@ -244,23 +257,167 @@ export function lessTrainingGeneration(
   },
 ): MemoryBudget {
   if (!o.hp.evalMetricsAtEpochEnd) return budget;
-  const full = o.scale === 'full';
   const virtualTokens = o.scale === 'prompt_tuning' ? o.hp.numVirtualTokens : 0;
-  const generation: GenerationMemoryJob = {
-    shape: job.shape,
-    parameters: full ? 0 : job.parameters,
+  const extra = trainingGenerationBytes(job, o.scale, 'cast', {
     batchSize: job.batchSize,
     promptWidth: job.sequenceLength - virtualTokens,
     maxNewTokens: o.hp.evalMaxNewTokens,
     virtualTokens,
-    copiedParameters: job.trainableParameters,
-  };
-  const e = estimateGeneration(generation, 'cast');
-  const extra = e.totalBytes - e.parts.runtime - generation.parameters * (job.shape.weightBytes ?? F32);
+  });
   return {
     bytes: budget.bytes - extra,
     what: `${budget.what} less the ${gib(extra)} evalMetricsAtEpochEnd's generation adds`,
   };
+}
+
+/**
+ * What a generate call on the model as trained so far adds to the training's resident memory (`estimateGeneration`
+ * of the Generator that validation.ts and RL build on `trainedModel`): the base checkpoint's mapped pages are the
+ * training's; a full update's trained weights are copied by the host and each session, an adapter's likewise.
+ */
+function trainingGenerationBytes(
+  job: MemoryJob,
+  scale: EngineScale,
+  halfWeights: HalfWeights,
+  run: Pick<GenerationMemoryJob, 'batchSize' | 'promptWidth' | 'maxNewTokens' | 'virtualTokens'>,
+): number {
+  const generation: GenerationMemoryJob = {
+    ...run,
+    shape: job.shape,
+    parameters: scale === 'full' ? 0 : job.parameters,
+    copiedParameters: job.trainableParameters,
+  };
+  const e = estimateGeneration(generation, halfWeights);
+  return e.totalBytes - e.parts.runtime - generation.parameters * (job.shape.weightBytes ?? F32);
+}
+
+/**
+ * A reward model as the plan sees it (RL scores its completions with one): its shape, every weight, and how many of
+ * them are host float32 tensors rather than mapped from the checkpoint (all of a LoRA reward model's, merged).
+ */
+export interface RewardModelSize {
+  shape: ModelShape;
+  parameters: number;
+  inMemoryParameters: number;
+}
+
+/** The multiple reward-scorer.ts pads the length of each batch of scored sequences to. */
+export const REWARD_BUCKET = 16;
+
+/**
+ * Float32 copies of a reward model's host tensors resident while it scores (the host's, and the session's, given
+ * them as in-memory external data; a LoRA reward model's, merged): an RL job scoring 8 x 130 tokens
+ * (rl-peak.child.ts) peaked 284 and 360 MiB above the same job scored by a mapped 20 MiB float32 folder with a
+ * 148 MiB merged model (LoRA on q/v, on every linear layer): 1.9 and 2.4 copies.
+ */
+export const REWARD_HOST_COPIES = 3;
+
+/**
+ * The peak a reward model's scoring session adds (reward-scorer.ts: a forward-only session over `rows` x `tokens`,
+ * the score head at each row's last token): the checkpoint's mapped weights and the float32 copies a 16-bit one's
+ * casts at each use make, its host tensors as the host and the session hold them, one layer's activations.
+ */
+export function estimateRewardScoring(
+  reward: RewardModelSize,
+  rows: number,
+  tokens: number,
+): { totalBytes: number; parts: { weights: number; forward: number } } {
+  const stored = reward.shape.weightBytes ?? F32;
+  const mapped = reward.parameters - reward.inMemoryParameters;
+  const t = Math.ceil(tokens / REWARD_BUCKET) * REWARD_BUCKET;
+  const parts = {
+    weights:
+      mapped * stored +
+      (mapped && stored < F32 ? castHead(reward.shape) : 0) +
+      reward.inMemoryParameters * F32 * REWARD_HOST_COPIES,
+    forward: forwardBytes(reward.shape, rows, t, t, 1),
+  };
+  return { totalBytes: parts.weights + parts.forward, parts };
+}
+
+/**
+ * The budget an RL job's optimizer steps may use: `budget` less what its sampling and reward scoring add while the
+ * training's sessions stay resident. Each iteration first samples (rl-trainer.ts: a Generator on the policy as
+ * trained so far, released after it; batchSize x numGenerations prompts of what maxSequenceLength leaves the
+ * completion, maxNewTokens new tokens, 16-bit weights as `halfWeights` says), then scores every completion at once
+ * (prompt + completion + EOS) with the reward model, whose weights stay resident for the whole run: the share is
+ * those weights plus the larger of the sampling and the scoring forward, which never run at once.
+ */
+export function lessRlSampling(
+  budget: MemoryBudget,
+  job: MemoryJob,
+  o: {
+    scale: EngineScale;
+    hp: Pick<Hyperparameters, 'maxNewTokens' | 'numVirtualTokens'>;
+    reward?: RewardModelSize;
+  },
+  halfWeights: HalfWeights,
+): MemoryBudget & { sampling: number; scoring: { weights: number; forward: number } } {
+  const rows = stepRows(job);
+  const maxNewTokens = o.hp.maxNewTokens;
+  const virtualTokens = o.scale === 'prompt_tuning' ? o.hp.numVirtualTokens : 0;
+  // sampling-driver.ts: prompts are tokenized to what the completion leaves of maxSequenceLength.
+  const promptWidth = Math.max(job.sequenceLength - virtualTokens - maxNewTokens + 1, 1);
+  const sampling = trainingGenerationBytes(job, o.scale, halfWeights, {
+    batchSize: rows,
+    promptWidth,
+    maxNewTokens,
+    virtualTokens,
+  });
+  const scoring = o.reward
+    ? estimateRewardScoring(o.reward, rows, promptWidth + maxNewTokens + 1).parts
+    : { weights: 0, forward: 0 };
+  const extra = scoring.weights + Math.max(sampling, scoring.forward);
+  return {
+    bytes: budget.bytes - extra,
+    what:
+      `${budget.what} less the ${gib(extra)} RL's sampling and reward scoring add (the reward model's weights ` +
+      `${gib(scoring.weights)}, then the larger of sampling ${rows} x ${promptWidth} + ${maxNewTokens} tokens ` +
+      `${gib(sampling)} and scoring ${gib(scoring.forward)})`,
+    sampling,
+    scoring,
+  };
+}
+
+/** A training job's plan (`planMemory`) with what runs beside its steps and RL's sampling choice. */
+export interface TrainingMemoryPlan extends MemoryPlan {
+  /**
+   * What runs beside the steps while the training's sessions stay resident (evalMetricsAtEpochEnd's generation,
+   * RL's sampling and reward scoring): the job's estimated peak is `estimate.totalBytes` plus this.
+   */
+  besideBytes: number;
+  /** RL: how the sampling Generator handles 16-bit weights (GeneratorOptions.halfWeights). */
+  samplingHalfWeights?: HalfWeights;
+}
+
+/**
+ * The plan of a training job, the one the API runs at creation and the worker before its first step: `planMemory`
+ * within the budget less evalMetricsAtEpochEnd's generation (`lessTrainingGeneration`) and, for RL, less its
+ * sampling and reward scoring (`lessRlSampling`), the sampling folding 16-bit weights where that fits and casting
+ * them at each use otherwise. Nothing fitting is planMemory's refusal, naming the budget less those shares.
+ */
+export function planTrainingMemory(
+  job: MemoryJob,
+  budget: MemoryBudget,
+  o: {
+    scale: EngineScale;
+    hp: Pick<
+      Hyperparameters,
+      'evalMetricsAtEpochEnd' | 'evalMaxNewTokens' | 'numVirtualTokens' | 'maxNewTokens'
+    >;
+    reward?: RewardModelSize;
+  },
+): TrainingMemoryPlan {
+  const within = (b: MemoryBudget) => ({ ...planMemory(job, b), besideBytes: budget.bytes - b.bytes });
+  const training = lessTrainingGeneration(budget, job, o);
+  if (job.method !== 'RL') return within(training);
+  try {
+    return { ...within(lessRlSampling(training, job, o, 'fold')), samplingHalfWeights: 'fold' };
+  } catch (err) {
+    // A float32 checkpoint has nothing to fold: both estimates are the same.
+    if (!(err instanceof UserInputError) || (job.shape.weightBytes ?? F32) === F32) throw err;
+  }
+  return { ...within(lessRlSampling(training, job, o, 'cast')), samplingHalfWeights: 'cast' };
 }
 
 /** Rows in one forward/backward pass: preference pairs are stacked, RL updates every completion. */
@@ -497,6 +654,22 @@ export function adapterParameters(
     lora: hp.loraRank * (c + Math.max(shape.intermediateSize, 3 * c)) * targets * shape.numLayers,
     prompt_tuning: hp.numVirtualTokens * c,
   }[scale];
+}
+
+/**
+ * A reward model as the API knows it (`RewardModelSize`), from its REWARD_MODEL job's base model (stored shape and
+ * parameter count) and scale: a full update's checkpoint is a float32 folder (artifacts.ts), mapped; a LoRA one is
+ * merged into host float32 tensors (reward-checkpoint.ts `rewardModelSize`, the worker's count).
+ */
+export function storedRewardModel(
+  shape: Parameters<typeof shapeOf>[0],
+  parameters: number,
+  scale: EngineScale,
+): RewardModelSize {
+  const base = shapeOf(shape);
+  return scale === 'lora'
+    ? { shape: base, parameters, inMemoryParameters: parameters }
+    : { shape: { ...base, weightBytes: F32 }, parameters, inMemoryParameters: 0 };
 }
 
 /** The job as the plan sees it, from what the API also knows (the stored shape and parameter count). */

@@ -22,14 +22,15 @@ import {
 } from './hyperparameters';
 import { LoopPosition, START } from './loop';
 import {
-  MemoryPlan,
+  type RewardModelSize,
+  type TrainingMemoryPlan,
   jobBudget,
-  lessTrainingGeneration,
   memoryJob,
   parameterCount,
-  planMemory,
+  planTrainingMemory,
   stepRows,
 } from './memory-plan';
+import { rewardModelSize } from './alignment/reward-checkpoint';
 import { webgpuMemoryLayout } from '../models/webgpu-fit';
 import { METHOD_NAMES, wordOf } from '../vocabulary';
 import { Objective } from './objective';
@@ -55,7 +56,7 @@ export interface PreparedRun {
   validationRows: DatasetRow[];
   /** What checkpoints record of the data (data.fingerprint). */
   data: { examples: number; fingerprint: string };
-  memory: MemoryPlan;
+  memory: TrainingMemoryPlan;
   rng: Rng;
   params: Parameterization;
   objective: Objective;
@@ -99,7 +100,9 @@ export async function prepareRun(req: TrainingRequest, driver: Driver): Promise<
   const data = { examples: tokenized.examples.length, fingerprint: fingerprint(tokenized.examples) };
   if (saved) checkResumable(saved, req, data.fingerprint, data.examples);
 
-  const memory = planJobMemory(model, req);
+  // RL: the reward model's size (its headers only) for the estimate of its scoring.
+  const reward = req.rewardModelPath ? await rewardModelSize(req.rewardModelPath) : undefined;
+  const memory = planJobMemory(model, req, reward);
   const rng = saved ? Rng.fromState(saved.rng) : Rng.fromSeed(hp.seed);
   const parameterizeRun = req.method.parameterize ?? parameterize;
   const options = (adapterDir: string | null): ParameterizeOptions => ({
@@ -182,26 +185,27 @@ export function checkResumable(
 }
 
 /**
- * The run's memory plan (see memory-plan.ts) against this process's budget, and on a GPU provider the device's
- * (`jobBudget`), less what evalMetricsAtEpochEnd's generation adds: a job that cannot fit fails here, before any
- * weight is read or graph built. On WebGPU the layout is then fitted to the storage-binding limit
- * (models/webgpu-fit.ts).
+ * The run's memory plan (memory-plan.ts `planTrainingMemory`) against this process's budget, and on a GPU provider
+ * the device's (`jobBudget`), less what evalMetricsAtEpochEnd's generation and RL's sampling and scoring with
+ * `reward` add: a job that cannot fit fails here, before any weight is read or graph built. On WebGPU the layout is
+ * then fitted to the storage-binding limit (models/webgpu-fit.ts).
  */
 export function planJobMemory(
   model: LoadedModel,
   req: Pick<TrainingRequest, 'method' | 'parameterScale' | 'hyperparameters' | 'executionProvider'>,
-): MemoryPlan {
+  reward?: RewardModelSize,
+): TrainingMemoryPlan {
   const job = memoryJob(model.config, parameterCount(model), {
     method: methodName(req),
     scale: req.parameterScale,
     hp: req.hyperparameters,
     maxPositions: model.config.maxPositionEmbeddings,
   });
-  const budget = jobBudget(req.executionProvider);
-  const plan = planMemory(
-    job,
-    lessTrainingGeneration(budget, job, { scale: req.parameterScale, hp: req.hyperparameters }),
-  );
+  const plan = planTrainingMemory(job, jobBudget(req.executionProvider), {
+    scale: req.parameterScale,
+    hp: req.hyperparameters,
+    reward,
+  });
   if (req.executionProvider !== 'webgpu') return plan;
   const run = { batch: stepRows(job), tokens: job.sequenceLength };
   return { ...plan, layout: webgpuMemoryLayout(plan.layout, model.config, run) };

@@ -4,28 +4,36 @@
  * (WHETSTONE_MEMORY_BUDGET, and for a GPU job WHETSTONE_GPU_MEMORY, which a deployment sets alike for its API and
  * workers; the API asks no GPU of its own machine).
  */
-import type { BaseModelEntity } from '../../db/entities';
+import type { BaseModelEntity, TrainingJobEntity } from '../../db/entities';
 import type { JobHyperparameters } from '../../training/hyperparameters';
 import {
   MemoryBudget,
   jobBudget,
-  lessTrainingGeneration,
   memoryJob,
-  planMemory,
+  planTrainingMemory,
+  storedRewardModel,
 } from '../../training/memory-plan';
 import type { MethodName } from '../../training/methods';
 import { type ScaleName, engineName } from '../../vocabulary';
 import { refuseOverBudget } from '../common/memory';
 
+/** RL's reward model: its REWARD_MODEL job and that job's base model. */
+export interface StoredRewardModel {
+  job: Pick<TrainingJobEntity, 'parameterScale'>;
+  model: Pick<BaseModelEntity, 'shape' | 'parameterCount'>;
+}
+
 /**
  * Throws BAD_USER_INPUT (reason MEMORY_BUDGET_EXCEEDED, the estimate and budget in the message) when no layout fits
- * beside the generation of evalMetricsAtEpochEnd, if any.
+ * beside the generation of evalMetricsAtEpochEnd, if any, and RL's sampling and scoring with `reward`
+ * (`planTrainingMemory`).
  */
 export function checkJobMemory(
   model: Pick<BaseModelEntity, 'shape' | 'parameterCount' | 'maxSequenceLength'>,
   method: MethodName,
   parameterScale: ScaleName,
   hp: JobHyperparameters,
+  reward?: StoredRewardModel,
   budget: MemoryBudget = jobBudget(engineName(hp.executionProvider), process.env, () => null),
 ): void {
   if (!model.shape) return;
@@ -36,5 +44,10 @@ export function checkJobMemory(
     hp,
     maxPositions: model.maxSequenceLength,
   });
-  refuseOverBudget(() => planMemory(job, lessTrainingGeneration(budget, job, { scale, hp })));
+  const rewardShape = reward?.model.shape;
+  const rewardSize =
+    reward && rewardShape
+      ? storedRewardModel(rewardShape, reward.model.parameterCount, engineName(reward.job.parameterScale))
+      : undefined;
+  refuseOverBudget(() => planTrainingMemory(job, budget, { scale, hp, reward: rewardSize }));
 }

@@ -156,8 +156,16 @@ export class TrainingJobService {
       if (err instanceof UserInputError) throw fromUserInput(err);
       throw err;
     }
-    checkJobMemory(model, input.method, input.parameterScale, hyperparameters);
-    const rewardModelJobId = await this.rewardModelOf(principal, input);
+    const rewardJob = await this.rewardModelOf(principal, input);
+    const rewardBase = rewardJob && (await this.models.find(principal, rewardJob.baseModelId));
+    checkJobMemory(
+      model,
+      input.method,
+      input.parameterScale,
+      hyperparameters,
+      rewardJob && rewardBase ? { job: rewardJob, model: rewardBase } : undefined,
+    );
+    const rewardModelJobId = rewardJob?.id ?? null;
     const job = await insertQueuedJob(
       this.db,
       'training',
@@ -197,7 +205,10 @@ export class TrainingJobService {
    * RL scores its completions with a SUCCEEDED REWARD_MODEL job of the caller's project (its final checkpoint);
    * the other methods take none. Another project's job reads as absent, so ids do not leak across projects.
    */
-  private async rewardModelOf(principal: Principal, input: CreateTrainingJobRequest): Promise<string | null> {
+  private async rewardModelOf(
+    principal: Principal,
+    input: CreateTrainingJobRequest,
+  ): Promise<TrainingJobEntity | null> {
     const id = input.rewardModelJobId ?? null;
     const at = ['input', 'rewardModelJobId'];
     if (input.method !== TrainingMethod.RL) {
@@ -213,7 +224,7 @@ export class TrainingJobService {
     if (job.status !== S.SUCCEEDED) {
       throw badInput(`reward model job "${job.name}" is ${job.status}; RL needs a SUCCEEDED one`, at);
     }
-    return job.id;
+    return job;
   }
 
   /**

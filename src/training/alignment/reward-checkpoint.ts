@@ -25,6 +25,7 @@ import { SafetensorsReader } from '../../models/safetensors';
 import { writeAdapterFolder } from '../artifacts';
 import { LoraAdapter, loraConfigFor } from './lora';
 import { HostTensor } from '../objective';
+import { type RewardModelSize, parameterCount, shapeOf } from '../memory-plan';
 import {
   PEFT_SCORE_WEIGHT,
   SCORE_WEIGHT,
@@ -104,6 +105,23 @@ export function readRewardAdapter(dir: string, m: LoadedModel): { adapter: LoraA
   const spec = { ...loraSpecFromConfig(loraFields, file), weights: lora } as LoraSpec;
   const adapter = resolveAdapter(m, spec, () => 0, path.join(dir, ADAPTER_WEIGHTS)) as LoraAdapter;
   return { adapter, head };
+}
+
+/**
+ * What the memory plan needs of a reward-model folder (memory-plan.ts `RewardModelSize`), from config.json and the
+ * safetensors headers, no weight read. A LoRA folder's model (`loadRewardModel`: merged, with its head laid over)
+ * keeps no file mapping: every weight is a host float32 tensor.
+ */
+export async function rewardModelSize(dir: string, basePath?: string): Promise<RewardModelSize> {
+  const adapterConfig = path.join(dir, ADAPTER_CONFIG);
+  const lora = fs.existsSync(adapterConfig);
+  const base = lora ? (basePath ?? readJson(adapterConfig).base_model_name_or_path) : dir;
+  if (typeof base !== 'string' || !base) {
+    throw new UserInputError(`${adapterConfig}: no base_model_name_or_path`, [adapterConfig], 'BAD_ADAPTER');
+  }
+  const m = await loadModel(base);
+  const parameters = parameterCount(m);
+  return { shape: shapeOf(m.config), parameters, inMemoryParameters: lora ? parameters : 0 };
 }
 
 /**

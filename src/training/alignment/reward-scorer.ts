@@ -1,7 +1,8 @@
 /**
  * Scoring token sequences with a frozen reward model: the score head at each sequence's last token, the
  * sequences run as right-padded batches (lengths rounded up to `bucket` so few graph shapes are compiled; one
- * session per shape, weights as initializers loaded once per session).
+ * session per shape, mapped weights shared by them, on the CPU 16-bit ones cast at each use; a model whose weights
+ * come from the host keeps only its latest shape's session). Calls run one at a time.
  */
 import { Graph } from '../../engine/graph';
 import { providerGraph, providerInts } from '../../engine/layout';
@@ -9,12 +10,13 @@ import * as op from '../../engine/ops';
 import { ExecutionProvider, Session, createSession } from '../../engine/session';
 import { lastTokenIndex } from '../../models/families/builder';
 import { LoadedModel, buildCausalLM } from '../../models/model';
+import { REWARD_BUCKET } from '../memory-plan';
 import { PaddedRows, padRows } from './padding';
 
 export interface ScorerOptions {
   executionProvider?: ExecutionProvider;
   threads?: number;
-  /** Pad lengths up to a multiple of this. Default 16. */
+  /** Pad lengths up to a multiple of this. Default memory-plan.ts `REWARD_BUCKET`, which its estimate assumes. */
   bucket?: number;
 }
 
@@ -57,7 +59,12 @@ export class RewardScorer {
   /** One reward per sequence (each a full prompt + completion, no padding). */
   async score(sequences: readonly (readonly number[])[]): Promise<number[]> {
     const c = this.model.config;
-    const rows = padRows(sequences, c.padTokenId ?? 0, this.opts.bucket ?? 16, c.maxPositionEmbeddings);
+    const rows = padRows(
+      sequences,
+      c.padTokenId ?? 0,
+      this.opts.bucket ?? REWARD_BUCKET,
+      c.maxPositionEmbeddings,
+    );
     const session = await this.session(rows);
     // WebGPU: int32 ids and mask (their arithmetic in int64 would run on the CPU).
     const ints = (t: PaddedRows['ids']) =>
@@ -74,14 +81,26 @@ export class RewardScorer {
     await Promise.all(all.map((s) => s.release()));
   }
 
-  private session(rows: PaddedRows): Promise<Session> {
+  private async session(rows: PaddedRows): Promise<Session> {
     const [b, t] = rows.shape;
     const key = `${b}x${t}`;
     let s = this.sessions.get(key);
     if (!s) {
-      s = createSession(buildRewardGraph(this.model, [b, t], this.opts.executionProvider), {
+      const g = buildRewardGraph(this.model, [b, t], this.opts.executionProvider);
+      // Weights from the host (a merged LoRA reward model's) are copied by each session: only the latest shape's
+      // session is kept then (memory-plan.ts counts one). Mapped weights are shared by every session.
+      const hidden = this.model.config.hiddenSize;
+      const copied = g.tensors.some((x) => x.kind === 'initializer' && x.mapped === null && x.size > hidden);
+      if (copied) await this.release();
+      const cpu = (this.opts.executionProvider ?? 'cpu') === 'cpu';
+      // On the CPU a 16-bit checkpoint's weights are cast at each use, so no session (one per shape) holds a
+      // float32 copy of them (memory-plan.ts `estimateRewardScoring`); without the arena the casts' memory goes
+      // back to the system after each product.
+      const casts = cpu && g.hasHalfInitializers;
+      s = createSession(g, {
         executionProvider: this.opts.executionProvider ?? 'cpu',
         threads: this.opts.threads,
+        ...(casts ? { castHalfWeights: true, ortOptions: { enableCpuMemArena: false } } : {}),
       });
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));

@@ -180,6 +180,49 @@ describe('training jobs through the API (no worker)', () => {
     }
   });
 
+  it("counts RL's sampling and reward scoring beside the training in the estimate", async () => {
+    const prompts = (
+      await api.admin(CREATE_DATASET, {
+        input: { name: 'prompts', kind: 'PROMPT_ONLY', jsonl: '{"prompt":"Sky?"}\n{"prompt":"Up?"}' },
+      })
+    ).data?.createDataset.id;
+    const rm = await api.admin(CREATE_JOB, {
+      input: job({ name: 'rm', method: 'REWARD_MODEL', datasetId: prefId }),
+    });
+    const rewardModelJobId = rm.data?.createTrainingJob.id;
+    await api.app.db.query(`UPDATE training_jobs SET status = 'SUCCEEDED' WHERE id = $1`, [rewardModelJobId]);
+    const rl = (hyperparameters: Record<string, unknown>) =>
+      job({ name: 'rl', method: 'RL', datasetId: prompts, rewardModelJobId, hyperparameters });
+    // The demo model's steps on 16 rows of 512 tokens fit 0.9 GiB (0.73 GiB with every memory option on), not
+    // beside the sampling of 16 x (385 + 128) tokens and the scoring of those sequences (0.3 GiB).
+    const sampling = { batchSize: 2, numGenerations: 8, maxSequenceLength: 512, maxNewTokens: 128 };
+    const before = await jobCount();
+    process.env.WHETSTONE_MEMORY_BUDGET = '0.9GiB';
+    try {
+      const r = await api.admin(CREATE_JOB, { input: rl(sampling) });
+      expect(r.errors?.[0].extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        reason: 'MEMORY_BUDGET_EXCEEDED',
+        path: ['input', 'hyperparameters'],
+      });
+      expect(r.errors?.[0].message).toMatch(
+        new RegExp(
+          '^this job needs an estimated 0\\.7 GiB of memory \\(batch 2 x 512 tokens.*more than ' +
+            "the worker's budget less the 0\\.3 GiB RL's sampling and reward scoring add \\(the reward " +
+            "model's weights 0\\.0 GiB, then the larger of sampling 16 x 385 \\+ 128 tokens 0\\.3 GiB and " +
+            'scoring 0\\.3 GiB\\) of 0\\.6 GiB',
+        ),
+      );
+      expect(await jobCount()).toBe(before);
+      const small = { ...sampling, numGenerations: 2, maxSequenceLength: 256, maxNewTokens: 64 };
+      const ok = await api.admin(CREATE_JOB, { input: rl(small) });
+      expect(ok.errors).toBeUndefined();
+      expect(ok.data?.createTrainingJob).toMatchObject({ method: 'RL', status: 'QUEUED' });
+    } finally {
+      delete process.env.WHETSTONE_MEMORY_BUDGET;
+    }
+  });
+
   it("refuses a GPU job whose estimate exceeds the device's memory (WHETSTONE_GPU_MEMORY), not a CPU one", async () => {
     const before = await jobCount();
     process.env.WHETSTONE_GPU_MEMORY = '100MiB';
@@ -292,7 +335,8 @@ describe('training jobs through the API (no worker)', () => {
     expect(seen).toEqual(all.map((r: { id: string }) => r.id));
 
     const byModel = await api.admin(list, { first: 100, filter: { baseModelId: modelId, method: ['SFT'] } });
-    expect(byModel.data?.trainingJobs.edges.length).toBe(Number((await jobCount()).toString()));
+    const sft = await api.app.db.query(`SELECT count(*) AS n FROM training_jobs WHERE method = 'SFT'`);
+    expect(byModel.data?.trainingJobs.edges.length).toBe(Number(sft[0].n));
     const none = await api.admin(list, { filter: { method: ['DPO'] } });
     expect(none.data?.trainingJobs).toEqual({ edges: [], pageInfo: { endCursor: null, hasNextPage: false } });
     expect(errorCode(await api.admin(list, { after: 'garbage' }))).toBe('BAD_USER_INPUT');

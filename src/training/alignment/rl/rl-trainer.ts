@@ -9,7 +9,7 @@
  *    micro-batches accumulate gradients).
  * Log-probabilities are those of the untempered policy, the distribution the ratio and the KL are about.
  */
-import { GenerateRequest, Generator } from '../../../models/generate';
+import { GenerateRequest, Generator, type HalfWeights } from '../../../models/generate';
 import { Batch, HostTensor, Objective } from '../../objective';
 import { TrainState } from '../../train-state';
 import { StepResult, Trainer, TrainerOptions } from '../../trainer';
@@ -32,6 +32,8 @@ export interface RlSettings {
   rlEpochs: number;
   /** Micro-batches the samples of a step are split into (gradient accumulation). */
   microBatches: number;
+  /** The sampling Generator's handling of 16-bit weights (the memory plan's choice); default the Generator's. */
+  halfWeights?: HalfWeights;
 }
 
 export interface RlTimings {
@@ -165,6 +167,7 @@ export class RlTrainer {
       adapter: snapshot.adapter,
       executionProvider: this.opts.executionProvider,
       threads: this.opts.threads,
+      ...(this.settings.halfWeights ? { halfWeights: this.settings.halfWeights } : {}),
     });
     try {
       const out = await generator.generate({ prompts, maxNewTokens: this.settings.maxNewTokens, sampling });

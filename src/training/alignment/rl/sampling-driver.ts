@@ -54,12 +54,16 @@ export const SAMPLING_ITERATIONS: Driver = {
       );
     }
     const { executionProvider, threads } = run.trainer;
+    // Every scored sequence (prompt + completion + EOS) padded to the longest one possible: one session shape per
+    // number of rows, whatever the completions' lengths (memory-plan.ts `lessRlSampling` sizes that width).
     const scorer = new RewardScorer(await loadRewardModel(req.rewardModelPath), {
       executionProvider,
       threads,
+      bucket: run.maxLength + 2,
     });
     const reward = rewardModelRewards(scorer, run.model.tokenizer);
-    const settings = rlSettings(hp);
+    // The sampling Generator handles 16-bit weights as the memory plan chose (memory-plan.ts `lessRlSampling`).
+    const settings = { ...rlSettings(hp), halfWeights: run.memory.samplingHalfWeights };
     const rl = new RlTrainer(run.model, run.params, run.objective, reward, settings, run.trainer, run.state);
     return {
       steps: {
