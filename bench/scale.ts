@@ -31,6 +31,7 @@ import { TrainState } from '../src/training/train-state';
 import { CompileParts, Trainer } from '../src/training/trainer';
 import {
   LAYOUTS,
+  arenaFits,
   estimatePeak,
   memoryBudget,
   memoryJob,
@@ -144,7 +145,9 @@ async function child(seq: number): Promise<SideResult> {
   // Where nothing fits, a job would be refused; the bench measures the most frugal layout anyway.
   const frugal = LAYOUTS[LAYOUTS.length - 1];
   const fits = LAYOUTS.some((l) => estimatePeak(job, l).totalBytes <= budget);
-  const plan = fits ? planMemory(job, budget) : { layout: frugal, estimate: estimatePeak(job, frugal) };
+  const plan = fits
+    ? planMemory(job, budget)
+    : { layout: frugal, estimate: estimatePeak(job, frugal), budgetBytes: budget };
   const start = performance.now();
   const trainer = new Trainer(
     new SftObjective(params.forward, params.initial),
@@ -154,6 +157,8 @@ async function child(seq: number): Promise<SideResult> {
       maxGradNorm: 1,
       weightDecayAll: true,
       memoryLayout: plan.layout,
+      // As a job's run: onnxruntime's arena where the plan leaves room for it (memory-plan.ts `arenaFits`).
+      ...(arenaFits(plan) ? { session: { ortOptions: { enableCpuMemArena: true } } } : {}),
       threads: BENCH.threads,
       random: () => rng.next(),
     },

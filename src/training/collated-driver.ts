@@ -57,5 +57,7 @@ function prepared(run: PreparedRun, examples: unknown[]): Promise<unknown[]> {
     hyperparameters: req.hyperparameters,
     executionProvider: req.executionProvider,
     threads: req.threads ?? undefined,
+    memoryLayout: run.trainer.memoryLayout,
+    floatWeights: run.trainer.floatWeights,
   });
 }

@@ -3,7 +3,6 @@
  * optimises. The run (run.ts) is the same for all of them; a new method (reward model, DPO, RL) is one entry in
  * TRAINING_METHODS, never a second loop: a method whose steps are not made of its rows brings a driver.
  */
-import { MemoryLayout } from '../models/memory-layout';
 import { LoadedModel } from '../models/model';
 import { TextTokenizer } from '../models/tokenizer';
 import { DatasetKind, DatasetRow, SftRow, tokenizeSftRows } from '../data';
@@ -12,6 +11,7 @@ import { SftExample, TokenizeOptions, Tokenized } from '../data/examples';
 import { Hyperparameters } from './hyperparameters';
 import { Batch, Objective } from './objective';
 import { ExecutionProvider } from '../engine/session';
+import type { BesideTrainingOptions } from './beside-training';
 import { Parameterization, ParameterizeOptions } from './parameterization';
 import type { Driver } from './driver';
 import { dpoMethod, rewardModelMethod, rlMethod } from './alignment/methods';
@@ -28,14 +28,14 @@ export interface MethodContext {
   hyperparameters: Hyperparameters;
 }
 
-/** What a method's `prepare` may use: the untrained base model and the run's device. */
-export interface PrepareContext {
+/**
+ * What a method's `prepare` may use: the untrained base model, the run's device, and the steps' layout and float32
+ * weights for its forward passes (DPO's reference: beside-training.ts).
+ */
+export interface PrepareContext extends BesideTrainingOptions {
   baseModelPath: string;
   hyperparameters: Hyperparameters;
   executionProvider: ExecutionProvider;
-  threads?: number;
-  /** The layout of forward passes run before training (DPO's reference), as the step graphs'. */
-  memoryLayout?: MemoryLayout;
 }
 
 export interface TrainingMethod<E = unknown> {

@@ -23,6 +23,7 @@ import {
 import { LoopPosition, START } from './loop';
 import {
   type RewardModelSize,
+  arenaFits,
   type TrainingMemoryPlan,
   jobBudget,
   memoryJob,
@@ -143,6 +144,7 @@ export async function prepareRun(req: TrainingRequest, driver: Driver): Promise<
       random: () => rng.next(),
       // The run's step and validation sessions hold one float32 copy of 16-bit frozen weights between them.
       floatWeights: new FloatWeights(),
+      ...(arenaFits(memory) ? { session: { ortOptions: { enableCpuMemArena: true } } } : {}),
     },
   };
 }

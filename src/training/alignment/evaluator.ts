@@ -5,7 +5,6 @@
  * of ones), as in evaluation mode. One session per batch shape, kept until release().
  */
 import * as ort from 'onnxruntime-node';
-import { FloatWeights } from '../../engine/float-weights';
 import { Graph, Tensor } from '../../engine/graph';
 import { providerGraph } from '../../engine/layout';
 import * as op from '../../engine/ops';
@@ -13,6 +12,7 @@ import { ExecutionProvider, Feed, Session, createSession } from '../../engine/se
 import { MemoryLayout } from '../../models/memory-layout';
 import { Batch, HostTensor, NoiseInput, Objective } from '../objective';
 import { ortTensor } from '../ort-tensors';
+import { BesideTrainingOptions, besideTrainingSession } from '../beside-training';
 import { batchSignature } from '../step-graphs';
 import { providerBatch } from '../int32-batch';
 
@@ -59,13 +59,7 @@ export class Evaluator {
 
   constructor(
     readonly objective: Objective,
-    private readonly opts: {
-      executionProvider?: ExecutionProvider;
-      threads?: number;
-      memoryLayout?: MemoryLayout;
-      /** The trainer's shared float32 copy of 16-bit frozen weights (engine/float-weights). */
-      floatWeights?: FloatWeights;
-    } = {},
+    private readonly opts: BesideTrainingOptions = {},
   ) {}
 
   async evaluate(
@@ -118,14 +112,7 @@ export class Evaluator {
           batch,
           this.opts,
         );
-        const session = await createSession(graph, {
-          executionProvider: this.opts.executionProvider ?? 'cpu',
-          threads: this.opts.threads,
-          floatWeights: this.opts.floatWeights,
-          // Where the plan keeps 16-bit weights 16-bit (checkpointed layers), validation casts at use as the
-          // steps do, rather than holding a float32 copy the estimate does not count.
-          castHalfWeights: !!this.opts.memoryLayout?.checkpointLayers,
-        });
+        const session = await createSession(graph, besideTrainingSession(this.opts));
         return { session, metricNames, paramNames, noise };
       })();
       this.sessions.set(key, entry);

@@ -11,14 +11,14 @@ import * as ort from 'onnxruntime-node';
 import { Graph } from '../../engine/graph';
 import { providerGraph, providerInts } from '../../engine/layout';
 import * as op from '../../engine/ops';
-import { ExecutionProvider, Feed, Session, createSession } from '../../engine/session';
-import { MemoryLayout } from '../../models/memory-layout';
+import { Feed, Session, createSession } from '../../engine/session';
 import { IGNORE_INDEX } from '../../data/examples';
 import { HostTensor } from '../objective';
 import { int32Tensor } from '../int32-batch';
 import { ortTensor } from '../ort-tensors';
 import { CausalLMForward } from '../parameterization';
 import { shiftLabels, targetCrossEntropy } from '../sft';
+import { BesideTrainingOptions, besideTrainingSession } from '../beside-training';
 import { padRows } from './padding';
 
 export interface ScoredRow {
@@ -41,12 +41,8 @@ export interface PaddingOptions {
   padTokenId?: number;
 }
 
-export interface LogProbsOptions {
-  executionProvider?: ExecutionProvider;
-  threads?: number;
-  /** Blocked attention and a chunked head (no backward here, so nothing is recomputed). */
-  memoryLayout?: MemoryLayout;
-}
+/** Blocked attention and a chunked head follow `memoryLayout` (no backward here, so nothing is recomputed). */
+export type LogProbsOptions = BesideTrainingOptions;
 
 /** Scored rows as graph feeds: input_ids, attention_mask and labels (the scored tokens, else IGNORE_INDEX). */
 export interface ScoredBatch {
@@ -155,10 +151,7 @@ export class TokenLogProbs {
     if (!entry) {
       entry = (async () => {
         const { graph: g, out } = buildLogProbsGraph(this.forward, [n, t], this.opts);
-        const session = await createSession(g, {
-          executionProvider: this.opts.executionProvider ?? 'cpu',
-          threads: this.opts.threads,
-        });
+        const session = await createSession(g, besideTrainingSession(this.opts));
         const paramNames = [...out.params.keys()].filter((p) => session.inputNames.includes(p));
         const noiseNames = (out.noise ?? [])
           .filter((x) => session.inputNames.includes(x.input.name))

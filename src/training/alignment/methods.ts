@@ -44,6 +44,7 @@ export const dpoMethod: TrainingMethod<DpoExample> = {
       executionProvider: ctx.executionProvider,
       threads: ctx.threads,
       memoryLayout: ctx.memoryLayout,
+      floatWeights: ctx.floatWeights,
     }),
   collate: collateDpo,
   objective: ({ params, hyperparameters }) =>

@@ -1,5 +1,6 @@
 import * as os from 'node:os';
 import {
+  arenaFits,
   GIB,
   LAYOUTS,
   MemoryJob,
@@ -62,6 +63,16 @@ test('the plan takes the first layout that fits the budget, and it fits', () => 
     }
   }
   expect(planMemory(job(512), 64 * GIB).layout).toEqual({});
+});
+
+test("the arena is kept where one step's transient tensors more still fit the budget", () => {
+  const plan = planMemory(job(512), 64 * GIB);
+  const { activations, attention, logits } = plan.estimate.parts;
+  const transient = activations + attention + logits;
+  expect(transient).toBeGreaterThan(0);
+  expect(arenaFits(plan)).toBe(true);
+  expect(arenaFits({ ...plan, budgetBytes: plan.estimate.totalBytes + transient })).toBe(true);
+  expect(arenaFits({ ...plan, budgetBytes: plan.estimate.totalBytes + transient - 1 })).toBe(false);
 });
 
 test('a job that fits nowhere is refused with its estimate, the budget and what to change', () => {
