@@ -5,9 +5,9 @@
  * (left or right) just leaves masked slots, and each token's position is the number of real tokens before it,
  * so a padded row computes what it would alone. Sessions are cached per shape.
  *
- * A 16-bit checkpoint's frozen weights (`halfWeights`) are cast to float32 where they are used; on the CPU only the
- * decode session, which runs at every step, may fold those casts into float32 initializers, and only one such
- * session is kept: one float32 copy at most, however many shapes a Generator runs.
+ * A 16-bit checkpoint's frozen weights (`halfWeights`) are cast to float32 where they are used; on the CPU the
+ * decode sessions, which run at every step, may read one float32 copy instead, widened once and shared by the
+ * decode sessions of every shape (engine/float-weights).
  *
  * `useCache: false` runs the whole sequence through one full-length graph at every step (the reference the cache
  * is checked against, and the baseline of bench/generate.ts).
@@ -16,6 +16,7 @@ import * as ort from 'onnxruntime-node';
 import { Graph, Tensor } from '../engine/graph';
 import * as op from '../engine/ops';
 import { providerGraph, providerInts } from '../engine/layout';
+import { FloatWeights } from '../engine/float-weights';
 import { ExecutionProvider, Feed, Session, createSession } from '../engine/session';
 import { UserInputError } from '../errors';
 import { Rng } from '../util/rng';
@@ -38,11 +39,11 @@ export interface GeneratorOptions {
    */
   buckets?: GenerationBuckets;
   /**
-   * A 16-bit checkpoint's frozen weights: 'fold' (default) widens them into the decode session's float32 copy
-   * (faster steps), the prefill casting each weight where it uses it (on the CPU; a device's sessions each fold
-   * theirs); 'cast' keeps only the 16-bit bytes, every run casting each weight where it uses it (slower steps:
-   * onnxruntime's bfloat16 Cast is single-threaded). The memory plan chooses (memory-plan.ts
-   * `checkGenerationMemory`).
+   * A 16-bit checkpoint's frozen weights: 'fold' (default) widens them into one float32 copy that the decode
+   * sessions of every shape share (faster steps), the prefill casting each weight where it uses it (on the CPU; a
+   * device's sessions each fold theirs); 'cast' keeps only the
+   * 16-bit bytes, every run casting each weight where it uses it (slower steps: onnxruntime's bfloat16 Cast is
+   * single-threaded). The memory plan chooses (memory-plan.ts `checkGenerationMemory`).
    */
   halfWeights?: HalfWeights;
 }
@@ -234,8 +235,8 @@ function writeSlots(cache: Float32Array, fresh: Float32Array, start: number, sha
 
 export class Generator {
   private readonly sessions = new Map<string, Promise<Session>>();
-  /** The CPU session holding folded float32 copies of 16-bit weights, if any (at most one is kept). */
-  private folded: string | null = null;
+  /** 'fold': the float32 copy of 16-bit weights the CPU decode sessions share. */
+  private readonly floatWeights = new FloatWeights();
 
   constructor(
     readonly model: LoadedModel,
@@ -299,14 +300,13 @@ export class Generator {
   async release(): Promise<void> {
     const sessions = [...this.sessions.values()];
     this.sessions.clear();
-    this.folded = null;
     for (const s of sessions) await (await s).release();
   }
 
   /**
-   * One session per graph shape; `build` fills the graph. `fold`: on the CPU, the session may fold 16-bit weights'
-   * casts into float32 copies, the previous such session released first. A device's sessions all fold, as before
-   * (not yet measured casting at each use on a GPU), unless halfWeights is 'cast'.
+   * One session per graph shape; `build` fills the graph. `fold`: on the CPU, the session reads the shared float32
+   * copy of 16-bit weights (unless halfWeights is 'cast'), else casts at each use. A device's sessions all fold
+   * their own, as before (not yet measured casting at each use on a GPU), unless halfWeights is 'cast'.
    */
   private async session(key: string, build: (g: Graph) => void, fold: boolean): Promise<Session> {
     let s = this.sessions.get(key);
@@ -316,18 +316,13 @@ export class Generator {
       const ep = this.opts.executionProvider ?? 'cpu';
       const cpu = ep === 'cpu';
       const folds = (fold || !cpu) && (this.opts.halfWeights ?? 'fold') === 'fold' && g.hasHalfInitializers;
-      if (folds && cpu && this.folded) {
-        const previous = this.sessions.get(this.folded)!;
-        this.sessions.delete(this.folded);
-        await (await previous).release();
-      }
-      if (folds && cpu) this.folded = key;
       // On WebGPU the caches stay on the device between runs; only the logits come back.
       const present = [...g.outputs.keys()].filter((name) => name.startsWith('present.'));
       s = createSession(g, {
         executionProvider: ep,
         threads: this.opts.threads,
         castHalfWeights: !folds,
+        floatWeights: this.floatWeights,
         // A run casting its weights at use frees each float32 copy after its product: without the CPU arena (one
         // per session) that memory goes back to the system instead of staying in the session's pool.
         ...(!folds && cpu && g.hasHalfInitializers ? { ortOptions: { enableCpuMemArena: false } } : {}),
@@ -368,7 +363,7 @@ export class Generator {
         memoryLayout: fitted(prefill),
       });
     const prefill = await this.session(`prefill:${batch}x${promptWidth}/${total}`, graphFor(true), false);
-    // Made once the prefill has run: the decode session's folded weights and the prefill's casts never coexist.
+    // Made once the prefill has run: the float32 copy and the prefill's casts do not coexist the first time.
     // A decode step's graph does not depend on the prompt width.
     const decode = () => this.session(`decode:${batch}/${total}`, graphFor(false), true);
     const zeros = () =>
