@@ -14,8 +14,6 @@ export class FloatWeights {
   /** By file slice for checkpoint-mapped weights, by the array itself for weights held in memory. */
   private readonly byFile = new Map<string, ort.Tensor>();
   private readonly byData = new WeakMap<TypedArray, ort.Tensor>();
-  /** Bytes of float32 values held. */
-  bytes = 0;
 
   /** The float32 values of 16-bit initializer `t`, converted on first use. */
   tensor(t: Tensor): ort.Tensor {
@@ -28,7 +26,6 @@ export class FloatWeights {
     const made = new ort.Tensor('float32', halfToFloat32(bits, t.dtype), [...t.shape]);
     if (key) this.byFile.set(key, made);
     else this.byData.set(t.data!, made);
-    this.bytes += made.size * 4;
     return made;
   }
 }
