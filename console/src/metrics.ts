@@ -22,6 +22,7 @@ const EVALUATION_METRICS = /* GraphQL */ `
       label
       description
       summary
+      headline
     }
   }
 `;
@@ -31,12 +32,16 @@ export type MetricInfo = EvaluationMetricsQuery['evaluationMetrics'][number];
 export const metricValue = (s: Scores, metric: EvaluationMetric): number | null =>
   s.metrics.find((m) => m.metric === metric)?.value ?? null;
 
-/** Every metric in the enum's order, the ones a summary shows, and a metric's label (its name until they arrive). */
+/**
+ * Every metric in the enum's order, the ones a summary shows, the headline one (what samples are ordered by unless
+ * one is chosen; undefined until they arrive), and a metric's label (its name until they arrive).
+ */
 export function useMetrics() {
   const all = useQuery<EvaluationMetricsQuery>(EVALUATION_METRICS).data?.evaluationMetrics ?? [];
   return {
     all,
     summary: all.filter((m) => m.summary),
+    headline: all.find((m) => m.headline)?.metric,
     label: (metric: EvaluationMetric) => all.find((m) => m.metric === metric)?.label ?? metric,
   };
 }

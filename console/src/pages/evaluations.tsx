@@ -178,7 +178,7 @@ function MetricSelect({
   value,
   onChange,
 }: {
-  value: EvaluationMetric;
+  value: EvaluationMetric | undefined;
   onChange: (m: EvaluationMetric) => void;
 }) {
   const t = useT();
@@ -186,7 +186,7 @@ function MetricSelect({
   return (
     <label>
       {t('metric')}
-      <select name="metric" value={value} onChange={(e) => onChange(valueOf(e) as EvaluationMetric)}>
+      <select name="metric" value={value ?? ''} onChange={(e) => onChange(valueOf(e) as EvaluationMetric)}>
         {all.map((m) => (
           <option key={m.metric} value={m.metric} title={m.description}>
             {m.label}
@@ -199,12 +199,15 @@ function MetricSelect({
 
 /**
  * How a sample table is ordered (by which metric, which way round) and the page it shows; changing the order
- * goes back to the first page. `header` titles the table and labels the two directions as it means them.
+ * goes back to the first page. `header` titles the table and labels the two directions as it means them. The
+ * metric is the API's headline metric until one is chosen (undefined until `evaluationMetrics` arrives).
  */
 function useSampleOrder() {
   const t = useT();
   const pager = usePager();
-  const [metric, setMetric] = useState<EvaluationMetric>(EvaluationMetric.ROUGE_L_RECALL);
+  const { headline } = useMetrics();
+  const [chosen, setMetric] = useState<EvaluationMetric | null>(null);
+  const metric = chosen ?? headline;
   const [direction, setDirection] = useState<SortDirection>('ASC');
   const header = (title: MessageKey, ascending: MessageKey, descending: MessageKey) => (
     <div class="row">
@@ -387,12 +390,16 @@ export function EvaluationPage() {
   const metrics = useMetrics();
   // Beside the metric the samples are ordered by, the ones a summary shows.
   const beside = metrics.summary.filter((m) => m.metric !== metric);
-  const q = useQuery<EvaluationQuery>(EVALUATION + SCORES + EVALUATED_MODEL, {
-    id,
-    first: 20,
-    after: pager.after,
-    orderBy: { metric, direction },
-  });
+  const q = useQuery<EvaluationQuery>(
+    EVALUATION + SCORES + EVALUATED_MODEL,
+    {
+      id,
+      first: 20,
+      after: pager.after,
+      orderBy: { metric, direction },
+    },
+    !metric,
+  );
   const [live, setLive] = useState<EvaluationJobProgressSubscription['evaluationJobProgress'] | null>(null);
   const { reload } = q;
   useEffect(
@@ -410,7 +417,8 @@ export function EvaluationPage() {
     [id, reload],
   );
   const e = q.data?.evaluationJob;
-  if (!e) return q.error ? <ErrorText error={q.error} /> : <Loading />;
+  // Without a metric (evaluationMetrics not here yet) the query waits.
+  if (!e || !metric) return q.error ? <ErrorText error={q.error} /> : <Loading />;
   return (
     <>
       <div class="row">
@@ -505,12 +513,11 @@ export function EvaluationComparePage() {
   const ids = (useLocation().query.ids ?? '').split(',').filter(Boolean);
   const { pager, metric, direction, header } = useSampleOrder();
   const { label } = useMetrics();
-  const q = useQuery<CompareEvaluationsQuery>(COMPARE + EVALUATED_MODEL, {
-    ids,
-    metric,
-    direction,
-    after: pager.after,
-  });
+  const q = useQuery<CompareEvaluationsQuery>(
+    COMPARE + EVALUATED_MODEL,
+    { ids, metric, direction, after: pager.after },
+    !metric,
+  );
   const c = q.data?.compareEvaluations;
   if (!c) return q.error ? <ErrorText error={q.error} /> : <Loading />;
   return (

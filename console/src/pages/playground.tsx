@@ -12,14 +12,22 @@ import { useT } from '../i18n';
 import { ErrorText, useQuery, valueOf } from '../ui';
 import { MODELS } from './models';
 
-/** The latest jobs' checkpoints, whatever the job's status now (a queued job may be resumed from one it kept). */
+/**
+ * The latest jobs' checkpoints, whatever the job's status now (a queued job may be resumed from one it kept), and
+ * which methods' checkpoints generate text (createGeneration refuses the others').
+ */
 const PLAYGROUND_JOBS = /* GraphQL */ `
   query PlaygroundJobs {
+    trainingMethods {
+      method
+      generates
+    }
     trainingJobs(first: 100) {
       edges {
         node {
           id
           name
+          method
           baseModel {
             id
           }
@@ -166,8 +174,13 @@ export function PlaygroundPage() {
   const stops = useRef<(() => void)[]>([]);
   const modelList = models.data?.models ?? [];
   const resolved = targets.map((tg) => ({ ...tg, modelId: tg.modelId || modelList[0]?.id || '' }));
+  // Only jobs whose method generates text (a reward model's checkpoint scores; generation refuses it).
+  const generating = new Set(
+    jobs.data?.trainingMethods.filter((m) => m.generates).map((m) => m.method) ?? [],
+  );
+  const jobList = jobs.data?.trainingJobs.edges.filter((e) => generating.has(e.node.method)) ?? [];
   const checkpointJob = (checkpointId: string) =>
-    jobs.data?.trainingJobs.edges.find((e) => e.node.checkpoints.some((c) => c.id === checkpointId))?.node.id;
+    jobList.find((e) => e.node.checkpoints.some((c) => c.id === checkpointId))?.node.id;
   useEffect(() => () => stops.current.forEach((s) => s()), []);
 
   const run = async (e: Event) => {
@@ -298,7 +311,7 @@ export function PlaygroundPage() {
             key={i}
             n={i + 1}
             models={modelList}
-            jobs={jobs.data?.trainingJobs.edges ?? []}
+            jobs={jobList}
             target={tg}
             onTarget={(next) => setTargets(targets.map((x, j) => (j === i ? next : x)))}
             answer={answers[i] ?? null}

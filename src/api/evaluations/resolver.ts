@@ -48,7 +48,7 @@ const AFTER = { nullable: true, description: 'Cursor of the last item of the pre
 export class EvaluationJobResolver {
   @Query(() => [EvaluationMetricInfo], {
     description:
-      'Every EvaluationMetric, in the enum’s order, with its label, description and whether summaries show it: front ends head their score columns from it.',
+      'Every EvaluationMetric, in the enum’s order, with its label, description, whether summaries show it and whether it is the headline metric: front ends head their score columns and order samples from it.',
   })
   evaluationMetrics(): EvaluationMetricInfo[] {
     return evaluationMetricInfos();

@@ -12,6 +12,7 @@ import {
   EVALUATION_METRICS,
   EvaluationMetric,
   METRIC_DEFINITIONS,
+  isHeadlineMetric,
   isSummaryMetric,
   metricDescription,
   metricLabel,
@@ -172,6 +173,12 @@ export class EvaluationMetricInfo {
       'Whether it is one of the few metrics a summary of scores shows (a row of a list of evaluations, beside the ordering metric of a list of samples).',
   })
   summary: boolean;
+
+  @Field({
+    description:
+      'Whether it is the headline figure of all metrics (exactly one is): what a list of samples is ordered by unless another is asked for.',
+  })
+  headline: boolean;
 }
 
 export const evaluationMetricInfos = (): EvaluationMetricInfo[] =>
@@ -180,6 +187,7 @@ export const evaluationMetricInfos = (): EvaluationMetricInfo[] =>
     label: metricLabel(metric),
     description: metricDescription(metric),
     summary: isSummaryMetric(metric),
+    headline: isHeadlineMetric(metric),
   }));
 
 @ObjectType('EvaluationJob', {

@@ -16,6 +16,12 @@ export class TrainingMethodInfo {
 
   @Field(() => [ParameterScale], { description: 'The parameter scales it trains with, in the enum’s order.' })
   parameterScales: ParameterScale[];
+
+  @Field(() => Boolean, {
+    description:
+      'Whether its checkpoints generate text: createGeneration and createEvaluationJob take only these (a reward model scores, it does not generate).',
+  })
+  generates: boolean;
 }
 
 export const trainingMethods = (): TrainingMethodInfo[] =>
@@ -23,4 +29,5 @@ export const trainingMethods = (): TrainingMethodInfo[] =>
     method,
     datasetKind: methodWord(method).datasetKind,
     parameterScales: methodScales(method),
+    generates: methodWord(method).generates,
   }));

@@ -16,6 +16,8 @@ export interface FlatScore {
   label: string;
   description: string;
   summary: boolean;
+  /** Whether it is the headline figure of all metrics (the registry's one `headline` number). */
+  headline: boolean;
   read: (s: SampleScores) => number;
 }
 
@@ -25,11 +27,13 @@ export const FLAT_SCORES: readonly FlatScore[] = METRIC_DEFINITIONS.flatMap((m):
   m.kind === 'prf'
     ? PRF_PARTS.map((part) => {
         const label = `${m.label} ${PART_WORD[part]}`;
+        const headline = 'headline' in m && m.headline === part;
         return {
           name: `${m.column}_${part}`,
           label,
-          description: `${label}${'headline' in m && m.headline === part ? ' (the headline metric)' : ''}.`,
+          description: `${label}${headline ? ' (the headline metric)' : ''}.`,
           summary: 'summary' in m && m.summary === part,
+          headline,
           read: (s) => (s[m.key] as PRF)[part],
         };
       })
@@ -39,6 +43,7 @@ export const FLAT_SCORES: readonly FlatScore[] = METRIC_DEFINITIONS.flatMap((m):
           label: m.label,
           description: m.description,
           summary: 'summary' in m && m.summary === true,
+          headline: false,
           read: (s) => s[m.key] as number,
         },
       ],
@@ -87,3 +92,6 @@ export const metricLabel = (m: EvaluationMetric): string => flatScore(m).label;
 
 /** Whether a summary of scores (a row of a list of evaluations) shows `m`: the registry's `summary` numbers. */
 export const isSummaryMetric = (m: EvaluationMetric): boolean => flatScore(m).summary;
+
+/** Whether `m` is the headline figure of all metrics (the registry's `headline` number; there is one). */
+export const isHeadlineMetric = (m: EvaluationMetric): boolean => flatScore(m).headline;

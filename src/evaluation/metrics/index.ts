@@ -7,6 +7,7 @@ export {
   FLAT_SCORE_NAMES,
   flattenScores,
   metricColumn,
+  isHeadlineMetric,
   isSummaryMetric,
   metricDescription,
   metricLabel,

@@ -49,7 +49,10 @@ export interface NumberMetric extends MetricBase {
 /** A metric of precision, recall and F (ROUGE). */
 export interface PRFMetric extends MetricBase {
   kind: 'prf';
-  /** The number reported as the headline figure of all metrics, if one of this metric's. */
+  /**
+   * The number reported as the headline figure of all metrics, if one of this metric's (one metric of the
+   * registry has it): descriptions say so, and front ends order samples by it unless asked otherwise.
+   */
   headline?: PRFPart;
   /** Which of its numbers a summary of scores shows, if one (see NumberMetric's `summary`). */
   summary?: PRFPart;

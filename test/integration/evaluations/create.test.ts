@@ -198,6 +198,47 @@ describe('evaluation jobs through the API (no worker)', () => {
     expect(await rows()).toBe(before);
   });
 
+  it('takes checkpoints of the methods trainingMethods says generate, and refuses the others (evaluation, generation)', async () => {
+    const r = await api.admin(`{ trainingMethods { method generates } }`);
+    expect(r.errors).toBeUndefined();
+    const infos = r.data?.trainingMethods as { method: string; generates: boolean }[];
+    // A reward model's head scores; it does not generate.
+    expect(Object.fromEntries(infos.map((m) => [m.method, m.generates]))).toEqual({
+      SFT: true,
+      REWARD_MODEL: false,
+      DPO: true,
+      RL: true,
+    });
+    const generate = (over: Record<string, unknown>) =>
+      api.admin(`mutation($input: CreateGenerationInput!) { createGeneration(input: $input) { id } }`, {
+        input: { baseModelId: modelId, prompt: 'hello', ...over },
+      });
+    for (const { method, generates } of infos) {
+      const job = await insertTrainingJob(api.app.db, {
+        projectId,
+        baseModelId: modelId,
+        datasetId: method === 'SFT' ? sftId : prefId,
+        method,
+        checkpoints: [{ step: 1, path: `/ckpt/${method}` }],
+      });
+      for (const over of [{ trainingJobId: job.id }, { checkpointId: job.checkpoints[0] }]) {
+        for (const result of [await create(over), await generate(over)]) {
+          const field = Object.keys(over)[0];
+          if (generates) {
+            expect({ method, over, errors: result.errors }).toEqual({ method, over, errors: undefined });
+          } else {
+            expect({ method, over, extensions: result.errors?.[0].extensions }).toMatchObject({
+              method,
+              over,
+              extensions: { code: 'BAD_USER_INPUT', path: ['input', field] },
+            });
+            expect(result.errors?.[0].message).toMatch(`trains a ${method}, which does not generate text`);
+          }
+        }
+      }
+    }
+  });
+
   it("refuses an evaluation whose memory estimate exceeds the workers' budget, stating both and what fits", async () => {
     const before = await rows();
     process.env.WHETSTONE_MEMORY_BUDGET = '250MiB';

@@ -330,6 +330,27 @@ describe('evaluation queries', () => {
     expect(new Map(job.results.metrics.map((m) => [m.metric, m.value])).get('ACCURACY')).toBe(0.7);
   });
 
+  it('describes every metric (evaluationMetrics): the summary ones and the one headline metric', async () => {
+    const r = await api.admin(`{
+      evaluationMetrics { metric label summary headline }
+      __type(name: "EvaluationMetric") { enumValues { name } }
+    }`);
+    expect(r.errors).toBeUndefined();
+    const infos = r.data!.evaluationMetrics as {
+      metric: string;
+      label: string;
+      summary: boolean;
+      headline: boolean;
+    }[];
+    expect(infos.map((m) => m.metric)).toEqual(
+      (r.data!.__type.enumValues as { name: string }[]).map((v) => v.name),
+    );
+    expect(infos.filter((m) => m.summary).map((m) => m.metric)).toEqual(['F1', 'ROUGE_L_RECALL', 'BLEU4']);
+    expect(infos.filter((m) => m.headline)).toEqual([
+      { metric: 'ROUGE_L_RECALL', label: 'ROUGE-L recall', summary: true, headline: true },
+    ]);
+  });
+
   it('shows an evaluation’s results, training job and checkpoint', async () => {
     const job = (await api.admin(EVALUATION, { id: e.e3 })).data?.evaluationJob;
     expect(job).toMatchObject({

@@ -7,6 +7,7 @@ import {
   aggregate,
   flattenScores,
   metricColumn,
+  isHeadlineMetric,
   isSummaryMetric,
   metricDescription,
   metricLabel,
@@ -52,6 +53,12 @@ test('a number is labelled once: a PRF part by its metric and part; a summary sh
     EvaluationMetric.ROUGE_L_RECALL,
     EvaluationMetric.BLEU4,
   ]);
+});
+
+test('exactly one number is the headline metric, the one the registry marks, and its description says so', () => {
+  expect(EVALUATION_METRICS.filter(isHeadlineMetric)).toEqual([EvaluationMetric.ROUGE_L_RECALL]);
+  for (const m of EVALUATION_METRICS)
+    expect(metricDescription(m).endsWith('(the headline metric).')).toBe(isHeadlineMetric(m));
 });
 
 test('stored columns read back as the scores they came from, and a set mean per column', () => {
