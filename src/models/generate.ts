@@ -297,6 +297,11 @@ export class Generator {
     return { sequences, generated };
   }
 
+  /** Number of sessions made and kept (for tests and diagnostics). */
+  get compiledSessions(): number {
+    return this.sessions.size;
+  }
+
   async release(): Promise<void> {
     const sessions = [...this.sessions.values()];
     this.sessions.clear();

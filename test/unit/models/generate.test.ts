@@ -120,9 +120,16 @@ describe('generation from a bfloat16 checkpoint', () => {
       const gen = new Generator(model, { threads: 1, halfWeights });
       for (const useCache of [true, false])
         expect((await gen.generate({ ...req, useCache })).generated).toEqual(expected);
-      // Another shape: the folded decode session of the first is released, the tokens unchanged.
+      // Another shape, then the first again: every shape keeps its sessions (the folded ones sharing one float32
+      // copy, engine/float-weights), so going back compiles nothing; the tokens unchanged.
+      const cached = gen.compiledSessions;
       const one = await gen.generate({ ...req, prompts: [prompts[1]], maxNewTokens: 70 });
       expect(one.generated[0].slice(0, 12)).toEqual(expected[1]);
+      // Its prefill and decode sessions join the first shape's, none released.
+      const both = gen.compiledSessions;
+      expect(both).toBe(cached + 2);
+      expect((await gen.generate(req)).generated).toEqual(expected);
+      expect(gen.compiledSessions).toBe(both);
       await gen.release();
     }
   });
