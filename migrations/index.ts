@@ -7,6 +7,7 @@ import { ModelShape1797100000000 } from './1797100000000-ModelShape';
 import { Generations1797300000000 } from './1797300000000-Generations';
 import { JobAttempts1797400000000 } from './1797400000000-JobAttempts';
 import { GenerationProgress1797500000000 } from './1797500000000-GenerationProgress';
+import { ModelRecommendedHyperparameters1797650000000 } from './1797650000000-ModelRecommendedHyperparameters';
 
 export const MIGRATIONS = [
   InitialSchema1732730000000,
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   Generations1797300000000,
   JobAttempts1797400000000,
   GenerationProgress1797500000000,
+  ModelRecommendedHyperparameters1797650000000,
 ];

@@ -5,7 +5,7 @@
  * the default project, so that a first training job can run at once and learns visibly. Safe to run again.
  */
 import 'reflect-metadata';
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ServerFiles } from './api/common/server-files';
 import { ModelService } from './api/models/service';
@@ -13,7 +13,9 @@ import { ProjectService } from './api/projects/service';
 import { jobsDir, loadConfig, type Config } from './config';
 import { createDataSource, migrateUp } from './db/data-source';
 import { ApiKeyRole, BaseModelEntity } from './db/entities';
-import { writePretrainedDemoModel } from './training/demo-model';
+import { setRecommendedHyperparameters } from './db/store/base-models';
+import { DEMO_RECOMMENDED, writePretrainedDemoModel, writeRecommendations } from './training/demo-model';
+import { readRecommendations } from './training/hyperparameters/recommended';
 
 export const DEMO_MODEL_NAME = 'demo-tiny-llama';
 
@@ -47,9 +49,21 @@ export async function setup(
       renameSync(partial, dir);
       log(`wrote the demo model to ${dir}`);
     }
+    // A demo folder written before the demo model recommended its hyperparameters gets them, and so does its row.
+    const configFile = path.join(dir, 'config.json');
+    const recommendations = () => readRecommendations(JSON.parse(readFileSync(configFile, 'utf8')));
+    let recommended = recommendations();
+    if (recommended === null) {
+      writeRecommendations(dir, DEMO_RECOMMENDED);
+      recommended = recommendations()!;
+      log(`added the recommended hyperparameters to ${configFile}`);
+    }
     const registered = await db
       .getRepository(BaseModelEntity)
-      .existsBy({ projectId: project.id, name: DEMO_MODEL_NAME });
+      .findOneBy({ projectId: project.id, name: DEMO_MODEL_NAME });
+    if (registered && registered.recommendedHyperparameters === null) {
+      await setRecommendedHyperparameters(db.manager, registered.id, recommended);
+    }
     if (!registered) {
       const principal = {
         projectId: project.id,

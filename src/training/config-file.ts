@@ -7,9 +7,17 @@ import * as path from 'node:path';
 import YAML from 'yaml';
 import { UserInputError } from '../errors';
 import { ExecutionProvider } from '../engine/session';
-import { Hyperparameters, parseHyperparameters } from './hyperparameters';
+import { Hyperparameters, parseHyperparameters, type Recommendations } from './hyperparameters';
+import { readRecommendations } from './hyperparameters/recommended';
 import { CONFIG_METHOD_NAMES } from './methods';
-import { type EngineScale, PROVIDER_NAMES, SCALE_NAMES, engineName, wordOf } from '../vocabulary';
+import {
+  type EngineScale,
+  METHOD_NAMES,
+  PROVIDER_NAMES,
+  SCALE_NAMES,
+  engineName,
+  wordOf,
+} from '../vocabulary';
 
 /** The engine's spellings of the vocabulary's scales and providers (src/vocabulary.ts). */
 export const PARAMETER_SCALES: readonly EngineScale[] = SCALE_NAMES.map(engineName);
@@ -94,6 +102,20 @@ function existing(raw: Record<string, unknown>, key: string, base: string, kind:
   return found;
 }
 
+/**
+ * The defaults a model folder's config.json recommends (hyperparameters/recommended.ts), as jobs on a registered
+ * model take them; a config.json that does not parse is left for the model's loading to report.
+ */
+function folderRecommendations(model: string): Recommendations | null {
+  let config: unknown;
+  try {
+    config = JSON.parse(fs.readFileSync(path.join(model, 'config.json'), 'utf8'));
+  } catch {
+    return null;
+  }
+  return readRecommendations(config, path.join(model, 'config.json'));
+}
+
 export function parseTrainConfig(raw: unknown, file: string): TrainConfig {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new UserInputError(`${file}: the config must be a mapping of keys (${KEYS.join(', ')})`, [file]);
@@ -116,16 +138,20 @@ export function parseTrainConfig(raw: unknown, file: string): TrainConfig {
   if (initAdapter && parameterScale === 'full') {
     throw new UserInputError('initAdapter needs parameterScale lora or prompt_tuning', ['initAdapter']);
   }
+  const model = existing(obj, 'model', base, 'dir');
+  const method = oneOf(obj, 'method', CONFIG_METHOD_NAMES, 'sft');
   return {
-    model: existing(obj, 'model', base, 'dir'),
+    model,
     dataset: existing(obj, 'dataset', base, 'file'),
     template: oneOf(obj, 'template', TEMPLATES, 'plain'),
-    method: oneOf(obj, 'method', CONFIG_METHOD_NAMES, 'sft'),
+    method,
     parameterScale,
     initAdapter,
     hyperparameters: parseHyperparameters(obj.hyperparameters, ['hyperparameters'], {
       runner: 'cli',
+      method: wordOf(METHOD_NAMES, method),
       parameterScale: wordOf(SCALE_NAMES, parameterScale),
+      recommended: folderRecommendations(model),
     }),
     output: path.resolve(obj.output),
     executionProvider: oneOf(obj, 'executionProvider', EXECUTION_PROVIDERS, 'cpu'),

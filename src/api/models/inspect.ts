@@ -9,6 +9,8 @@ import { UserInputError } from '../../errors';
 import { parseModelConfig } from '../../models/config';
 import { headerEntries, headerLength, INDEX_FILE, SINGLE_FILE } from '../../models/safetensors';
 import type { ServerFiles } from '../common/server-files';
+import type { Recommendations } from '../../training/hyperparameters';
+import { readRecommendations } from '../../training/hyperparameters/recommended';
 import { ModelShape, shapeOf } from '../../training/memory-plan';
 
 export interface ModelFacts {
@@ -20,6 +22,8 @@ export interface ModelFacts {
   maxSequenceLength: number;
   vocabularySize: number;
   shape: ModelShape;
+  /** config.json's recommended hyperparameters (training/hyperparameters/recommended.ts). */
+  recommendedHyperparameters: Recommendations | null;
 }
 
 /** Largest config.json and model.safetensors.index.json read (real ones are a few kilobytes). */
@@ -79,7 +83,9 @@ export async function inspectModelFolder(files: ServerFiles, given: string): Pro
   const configText = await required('config.json', () =>
     files.readText(path.join(dir, 'config.json'), MAX_JSON_BYTES),
   );
-  const config = parseModelConfig(parseJson('config.json', configText), 'config.json');
+  const raw = parseJson('config.json', configText);
+  const config = parseModelConfig(raw, 'config.json');
+  const recommendedHyperparameters = readRecommendations(raw);
   let parameterCount = 0;
   for (const name of await weightFiles(files, dir)) {
     for (const shape of await shapesOf(files, path.join(dir, name), name))
@@ -93,5 +99,6 @@ export async function inspectModelFolder(files: ServerFiles, given: string): Pro
     maxSequenceLength: config.maxPositionEmbeddings,
     vocabularySize: config.vocabSize,
     shape: shapeOf(config),
+    recommendedHyperparameters,
   };
 }

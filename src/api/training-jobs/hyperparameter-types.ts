@@ -13,13 +13,17 @@ import { HYPERPARAMETER_RULES, type HyperparameterRule } from '../../training/hy
 import {
   type FieldSpec,
   MODULE_NAME,
+  RECOMMENDATION_NOTE,
   type SpecContext,
   apiLimits,
   apiValueName,
   appliesTo,
+  defaultFor,
   defaultOf,
   defaultText,
   describeField,
+  recommendationOf,
+  valueText,
 } from '../../training/hyperparameters/field';
 import { fieldSpec, type HyperparameterName } from '../../training/hyperparameters';
 import { METHOD_NAMES, SCALE_NAMES } from '../../vocabulary';
@@ -59,7 +63,7 @@ ObjectType('TrainingHyperparameters', {
   description: 'The hyperparameters a job runs with, defaults filled in; null where a field does not apply.',
 })(TrainingHyperparameters);
 InputType('TrainingHyperparametersInput', {
-  description: 'Hyperparameters of a new job; every field is optional and has a documented default.',
+  description: `Hyperparameters of a new job; every field is optional and has a documented default. ${RECOMMENDATION_NOTE}`,
 })(TrainingHyperparameters);
 
 export enum HyperparameterType {
@@ -134,11 +138,14 @@ export class HyperparameterField {
   @Field(() => GraphQLJSON, {
     nullable: true,
     description:
-      'The default for the given method, parameter scale and base model (enum values by name); null where it is null or depends on what was not given.',
+      "The default for the given method, parameter scale and base model (the model's recommendation first, where it has one for the scale and the field applies; enum values by name); null where it is null or depends on what was not given.",
   })
   default: unknown;
 
-  @Field({ description: 'The default in words, including how it depends on the model, method or scale.' })
+  @Field({
+    description:
+      'The default in words, including how it depends on the model, method or scale, and whether the base model recommends it.',
+  })
   defaultDescription: string;
 
   @Field(() => [TrainingMethod], { description: 'Methods the field applies to.' })
@@ -195,7 +202,8 @@ function describeForForm(name: HyperparameterName, ctx: SpecContext): Hyperparam
   const spec = fieldSpec(name);
   const number = spec.type === 'int' || spec.type === 'float' ? apiLimits(spec) : null;
   const maxFor = number && 'maxFor' in spec ? spec.maxFor : undefined;
-  const dflt = defaultOf(spec, ctx, defaultsBefore(name, ctx));
+  const recommended = recommendationOf(name, spec, ctx);
+  const dflt = recommended ?? defaultOf(spec, ctx, defaultsBefore(name, ctx));
   return {
     name,
     type: number ? TYPE_OF[number.type] : TYPE_OF[spec.type],
@@ -209,7 +217,10 @@ function describeForForm(name: HyperparameterName, ctx: SpecContext): Hyperparam
     itemMaxLength: spec.type === 'modules' ? spec.itemMaxLength : null,
     itemPattern: spec.type === 'modules' ? MODULE_NAME.source : null,
     default: apiDefault(spec, dflt),
-    defaultDescription: defaultText(spec),
+    defaultDescription:
+      recommended === undefined
+        ? defaultText(spec)
+        : `${valueText(spec, recommended)}, recommended by the base model (the field's own: ${defaultText(spec)})`,
     methods: [...(spec.methods ?? METHOD_NAMES)] as TrainingMethod[],
     parameterScales: [...(spec.scales ?? SCALE_NAMES)] as ParameterScale[],
     applies: appliesTo(spec, ctx),
@@ -229,7 +240,7 @@ function defaultsBefore(name: HyperparameterName, ctx: SpecContext): Record<stri
   const earlier: Record<string, unknown> = {};
   for (const n of API_FIELDS) {
     if (n === name) break;
-    earlier[n] = defaultOf(fieldSpec(n), ctx, earlier);
+    earlier[n] = defaultFor(n, fieldSpec(n), ctx, earlier);
   }
   return earlier;
 }

@@ -10,7 +10,8 @@ import {
   namesOf,
   type HyperparameterName,
 } from '../../training/hyperparameters';
-import { EnumField, apiValueName, appliesTo } from '../../training/hyperparameters/field';
+import type { BaseModelEntity } from '../../db/entities';
+import { EnumField, apiValueName, appliesTo, type SpecContext } from '../../training/hyperparameters/field';
 import type { MethodName, ScaleName } from '../../vocabulary';
 
 /** A GraphQL enum ({NAME: value}) registered from an enum field's declaration. */
@@ -24,6 +25,19 @@ function graphqlEnum<V extends string>(field: EnumField<V>): Record<string, V> {
     ),
   });
   return values;
+}
+
+/**
+ * What a registered base model tells the specification: its sequence limit and the defaults its config.json
+ * recommends. `createTrainingJob` and `hyperparameterSpecification` both resolve with it.
+ */
+export function modelSpecContext(
+  model: Pick<BaseModelEntity, 'maxSequenceLength' | 'recommendedHyperparameters'> | null,
+): SpecContext {
+  return {
+    modelMaxSequenceLength: model?.maxSequenceLength,
+    recommended: model?.recommendedHyperparameters ?? null,
+  };
 }
 
 /** The fields the API takes and shows, in schema order. */

@@ -34,7 +34,7 @@ import type { ModelService } from '../models/service';
 import { decodeCursor, encodeCursor } from './cursor';
 import { checkJobMemory } from './memory';
 import { HyperparameterSpecification, hyperparameterSpecification } from './hyperparameter-types';
-import type { ApiHyperparameters } from './hyperparameters';
+import { modelSpecContext, type ApiHyperparameters } from './hyperparameters';
 import {
   MAX_SERIES_STEPS,
   SERIES_SOURCE_COLUMNS,
@@ -148,7 +148,7 @@ export class TrainingJobService {
       hyperparameters = resolveJobHyperparameters(input.hyperparameters ?? {}, {
         method: input.method,
         parameterScale: input.parameterScale,
-        modelMaxSequenceLength: model.maxSequenceLength,
+        ...modelSpecContext(model),
         ...datasetFacts(dataset),
         path: ['input', 'hyperparameters'],
       });
@@ -194,11 +194,17 @@ export class TrainingJobService {
     if (o.baseModelId !== null && !model) {
       throw badInput(`no model ${o.baseModelId} in this project`, ['baseModelId']);
     }
-    return hyperparameterSpecification({
-      method: o.method ?? undefined,
-      parameterScale: o.parameterScale ?? undefined,
-      modelMaxSequenceLength: model?.maxSequenceLength,
-    });
+    try {
+      return hyperparameterSpecification({
+        method: o.method ?? undefined,
+        parameterScale: o.parameterScale ?? undefined,
+        ...modelSpecContext(model),
+      });
+    } catch (err) {
+      // A stored recommendation out of range (the registration checked it against the specification of its day).
+      if (err instanceof UserInputError) throw fromUserInput(err);
+      throw err;
+    }
   }
 
   /**

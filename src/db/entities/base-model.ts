@@ -1,5 +1,6 @@
 import { Column, Entity } from 'typeorm';
 import type { ModelShape } from '../../training/memory-plan';
+import type { Recommendations } from '../../training/hyperparameters';
 import { bigintAsNumber } from './columns';
 import { ProjectOwnedEntity } from './project-owned';
 
@@ -32,4 +33,8 @@ export class BaseModelEntity extends ProjectOwnedEntity {
   /** config.json's dimensions, for the memory estimate of jobs (null: registered before they were stored). */
   @Column({ type: 'jsonb', nullable: true })
   shape: ModelShape | null;
+
+  /** The hyperparameter defaults config.json recommends, by parameter scale (null: none, or registered before). */
+  @Column({ name: 'recommended_hyperparameters', type: 'jsonb', nullable: true })
+  recommendedHyperparameters: Recommendations | null;
 }

@@ -14,7 +14,15 @@ export interface SpecContext {
   modelMaxSequenceLength?: number;
   /** Who runs the hyperparameters: a queued job (another worker may take it over) or `whetstone train`. */
   runner?: 'job' | 'cli';
+  /** The defaults the base model recommends, by parameter scale (its folder's config.json: recommended.ts). */
+  recommended?: Recommendations | null;
 }
+
+/** Field values a model recommends in place of the fields' own defaults, by parameter scale (as configs write them). */
+export type Recommendations = Partial<Record<ScaleName, Readonly<Record<string, unknown>>>>;
+
+/** Where a model folder says its recommendations: config.json's `whetstone.recommended_hyperparameters`. */
+export const RECOMMENDATIONS_AT = ['whetstone', 'recommended_hyperparameters'] as const;
 
 /** A default may depend on the context and on the fields declared before it. */
 export type Default<T> = T | ((ctx: SpecContext, earlier: Readonly<Record<string, unknown>>) => T);
@@ -121,6 +129,40 @@ export function defaultOf(
   return typeof spec.default === 'function' ? spec.default(ctx, earlier) : spec.default;
 }
 
+/**
+ * The value the base model recommends for the field, checked like a given value, where it recommends one for the
+ * job's scale and the field applies to the job's method and scale; else undefined. Throws UserInputError at `path`.
+ */
+export function recommendationOf(
+  name: string,
+  spec: FieldSpec,
+  ctx: SpecContext,
+  path: readonly string[] = [name],
+): unknown {
+  const scale = ctx.parameterScale;
+  const value = scale ? ctx.recommended?.[scale]?.[name] : undefined;
+  if (value === undefined || value === null || !appliesTo(spec, ctx)) return undefined;
+  try {
+    return checkField(spec, value, [...RECOMMENDATIONS_AT, scale!, name]);
+  } catch (err) {
+    if (!(err instanceof UserInputError)) throw err;
+    throw new UserInputError(`the base model's config.json recommends a value out of range: ${err.message}`, [
+      ...path,
+    ]);
+  }
+}
+
+/** The field's default for the context: the base model's recommendation where it has one, else its own. */
+export function defaultFor(
+  name: string,
+  spec: FieldSpec,
+  ctx: SpecContext,
+  earlier: Readonly<Record<string, unknown>> = {},
+  path: readonly string[] = [name],
+): unknown {
+  return recommendationOf(name, spec, ctx, path) ?? defaultOf(spec, ctx, earlier);
+}
+
 /** Whether the field means something for a job of this method and scale (unknown parts: yes). */
 export function appliesTo(spec: FieldSpec, ctx: Pick<SpecContext, 'method' | 'parameterScale'>): boolean {
   return (
@@ -193,7 +235,7 @@ export function checkField(spec: FieldSpec, v: unknown, path: readonly string[])
   }
 }
 
-function valueText(spec: FieldSpec, value: unknown): string {
+export function valueText(spec: FieldSpec, value: unknown): string {
   if (spec.type === 'enum') return apiValueName(String(value));
   if (value === 'all-linear') return '["all-linear"]';
   if (Array.isArray(value)) return `[${value.join(', ')}]`;
@@ -225,6 +267,9 @@ function appliesText(spec: FieldSpec): string {
   const only = [...(spec.methods ?? []), ...(spec.scales ?? [])];
   return only.length ? ` Applies to ${only.join(', ')} only.` : '';
 }
+
+/** How a model folder recommends defaults, in words (the API's types say it once). */
+export const RECOMMENDATION_NOTE = `A base model may recommend other defaults in its config.json (${RECOMMENDATIONS_AT.join('.')}, by parameter scale: {"LORA": {"epochs": 10, ...}}); a job on it takes those first, where the field applies, checked like given values.`;
 
 /** The schema description of a field: what it does, its range, where it applies and its default. */
 export function describeField(spec: FieldSpec): string {

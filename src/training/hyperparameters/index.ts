@@ -8,12 +8,12 @@
 import { UserInputError } from '../../errors';
 import { DPO_FIELDS } from '../alignment/dpo-fields';
 import { RL_FIELDS } from '../alignment/rl/fields';
-import { FieldSpec, FieldValue, SpecContext, appliesTo, checkField, defaultOf } from './field';
+import { FieldSpec, FieldValue, SpecContext, appliesTo, checkField, defaultFor, defaultOf } from './field';
 import { RUN_FIELDS, TRAINING_FIELDS } from './fields';
 import { HYPERPARAMETER_RULES, RuleFacts } from './rules';
 
 export { MAX_SEQUENCE_LENGTH_LIMIT, defaultSequenceLength } from './fields';
-export type { SpecContext } from './field';
+export type { Recommendations, SpecContext } from './field';
 export { datasetFacts, type RuleFacts } from './rules';
 
 /** Every field, in schema order. */
@@ -63,7 +63,8 @@ function appliesOnly(spec: FieldSpec, ctx: SpecContext): string {
 }
 
 /**
- * Checks the given values against the specification and the rules, fills the defaults (for the context), and
+ * Checks the given values against the specification and the rules, fills the defaults (for the context: the base
+ * model's recommendation first, where it has one for the scale and the field applies), and
  * returns every field of the surface in the engine's form. null counts as not given. Throws UserInputError
  * with the field's path.
  */
@@ -91,7 +92,7 @@ export function resolveHyperparameters(raw: unknown, o: ResolveOptions): Record<
     const spec = fieldSpec(name);
     const value = given[name];
     if (value === undefined || value === null) {
-      out[name] = defaultOf(spec, o, out);
+      out[name] = defaultFor(name, spec, o, out, [...path, name]);
       continue;
     }
     if (o.strict && !appliesTo(spec, o)) {

@@ -2,6 +2,7 @@
 import { CREATE_DATASET, CREATE_JOB, REGISTER_MODEL, sftJsonl, startTestApi, TestApi } from '../support/api';
 import { errorCode } from '../support/client';
 import { writeDemoModel } from '../../../src/models/demo';
+import { DEMO_RECOMMENDED, writeRecommendations } from '../../../src/training/demo-model';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -180,5 +181,73 @@ describe('hyperparameterSpecification', () => {
       code: 'BAD_USER_INPUT',
       path: ['input', 'hyperparameters', 'maxSequenceLength'],
     });
+  });
+
+  it("takes a model's recommended defaults (the demo model's config.json) in the form and in a job", async () => {
+    const demoLike = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-spec-recommends-'));
+    const bad = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-spec-recommends-bad-'));
+    try {
+      writeDemoModel(demoLike);
+      writeRecommendations(demoLike, DEMO_RECOMMENDED);
+      const model = (await api.admin(REGISTER_MODEL, { input: { name: 'recommends', path: demoLike } })).data
+        ?.registerModel.id;
+      const lora = await fields({ method: 'SFT', scale: 'LORA', model });
+      expect(lora.get('epochs')).toMatchObject({
+        default: 10,
+        defaultDescription: "10, recommended by the base model (the field's own: 3)",
+      });
+      expect(lora.get('batchSize')?.default).toBe(2);
+      expect(lora.get('learningRate')?.default).toBe(0.01);
+      expect(lora.get('loraTargets')?.default).toEqual(['all-linear']);
+      expect(lora.get('loraRank')).toMatchObject({ default: 8, defaultDescription: '8' });
+      // Another scale takes its own recommendation; a field that does not apply shows no recommended value.
+      const full = await fields({ method: 'SFT', scale: 'FULL', model });
+      expect(full.get('learningRate')?.default).toBe(3e-4);
+      expect(full.get('loraTargets')).toMatchObject({ applies: false, default: ['q_proj', 'v_proj'] });
+      // Without a scale there is no recommendation to take; another model has none.
+      expect((await fields({ method: 'SFT', model })).get('epochs')?.default).toBe(3);
+      expect((await fields({ method: 'SFT', scale: 'LORA', model: modelId })).get('epochs')?.default).toBe(3);
+
+      const create = (hyperparameters: Record<string, unknown>) =>
+        api.admin(CREATE_JOB, {
+          input: {
+            name: 'first',
+            baseModelId: model,
+            datasetId: sftId,
+            method: 'SFT',
+            parameterScale: 'LORA',
+            hyperparameters,
+          },
+        });
+      const first = await create({});
+      expect(first.errors).toBeUndefined();
+      expect(first.data?.createTrainingJob.hyperparameters).toMatchObject({
+        epochs: 10,
+        batchSize: 2,
+        learningRate: 0.01,
+        loraTargets: ['all-linear'],
+        loraRank: 8,
+      });
+      const given = await create({ epochs: 4, loraTargets: ['q_proj'] });
+      expect(given.data?.createTrainingJob.hyperparameters).toMatchObject({
+        epochs: 4,
+        batchSize: 2,
+        loraTargets: ['q_proj'],
+      });
+
+      writeDemoModel(bad);
+      writeRecommendations(bad, { LORA: { learningRate: 5 } });
+      const refused = await api.admin(REGISTER_MODEL, { input: { name: 'bad', path: bad } });
+      expect(refused.errors?.[0].extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        path: ['input', 'path'],
+      });
+      expect(refused.errors?.[0].message).toContain(
+        'whetstone.recommended_hyperparameters.LORA.learningRate must be a number > 0 and <= 1, got 5',
+      );
+    } finally {
+      fs.rmSync(demoLike, { recursive: true, force: true });
+      fs.rmSync(bad, { recursive: true, force: true });
+    }
   });
 });

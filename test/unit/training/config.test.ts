@@ -115,3 +115,31 @@ test('hyperparameter checks name the field', () => {
   );
   expect(parseHyperparameters({ loraTargets: 'q_proj, k_proj' }).loraTargets).toEqual(['q_proj', 'k_proj']);
 });
+
+test("a model folder's recommended defaults fill what the config leaves out, for its scale", () => {
+  const model = path.join(dir, 'recommends');
+  fs.mkdirSync(model);
+  fs.writeFileSync(
+    path.join(model, 'config.json'),
+    JSON.stringify({
+      model_type: 'llama',
+      whetstone: { recommended_hyperparameters: { LORA: { epochs: 10, batchSize: 2, loraRank: 4 } } },
+    }),
+  );
+  const config = (scale: string, hp: string) =>
+    loadTrainConfig(
+      write(
+        `recommends-${scale}.json`,
+        `{"model": "recommends", "dataset": "data.jsonl", "parameterScale": "${scale}", "output": "out", "hyperparameters": ${hp}}`,
+      ),
+    ).hyperparameters;
+  expect(config('lora', '{"epochs": 3}')).toMatchObject({ epochs: 3, batchSize: 2, loraRank: 4 });
+  expect(config('full', '{}')).toMatchObject({ epochs: 3, batchSize: 8 });
+  fs.writeFileSync(
+    path.join(model, 'config.json'),
+    JSON.stringify({ whetstone: { recommended_hyperparameters: { LORA: { batchSize: 0 } } } }),
+  );
+  expect(() => config('lora', '{}')).toThrow(
+    `${path.join(model, 'config.json')}.whetstone.recommended_hyperparameters.LORA.batchSize must be an integer in [1, 1024], got 0`,
+  );
+});

@@ -7,6 +7,7 @@ import {
   resolveJobHyperparameters,
 } from '../../../src/training/hyperparameters';
 import { describeField } from '../../../src/training/hyperparameters/field';
+import { readRecommendations } from '../../../src/training/hyperparameters/recommended';
 
 const job = (raw: Record<string, unknown>, ctx: Record<string, unknown> = {}) =>
   resolveJobHyperparameters(raw, {
@@ -113,4 +114,57 @@ test('configs run fractional epochs and keep fields of other scales; jobs take w
     'numVirtualTokens',
   ]);
   expect(() => parseHyperparameters({ executionProvider: 'CPU' })).toThrow(/unknown key executionProvider/);
+});
+
+describe("a base model's recommended defaults", () => {
+  const recommended = {
+    LORA: { epochs: 10, learningRate: 0.01, loraTargets: ['all-linear'], evalMetricsAtEpochEnd: true },
+    FULL: { learningRate: 3e-4, loraRank: 16 },
+  };
+
+  test("win over the fields' own defaults for the scale; given values win over them", () => {
+    const hp = job({}, { recommended });
+    expect(hp).toMatchObject({ epochs: 10, learningRate: 0.01, loraTargets: 'all-linear', batchSize: 8 });
+    expect(job({ epochs: 2 }, { recommended })).toMatchObject({ epochs: 2, learningRate: 0.01 });
+    expect(job({}, { recommended, parameterScale: 'FULL' })).toMatchObject({ epochs: 3, learningRate: 3e-4 });
+  });
+
+  test('are ignored for fields that do not apply to the method and scale', () => {
+    // loraRank under FULL does not apply to a full update; evalMetricsAtEpochEnd is SFT's only.
+    expect(job({}, { recommended, parameterScale: 'FULL' }).loraRank).toBe(8);
+    expect(job({}, { recommended }).evalMetricsAtEpochEnd).toBe(true);
+    expect(job({}, { recommended, method: 'DPO' }).evalMetricsAtEpochEnd).toBe(false);
+  });
+
+  test('are checked like given values: one out of range is refused, naming where it comes from', () => {
+    const bad = { LORA: { learningRate: 5 } };
+    expect(refusal(() => job({}, { recommended: bad }))).toEqual({
+      path: ['input', 'hyperparameters', 'learningRate'],
+      message:
+        "the base model's config.json recommends a value out of range: " +
+        'whetstone.recommended_hyperparameters.LORA.learningRate must be a number > 0 and <= 1, got 5',
+    });
+    // A value the user gives replaces it, so the job is not held up by the model's mistake.
+    expect(job({ learningRate: 1e-3 }, { recommended: bad }).learningRate).toBe(1e-3);
+  });
+
+  test('are read from config.json: scales by name, known fields only, values in range', () => {
+    const config = (r: unknown) => ({ model_type: 'llama', whetstone: { recommended_hyperparameters: r } });
+    expect(readRecommendations({ model_type: 'llama' })).toBeNull();
+    expect(
+      readRecommendations(config({ LORA: { loraTargets: ['all-linear'], lrScheduler: 'COSINE' } })),
+    ).toEqual({
+      LORA: { loraTargets: 'all-linear', lrScheduler: 'cosine' },
+    });
+    expect(refusal(() => readRecommendations(config({ lora: {} }))).message).toBe(
+      'config.json.whetstone.recommended_hyperparameters: lora is not a parameter scale (FULL, LORA, PROMPT_TUNING)',
+    );
+    expect(refusal(() => readRecommendations(config({ LORA: { epoch: 3 } })))).toEqual({
+      path: ['config.json', 'whetstone', 'recommended_hyperparameters', 'LORA', 'epoch'],
+      message: 'config.json.whetstone.recommended_hyperparameters.LORA: unknown hyperparameter epoch',
+    });
+    expect(refusal(() => readRecommendations(config({ FULL: { batchSize: 0 } }))).message).toBe(
+      'config.json.whetstone.recommended_hyperparameters.FULL.batchSize must be an integer in [1, 1024], got 0',
+    );
+  });
 });
