@@ -116,7 +116,9 @@ export function memoryCgroup(
   };
   return {
     oomKills: () => {
-      const text = read(v2 ? 'memory.events' : 'memory.oom_control');
+      // v2's memory.events counts the kills of every cgroup below too (another job's, a test's own limited
+      // cgroup): memory.events.local (Linux 5.2) counts this cgroup's only.
+      const text = v2 ? (read('memory.events.local') ?? read('memory.events')) : read('memory.oom_control');
       const m = text?.match(/^oom_kill (\d+)$/m);
       return m ? Number(m[1]) : null;
     },
