@@ -5,6 +5,7 @@
  */
 import type { DemoModelOptions } from '../src/models/demo';
 import type { LoadedModel } from '../src/models/model';
+import { SCORE_WEIGHT, withScoreHead } from '../src/training/alignment/score-head';
 import { parseHyperparameters } from '../src/training/hyperparameters';
 import type { Batch } from '../src/training/objective';
 import { parameterize } from '../src/training/parameterization';
@@ -42,6 +43,18 @@ export const BAICHUAN2_7B = {
   maxPositionEmbeddings: 4096,
   dtype: 'BF16',
 } as const satisfies DemoModelOptions;
+
+/**
+ * A shape-only model (models/shape-only.ts) as a one-label reward model (training/alignment/score-head.ts): its
+ * family's sequence-classification config and a score head, the other weights still mapped slices. LLaMA's family
+ * only: transformers has no sequence-classification architecture for Baichuan.
+ */
+export function shapeOnlyRewardModel(model: LoadedModel): LoadedModel {
+  const scored = withScoreHead(model, () => 0.5);
+  const base = model.weights;
+  const mapped = (name: string) => (name === SCORE_WEIGHT ? null : (base.mapped?.(name) ?? null));
+  return { ...scored, weights: { ...scored.weights, mapped } };
+}
 
 /** The benches' LoRA: rank 8, alpha 16 (the peer scales LoRA by 2.0 = alpha / r), on q/v as the peer adapts them. */
 export const BENCH_LORA = { loraRank: 8, loraAlpha: 16 } as const;

@@ -4,7 +4,11 @@
  * shape-only model (models/shape-only.ts: no weights written or read), the LoRA r8 SFT step on W_pack at 4,096
  * tokens, batch 1, as the trainer builds it on webgpu (int32 batch, WEBGPU_LAYOUT) under each of the memory plan's
  * layouts, as given and as fitted to the limit (models/webgpu-fit.ts); then generation's prefill (a 4,096-token
- * prompt) and decode graphs. One line per graph, then one JSON object. Takes about a minute and 1 GiB.
+ * prompt) and decode graphs; then the forward-only graphs at 4,096 tokens, each plain (as built before they were
+ * fitted) and fitted: a reward model's scoring (a LLaMA of that shape: Baichuan has no sequence-classification
+ * architecture), `whetstone loss` (one and two texts), and the log-probabilities of DPO's reference and RL (one
+ * row; a DPO pair at maxSequenceLength 4,090, its rows padded to 4,096 as they were, then as the steps' are). One
+ * line per graph, then one JSON object. Takes about 10 s and 0.65 GiB.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -19,16 +23,20 @@ import { Graph } from '../src/engine/graph';
 import { fallbackNodes } from '../src/engine/placement';
 import { providerGraph } from '../src/engine/layout';
 import { ADAMW_DEFAULTS } from '../src/engine/optim';
+import { buildTokenLossGraph } from '../src/models/forward';
 import { buildCachedRun } from '../src/models/generate';
 import { MemoryLayout } from '../src/models/memory-layout';
 import { shapeOnlyModel } from '../src/models/shape-only';
+import { referenceForward } from '../src/training/alignment/dpo';
+import { buildLogProbsGraph } from '../src/training/alignment/log-probs';
+import { buildRewardGraph } from '../src/training/alignment/reward-scorer';
 import { LAYOUTS } from '../src/training/memory-plan';
 import { SftObjective } from '../src/training/sft';
 import { buildFusedStepGraph } from '../src/training/step-graphs';
 import { WEBGPU_LAYOUT } from '../src/training/trainer';
 import { webgpuMemoryLayout } from '../src/models/webgpu-fit';
 import { Rng } from '../src/util/rng';
-import { BAICHUAN2_7B, benchParameters } from './bench-model';
+import { BAICHUAN2_7B, benchParameters, shapeOnlyRewardModel } from './bench-model';
 
 const T = 4096;
 
@@ -66,6 +74,7 @@ function report(name: string, g: Graph, out: Record<string, unknown>): void {
 
 function main(): void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-webgpu-fit-'));
+  const rewardDir = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-webgpu-fit-reward-'));
   const out: Record<string, unknown> = { limitBytes: WEBGPU_MAX_BINDING_BYTES };
   try {
     const model = shapeOnlyModel(dir, BAICHUAN2_7B);
@@ -110,9 +119,34 @@ function main(): void {
       const what = prefill ? `prefill (${T}-token prompt)` : 'decode';
       report(`generation ${what}${memoryLayout ? ` fitted: ${JSON.stringify(memoryLayout)}` : ''}`, g, out);
     }
+    const rewardModel = shapeOnlyRewardModel(shapeOnlyModel(rewardDir, { ...BAICHUAN2_7B, family: 'llama' }));
+    report('reward scoring 1 x 4096, plain', buildRewardGraph(rewardModel, [1, T], 'webgpu', {}), out);
+    report('reward scoring 1 x 4096, fitted', buildRewardGraph(rewardModel, [1, T], 'webgpu'), out);
+    for (const rows of [1, 2]) {
+      for (const memoryLayout of [{}, undefined]) {
+        const { g } = buildTokenLossGraph(model, [rows, T], { executionProvider: 'webgpu', memoryLayout });
+        report(`whetstone loss ${rows} x ${T}, ${memoryLayout ? 'plain' : 'fitted'}`, g, out);
+      }
+    }
+    // The log-probabilities take the run's layout (fitted by planJobMemory to its step rows and length).
+    const dpoLength = 4090;
+    for (const [what, shape, fitTo] of [
+      ['1 row, plain', [1, T], null],
+      ['1 row, fitted', [1, T], { batch: 1, tokens: T }],
+      ['DPO pair at 4090, padded to 4096', [2, T], { batch: 2, tokens: dpoLength }],
+      ['DPO pair at 4090, padded as the steps', [2, dpoLength], { batch: 2, tokens: dpoLength }],
+    ] as const) {
+      const memoryLayout = fitTo ? webgpuMemoryLayout({}, model.config, fitTo) : {};
+      const { graph } = buildLogProbsGraph(referenceForward(model), shape, {
+        executionProvider: 'webgpu',
+        memoryLayout,
+      });
+      report(`log-probs ${shape.join(' x ')} (${what}: ${JSON.stringify(memoryLayout)})`, graph, out);
+    }
     console.log(JSON.stringify(out));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(rewardDir, { recursive: true, force: true });
   }
 }
 

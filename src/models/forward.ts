@@ -6,7 +6,10 @@ import * as nn from '../engine/nn';
 import { layoutGraph, providerGraph, providerInts, GraphLayout } from '../engine/layout';
 import { ExecutionProvider, createSession } from '../engine/session';
 import { lastTokenIndex, pickPositions } from './families/builder';
-import { buildCausalLM, LoadedModel, ResolvedAdapter } from './model';
+import { Graph, Tensor } from '../engine/graph';
+import { buildCausalLM, CausalLMOutputs, LoadedModel, ResolvedAdapter } from './model';
+import type { MemoryLayout } from './memory-layout';
+import { providerMemoryLayout } from './webgpu-fit';
 
 export interface RunOptions {
   adapter?: ResolvedAdapter;
@@ -15,11 +18,40 @@ export interface RunOptions {
   threads?: number;
   /** The graph's layout; default the provider's (engine/layout). */
   graphLayout?: GraphLayout;
+  /** As given; default the plain layout, on webgpu fitted to the storage-binding limit (models/webgpu-fit.ts). */
+  memoryLayout?: MemoryLayout;
 }
 
 /** (B, T) rows in the provider's integer dtype (engine/layout `providerInts`). */
 const intRows = (rows: readonly (readonly number[])[], dtype: 'int32' | 'int64') =>
   dtype === 'int32' ? Int32Array.from(rows.flat()) : BigInt64Array.from(rows.flat(), (v) => BigInt(v));
+
+/**
+ * The frozen forward of (B, T) rows in a graph laid out for the run (`graphLayout`, else the provider's): inputs
+ * input_ids and attention_mask in the provider's integer dtype; on webgpu blocked attention, a chunked loss and a
+ * sliced head where a whole tensor would exceed a storage binding (models/webgpu-fit.ts).
+ */
+function frozenForward(
+  m: LoadedModel,
+  [b, t]: readonly [number, number],
+  opts: RunOptions,
+): { g: Graph; out: CausalLMOutputs; attentionMask: Tensor; ints: 'int32' | 'int64' } {
+  const g = opts.graphLayout ? layoutGraph(opts.graphLayout) : providerGraph(opts.executionProvider);
+  const ints = providerInts(opts.executionProvider);
+  const attentionMask = g.input('attention_mask', [b, t], ints);
+  const virtual = opts.adapter?.kind === 'prompt' ? opts.adapter.numVirtualTokens : 0;
+  const out = buildCausalLM(g, m, {
+    inputIds: g.input('input_ids', [b, t], ints),
+    attentionMask,
+    policy: 'frozen',
+    adapter: opts.adapter,
+    head: opts.head,
+    memoryLayout:
+      opts.memoryLayout ??
+      providerMemoryLayout(opts.executionProvider, undefined, m.config, { batch: b, tokens: virtual + t }),
+  });
+  return { g, out, attentionMask, ints };
+}
 
 /** Rows of different lengths right-padded with `pad` into (B, T), with the mask. */
 export function rightPad(
@@ -43,16 +75,7 @@ export async function forwardLogits(
   opts: RunOptions & { lastToken?: boolean } = {},
 ): Promise<{ data: Float32Array; shape: readonly number[] }> {
   const [b, t] = [batch.ids.length, batch.ids[0].length];
-  const g = opts.graphLayout ? layoutGraph(opts.graphLayout) : providerGraph(opts.executionProvider);
-  const ints = providerInts(opts.executionProvider);
-  const attentionMask = g.input('attention_mask', [b, t], ints);
-  const out = buildCausalLM(g, m, {
-    inputIds: g.input('input_ids', [b, t], ints),
-    attentionMask,
-    policy: 'frozen',
-    adapter: opts.adapter,
-    head: opts.head,
-  });
+  const { g, out, attentionMask, ints } = frozenForward(m, [b, t], opts);
   // Picking after the head keeps one graph shape for both uses; the head is small next to the layers.
   const logits = opts.lastToken ? pickPositions(out.logits, lastTokenIndex(attentionMask)) : out.logits;
   g.output('logits', logits);
@@ -85,16 +108,7 @@ export async function tokenLosses(
   const targets = sequences.map((s) =>
     Array.from({ length: t }, (_, j) => (j + 1 < s.length ? s[j + 1] : -100)),
   );
-  const g = opts.graphLayout ? layoutGraph(opts.graphLayout) : providerGraph(opts.executionProvider);
-  const ints = providerInts(opts.executionProvider);
-  const out = buildCausalLM(g, m, {
-    inputIds: g.input('input_ids', [b, t], ints),
-    attentionMask: g.input('attention_mask', [b, t], ints),
-    policy: 'frozen',
-    adapter: opts.adapter,
-  });
-  const labels = g.input('targets', [b, t], ints);
-  g.output('losses', nn.crossEntropy(out.logits, labels, { reduction: 'none' })); // (B, T)
+  const { g, ints } = buildTokenLossGraph(m, [b, t], opts);
   const session = await createSession(g, {
     executionProvider: opts.executionProvider ?? 'cpu',
     threads: opts.threads,
@@ -110,6 +124,25 @@ export async function tokenLosses(
   } finally {
     await session.release();
   }
+}
+
+/**
+ * The graph of `tokenLosses` for (B, T) rows: inputs input_ids, attention_mask and targets (the next token, -100
+ * where none), output `losses` (B, T), 0 where the target is -100; through the chunked head where the layout
+ * chunks the loss, so no (B, T, V) logits exist then.
+ */
+export function buildTokenLossGraph(
+  m: LoadedModel,
+  [b, t]: readonly [number, number],
+  opts: RunOptions = {},
+): { g: Graph; ints: 'int32' | 'int64' } {
+  const { g, out, ints } = frozenForward(m, [b, t], { ...opts, head: undefined });
+  const labels = g.input('targets', [b, t], ints);
+  const losses = out.tokenLosses
+    ? out.tokenLosses(labels)
+    : nn.crossEntropy(out.logits, labels, { reduction: 'none' });
+  g.output('losses', losses); // (B, T)
+  return { g, ints };
 }
 
 /** Mean of all token losses together (each token weighs the same, whatever its sequence). */

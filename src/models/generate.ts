@@ -24,7 +24,7 @@ import { checkSequenceLength } from './config';
 import { generationShape, type GenerationBuckets } from './generation-shape';
 import { buildCausalLM, LayerCache, LoadedModel, ResolvedAdapter } from './model';
 import type { MemoryLayout } from './memory-layout';
-import { webgpuMemoryLayout } from './webgpu-fit';
+import { providerMemoryLayout } from './webgpu-fit';
 import { argmax, sampleToken, SamplingOptions } from './sampling';
 
 export interface GeneratorOptions {
@@ -352,9 +352,11 @@ export class Generator {
     const cacheOutputs = this.opts.executionProvider === 'webgpu' ? 'present' : 'fresh';
     // WebGPU: scores in blocks of query rows where whole they would exceed a storage binding (the prefill's).
     const fitted = (prefill: boolean) =>
-      this.opts.executionProvider === 'webgpu'
-        ? webgpuMemoryLayout({}, c, { batch, tokens: prefill ? virtual + promptWidth : 1, keys: total })
-        : undefined;
+      providerMemoryLayout(this.opts.executionProvider, undefined, c, {
+        batch,
+        tokens: prefill ? virtual + promptWidth : 1,
+        keys: total,
+      });
     const graphFor = (prefill: boolean) => (g: Graph) =>
       buildCachedRun(g, this.model, {
         batch,

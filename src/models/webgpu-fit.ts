@@ -6,6 +6,7 @@
  * chunk are then lowered, and the head sliced by vocabulary rows, until those tensors fit.
  */
 import { WEBGPU_MAX_BINDING_BYTES } from '../engine/binding-size';
+import type { ExecutionProvider } from '../engine/session';
 import type { ModelConfig } from './config';
 import type { MemoryLayout } from './memory-layout';
 import { UserInputError } from '../errors';
@@ -50,4 +51,17 @@ export function webgpuMemoryLayout(
     fitted.headSlice = Math.ceil(config.vocabSize / Math.ceil(config.vocabSize / mostRows));
   }
   return fitted;
+}
+
+/**
+ * The layout a graph of `run`'s shape takes on `ep`: on webgpu `layout` (default the plain one) fitted by
+ * `webgpuMemoryLayout`, elsewhere `layout` as given (no binding limit there).
+ */
+export function providerMemoryLayout(
+  ep: ExecutionProvider | undefined,
+  layout: MemoryLayout | undefined,
+  config: Pick<ModelConfig, 'numHeads' | 'vocabSize' | 'hiddenSize'>,
+  run: { batch: number; tokens: number; keys?: number },
+): MemoryLayout | undefined {
+  return ep === 'webgpu' ? webgpuMemoryLayout(layout ?? {}, config, run) : layout;
 }

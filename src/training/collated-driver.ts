@@ -54,6 +54,7 @@ function prepared(run: PreparedRun, examples: unknown[]): Promise<unknown[]> {
   if (!req.method.prepare) return Promise.resolve(examples);
   return req.method.prepare(examples, {
     baseModelPath: req.modelPath,
+    maxLength: run.maxLength,
     hyperparameters: req.hyperparameters,
     executionProvider: req.executionProvider,
     threads: req.threads ?? undefined,

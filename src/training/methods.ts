@@ -34,6 +34,8 @@ export interface MethodContext {
  */
 export interface PrepareContext extends BesideTrainingOptions {
   baseModelPath: string;
+  /** The steps' longest padded row (run.maxLength): rows padded as the steps' are keep the shapes they fit. */
+  maxLength: number;
   hyperparameters: Hyperparameters;
   executionProvider: ExecutionProvider;
 }

@@ -41,6 +41,8 @@ export const dpoMethod: TrainingMethod<DpoExample> = {
     withReferenceLogProbs(await loadModel(ctx.baseModelPath), examples, {
       batchSize: ctx.hyperparameters.batchSize,
       bucket: ctx.hyperparameters.sequenceBucket,
+      // Padded as the steps are (collated-driver.ts), so no longer than the length their layout was fitted to.
+      maxLength: ctx.maxLength,
       executionProvider: ctx.executionProvider,
       threads: ctx.threads,
       memoryLayout: ctx.memoryLayout,

@@ -10,6 +10,7 @@ import * as op from '../../engine/ops';
 import { ExecutionProvider, Session, createSession } from '../../engine/session';
 import { lastTokenIndex } from '../../models/families/builder';
 import { LoadedModel, buildCausalLM } from '../../models/model';
+import { providerMemoryLayout } from '../../models/webgpu-fit';
 import { REWARD_BUCKET } from '../memory-plan';
 import { PaddedRows, padRows } from './padding';
 
@@ -22,12 +23,15 @@ export interface ScorerOptions {
 
 /**
  * The scoring graph of (B, T) rows laid out for `ep`: inputs input_ids and attention_mask in the provider's integer
- * dtype (engine/layout `providerInts`), output `rewards` (B), the score head at each row's last real token.
+ * dtype (engine/layout `providerInts`), output `rewards` (B), the score head at each row's last real token. On
+ * webgpu attention is blocked where its scores would exceed a storage binding (models/webgpu-fit.ts), unless
+ * `memoryLayout` is given.
  */
 export function buildRewardGraph(
   model: LoadedModel,
   [b, t]: readonly [number, number],
   ep: ExecutionProvider | undefined,
+  memoryLayout = providerMemoryLayout(ep, undefined, model.config, { batch: b, tokens: t }),
 ): Graph {
   const g = providerGraph(ep);
   const ints = providerInts(ep);
@@ -38,6 +42,7 @@ export function buildRewardGraph(
     policy: 'frozen',
     head: 'score',
     logitsAt: lastTokenIndex(attentionMask),
+    memoryLayout,
   });
   g.output('rewards', op.reshape(out.logits, [b])); // (B, 1, 1) -> (B)
   return g;

@@ -2,7 +2,9 @@
  * The 7B workload on WebGPU, from shapes alone (models/shape-only.ts: Baichuan2-7B's shape in bfloat16, no weights
  * written): the LoRA r8 step at 4,096 tokens, batch 1, as the trainer builds it on webgpu, under each of the memory
  * plan's layouts fitted to the storage-binding limit (models/webgpu-fit.ts), and generation's prefill and decode,
- * have no tensor over the limit; the unfitted plain graphs do (attention's float32 scores, 2^31 bytes).
+ * have no tensor over the limit; the unfitted plain graphs do (attention's float32 scores, 2^31 bytes). So do the
+ * forward-only graphs: a reward model's scores (a LLaMA of that shape: Baichuan has no sequence-classification
+ * architecture), `whetstone loss`'s token losses, and the log-probabilities of DPO's reference and RL.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -12,17 +14,21 @@ import { Graph } from '../../../src/engine/graph';
 import { providerGraph } from '../../../src/engine/layout';
 import { assertGpuPlaceable, fallbackNodes } from '../../../src/engine/placement';
 import { ADAMW_DEFAULTS } from '../../../src/engine/optim';
+import { buildTokenLossGraph } from '../../../src/models/forward';
 import { buildCachedRun } from '../../../src/models/generate';
 import { MemoryLayout } from '../../../src/models/memory-layout';
 import { LoadedModel } from '../../../src/models/model';
 import { shapeOnlyModel } from '../../../src/models/shape-only';
 import { webgpuMemoryLayout } from '../../../src/models/webgpu-fit';
+import { referenceForward } from '../../../src/training/alignment/dpo';
+import { buildLogProbsGraph, scoredBatch } from '../../../src/training/alignment/log-probs';
+import { buildRewardGraph } from '../../../src/training/alignment/reward-scorer';
 import { LAYOUTS } from '../../../src/training/memory-plan';
 import { SftObjective } from '../../../src/training/sft';
 import { buildFusedStepGraph } from '../../../src/training/step-graphs';
 import { WEBGPU_LAYOUT } from '../../../src/training/trainer';
 import { Rng } from '../../../src/util/rng';
-import { BAICHUAN2_7B, benchParameters } from '../../../bench/bench-model';
+import { BAICHUAN2_7B, benchParameters, shapeOnlyRewardModel } from '../../../bench/bench-model';
 
 const T = 4096;
 const RUN = { batch: 1, tokens: T };
@@ -112,4 +118,54 @@ test('a sequence whose one query row of scores exceeds the limit is refused', ()
   expect(() => webgpuMemoryLayout({}, model.config, { batch: 1, tokens })).toThrow(
     expect.objectContaining({ code: 'MEMORY_BUDGET_EXCEEDED' }),
   );
+});
+
+/** Attention's float32 scores in every layer (MatMul, Add, Softmax, two Reshapes) at (rows, 32, queries, keys). */
+const scores = (rows: number, queries: number) => [`float32[${rows}, 32, ${queries}, ${T}]`];
+
+test("the reward model's scores fit in blocks of 2,048 query rows; plain, every layer's scores exceed the limit", () => {
+  const rewardDir = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-webgpu-fit-reward-'));
+  try {
+    const rm = shapeOnlyRewardModel(shapeOnlyModel(rewardDir, { ...BAICHUAN2_7B, family: 'llama' }));
+    const plain = buildRewardGraph(rm, [1, T], 'webgpu', {});
+    expect(shapes(plain)).toEqual(scores(1, T));
+    expect(oversizedTensors(plain)).toHaveLength(5 * 32);
+    expect(shapes(buildRewardGraph(rm, [1, T], 'webgpu'))).toEqual([]);
+  } finally {
+    fs.rmSync(rewardDir, { recursive: true, force: true });
+  }
+});
+
+test("`whetstone loss`'s graph fits on webgpu (one or two 4,096-token texts); plain it does not", () => {
+  const graph = (rows: number, memoryLayout?: MemoryLayout) =>
+    buildTokenLossGraph(model, [rows, T], { executionProvider: 'webgpu', memoryLayout }).g;
+  expect(shapes(graph(1, {}))).toEqual(scores(1, T));
+  expect(shapes(graph(1))).toEqual([]);
+  // Two texts: (2 x 4,096, V) float32 logits would be 3.8 GiB; the fitted loss is chunked.
+  expect(shapes(graph(2, {}))).toEqual([
+    ...scores(2, T),
+    `float32[2, ${T}, 125696]`,
+    `float32[${2 * T}, 125696]`,
+  ]);
+  expect(shapes(graph(2))).toEqual([]);
+});
+
+test("log-probabilities fit under the run's fitted layout; DPO's reference rows are padded as the steps' are", () => {
+  const graph = (rows: number, tokens: number, memoryLayout: MemoryLayout) =>
+    buildLogProbsGraph(referenceForward(model), [rows, tokens], {
+      executionProvider: 'webgpu',
+      memoryLayout,
+    }).graph;
+  expect(shapes(graph(1, T, {}))).toEqual(scores(1, T));
+  expect(shapes(graph(1, T, webgpuMemoryLayout({}, model.config, RUN)))).toEqual([]);
+  // A DPO pair (2 rows) at maxSequenceLength 4,090: the steps' layout is fitted to 4,090 tokens; padded to a
+  // multiple of 16 up to the model's 4,096 positions, as the reference's rows were, its scores would exceed it.
+  const length = 4090;
+  const fitted = webgpuMemoryLayout({}, model.config, { batch: 2, tokens: length });
+  expect(fitted).toEqual({ attentionBlock: 2048, lossChunk: 4096 });
+  expect(shapes(graph(2, T, fitted))).toEqual([`float32[2, 32, 2048, ${T}]`]);
+  const row = { ids: Array<number>(length).fill(3), from: 1 };
+  const padded = scoredBatch([row, row], { bucket: 16, maxLength: length }).shape;
+  expect(padded).toEqual([2, length]);
+  expect(shapes(graph(...padded, fitted))).toEqual([]);
 });
