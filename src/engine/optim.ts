@@ -5,6 +5,7 @@
  * Step-dependent numbers enter as scalar feeds so one graph serves every step; plain host functions of the
  * same math serve as references.
  */
+import { WEBGPU_MAX_BINDING_BYTES, tensorBytes } from './binding-size';
 import { Graph, Tensor } from './graph';
 import * as op from './ops';
 
@@ -146,6 +147,12 @@ export interface AppendAdamWOptions {
    * dispatch (WebGPU), at the cost of the concat/split copies.
    */
   flat?: boolean;
+  /**
+   * With `flat`: the most bytes one group's stacked tensors may hold; a group that would pass it starts another.
+   * Default WebGPU's binding limit, where a larger stacked tensor could not exist on the device (a full update of
+   * Baichuan2-7B's shape would stack every weight of 4,096 columns into one group: 24 GB in float32).
+   */
+  maxGroupBytes?: number;
 }
 
 /**
@@ -162,7 +169,7 @@ export function appendAdamW(
   if (params.length === 0) throw new Error('appendAdamW: no parameters');
   const g = params[0].param.graph;
   const grads = params.map((p) => p.grad);
-  const groups = opts.flat ? flatGroups(params) : [];
+  const groups = opts.flat ? flatGroups(params, opts.maxGroupBytes ?? WEBGPU_MAX_BINDING_BYTES) : [];
   const groupGrads = groups.map((members) => stack(members.map((i) => grads[i])));
   const norm = opts.flat ? stackedGradNorm(groupGrads) : globalGradNorm(grads);
   const coef = maxGradNorm === null ? null : clipCoefficient(norm, maxGradNorm);
@@ -208,15 +215,25 @@ export function appendAdamW(
 
 /**
  * The flat update's groups (indices into `params`): same decay setting, dtype and trailing dimensions, so that
- * their tensors concatenate along axis 0 without reshapes (every reshape is a node; on WebGPU ~30 us of host time).
+ * their tensors concatenate along axis 0 without reshapes (every reshape is a node; on WebGPU ~30 us of host time),
+ * each within `maxBytes` (a tensor larger on its own is a group of its own).
  */
-function flatGroups(params: readonly TrainableParam[]): number[][] {
-  const groups = new Map<string, number[]>();
+function flatGroups(params: readonly TrainableParam[], maxBytes: number): number[][] {
+  const open = new Map<string, { members: number[]; bytes: number }>();
+  const groups: number[][] = [];
   params.forEach(({ param, decayed }, i) => {
     const key = `${decayed} ${param.dtype} ${param.shape.slice(1).join(',')}`;
-    groups.set(key, [...(groups.get(key) ?? []), i]);
+    const bytes = tensorBytes(param);
+    let group = open.get(key);
+    if (!group || group.bytes + bytes > maxBytes) {
+      group = { members: [], bytes: 0 };
+      open.set(key, group);
+      groups.push(group.members);
+    }
+    group.members.push(i);
+    group.bytes += bytes;
   });
-  return [...groups.values()];
+  return groups;
 }
 
 /** Tensors of equal trailing dimensions concatenated along axis 0 (scalars as [1]). */

@@ -2,7 +2,9 @@ import * as ort from 'onnxruntime-node';
 import { gradients } from '../../../src/engine/autodiff';
 import { Graph } from '../../../src/engine/graph';
 import * as op from '../../../src/engine/ops';
+import { oversizedTensors } from '../../../src/engine/binding-size';
 import {
+  AppendAdamWOptions,
   ADAMW_DEFAULTS,
   AdamWConfig,
   adamWFeeds,
@@ -20,14 +22,14 @@ interface ParamSpec {
   decayed: boolean;
 }
 
-/** A training-step session: loss, its gradients, clipping and AdamW in one graph. */
-async function stepSession(
+/** A training-step graph: loss, its gradients, clipping and AdamW. */
+function stepGraph(
   specs: ParamSpec[],
   lossOf: (g: Graph, ps: ReturnType<Graph['param']>[]) => ReturnType<typeof op.add>,
   cfg: AdamWConfig,
   maxNorm: number | null,
-  flat = false,
-) {
+  opts: AppendAdamWOptions = {},
+): Graph {
   const g = new Graph();
   const params = specs.map((s) => g.param(s.name, s.shape));
   const loss = lossOf(g, params);
@@ -37,9 +39,20 @@ async function stepSession(
     params.map((param, i) => ({ param, grad: grads[i], decayed: specs[i].decayed })),
     cfg,
     maxNorm,
-    { flat },
+    opts,
   );
-  return createSession(g);
+  return g;
+}
+
+/** The step graph's session. */
+function stepSession(
+  specs: ParamSpec[],
+  lossOf: (g: Graph, ps: ReturnType<Graph['param']>[]) => ReturnType<typeof op.add>,
+  cfg: AdamWConfig,
+  maxNorm: number | null,
+  flat = false,
+) {
+  return createSession(stepGraph(specs, lossOf, cfg, maxNorm, { flat }));
 }
 
 /** Run `steps` optimizer steps, carrying weights and moments from one step's outputs to the next's feeds. */
@@ -211,6 +224,28 @@ describe('AdamW and gradient clipping', () => {
     const runs = [];
     for (const flat of [false, true]) {
       const session = await stepSession(specs, lossOf, cfg, 1.0, flat);
+      runs.push(await train(session, specs, init, 2, 0.05, cfg));
+      await session.release();
+    }
+    expectSameRun(runs[1], runs[0]);
+  });
+
+  test('the flat update keeps each group within maxGroupBytes (a new group past it), with the same results', async () => {
+    // 40 parameters of 3 columns, 12 to 480 bytes each, 9,840 in all: one group without a cap.
+    const specs = Array.from({ length: 40 }, (_, i) => ({ name: `p${i}`, shape: [i + 1, 3], decayed: true }));
+    const cfg = { ...ADAMW_DEFAULTS, weightDecay: 0.1 };
+    const lossOf = (_g: Graph, ps: ReturnType<Graph['param']>[]) =>
+      ps.map((p, i) => op.mul(op.reduceSum(op.pow(p, 3), [0, 1]), i + 1)).reduce((a, b) => op.add(a, b));
+    // Above the norm's 820 row sums (3,280 bytes), which the update concatenates whatever the groups.
+    const limit = 4000;
+    const uncapped = stepGraph(specs, lossOf, cfg, 1.0, { flat: true, maxGroupBytes: Infinity });
+    expect(oversizedTensors(uncapped, limit).length).toBeGreaterThan(0);
+    const capped = stepGraph(specs, lossOf, cfg, 1.0, { flat: true, maxGroupBytes: limit });
+    expect(oversizedTensors(capped, limit)).toEqual([]);
+    const init = specs.map((s, i) => randn(s.shape, 20 + i));
+    const runs = [];
+    for (const g of [stepGraph(specs, lossOf, cfg, 1.0), capped]) {
+      const session = await createSession(g);
       runs.push(await train(session, specs, init, 2, 0.05, cfg));
       await session.release();
     }
