@@ -7,8 +7,9 @@
  * prompt) and decode graphs; then the forward-only graphs at 4,096 tokens, each plain (as built before they were
  * fitted) and fitted: a reward model's scoring (a LLaMA of that shape: Baichuan has no sequence-classification
  * architecture), `whetstone loss` (one and two texts), and the log-probabilities of DPO's reference and RL (one
- * row; a DPO pair at maxSequenceLength 4,090, its rows padded to 4,096 as they were, then as the steps' are). One
- * line per graph, then one JSON object. Takes about 10 s and 0.65 GiB.
+ * row; a DPO pair at maxSequenceLength 4,090, its rows padded to 4,096 as they were, then as the steps' are); then
+ * RL's step and log-probabilities at the width its scored rows are padded to (`rlAtPaddedWidth`). One line per
+ * graph, then one JSON object. Takes about 10 s and 0.65 GiB.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -26,11 +27,18 @@ import { ADAMW_DEFAULTS } from '../src/engine/optim';
 import { buildTokenLossGraph } from '../src/models/forward';
 import { buildCachedRun } from '../src/models/generate';
 import { MemoryLayout } from '../src/models/memory-layout';
+import type { LoadedModel } from '../src/models/model';
 import { shapeOnlyModel } from '../src/models/shape-only';
 import { referenceForward } from '../src/training/alignment/dpo';
-import { buildLogProbsGraph } from '../src/training/alignment/log-probs';
+import { buildLogProbsGraph, scoredBatch } from '../src/training/alignment/log-probs';
 import { buildRewardGraph } from '../src/training/alignment/reward-scorer';
+import { RlObjective } from '../src/training/alignment/rl/rl-objective';
+import { SAMPLING_ITERATIONS } from '../src/training/alignment/rl/sampling-driver';
+import { parseHyperparameters } from '../src/training/hyperparameters';
 import { LAYOUTS } from '../src/training/memory-plan';
+import { TRAINING_METHODS } from '../src/training/methods';
+import type { Parameterization } from '../src/training/parameterization';
+import { planJobMemory } from '../src/training/prepare';
 import { SftObjective } from '../src/training/sft';
 import { buildFusedStepGraph } from '../src/training/step-graphs';
 import { WEBGPU_LAYOUT } from '../src/training/trainer';
@@ -70,6 +78,54 @@ function report(name: string, g: Graph, out: Record<string, unknown>): void {
   console.log(`  largest under it: ${largest.slice(0, 4).join('; ') || 'none over a quarter of the limit'}`);
   console.log(`  CPU-placed: ${cpuNodes.join('; ') || 'none'}`);
   out[name] = { nodes: g.nodes.length, oversized: lines, largest, cpuNodes };
+}
+
+/**
+ * RL at maxSequenceLength 4,088, one prompt of two 64-token completions: its rows (prompt + completion) are padded
+ * as scored to 4,096; its step and log-probabilities under the layout fitted to 4,088 tokens (what planJobMemory
+ * gave before it fitted the driver's row length), then under planJobMemory's. The budget is stated (1 TiB) so the
+ * plan keeps the plain layout and only the fit is shown.
+ */
+function rlAtPaddedWidth(model: LoadedModel, params: Parameterization, out: Record<string, unknown>): void {
+  const length = 4088;
+  const hyperparameters = parseHyperparameters(
+    { maxSequenceLength: length, batchSize: 1, numGenerations: 2, maxNewTokens: 64, loraTargets: ['W_pack'] },
+    ['hyperparameters'],
+    { runner: 'job', method: 'RL', parameterScale: 'LORA' },
+  );
+  process.env.WHETSTONE_MEMORY_BUDGET = process.env.WHETSTONE_GPU_MEMORY = '1TiB';
+  const planned = planJobMemory(model, {
+    method: TRAINING_METHODS.RL,
+    parameterScale: 'lora',
+    hyperparameters,
+    executionProvider: 'webgpu',
+  }).layout;
+  const prompt = SAMPLING_ITERATIONS.exampleLength!(length, hyperparameters);
+  const row = { ids: Array<number>(prompt + hyperparameters.maxNewTokens).fill(3), from: prompt };
+  const [n, t] = scoredBatch([row, row], { maxLength: model.config.maxPositionEmbeddings }).shape;
+  const rl = new RlObjective(params.forward, params.initial, { clipEpsilon: 0.2, klCoef: 0.04 });
+  const batch = zeroBatch(n, t);
+  const logps = { data: new Float32Array(n * t), shape: [n, t], dtype: 'float32' as const };
+  const advantages = { data: new Float32Array(n), shape: [n], dtype: 'float32' as const };
+  const tensors = { ...batch.tensors, old_logps: logps, ref_logps: logps, advantages };
+  const toLength = webgpuMemoryLayout({}, model.config, { batch: n, tokens: length });
+  for (const [what, memoryLayout] of [
+    [`fitted to ${length}`, toLength],
+    ['planJobMemory', planned],
+  ] as const) {
+    const step = buildFusedStepGraph(
+      rl,
+      { ...batch, tensors },
+      { adamW: ADAMW_DEFAULTS, maxGradNorm: 1, weightDecayAll: false, ...WEBGPU_LAYOUT, memoryLayout },
+    );
+    const layout = JSON.stringify(memoryLayout);
+    report(`RL step ${n} x ${t} at maxSequenceLength ${length} (${what}: ${layout})`, step.graph, out);
+    const { graph } = buildLogProbsGraph(params.forward, [n, t], {
+      executionProvider: 'webgpu',
+      memoryLayout,
+    });
+    report(`RL log-probs ${n} x ${t} at maxSequenceLength ${length} (${what}: ${layout})`, graph, out);
+  }
 }
 
 function main(): void {
@@ -143,6 +199,7 @@ function main(): void {
       });
       report(`log-probs ${shape.join(' x ')} (${what}: ${JSON.stringify(memoryLayout)})`, graph, out);
     }
+    rlAtPaddedWidth(model, params, out);
     console.log(JSON.stringify(out));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

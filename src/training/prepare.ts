@@ -68,14 +68,17 @@ export interface PreparedRun {
   trainer: TrainerOptions;
 }
 
+/** Prompt tuning's virtual tokens, which take positions ahead of the text. */
+const virtualTokenCount = (req: Pick<TrainingRequest, 'parameterScale' | 'hyperparameters'>) =>
+  req.parameterScale === 'prompt_tuning' ? req.hyperparameters.numVirtualTokens : 0;
+
 export async function prepareRun(req: TrainingRequest, driver: Driver): Promise<PreparedRun> {
   const hp = req.hyperparameters;
   const saved = req.resumeFrom ? readTrainerState(req.resumeFrom) : null;
   const fullCheckpoint = req.resumeFrom && req.parameterScale === 'full' ? req.resumeFrom : null;
   const model = await loadModel((!driver.keepsBaseModel && fullCheckpoint) || req.modelPath);
 
-  // Prompt tuning's virtual tokens take positions ahead of the text.
-  const virtualTokens = req.parameterScale === 'prompt_tuning' ? hp.numVirtualTokens : 0;
+  const virtualTokens = virtualTokenCount(req);
   const maxLength =
     hp.maxSequenceLength ?? defaultSequenceLength(model.config.maxPositionEmbeddings, virtualTokens)!;
   checkSequenceLength(
@@ -190,7 +193,7 @@ export function checkResumable(
  * The run's memory plan (memory-plan.ts `planTrainingMemory`) against this process's budget, and on a GPU provider
  * the device's (`jobBudget`), less what evalMetricsAtEpochEnd's generation and RL's sampling and scoring with
  * `reward` add: a job that cannot fit fails here, before any weight is read or graph built. On WebGPU the layout is
- * then fitted to the storage-binding limit (models/webgpu-fit.ts).
+ * then fitted to the storage-binding limit (models/webgpu-fit.ts) for the widest row the method's driver runs.
  */
 export function planJobMemory(
   model: LoadedModel,
@@ -209,7 +212,10 @@ export function planJobMemory(
     reward,
   });
   if (req.executionProvider !== 'webgpu') return plan;
-  const run = { batch: stepRows(job), tokens: job.sequenceLength };
+  // The widest row the method really runs (RL: prompt + completion, padded), virtual tokens included.
+  const text = job.sequenceLength - virtualTokenCount(req);
+  const rowLength = req.method.driver?.rowLength?.(text, req.hyperparameters, model.config) ?? text;
+  const run = { batch: stepRows(job), tokens: job.sequenceLength - text + rowLength };
   return { ...plan, layout: webgpuMemoryLayout(plan.layout, model.config, run) };
 }
 

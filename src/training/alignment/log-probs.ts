@@ -19,7 +19,7 @@ import { ortTensor } from '../ort-tensors';
 import { CausalLMForward } from '../parameterization';
 import { shiftLabels, targetCrossEntropy } from '../sft';
 import { BesideTrainingOptions, besideTrainingSession } from '../beside-training';
-import { padRows } from './padding';
+import { padRows, paddedLength } from './padding';
 
 export interface ScoredRow {
   ids: readonly number[];
@@ -56,12 +56,19 @@ interface Compiled {
   noiseNames: { name: string; size: number }[];
 }
 
+const DEFAULT_BUCKET = 16;
+
+/** The padded width T of scored rows whose longest is `longest` tokens (as `scoredBatch` pads them). */
+export function scoredLength(longest: number, o: PaddingOptions = {}): number {
+  return paddedLength(longest, o.bucket ?? DEFAULT_BUCKET, o.maxLength);
+}
+
 /** Rows right-padded into (N, T) with labels: ids at positions >= from, IGNORE_INDEX elsewhere. */
 export function scoredBatch(rows: readonly ScoredRow[], o: PaddingOptions = {}): ScoredBatch {
   const padded = padRows(
     rows.map((r) => r.ids),
     o.padTokenId ?? 0,
-    o.bucket ?? 16,
+    o.bucket ?? DEFAULT_BUCKET,
     o.maxLength,
   );
   const [n, t] = padded.shape;

@@ -7,9 +7,14 @@ export interface PaddedRows {
 }
 
 /**
- * Right-pad `rows` with `pad` to the longest row rounded up to a multiple of `bucket`, but not beyond `limit`
- * (e.g. the model's position range) unless the longest row itself is longer.
+ * The padded width of rows whose longest is `longest` tokens: rounded up to a multiple of `bucket`, but not beyond
+ * `limit` (e.g. the model's position range) unless the longest row itself is longer.
  */
+export function paddedLength(longest: number, bucket = 1, limit = Infinity): number {
+  return Math.max(longest, Math.min(Math.ceil(longest / bucket) * bucket, limit));
+}
+
+/** Right-pad `rows` with `pad` to their `paddedLength`. */
 export function padRows(
   rows: readonly (readonly number[])[],
   pad: number,
@@ -18,7 +23,7 @@ export function padRows(
 ): PaddedRows {
   if (rows.length === 0) throw new Error('padRows: no rows');
   const longest = Math.max(...rows.map((r) => r.length));
-  const t = Math.max(longest, Math.min(Math.ceil(longest / bucket) * bucket, limit));
+  const t = paddedLength(longest, bucket, limit);
   const shape: [number, number] = [rows.length, t];
   const ids = new BigInt64Array(rows.length * t).fill(BigInt(pad));
   const mask = new BigInt64Array(rows.length * t);

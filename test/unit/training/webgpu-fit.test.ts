@@ -4,7 +4,8 @@
  * plan's layouts fitted to the storage-binding limit (models/webgpu-fit.ts), and generation's prefill and decode,
  * have no tensor over the limit; the unfitted plain graphs do (attention's float32 scores, 2^31 bytes). So do the
  * forward-only graphs: a reward model's scores (a LLaMA of that shape: Baichuan has no sequence-classification
- * architecture), `whetstone loss`'s token losses, and the log-probabilities of DPO's reference and RL.
+ * architecture), `whetstone loss`'s token losses, and the log-probabilities of DPO's reference and RL. RL's steps
+ * and log-probabilities, at the width its scored rows are padded to, fit under the layout planJobMemory gives.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -23,7 +24,12 @@ import { webgpuMemoryLayout } from '../../../src/models/webgpu-fit';
 import { referenceForward } from '../../../src/training/alignment/dpo';
 import { buildLogProbsGraph, scoredBatch } from '../../../src/training/alignment/log-probs';
 import { buildRewardGraph } from '../../../src/training/alignment/reward-scorer';
+import { RlObjective } from '../../../src/training/alignment/rl/rl-objective';
+import { SAMPLING_ITERATIONS } from '../../../src/training/alignment/rl/sampling-driver';
+import { parseHyperparameters } from '../../../src/training/hyperparameters';
 import { LAYOUTS } from '../../../src/training/memory-plan';
+import { TRAINING_METHODS } from '../../../src/training/methods';
+import { planJobMemory } from '../../../src/training/prepare';
 import { SftObjective } from '../../../src/training/sft';
 import { buildFusedStepGraph } from '../../../src/training/step-graphs';
 import { WEBGPU_LAYOUT } from '../../../src/training/trainer';
@@ -168,4 +174,67 @@ test("log-probabilities fit under the run's fitted layout; DPO's reference rows 
   const padded = scoredBatch([row, row], { bucket: 16, maxLength: length }).shape;
   expect(padded).toEqual([2, length]);
   expect(shapes(graph(...padded, fitted))).toEqual([]);
+});
+
+test("RL's steps and log-probabilities run at the padded scored width, and planJobMemory fits the layout to it", () => {
+  // maxSequenceLength 4,088, one prompt of two completions: a prompt of 4,088 - 64 + 1 tokens and a 64-token
+  // completion make a 4,089-token row, padded to 4,096 (the model's positions), two rows to a step.
+  const length = 4088;
+  const hyperparameters = parseHyperparameters(
+    { maxSequenceLength: length, batchSize: 1, numGenerations: 2, maxNewTokens: 64, loraTargets: ['W_pack'] },
+    ['hyperparameters'],
+    { runner: 'job', method: 'RL', parameterScale: 'LORA' },
+  );
+  const saved = { host: process.env.WHETSTONE_MEMORY_BUDGET, device: process.env.WHETSTONE_GPU_MEMORY };
+  process.env.WHETSTONE_MEMORY_BUDGET = process.env.WHETSTONE_GPU_MEMORY = '1TiB';
+  let planned: MemoryLayout;
+  try {
+    const req = { method: TRAINING_METHODS.RL, parameterScale: 'lora', hyperparameters } as const;
+    planned = planJobMemory(model, { ...req, executionProvider: 'webgpu' }).layout;
+    expect(planJobMemory(model, { ...req, executionProvider: 'cpu' }).layout).toEqual({});
+  } finally {
+    for (const [key, value] of [
+      ['WHETSTONE_MEMORY_BUDGET', saved.host],
+      ['WHETSTONE_GPU_MEMORY', saved.device],
+    ] as const) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+  const prompt = SAMPLING_ITERATIONS.exampleLength!(length, hyperparameters);
+  const row = { ids: Array<number>(prompt + hyperparameters.maxNewTokens).fill(3), from: prompt };
+  const [n, t] = scoredBatch([row, row], { maxLength: model.config.maxPositionEmbeddings }).shape;
+  expect([n, t]).toEqual([2, T]);
+  const params = benchParameters(model, 'lora', Rng.fromSeed(0), ['W_pack']);
+  const rl = new RlObjective(params.forward, params.initial, { clipEpsilon: 0.2, klCoef: 0.04 });
+  const ids = { data: new Int32Array(n * t), shape: [n, t], dtype: 'int32' as const };
+  const logps = { data: new Float32Array(n * t), shape: [n, t], dtype: 'float32' as const };
+  const advantages = { data: new Float32Array(n), shape: [n], dtype: 'float32' as const };
+  const batch = {
+    tensors: {
+      input_ids: ids,
+      attention_mask: ids,
+      labels: ids,
+      old_logps: logps,
+      ref_logps: logps,
+      advantages,
+    },
+    tokens: n * t,
+    examples: n,
+  };
+  const opts = { adamW: ADAMW_DEFAULTS, maxGradNorm: 1, weightDecayAll: false, ...WEBGPU_LAYOUT };
+  const step = (memoryLayout: MemoryLayout) =>
+    buildFusedStepGraph(rl, batch, { ...opts, memoryLayout }).graph;
+  const logProbs = (memoryLayout: MemoryLayout) =>
+    buildLogProbsGraph(params.forward, [n, t], { executionProvider: 'webgpu', memoryLayout }).graph;
+  // Fitted to maxSequenceLength (as planJobMemory did), blocks of 2,048 query rows over 4,096 keys exceed it.
+  const toLength = webgpuMemoryLayout({}, model.config, { batch: n, tokens: length });
+  expect(toLength).toEqual({ attentionBlock: 2048, lossChunk: 4096 });
+  expect(oversizedTensors(step(toLength))).toHaveLength(544);
+  expect(shapes(step(toLength))).toEqual([`float32[2, 32, 2048, ${T}]`, `float32[2, 32, ${T}, 2048]`]);
+  expect(oversizedTensors(logProbs(toLength))).toHaveLength(5 * 32);
+  // Fitted to the padded row: blocks of 1,024.
+  expect(planned).toEqual({ attentionBlock: 1024, lossChunk: 4096 });
+  expect(shapes(step(planned))).toEqual([]);
+  expect(shapes(logProbs(planned))).toEqual([]);
 });

@@ -13,7 +13,8 @@ import { GenerateRequest, Generator, type HalfWeights } from '../../../models/ge
 import { Batch, HostTensor, Objective } from '../../objective';
 import { TrainState } from '../../train-state';
 import { StepResult, Trainer, TrainerOptions } from '../../trainer';
-import { PaddingOptions, ScoredRow, TokenLogProbs, scoredBatch } from '../log-probs';
+import { PaddingOptions, ScoredRow, TokenLogProbs, scoredBatch, scoredLength } from '../log-probs';
+import type { ModelConfig } from '../../../models/config';
 import { LoadedModel } from '../../../models/model';
 import { Parameterization } from '../../parameterization';
 import { trainedModel } from '../../validation';
@@ -60,6 +61,16 @@ export interface RlIteration {
   timings: RlTimings;
 }
 
+/** How RL pads its scored rows (prompt + completion): the log-probabilities' and the update steps' (N, T). */
+const rlPadding = (c: ModelConfig): PaddingOptions => ({
+  padTokenId: c.padTokenId ?? 0,
+  maxLength: c.maxPositionEmbeddings,
+});
+
+/** The width T of RL's scored rows (and so of its log-probability sessions and steps) of at most `longest` tokens. */
+export const rlScoredLength = (longest: number, c: ModelConfig): number =>
+  scoredLength(longest, rlPadding(c));
+
 const seconds = (since: number) => (performance.now() - since) / 1000;
 
 export class RlTrainer {
@@ -87,8 +98,7 @@ export class RlTrainer {
     this.referenceLogProbs = this.reference.sharesPolicyForward
       ? this.logProbs
       : new TokenLogProbs(this.reference.forward, opts);
-    const c = model.config;
-    this.padding = { padTokenId: c.padTokenId ?? 0, maxLength: c.maxPositionEmbeddings };
+    this.padding = rlPadding(model.config);
   }
 
   get state(): TrainState {

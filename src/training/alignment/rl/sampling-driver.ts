@@ -17,7 +17,7 @@ import type { Driver } from '../../driver';
 import { Hyperparameters } from '../../hyperparameters';
 import { loadRewardModel } from '../reward-checkpoint';
 import { RewardScorer } from '../reward-scorer';
-import { RlSettings, RlTrainer } from './rl-trainer';
+import { RlSettings, RlTrainer, rlScoredLength } from './rl-trainer';
 import { rewardModelRewards } from './rewards';
 
 export function rlSettings(hp: Hyperparameters): RlSettings {
@@ -31,11 +31,15 @@ export function rlSettings(hp: Hyperparameters): RlSettings {
   };
 }
 
+/** A prompt may take what the completion leaves of maxSequenceLength. */
+const promptLength = (maxLength: number, hp: Hyperparameters) => maxLength - hp.maxNewTokens + 1;
+
 const promptIds = (examples: unknown[]) => (examples as PromptExample[]).map((e) => e.promptIds);
 
 export const SAMPLING_ITERATIONS: Driver = {
-  // A prompt may take what the completion leaves of maxSequenceLength.
-  exampleLength: (maxLength, hp) => maxLength - hp.maxNewTokens + 1,
+  exampleLength: promptLength,
+  // The longest prompt and its longest completion, padded as the trainer pads them for scoring and the update.
+  rowLength: (maxLength, hp, config) => rlScoredLength(promptLength(maxLength, hp) + hp.maxNewTokens, config),
   keepsBaseModel: true,
   async start(run) {
     const { req, rng } = run;
