@@ -14,6 +14,7 @@ import WebSocket from 'ws';
 import { parse, validate } from 'graphql';
 import { createApiApp, type ApiApp } from '../../../src/api/app';
 import { MAX_MESSAGE_CHARS } from '../../../src/api/errors';
+import { MAX_STOPWORD_CHARS, MAX_STOPWORDS } from '../../../src/api/evaluations/types';
 import { MAX_DEPTH } from '../../../src/api/limits';
 import { buildApiSchema } from '../../../src/api/schema';
 import { jobsDir } from '../../../src/config';
@@ -562,6 +563,40 @@ describe('trust: limits across fields, checked at creation', () => {
   afterAll(async () => {
     await api.close();
     rmSync(demo, { recursive: true, force: true });
+  });
+
+  it('caps each custom stop word and their number at the door (a 1 MB stop word and 10,001 words were stored)', async () => {
+    const model = (await api.admin(REGISTER_MODEL, { input: { name: 'stop-demo', path: demo } })).data!
+      .registerModel;
+    const dataset = (
+      await api.admin(CREATE_DATASET, { input: { name: 'stop-qa', kind: 'SFT', jsonl: sftJsonl(4) } })
+    ).data!.createDataset;
+    const before = await count(api, 'evaluation_jobs');
+    const evaluate = (customStopwords: string[]) =>
+      api.admin(`mutation($input: CreateEvaluationJobInput!) { createEvaluationJob(input: $input) { id } }`, {
+        input: {
+          name: 'e',
+          baseModelId: model.id,
+          datasetId: dataset.id,
+          stopwords: 'CUSTOM',
+          customStopwords,
+        },
+      });
+    const long = await evaluate(['w'.repeat(1_000_000)]);
+    expect(long.errors?.[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      path: ['input', 'customStopwords', '0'],
+    });
+    expect(long.errors?.[0].message.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS + 1);
+    const many = await evaluate(Array.from({ length: MAX_STOPWORDS + 1 }, (_, i) => `w${i}`));
+    expect(many.errors?.[0].extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      path: ['input', 'customStopwords'],
+    });
+    expect(await count(api, 'evaluation_jobs')).toBe(before);
+    // The same words within the caps are accepted: the refusals above are the caps'.
+    const fine = await evaluate(['w'.repeat(MAX_STOPWORD_CHARS)]);
+    expect(fine.errors).toBeUndefined();
   });
 
   it('refuses generation lengths that leave no room for a prompt (evaluation with virtual tokens, evalMaxNewTokens)', async () => {
