@@ -5,7 +5,9 @@
  * values, wrong types, out-of-range numbers, unknown enum values, foreign, wrong-kind and non-UUID ids, huge
  * strings and lists, NUL bytes, lone surrogates, broken JSONL and crafted cursors, plus an alias flood of each.
  * It asserts no HTTP 500, no error without a stable code (INTERNAL_SERVER_ERROR included), no row written by a
- * mutation that failed, and a trivial query answered within 1 s throughout.
+ * mutation that failed, a trivial query answered within 1 s throughout, and each alias flood refused at the door
+ * by the alias (or cost) limit, as GRAPHQL_VALIDATION_FAILED with nothing executed. The sweep goes over HTTP; the
+ * same limits over WebSocket are asserted in trust.test.ts.
  */
 import { rmSync } from 'node:fs';
 import path from 'node:path';
@@ -24,6 +26,7 @@ import {
   type GraphQLObjectType,
   type GraphQLOutputType,
 } from 'graphql';
+import { MAX_ALIASES } from '../../../src/api/limits';
 import { buildApiSchema } from '../../../src/api/schema';
 import { writeDemoModel } from '../../../src/models/demo';
 import { CREATE_DATASET, REGISTER_MODEL, sftJsonl, startTestApi, TestApi } from '../support/api';
@@ -318,7 +321,7 @@ describe('sweep: malformed input to every mutation and query', () => {
         r = await api.admin(query, variables);
       } catch (err) {
         failures.push(`${label}: request failed (${String(err)})`);
-        return;
+        return null;
       }
       counts.requests++;
       if (r.status >= 500)
@@ -335,6 +338,7 @@ describe('sweep: malformed input to every mutation and query', () => {
         if (r.errors && after !== rows) failures.push(`${label}: a failed mutation wrote rows`);
         rows = after;
       }
+      return r;
     };
 
     const roots = (kind: 'query' | 'mutation', type: GraphQLObjectType | null | undefined): Target[] =>
@@ -404,12 +408,23 @@ describe('sweep: malformed input to every mutation and query', () => {
         .join(', ');
       const one = (i: number) =>
         `f${i}: ${target.field.name}${argText ? `(${argText})` : ''} ${selection(target.field.type)}`;
-      const flood = Array.from({ length: 200 }, (_, i) => one(i)).join(' ');
-      await send(
+      // One alias over the limit: the flood is refused before anything runs (no data, the limit's message).
+      const flood = Array.from({ length: MAX_ALIASES + 1 }, (_, i) => one(i)).join(' ');
+      const floodResult = await send(
         target,
         `${target.kind}${target.outerVars.decl ? `(${target.outerVars.decl})` : ''} ${target.wrap(flood)}`,
         label('alias flood'),
       );
+      const refusal = floodResult?.errors?.[0];
+      if (
+        !floodResult ||
+        floodResult.data != null ||
+        refusal?.extensions?.code !== 'GRAPHQL_VALIDATION_FAILED' ||
+        !/(Aliases|Query Cost) limit of \d+ exceeded/.test(refusal.message)
+      )
+        failures.push(
+          `${label('alias flood')}: not refused by the alias or cost limit: ${JSON.stringify(floodResult?.errors?.[0] ?? floodResult?.data ?? null).slice(0, 200)}`,
+        );
     }
 
     probing = false;
