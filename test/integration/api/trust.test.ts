@@ -253,7 +253,8 @@ describe('trust: server files', () => {
       const { slowest, blocked, result } = await during(() =>
         api.admin(REGISTER_MODEL, { input: { name: 'big-header', path: folder } }),
       );
-      expect(blocked).toBeLessThan(100);
+      // Measured: 14 ms blocked here, 709-831 ms on the code before the fix (it read the header on the loop).
+      expect(blocked).toBeLessThan(300);
       expect(slowest).toBeLessThan(500);
       expect(result.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
       expect(result.errors?.[0].message).toMatch(/^model\.safetensors: .*header is longer than/);
