@@ -162,7 +162,7 @@ describe('training jobs through the API (no worker)', () => {
     const seed = 7;
     const heldOut = new Set(splitTrainValidation(8, 0.25, seed).validation);
     const long = 'How many? '.repeat(60);
-    const dataset = async (name: string, longAt: (i: number) => boolean) =>
+    const dataset = async (name: string, longAt: (i: number) => boolean, split = {}) =>
       (
         await api.admin(CREATE_DATASET, {
           input: {
@@ -171,11 +171,16 @@ describe('training jobs through the API (no worker)', () => {
             jsonl: Array.from({ length: 8 }, (_, i) =>
               JSON.stringify({ prompt: longAt(i) ? long : `Q${i}?`, response: ' 1' }),
             ).join('\n'),
+            ...split,
           },
         })
       ).data?.createDataset.id;
     const longValidation = await dataset('long-validation', (i) => heldOut.has(i));
     const longTraining = await dataset('long-training', (i) => !heldOut.has(i));
+    // The same rows held out by the dataset's own split (its validation split), the job holding none out.
+    const splitAt = { validationSplitRatio: 0.25, splitSeed: seed };
+    const longSplit = await dataset('long-split', (i) => heldOut.has(i), splitAt);
+    const shortSplit = await dataset('short-split', (i) => !heldOut.has(i), splitAt);
     const before = await jobCount();
     const plain = { batchSize: 4, validationSplitRatio: 0.25, seed };
     const evaluating = { ...plain, evalMetricsAtEpochEnd: true, evalMaxNewTokens: 1024 };
@@ -194,9 +199,12 @@ describe('training jobs through the API (no worker)', () => {
       expect(r.errors?.[0].message).toMatch(
         /more than the worker's budget less the 0\.5 GiB evalMetricsAtEpochEnd's generation adds of 0\.6 GiB/,
       );
+      const bySplit = await create(longSplit, { ...evaluating, validationSplitRatio: 0 });
+      expect(bySplit.errors?.[0].extensions?.reason).toBe('MEMORY_BUDGET_EXCEEDED');
       expect(await jobCount()).toBe(before);
       // Short validation prompts (the long ones train) and sftJsonl's short prompts leave room for the steps.
       expect((await create(longTraining, evaluating)).errors).toBeUndefined();
+      expect((await create(shortSplit, { ...evaluating, validationSplitRatio: 0 })).errors).toBeUndefined();
       expect((await create(sftId, evaluating)).errors).toBeUndefined();
       expect((await create(longValidation, plain)).errors).toBeUndefined();
     } finally {
