@@ -12,7 +12,9 @@
 import { ExecutionProvider } from '../engine/session';
 import { UserInputError } from '../errors';
 import { Generator, decodeText } from '../models/generate';
+import { batchWidth } from '../models/generation-shape';
 import { LoadedModel, ResolvedAdapter, loadAdapter, loadModel } from '../models/model';
+import type { TextTokenizer } from '../models/tokenizer';
 import { PromptOnlyRow, SftRow, parseDatasetJsonl, promptRoom, tokenizePromptRows } from '../data';
 import { checkModelGeneration } from '../training/memory-plan';
 import { EVALUATION_DATASET_KIND } from '../vocabulary';
@@ -64,6 +66,29 @@ export function splitRow(row: SftRow): { prompt: PromptOnlyRow; reference: strin
   return { prompt: { prompt: row.prompt }, reference: row.response };
 }
 
+/** Prompts encoded as an evaluation encodes them; those leaving no room to generate within `room` are skipped. */
+export function evaluationPrompts(prompts: readonly PromptOnlyRow[], tok: TextTokenizer, room: number) {
+  return tokenizePromptRows(prompts, tok, { maxSequenceLength: Math.max(room, 1) });
+}
+
+/**
+ * The longest of `rows`' prompts an evaluation generates for (in tokens, `evaluationPrompts`) within what a model of
+ * `maxPositions` leaves beside `virtualTokens` and `maxNewTokens`; 0 where none does.
+ */
+export function longestEvaluationPrompt(
+  rows: readonly SftRow[],
+  tok: TextTokenizer,
+  room: { maxPositions: number; virtualTokens: number; maxNewTokens: number },
+): number {
+  const within = promptRoom(room.maxPositions, room.virtualTokens, room.maxNewTokens);
+  const { examples } = evaluationPrompts(
+    rows.map((r) => splitRow(r).prompt),
+    tok,
+    within,
+  );
+  return examples.reduce((m, e) => Math.max(m, e.promptIds.length), 0);
+}
+
 /**
  * Items for `rows` (numbered by `indices`, default 0..n-1). A row whose prompt leaves no room for `maxNewTokens`
  * within the model's context is left out and reported.
@@ -79,7 +104,7 @@ export function evaluationItems(
   const room = promptRoom(em.model.config.maxPositionEmbeddings, virtual, maxNewTokens);
   const parts = rows.map(splitRow);
   const prompts = parts.map((p) => p.prompt);
-  const tokenized = tokenizePromptRows(prompts, tok, { maxSequenceLength: Math.max(room, 1) });
+  const tokenized = evaluationPrompts(prompts, tok, room);
   const items = tokenized.examples.map((e, k) => {
     const row = tokenized.rowIndex[k];
     const p = prompts[row];
@@ -91,23 +116,6 @@ export function evaluationItems(
     };
   });
   return { items, skipped: tokenized.skipped.map((s) => ({ index: indices[s.row], reason: s.reason })) };
-}
-
-/** Smallest power of two >= n (at least 8), capped at `max`: the padded prompt width of a batch. */
-export function bucketWidth(n: number, max: number): number {
-  let w = 8;
-  while (w < n) w *= 2;
-  return Math.max(n, Math.min(w, max));
-}
-
-/** The padded prompt width of a batch whose longest prompt has `longest` tokens (within what the run leaves). */
-export function batchWidth(
-  longest: number,
-  maxPositions: number,
-  virtualTokens: number,
-  maxNewTokens: number,
-): number {
-  return bucketWidth(longest, promptRoom(maxPositions, virtualTokens, maxNewTokens));
 }
 
 export interface GenerateAndScoreOptions {

@@ -13,7 +13,7 @@ import { sizeOf } from '../engine/graph';
 import { freeGpuMemory } from '../engine/gpu-memory';
 import { UserInputError } from '../errors';
 import type { HalfWeights } from '../models/generate';
-import { generationShape } from '../models/generation-shape';
+import { batchWidth, generationShape } from '../models/generation-shape';
 import { MemoryLayout } from '../models/memory-layout';
 import type { LoadedModel, ResolvedAdapter } from '../models/model';
 import type { EngineScale } from '../vocabulary';
@@ -242,11 +242,37 @@ export function checkGenerationMemory(
 }
 
 /**
+ * The validation prompts evalMetricsAtEpochEnd generates for, where known: the longest one's tokens (as an
+ * evaluation encodes it, run-evaluation.ts `longestEvaluationPrompt` on the worker, the API's prompt-fit.ts
+ * `longestFittingPrompt`) and the model's positions.
+ */
+export interface ValidationPrompts {
+  longestTokens: number;
+  maxPositions: number;
+}
+
+/**
+ * The prompt width of evalMetricsAtEpochEnd's widest batch: the longest validation prompt's (`batchWidth`, as
+ * validation.ts's Generator pads it) where `prompts` are known; else, the bound, prompts as long as the training's
+ * text (maxSequenceLength).
+ */
+export function validationPromptWidth(
+  job: Pick<MemoryJob, 'sequenceLength'>,
+  virtualTokens: number,
+  evalMaxNewTokens: number,
+  prompts?: ValidationPrompts,
+): number {
+  return prompts
+    ? batchWidth(prompts.longestTokens, prompts.maxPositions, virtualTokens, evalMaxNewTokens)
+    : job.sequenceLength - virtualTokens;
+}
+
+/**
  * The budget a training job's steps may use where evalMetricsAtEpochEnd generates answers during it (validation.ts,
- * `batchSize` rows at a time, prompts counted as long as the training's sequences): `budget` less what that
- * generation adds while the training's sessions stay resident. It casts 16-bit weights at each use (halfWeights
- * 'cast'); the base checkpoint's mapped pages are the training's; a full update's trained weights are copied by
- * the host and each session, an adapter's likewise.
+ * `batchSize` rows at a time, `validationPromptWidth` wide): `budget` less what that generation adds while the
+ * training's sessions stay resident. It casts 16-bit weights at each use (halfWeights 'cast'); the base
+ * checkpoint's mapped pages are the training's; a full update's trained weights are copied by the host and each
+ * session, an adapter's likewise.
  */
 export function lessTrainingGeneration(
   budget: MemoryBudget,
@@ -254,13 +280,15 @@ export function lessTrainingGeneration(
   o: {
     scale: EngineScale;
     hp: Pick<Hyperparameters, 'evalMetricsAtEpochEnd' | 'evalMaxNewTokens' | 'numVirtualTokens'>;
+    validationPrompts?: ValidationPrompts;
   },
 ): MemoryBudget {
   if (!o.hp.evalMetricsAtEpochEnd) return budget;
   const virtualTokens = o.scale === 'prompt_tuning' ? o.hp.numVirtualTokens : 0;
+  const promptWidth = validationPromptWidth(job, virtualTokens, o.hp.evalMaxNewTokens, o.validationPrompts);
   const extra = trainingGenerationBytes(job, o.scale, 'cast', {
     batchSize: job.batchSize,
-    promptWidth: job.sequenceLength - virtualTokens,
+    promptWidth,
     maxNewTokens: o.hp.evalMaxNewTokens,
     virtualTokens,
   });
@@ -406,6 +434,7 @@ export function planTrainingMemory(
       'evalMetricsAtEpochEnd' | 'evalMaxNewTokens' | 'numVirtualTokens' | 'maxNewTokens'
     >;
     reward?: RewardModelSize;
+    validationPrompts?: ValidationPrompts;
   },
 ): TrainingMemoryPlan {
   const within = (b: MemoryBudget) => ({ ...planMemory(job, b), besideBytes: budget.bytes - b.bytes });

@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { UserInputError } from '../errors';
 import { checkSequenceLength } from '../models/config';
 import { LoadedModel, loadModel } from '../models/model';
-import { DatasetRow } from '../data';
+import { DatasetRow, SftRow } from '../data';
+import { longestEvaluationPrompt } from '../evaluation/run-evaluation';
 import { TokenizeOptions } from '../data/examples';
 import { LogEntry, TrainerStateFile, readMoments, readTrainerState } from './checkpoint';
 import type { Driver } from './driver';
@@ -25,6 +26,7 @@ import {
   type RewardModelSize,
   arenaFits,
   type TrainingMemoryPlan,
+  type ValidationPrompts,
   jobBudget,
   memoryJob,
   parameterCount,
@@ -106,7 +108,7 @@ export async function prepareRun(req: TrainingRequest, driver: Driver): Promise<
 
   // RL: the reward model's size (its headers only) for the estimate of its scoring.
   const reward = req.rewardModelPath ? await rewardModelSize(req.rewardModelPath) : undefined;
-  const memory = planJobMemory(model, req, reward);
+  const memory = planJobMemory(model, req, reward, rows.validation);
   const rng = saved ? Rng.fromState(saved.rng) : Rng.fromSeed(hp.seed);
   const parameterizeRun = req.method.parameterize ?? parameterize;
   const options = (adapterDir: string | null): ParameterizeOptions => ({
@@ -199,6 +201,7 @@ export function planJobMemory(
   model: LoadedModel,
   req: Pick<TrainingRequest, 'method' | 'parameterScale' | 'hyperparameters' | 'executionProvider'>,
   reward?: RewardModelSize,
+  validationRows?: readonly DatasetRow[],
 ): TrainingMemoryPlan {
   const job = memoryJob(model.config, parameterCount(model), {
     method: methodName(req),
@@ -210,6 +213,7 @@ export function planJobMemory(
     scale: req.parameterScale,
     hp: req.hyperparameters,
     reward,
+    validationPrompts: validationPrompts(model, req, validationRows),
   });
   if (req.executionProvider !== 'webgpu') return plan;
   // The widest row the method really runs (RL: prompt + completion, padded), virtual tokens included.
@@ -217,6 +221,26 @@ export function planJobMemory(
   const rowLength = req.method.driver?.rowLength?.(text, req.hyperparameters, model.config) ?? text;
   const run = { batch: stepRows(job), tokens: job.sequenceLength - text + rowLength };
   return { ...plan, layout: webgpuMemoryLayout(plan.layout, model.config, run) };
+}
+
+/**
+ * The validation prompts evalMetricsAtEpochEnd generates for (SFT rows), tokenized as validation.ts's evaluation
+ * tokenizes them; undefined where there is no such generation or the rows are not given (the plan's bound).
+ */
+function validationPrompts(
+  model: LoadedModel,
+  req: Pick<TrainingRequest, 'method' | 'parameterScale' | 'hyperparameters'>,
+  rows?: readonly DatasetRow[],
+): ValidationPrompts | undefined {
+  const hp = req.hyperparameters;
+  if (!rows || !hp.evalMetricsAtEpochEnd || req.method.datasetKind !== 'SFT') return undefined;
+  const maxPositions = model.config.maxPositionEmbeddings;
+  const longestTokens = longestEvaluationPrompt(rows as readonly SftRow[], model.tokenizer, {
+    maxPositions,
+    virtualTokens: req.parameterScale === 'prompt_tuning' ? hp.numVirtualTokens : 0,
+    maxNewTokens: hp.evalMaxNewTokens,
+  });
+  return { longestTokens, maxPositions };
 }
 
 /** The trainer's optimizer settings from a run's hyperparameters. */

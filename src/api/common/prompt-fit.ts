@@ -10,8 +10,15 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { DataSource } from 'typeorm';
-import { leavesRoom, promptRoom, type PromptOnlyRow, type PromptTemplate, type SftRow } from '../../data';
-import { DatasetEntity, EvaluatedModelKind, TrainingJobEntity } from '../../db/entities';
+import {
+  leavesRoom,
+  promptRoom,
+  splitTrainValidation,
+  type PromptOnlyRow,
+  type PromptTemplate,
+  type SftRow,
+} from '../../data';
+import { DatasetEntity, DatasetSplit, EvaluatedModelKind, TrainingJobEntity } from '../../db/entities';
 import { quote } from '../../errors';
 import { splitRow } from '../../evaluation/run-evaluation';
 import { TOKENIZER_FILES } from '../../models/checkpoint-folder';
@@ -58,6 +65,42 @@ export function datasetPrompts(db: DataSource, dataset: DatasetEntity, split: st
         );
         if (page.length === 0) return;
         yield { indices: page.map((r) => r.index), rows: page.map((r) => splitRow(r.data).prompt) };
+        after = page[page.length - 1].index;
+      }
+    },
+  };
+}
+
+/**
+ * The prompts of the validation rows a training job on an SFT dataset evaluates with evalMetricsAtEpochEnd
+ * (validation.ts `splitRows`): its validation split, and the seeded `ratio` of its training rows held out.
+ */
+export function trainingValidationPrompts(
+  db: DataSource,
+  dataset: DatasetEntity,
+  ratio: number,
+  seed: number,
+): Prompts {
+  const heldOut = new Set(splitTrainValidation(dataset.trainRowCount, ratio, seed).validation);
+  return {
+    template: 'plain',
+    field: 'datasetId',
+    name: (index) => `row ${index} of dataset ${quote(dataset.name)}`,
+    batches: async function* () {
+      // Training rows by position among them, in index order (as the worker reads them).
+      let trainRow = 0;
+      for (let after = -1; ;) {
+        const page: { index: number; split: DatasetSplit; data: SftRow }[] = await db.query(
+          `SELECT index, split, data FROM dataset_rows WHERE dataset_id = $1 AND index > $2 ORDER BY index LIMIT $3`,
+          [dataset.id, after, BATCH_ROWS],
+        );
+        if (page.length === 0) return;
+        const rows = page.filter(
+          (r) =>
+            r.split === DatasetSplit.VALIDATION ||
+            (r.split === DatasetSplit.TRAIN && heldOut.has(trainRow++)),
+        );
+        yield { indices: rows.map((r) => r.index), rows: rows.map((r) => splitRow(r.data).prompt) };
         after = page[page.length - 1].index;
       }
     },
@@ -112,12 +155,15 @@ async function checkTokenizerFiles(modelDir: string): Promise<void> {
   }
 }
 
-/** The longest prompt (its tokens and index) and how many prompts do not leave room within `room` tokens. */
+/**
+ * The longest prompt (its tokens and index), how many prompts do not leave room within `room` tokens, and the
+ * longest that does (`fitting`).
+ */
 async function measure(
   modelDir: string,
   prompts: Prompts,
   room: number,
-): Promise<{ tokens: number; index: number; tooLong: number }> {
+): Promise<{ tokens: number; index: number; tooLong: number; fitting: number }> {
   await checkTokenizerFiles(modelDir);
   const { file, execArgv } = runnableModule(path.join(__dirname, 'prompt-lengths-thread'));
   const worker = new Worker(file, {
@@ -138,17 +184,36 @@ async function measure(
     }
   };
   try {
-    const longest = { tokens: 0, index: 0, tooLong: 0 };
+    const longest = { tokens: 0, index: 0, tooLong: 0, fitting: 0 };
     for await (const { indices, rows } of prompts.batches()) {
       const lengths = await lengthsOf(rows);
       lengths.forEach((tokens, i) => {
         if (!leavesRoom(tokens, room)) longest.tooLong++;
+        else longest.fitting = Math.max(longest.fitting, tokens);
         if (tokens > longest.tokens) Object.assign(longest, { tokens, index: indices[i] });
       });
     }
     return longest;
   } finally {
     await worker.terminate();
+  }
+}
+
+/**
+ * The longest of `prompts` (in tokens, encoded as the worker will) that leaves room to generate within `room`
+ * tokens, those that do not being skipped (as a training's evaluation skips them); null where the model's
+ * tokenizer cannot encode them.
+ */
+export async function longestFittingPrompt(
+  modelDir: string,
+  prompts: Prompts,
+  room: number,
+): Promise<number | null> {
+  try {
+    return (await withThread(() => measure(modelDir, prompts, room))).fitting;
+  } catch (err) {
+    if (err instanceof TokenizerFailure) return null;
+    throw err;
   }
 }
 

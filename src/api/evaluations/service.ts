@@ -7,7 +7,7 @@ import { DatasetSplit, EvaluationJobEntity, JobStatus as S, MetricStopwords } fr
 import { RESUMABLE_STATUSES } from '../../db/job-status';
 import { RESUME_PATCH, transitionJob, type Transition } from '../../db/store/jobs';
 import { EVALUATION_DATASET_KIND } from '../../vocabulary';
-import { batchWidth } from '../../evaluation/run-evaluation';
+import { batchWidth } from '../../models/generation-shape';
 import { evaluationStatusEvent } from '../../queue/evaluation-events';
 import type { EventPublisher } from '../../queue/publisher';
 import type { TypedQueue } from '../../queue/queues';

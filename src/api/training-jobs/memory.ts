@@ -4,10 +4,13 @@
  * (WHETSTONE_MEMORY_BUDGET, and for a GPU job WHETSTONE_GPU_MEMORY, which a deployment sets alike for its API and
  * workers; the API asks no GPU of its own machine).
  */
-import type { BaseModelEntity, TrainingJobEntity } from '../../db/entities';
+import type { DataSource } from 'typeorm';
+import { promptRoom } from '../../data';
+import type { BaseModelEntity, DatasetEntity, TrainingJobEntity } from '../../db/entities';
 import type { JobHyperparameters } from '../../training/hyperparameters';
 import {
   MemoryBudget,
+  ValidationPrompts,
   jobBudget,
   memoryJob,
   planTrainingMemory,
@@ -16,6 +19,7 @@ import {
 import type { MethodName } from '../../training/methods';
 import { type ScaleName, engineName } from '../../vocabulary';
 import { refuseOverBudget } from '../common/memory';
+import { longestFittingPrompt, trainingValidationPrompts } from '../common/prompt-fit';
 
 /** RL's reward model: its REWARD_MODEL job and that job's base model. */
 export interface StoredRewardModel {
@@ -24,9 +28,29 @@ export interface StoredRewardModel {
 }
 
 /**
+ * The validation prompts a job's evalMetricsAtEpochEnd will generate for, measured as the evaluation's creation
+ * measures its prompts (prompt-fit.ts, the model's tokenizer in a worker thread): undefined where the job does not
+ * generate, the model has no stored shape (no estimate), or its tokenizer cannot encode them (the plan's bound).
+ */
+export async function jobValidationPrompts(
+  db: DataSource,
+  model: Pick<BaseModelEntity, 'shape' | 'path' | 'maxSequenceLength'>,
+  dataset: DatasetEntity,
+  parameterScale: ScaleName,
+  hp: JobHyperparameters,
+): Promise<ValidationPrompts | undefined> {
+  if (!hp.evalMetricsAtEpochEnd || !model.shape) return undefined;
+  const virtual = engineName(parameterScale) === 'prompt_tuning' ? hp.numVirtualTokens : 0;
+  const prompts = trainingValidationPrompts(db, dataset, hp.validationSplitRatio, hp.seed);
+  const room = promptRoom(model.maxSequenceLength, virtual, hp.evalMaxNewTokens);
+  const longestTokens = await longestFittingPrompt(model.path, prompts, room);
+  return longestTokens === null ? undefined : { longestTokens, maxPositions: model.maxSequenceLength };
+}
+
+/**
  * Throws BAD_USER_INPUT (reason MEMORY_BUDGET_EXCEEDED, the estimate and budget in the message) when no layout fits
- * beside the generation of evalMetricsAtEpochEnd, if any, and RL's sampling and scoring with `reward`
- * (`planTrainingMemory`).
+ * beside the generation of evalMetricsAtEpochEnd, if any (`validationPrompts` wide where known), and RL's sampling
+ * and scoring with `reward` (`planTrainingMemory`).
  */
 export function checkJobMemory(
   model: Pick<BaseModelEntity, 'shape' | 'parameterCount' | 'maxSequenceLength'>,
@@ -34,6 +58,7 @@ export function checkJobMemory(
   parameterScale: ScaleName,
   hp: JobHyperparameters,
   reward?: StoredRewardModel,
+  validationPrompts?: ValidationPrompts,
   budget: MemoryBudget = jobBudget(engineName(hp.executionProvider), process.env, () => null),
 ): void {
   if (!model.shape) return;
@@ -49,5 +74,7 @@ export function checkJobMemory(
     reward && rewardShape
       ? storedRewardModel(rewardShape, reward.model.parameterCount, engineName(reward.job.parameterScale))
       : undefined;
-  refuseOverBudget(() => planTrainingMemory(job, budget, { scale, hp, reward: rewardSize }));
+  refuseOverBudget(() =>
+    planTrainingMemory(job, budget, { scale, hp, reward: rewardSize, validationPrompts }),
+  );
 }

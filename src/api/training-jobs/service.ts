@@ -32,7 +32,7 @@ import type { DatasetService } from '../datasets/service';
 import { badInput, conflict, fromUserInput, notFound } from '../errors';
 import type { ModelService } from '../models/service';
 import { decodeCursor, encodeCursor } from './cursor';
-import { checkJobMemory } from './memory';
+import { checkJobMemory, jobValidationPrompts } from './memory';
 import { HyperparameterSpecification, hyperparameterSpecification } from './hyperparameter-types';
 import { modelSpecContext, type ApiHyperparameters } from './hyperparameters';
 import {
@@ -164,6 +164,7 @@ export class TrainingJobService {
       input.parameterScale,
       hyperparameters,
       rewardJob && rewardBase ? { job: rewardJob, model: rewardBase } : undefined,
+      await jobValidationPrompts(this.db, model, dataset, input.parameterScale, hyperparameters),
     );
     const rewardModelJobId = rewardJob?.id ?? null;
     const job = await insertQueuedJob(

@@ -1,3 +1,4 @@
+import { splitTrainValidation } from '../../../src/data';
 import { createQueue } from '../../../src/queue/queues';
 import {
   CREATE_DATASET,
@@ -156,13 +157,40 @@ describe('training jobs through the API (no worker)', () => {
     expect(ok.errors).toBeUndefined();
   });
 
-  it("counts evalMetricsAtEpochEnd's generation beside the training in the estimate", async () => {
+  it("counts evalMetricsAtEpochEnd's generation, as wide as the validation prompts, beside the training", async () => {
+    // Job-held-out validation rows (seed 7, a quarter of 8): the API measures the rows the worker will answer.
+    const seed = 7;
+    const heldOut = new Set(splitTrainValidation(8, 0.25, seed).validation);
+    const long = 'How many? '.repeat(60);
+    const dataset = async (name: string, longAt: (i: number) => boolean, split = {}) =>
+      (
+        await api.admin(CREATE_DATASET, {
+          input: {
+            name,
+            kind: 'SFT',
+            jsonl: Array.from({ length: 8 }, (_, i) =>
+              JSON.stringify({ prompt: longAt(i) ? long : `Q${i}?`, response: ' 1' }),
+            ).join('\n'),
+            ...split,
+          },
+        })
+      ).data?.createDataset.id;
+    const longValidation = await dataset('long-validation', (i) => heldOut.has(i));
+    const longTraining = await dataset('long-training', (i) => !heldOut.has(i));
+    // The same rows held out by the dataset's own split (its validation split), the job holding none out.
+    const splitAt = { validationSplitRatio: 0.25, splitSeed: seed };
+    const longSplit = await dataset('long-split', (i) => heldOut.has(i), splitAt);
+    const shortSplit = await dataset('short-split', (i) => !heldOut.has(i), splitAt);
     const before = await jobCount();
-    const plain = { batchSize: 4, validationSplitRatio: 0.25 };
+    const plain = { batchSize: 4, validationSplitRatio: 0.25, seed };
     const evaluating = { ...plain, evalMetricsAtEpochEnd: true, evalMaxNewTokens: 1024 };
+    const create = (datasetId: string, hyperparameters: Record<string, unknown>) =>
+      api.admin(CREATE_JOB, { input: job({ datasetId, hyperparameters }) });
+    // The demo model's steps fit 1.1 GiB, not beside the generation of 4 x (1024 + 1024) tokens (0.5 GiB): prompts
+    // as long as the training's 1,024-token sequences, or as wide as a batch of 600-token prompts.
     process.env.WHETSTONE_MEMORY_BUDGET = '1.1GiB';
     try {
-      const r = await api.admin(CREATE_JOB, { input: job({ hyperparameters: evaluating }) });
+      const r = await create(longValidation, evaluating);
       expect(r.errors?.[0].extensions).toMatchObject({
         code: 'BAD_USER_INPUT',
         reason: 'MEMORY_BUDGET_EXCEEDED',
@@ -171,10 +199,14 @@ describe('training jobs through the API (no worker)', () => {
       expect(r.errors?.[0].message).toMatch(
         /more than the worker's budget less the 0\.5 GiB evalMetricsAtEpochEnd's generation adds of 0\.6 GiB/,
       );
+      const bySplit = await create(longSplit, { ...evaluating, validationSplitRatio: 0 });
+      expect(bySplit.errors?.[0].extensions?.reason).toBe('MEMORY_BUDGET_EXCEEDED');
       expect(await jobCount()).toBe(before);
-      expect(
-        (await api.admin(CREATE_JOB, { input: job({ hyperparameters: plain }) })).errors,
-      ).toBeUndefined();
+      // Short validation prompts (the long ones train) and sftJsonl's short prompts leave room for the steps.
+      expect((await create(longTraining, evaluating)).errors).toBeUndefined();
+      expect((await create(shortSplit, { ...evaluating, validationSplitRatio: 0 })).errors).toBeUndefined();
+      expect((await create(sftId, evaluating)).errors).toBeUndefined();
+      expect((await create(longValidation, plain)).errors).toBeUndefined();
     } finally {
       delete process.env.WHETSTONE_MEMORY_BUDGET;
     }

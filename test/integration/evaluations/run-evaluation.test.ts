@@ -5,12 +5,8 @@
  */
 import { UserInputError } from '../../../src/errors';
 import { scoreSample } from '../../../src/evaluation/metrics';
-import {
-  bucketWidth,
-  EvaluationRunSpec,
-  runEvaluation,
-  ScoredSample,
-} from '../../../src/evaluation/run-evaluation';
+import { bucketWidth } from '../../../src/models/generation-shape';
+import { EvaluationRunSpec, runEvaluation, ScoredSample } from '../../../src/evaluation/run-evaluation';
 import { decodeText, Generator } from '../../../src/models/generate';
 import { loadAdapter, loadModel, mergeAdapter, ResolvedAdapter } from '../../../src/models/model';
 import type { SftRow } from '../../../src/data';
