@@ -157,8 +157,9 @@ export class JobRunner<K extends JobKind, Spec, Progress extends { type: string 
     const child = forkRunner(this.def.runnerModule);
     this.deps.log(`${kind} job ${jobId}: running in process ${child.pid} on ${this.def.where(spec)}`);
     const memory = child.pid === undefined ? null : watchMemory(child.pid);
+    // A message to a process that has just died fails (EPIPE): its exit, not the failed write, ends the run.
     const send = (message: ToRunner<Spec>) => {
-      if (child.connected) child.send(message as Serializable);
+      if (child.connected) child.send(message as Serializable, () => undefined);
     };
     let stopReason: StopReason | null = null;
     const stop = (reason: StopReason) => {
