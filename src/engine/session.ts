@@ -27,7 +27,8 @@ export interface SessionOptions extends EmitOptions {
   providerOptions?: Record<string, string>;
   /**
    * Cast 16-bit initializers at each use instead of letting onnxruntime fold the casts into float32 initializers
-   * (a resident float32 copy of every weight per session). Graphs with recomputation always do.
+   * (a resident float32 copy of every weight per session); asked so, a CPU session runs without the arena. Graphs
+   * with recomputation always cast at each use.
    */
   castHalfWeights?: boolean;
   /**
@@ -209,6 +210,9 @@ export async function createSession(
     const fileBacked = source.tensors.some((t) => t.mapped);
     const castsAtUse = (source.recomputes || opts.castHalfWeights === true) && source.hasHalfInitializers;
     const shared = ep === 'cpu' && !castsAtUse ? opts.floatWeights : undefined;
+    // Asked to cast at each use, a run frees each float32 copy after its product: without the CPU arena (one per
+    // session) that memory goes back to the system instead of staying in the session's pool.
+    if (ep === 'cpu' && castsAtUse && opts.castHalfWeights === true) sessionOptions.enableCpuMemArena = false;
     const emitted = buildModel(
       source,
       {

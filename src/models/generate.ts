@@ -328,9 +328,6 @@ export class Generator {
         threads: this.opts.threads,
         castHalfWeights: !folds,
         floatWeights: this.floatWeights,
-        // A run casting its weights at use frees each float32 copy after its product: without the CPU arena (one
-        // per session) that memory goes back to the system instead of staying in the session's pool.
-        ...(!folds && cpu && g.hasHalfInitializers ? { ortOptions: { enableCpuMemArena: false } } : {}),
         preferredOutputLocation:
           ep !== 'webgpu' || present.length === 0
             ? undefined

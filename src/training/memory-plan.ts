@@ -15,6 +15,7 @@ import { UserInputError } from '../errors';
 import type { HalfWeights } from '../models/generate';
 import { batchWidth, generationShape } from '../models/generation-shape';
 import { MemoryLayout } from '../models/memory-layout';
+import { paddedLength } from './alignment/padding';
 import type { LoadedModel, ResolvedAdapter } from '../models/model';
 import type { EngineScale } from '../vocabulary';
 import { Hyperparameters, defaultSequenceLength } from './hyperparameters';
@@ -200,6 +201,10 @@ function forwardBytes(shape: ModelShape, b: number, t: number, keys: number, wid
 const castHead = (shape: ModelShape) =>
   GENERATION_CALIBRATION.castCopies * shape.vocabSize * shape.hiddenSize * F32;
 
+/** Prompt tuning's virtual tokens, which take positions ahead of the text (none at the other scales). */
+export const virtualTokensOf = (scale: EngineScale, hp: Pick<Hyperparameters, 'numVirtualTokens'>): number =>
+  scale === 'prompt_tuning' ? hp.numVirtualTokens : 0;
+
 /** How a generation runs within its budget: the 16-bit weights' handling the Generator is given, and its estimate. */
 export interface GenerationPlan {
   halfWeights: HalfWeights;
@@ -284,7 +289,7 @@ export function lessTrainingGeneration(
   },
 ): MemoryBudget {
   if (!o.hp.evalMetricsAtEpochEnd) return budget;
-  const virtualTokens = o.scale === 'prompt_tuning' ? o.hp.numVirtualTokens : 0;
+  const virtualTokens = virtualTokensOf(o.scale, o.hp);
   const promptWidth = validationPromptWidth(job, virtualTokens, o.hp.evalMaxNewTokens, o.validationPrompts);
   const extra = trainingGenerationBytes(job, o.scale, 'cast', {
     batchSize: job.batchSize,
@@ -352,7 +357,7 @@ export function estimateRewardScoring(
 ): { totalBytes: number; parts: { weights: number; forward: number } } {
   const stored = reward.shape.weightBytes ?? F32;
   const mapped = reward.parameters - reward.inMemoryParameters;
-  const t = Math.ceil(tokens / REWARD_BUCKET) * REWARD_BUCKET;
+  const t = paddedLength(tokens, REWARD_BUCKET);
   const parts = {
     weights:
       mapped * stored +
@@ -383,7 +388,7 @@ export function lessRlSampling(
 ): MemoryBudget & { sampling: number; scoring: { weights: number; forward: number } } {
   const rows = stepRows(job);
   const maxNewTokens = o.hp.maxNewTokens;
-  const virtualTokens = o.scale === 'prompt_tuning' ? o.hp.numVirtualTokens : 0;
+  const virtualTokens = virtualTokensOf(o.scale, o.hp);
   // sampling-driver.ts: prompts are tokenized to what the completion leaves of maxSequenceLength.
   const promptWidth = Math.max(job.sequenceLength - virtualTokens - maxNewTokens + 1, 1);
   const sampling = trainingGenerationBytes(job, o.scale, halfWeights, {
@@ -726,7 +731,7 @@ export function memoryJob(
     maxPositions: number;
   },
 ): MemoryJob {
-  const virtual = o.scale === 'prompt_tuning' ? o.hp.numVirtualTokens : 0;
+  const virtual = virtualTokensOf(o.scale, o.hp);
   const text = o.hp.maxSequenceLength ?? defaultSequenceLength(o.maxPositions, virtual)!;
   const trainable = o.scale === 'full' ? parameters : adapterParameters(shape, o.scale, o.hp);
   return {

@@ -4,8 +4,8 @@
  * the memory, seed the RNG, parameterize (full, LoRA, prompt tuning), build the objective and the train state.
  * What happens to the prepared run then is the method's driver's (driver.ts).
  */
-import { FloatWeights } from '../engine/float-weights';
 import { createHash } from 'node:crypto';
+import { FloatWeights } from '../engine/float-weights';
 import { UserInputError } from '../errors';
 import { checkSequenceLength } from '../models/config';
 import { LoadedModel, loadModel } from '../models/model';
@@ -28,6 +28,7 @@ import {
   type TrainingMemoryPlan,
   type ValidationPrompts,
   jobBudget,
+  virtualTokensOf,
   memoryJob,
   parameterCount,
   planTrainingMemory,
@@ -70,9 +71,8 @@ export interface PreparedRun {
   trainer: TrainerOptions;
 }
 
-/** Prompt tuning's virtual tokens, which take positions ahead of the text. */
 const virtualTokenCount = (req: Pick<TrainingRequest, 'parameterScale' | 'hyperparameters'>) =>
-  req.parameterScale === 'prompt_tuning' ? req.hyperparameters.numVirtualTokens : 0;
+  virtualTokensOf(req.parameterScale, req.hyperparameters);
 
 export async function prepareRun(req: TrainingRequest, driver: Driver): Promise<PreparedRun> {
   const hp = req.hyperparameters;
@@ -237,7 +237,7 @@ function validationPrompts(
   const maxPositions = model.config.maxPositionEmbeddings;
   const longestTokens = longestEvaluationPrompt(rows as readonly SftRow[], model.tokenizer, {
     maxPositions,
-    virtualTokens: req.parameterScale === 'prompt_tuning' ? hp.numVirtualTokens : 0,
+    virtualTokens: virtualTokenCount(req),
     maxNewTokens: hp.evalMaxNewTokens,
   });
   return { longestTokens, maxPositions };

@@ -50,25 +50,50 @@ const REASON_CHARS = 300;
 
 const at = (field: string) => ['input', field];
 
-/** The prompts of an SFT dataset (one split, or all rows), as evaluations prompt with them. */
-export function datasetPrompts(db: DataSource, dataset: DatasetEntity, split: string | null): Prompts {
+type DatasetRowPage = { index: number; split: DatasetSplit; data: SftRow }[];
+
+/** An SFT dataset's rows (one split, or all) in index order, a page at a time. */
+async function* rowPages(
+  db: DataSource,
+  dataset: DatasetEntity,
+  split: string | null,
+): AsyncGenerator<DatasetRowPage> {
+  for (let after = -1; ;) {
+    const page: DatasetRowPage = await db.query(
+      `SELECT index, split, data FROM dataset_rows WHERE dataset_id = $1 AND ($2::text IS NULL OR split = $2)
+          AND index > $3 ORDER BY index LIMIT $4`,
+      [dataset.id, split, after, BATCH_ROWS],
+    );
+    if (page.length === 0) return;
+    yield page;
+    after = page[page.length - 1].index;
+  }
+}
+
+/** Prompts of an SFT dataset's rows, those of each page that a pass's `keep` picks (all by default). */
+function sftPrompts(
+  db: DataSource,
+  dataset: DatasetEntity,
+  split: string | null,
+  pass: () => (page: DatasetRowPage) => DatasetRowPage = () => (page) => page,
+): Prompts {
   return {
     template: 'plain',
     field: 'datasetId',
     name: (index) => `row ${index} of dataset ${quote(dataset.name)}`,
     batches: async function* () {
-      for (let after = -1; ;) {
-        const page: { index: number; data: SftRow }[] = await db.query(
-          `SELECT index, data FROM dataset_rows WHERE dataset_id = $1 AND ($2::text IS NULL OR split = $2)
-              AND index > $3 ORDER BY index LIMIT $4`,
-          [dataset.id, split, after, BATCH_ROWS],
-        );
-        if (page.length === 0) return;
-        yield { indices: page.map((r) => r.index), rows: page.map((r) => splitRow(r.data).prompt) };
-        after = page[page.length - 1].index;
+      const keep = pass();
+      for await (const page of rowPages(db, dataset, split)) {
+        const rows = keep(page);
+        yield { indices: rows.map((r) => r.index), rows: rows.map((r) => splitRow(r.data).prompt) };
       }
     },
   };
+}
+
+/** The prompts of an SFT dataset (one split, or all rows), as evaluations prompt with them. */
+export function datasetPrompts(db: DataSource, dataset: DatasetEntity, split: string | null): Prompts {
+  return sftPrompts(db, dataset, split);
 }
 
 /**
@@ -82,29 +107,15 @@ export function trainingValidationPrompts(
   seed: number,
 ): Prompts {
   const heldOut = new Set(splitTrainValidation(dataset.trainRowCount, ratio, seed).validation);
-  return {
-    template: 'plain',
-    field: 'datasetId',
-    name: (index) => `row ${index} of dataset ${quote(dataset.name)}`,
-    batches: async function* () {
-      // Training rows by position among them, in index order (as the worker reads them).
-      let trainRow = 0;
-      for (let after = -1; ;) {
-        const page: { index: number; split: DatasetSplit; data: SftRow }[] = await db.query(
-          `SELECT index, split, data FROM dataset_rows WHERE dataset_id = $1 AND index > $2 ORDER BY index LIMIT $3`,
-          [dataset.id, after, BATCH_ROWS],
-        );
-        if (page.length === 0) return;
-        const rows = page.filter(
-          (r) =>
-            r.split === DatasetSplit.VALIDATION ||
-            (r.split === DatasetSplit.TRAIN && heldOut.has(trainRow++)),
-        );
-        yield { indices: rows.map((r) => r.index), rows: rows.map((r) => splitRow(r.data).prompt) };
-        after = page[page.length - 1].index;
-      }
-    },
-  };
+  return sftPrompts(db, dataset, null, () => {
+    // Training rows by position among them, in index order (as the worker reads them).
+    let trainRow = 0;
+    return (page) =>
+      page.filter(
+        (r) =>
+          r.split === DatasetSplit.VALIDATION || (r.split === DatasetSplit.TRAIN && heldOut.has(trainRow++)),
+      );
+  });
 }
 
 /** One prompt, as a generation sends it. */

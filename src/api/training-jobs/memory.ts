@@ -15,6 +15,7 @@ import {
   memoryJob,
   planTrainingMemory,
   storedRewardModel,
+  virtualTokensOf,
 } from '../../training/memory-plan';
 import type { MethodName } from '../../training/methods';
 import { type ScaleName, engineName } from '../../vocabulary';
@@ -40,7 +41,7 @@ export async function jobValidationPrompts(
   hp: JobHyperparameters,
 ): Promise<ValidationPrompts | undefined> {
   if (!hp.evalMetricsAtEpochEnd || !model.shape) return undefined;
-  const virtual = engineName(parameterScale) === 'prompt_tuning' ? hp.numVirtualTokens : 0;
+  const virtual = virtualTokensOf(engineName(parameterScale), hp);
   const prompts = trainingValidationPrompts(db, dataset, hp.validationSplitRatio, hp.seed);
   const room = promptRoom(model.maxSequenceLength, virtual, hp.evalMaxNewTokens);
   const longestTokens = await longestFittingPrompt(model.path, prompts, room);

@@ -99,13 +99,11 @@ export class RewardScorer {
       if (copied) await this.release();
       const cpu = (this.opts.executionProvider ?? 'cpu') === 'cpu';
       // On the CPU a 16-bit checkpoint's weights are cast at each use, so no session (one per shape) holds a
-      // float32 copy of them (memory-plan.ts `estimateRewardScoring`); without the arena the casts' memory goes
-      // back to the system after each product.
-      const casts = cpu && g.hasHalfInitializers;
+      // float32 copy of them (memory-plan.ts `estimateRewardScoring`).
       s = createSession(g, {
         executionProvider: this.opts.executionProvider ?? 'cpu',
         threads: this.opts.threads,
-        ...(casts ? { castHalfWeights: true, ortOptions: { enableCpuMemArena: false } } : {}),
+        castHalfWeights: cpu,
       });
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
