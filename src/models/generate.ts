@@ -56,8 +56,11 @@ export interface GenerateRequest {
   /** 1 for real tokens, 0 for padding; default: every given id is real (short rows are left-padded). */
   attentionMask?: readonly (readonly number[])[];
   maxNewTokens: number;
-  /** Sampling with a seed; absent: greedy. */
-  sampling?: SamplingOptions & { seed: number };
+  /**
+   * Sampling with a seed; absent: greedy. Each step draws once per row still generating; `drawn` draws are skipped
+   * first, so a run that continues after an earlier one's tokens (one row) goes on with that run's stream.
+   */
+  sampling?: SamplingOptions & { seed: number; drawn?: number };
   /** Rows stop after producing one of these; default the model's end-of-sequence ids; [] never stops early. */
   eosTokenIds?: readonly number[];
   /** Default true. */
@@ -267,6 +270,7 @@ export class Generator {
     const slots = new Slots(this.virtual, width, total, prompt);
     const eos = new Set(req.eosTokenIds ?? c.eosTokenIds);
     const rng = req.sampling ? Rng.fromSeed(req.sampling.seed) : null;
+    for (let i = 0; rng && i < (req.sampling?.drawn ?? 0); i++) rng.next();
     const pick = (logits: Float32Array, row: number) =>
       rng && req.sampling
         ? sampleToken(logits, row * c.vocabSize, c.vocabSize, req.sampling, () => rng.next())

@@ -6,8 +6,8 @@
  *
  * A run after one that died or was preempted continues after the tokens that run handed out (`kept`): it replays
  * them through the text stream (so its pieces go on at the same positions with the same text) and generates only
- * the rest, the kept tokens part of the prompt. Greedy decoding gives the text an uninterrupted run gives; with
- * sampling the rest is drawn with seed + kept tokens, so it is reproducible but not the uninterrupted run's draw.
+ * the rest, the kept tokens part of the prompt, and its sampling continues the seed's stream after the kept tokens'
+ * draws: greedy or sampled, the text is the one an uninterrupted run gives.
  */
 import type { ExecutionProvider } from '../../engine/session';
 import { UserInputError } from '../../errors';
@@ -117,7 +117,7 @@ export async function runGeneration(spec: GenerationSpec, hooks: GenerationHooks
         maxNewTokens: spec.maxNewTokens - ids.length,
         sampling:
           spec.temperature > 0
-            ? { temperature: spec.temperature, topP: spec.topP, seed: (spec.seed + ids.length) >>> 0 }
+            ? { temperature: spec.temperature, topP: spec.topP, seed: spec.seed, drawn: ids.length }
             : undefined,
         onStep: async ([added]) => {
           ids.push(added[added.length - 1]);

@@ -210,8 +210,8 @@ describe('generations (real engine, demo model)', () => {
   const published = async (id: string) =>
     new EventPublisher(redis, api.env.config.redisPrefix).generationDeltas(id);
 
-  it('continues after a shutdown from the tokens it handed out; a listening stream gets every piece once', async () => {
-    const g = await create({ maxNewTokens: 48, temperature: 0.9, seed: 11 });
+  it('continues after a shutdown from the tokens it handed out, with the uninterrupted text; a listening stream gets every piece once', async () => {
+    const g = await create({ maxNewTokens: 48, temperature: 0.9, topP: 0.95, seed: 11 });
     const sub = subscribe(g.id);
     const first = handle(g.id);
     await sub.waitFor(3);
@@ -231,6 +231,8 @@ describe('generations (real engine, demo model)', () => {
     expect(deltas.map((e) => e.text).join('')).toBe(final.text);
     // What the first run handed out is the start of the text, published once.
     expect(final.text.startsWith(kept.map((d) => d.text).join(''))).toBe(true);
+    // Sampled: the rest continues the seed's draws, so the text is the uninterrupted run's.
+    expect(final.text).toBe(await inProcess('Hello, wor', 48, { temperature: 0.9, topP: 0.95, seed: 11 }));
     expect((await published(g.id)).map((d) => d.index)).toEqual(deltas.map((_, i) => i));
     expect(final.generatedTokens).toBe((await progress(g.id)).generated_ids.length);
   });
