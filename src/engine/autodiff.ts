@@ -433,7 +433,14 @@ function backward(
     const grads = region.outputs.map(total);
     if (grads.every((g) => g === null)) return;
     if (region.gradient) {
-      // A fused form (fused.ts): its own rule, from the forward pass's intermediates, no recomputation.
+      // A fused form (fused.ts): its own rule, from the forward pass's intermediates, no recomputation. Its rule
+      // gives its inputs' gradients only: anything else it reads must need none.
+      const read = graph.nodes.slice(region.start, region.end + 1).flatMap((n) => n.inputs);
+      const missed = read.find(
+        (t) => (!t.node || t.node.id < region.start) && reached.has(t) && !region.inputs.includes(t),
+      );
+      if (missed)
+        throw new Error(`autodiff: a fused form reads ${missed}, which needs a gradient, not as an input`);
       const need = (i: number) => reached.has(region.inputs[i]);
       region
         .gradient(grads, need)

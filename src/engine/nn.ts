@@ -2,8 +2,9 @@
  * Neural-network composites built from primitive ops only (some as fused forms with their own gradient rules,
  * fused.ts), so every op can run on the GPU providers (no LogSoftmax, OneHot or SoftmaxCrossEntropyLoss, which fall back to the CPU).
  */
-import { checkpoint } from './checkpoint';
-import { rmsNorm as fusedRmsNorm, swiglu as fusedSwiglu } from './fused';
+import { gradients } from './autodiff';
+import { checkpoint, token } from './checkpoint';
+import { fused, rmsNorm as fusedRmsNorm, swiglu as fusedSwiglu } from './fused';
 import { DType, Graph, Tensor } from './graph';
 import * as op from './ops';
 
@@ -87,19 +88,23 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
 }
 
 /**
- * Per-row cross-entropy (N) of the logits x W^T against targets (N), 0 where ignored, `chunk` rows at a time:
- * each chunk's logits (chunk, V) are made, reduced and dropped, in the forward pass and again, recomputed, in the
- * backward pass (a checkpointed region per chunk), so the (N, V) logits never exist (Liger-Kernel's fused linear
- * cross-entropy, in graph ops). W's gradient is summed chunk by chunk. `head` is W, or a function from a chunk's rows
- * to its logits, built inside each chunk's region: a 16-bit head is then upcast per chunk (checkpoint.ts `upcast`),
- * so its float32 copy exists only while one chunk runs.
+ * Per-row cross-entropy (N) of the logits x W^T against targets (N), 0 where ignored, `chunk` rows at a time, so
+ * the (N, V) logits never exist (Liger-Kernel's fused linear cross-entropy, in graph ops): each chunk's logits
+ * (chunk, V) are made, reduced and dropped. `head` is W, or a function from a chunk's rows to its logits, built
+ * inside each chunk: a 16-bit head is then upcast there (checkpoint.ts `upcast`).
+ *
+ * With `frozenHead` (nothing in the head is trained) each chunk's gradient with respect to its rows is computed in
+ * the forward pass, while its logits exist, as Liger-Kernel does: a row's loss depends on its row alone, so that
+ * gradient times the row's incoming gradient is the backward pass, and the head is neither recomputed nor cast
+ * again there (a third fewer head products). Otherwise each chunk is a checkpointed region, recomputed in the
+ * backward pass, and W's gradient is summed chunk by chunk.
  */
 export function linearCrossEntropy(
   x: Tensor,
   head: Tensor | ((rows: Tensor) => Tensor),
   targets: Tensor,
   chunk: number,
-  ignoreIndex = -100,
+  opts: { ignoreIndex?: number; frozenHead?: boolean } = {},
 ): Tensor {
   const n = x.shape[0];
   if (!Number.isInteger(chunk) || chunk < 1)
@@ -110,16 +115,41 @@ export function linearCrossEntropy(
   const sizes = Array.from({ length: Math.ceil(n / chunk) }, (_, i) => Math.min(chunk, n - i * chunk));
   const rows = sizes.length === 1 ? [x] : op.split(x, sizes, 0);
   const labels = sizes.length === 1 ? [targets] : op.split(targets, sizes, 0);
-  const losses = rows.map(
-    (r, i) =>
-      checkpoint([r], ([c]) => [
-        crossEntropy(typeof head === 'function' ? head(c) : linear(c, head), labels[i], {
-          ignoreIndex,
-          reduction: 'none',
-        }),
-      ])[0],
-  );
-  return losses.length === 1 ? losses[0] : op.concat(losses, 0);
+  const chunkLoss = (c: Tensor, i: number) =>
+    crossEntropy(typeof head === 'function' ? head(c) : linear(c, head), labels[i], {
+      ignoreIndex: opts.ignoreIndex ?? -100,
+      reduction: 'none',
+    });
+  if (!opts.frozenHead) {
+    const losses = rows.map((r, i) => checkpoint([r], ([c]) => [chunkLoss(c, i)])[0]);
+    return losses.length === 1 ? losses[0] : op.concat(losses, 0);
+  }
+  // A 16-bit head's casts wait for x, not for each chunk: one float32 head, made when the loss starts (onnxruntime
+  // merges the identical casts), serves every chunk and dies with the last.
+  const g = x.graph;
+  const previous = g.weightToken;
+  g.weightToken = token([op.detach(x)]); // detached: a token carries no gradient
+  try {
+    const losses = rows.map((r, i) => gradientInForward(r, (c) => chunkLoss(c, i)));
+    return losses.length === 1 ? losses[0] : op.concat(losses, 0);
+  } finally {
+    g.weightToken = previous;
+  }
+}
+
+/**
+ * perRow(x) (N) where row r's value depends on x's row r alone, with d value_r / d x_r computed at once, in the
+ * forward pass (a fused form): the backward pass scales it by each row's incoming gradient.
+ */
+function gradientInForward(x: Tensor, perRow: (x: Tensor) => Tensor): Tensor {
+  return fused([x], ([xi]) => {
+    const values = perRow(xi);
+    const [perRowGradient] = gradients(op.reduceSum(values, [0]), [xi]); // (N, C)
+    return {
+      outputs: [values],
+      gradient: ([g], need) => [need(0) ? op.mul(perRowGradient, op.unsqueeze(g as Tensor, [1])) : null],
+    };
+  })[0];
 }
 
 /** HF Linear: x (..., in) @ W^T + b with W stored (out, in). One Gemm with transB, no Transpose of W. */

@@ -60,7 +60,9 @@ export function buildFamily(g: Graph, m: LoadedModel, opts: CausalLMOptions): Ca
           const [batch, t, c] = hidden.shape;
           const flat = op.reshape(hidden, [batch * t, c]);
           const head = (rows: Tensor) => b.lmLogits(rows, family.embeddingName(m));
-          const losses = nn.linearCrossEntropy(flat, head, op.reshape(targets, [batch * t]), chunk);
+          const losses = nn.linearCrossEntropy(flat, head, op.reshape(targets, [batch * t]), chunk, {
+            frozenHead: !b.trainsBase,
+          });
           return op.reshape(losses, [batch, t]);
         }
       : undefined;

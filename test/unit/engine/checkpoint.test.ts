@@ -133,3 +133,25 @@ test.each([1, 2, 5, 9])(
     for (const [plain, saving] of pairs) expect(worst(saving, plain)).toBeLessThan(1e-6);
   },
 );
+
+test.each([1, 2, 9])(
+  'with a frozen head, the linear cross-entropy in chunks of %i rows (gradient in the forward pass) equals the plain one',
+  async (chunk) => {
+    const w = randn([6, 4], 3);
+    const pairs = await bothWays([[9, 4]], (g, [x], saving) => {
+      const head = g.constant(w, 'float32', [6, 4]);
+      const targets = g.constant([0, 5, -100, 3, 3, 1, -100, 2, 4], 'int64', [9]);
+      return saving
+        ? nn.linearCrossEntropy(x, head, targets, chunk, { frozenHead: true })
+        : nn.crossEntropy(nn.linear(x, head), targets, { reduction: 'none' });
+    });
+    for (const [plain, saving] of pairs) expect(worst(saving, plain)).toBeLessThan(1e-6);
+  },
+);
+
+test('a frozen-head linear cross-entropy refuses a head that needs a gradient', () => {
+  const g = new Graph();
+  const [x, w] = [g.param('x', [4, 3]), g.param('w', [5, 3])];
+  const losses = nn.linearCrossEntropy(x, w, g.constant([0, 1, 2, 3], 'int64', [4]), 2, { frozenHead: true });
+  expect(() => gradients(op.reduceSum(losses, [0]), [x, w])).toThrow(/fused form reads .*needs a gradient/);
+});

@@ -7,6 +7,7 @@ import { createSession } from '../../../src/engine/session';
 import { attend, queryBlocks } from '../../../src/models/families/attention';
 import { applyRope, buildRope } from '../../../src/models/families/rope';
 import { GradCase, awayFromZero, distinct, gradCheck, positive } from './gradcheck';
+import { randn } from './helpers';
 
 const i64 = (g: Graph, values: number[], shape: number[]) => g.constant(values, 'int64', shape);
 
@@ -461,6 +462,18 @@ const cases: GradCase[] = [
     build: (g, [table]) => {
       const rows = op.gather(table, i64(g, [4, 1, 5, 0, 4], [5]), 0); // (5, 3)
       return nn.linearCrossEntropy(rows, table, i64(g, [2, -100, 0, 5, 3], [5]), 2);
+    },
+  },
+  {
+    rule: 'composite',
+    label: "chunked linear cross-entropy with a frozen head (the rows' gradient made in the forward pass)",
+    shapes: [[5, 3]],
+    build: (g, [rows]) => {
+      const head = g.constant(randn([6, 3], 3), 'float32', [6, 3]);
+      const losses = nn.linearCrossEntropy(rows, head, i64(g, [2, -100, 0, 5, 3], [5]), 2, {
+        frozenHead: true,
+      });
+      return op.mul(losses, g.constant([0.5, 1, -2, 1.5, 3], 'float32', [5])); // unequal incoming gradients
     },
   },
 ];
