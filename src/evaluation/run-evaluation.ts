@@ -16,7 +16,7 @@ import { batchWidth } from '../models/generation-shape';
 import { LoadedModel, ResolvedAdapter, loadAdapter, loadModel } from '../models/model';
 import type { TextTokenizer } from '../models/tokenizer';
 import { PromptOnlyRow, SftRow, parseDatasetJsonl, promptRoom, tokenizePromptRows } from '../data';
-import { checkModelGeneration } from '../training/memory-plan';
+import { type PromptsExtent, checkModelGeneration } from '../training/memory-plan';
 import { EVALUATION_DATASET_KIND } from '../vocabulary';
 import { SampleScores, TokenizeOptions, scoreSample } from './metrics';
 
@@ -73,20 +73,21 @@ export function evaluationPrompts(prompts: readonly PromptOnlyRow[], tok: TextTo
 
 /**
  * The longest of `rows`' prompts an evaluation generates for (in tokens, `evaluationPrompts`) within what a model of
- * `maxPositions` leaves beside `virtualTokens` and `maxNewTokens`; 0 where none does.
+ * `maxPositions` leaves beside `virtualTokens` and `maxNewTokens`, and how many it generates for; 0 where none.
  */
-export function longestEvaluationPrompt(
+export function measureEvaluationPrompts(
   rows: readonly SftRow[],
   tok: TextTokenizer,
   room: { maxPositions: number; virtualTokens: number; maxNewTokens: number },
-): number {
+): PromptsExtent {
   const within = promptRoom(room.maxPositions, room.virtualTokens, room.maxNewTokens);
   const { examples } = evaluationPrompts(
     rows.map((r) => splitRow(r).prompt),
     tok,
     within,
   );
-  return examples.reduce((m, e) => Math.max(m, e.promptIds.length), 0);
+  const longestTokens = examples.reduce((m, e) => Math.max(m, e.promptIds.length), 0);
+  return { longestTokens, count: examples.length };
 }
 
 /**

@@ -4,7 +4,6 @@
  * says how the model is measured on validation rows. Two drivers exist: collated batches (collated-driver.ts: SFT,
  * REWARD_MODEL, DPO) and sampling iterations (alignment/rl/sampling-driver.ts: RL).
  */
-import type { ModelConfig } from '../models/config';
 import type { Hyperparameters } from './hyperparameters';
 import type { StepSource } from './loop';
 import type { PreparedRun } from './prepare';
@@ -26,12 +25,6 @@ export interface DriverRun {
 export interface Driver {
   /** The length examples are tokenized to, of maxSequenceLength (RL: what a prompt leaves its completion). */
   exampleLength?(maxSequenceLength: number, hp: Hyperparameters): number;
-  /**
-   * The widest text row (virtual tokens aside) its steps and forward passes run, of maxSequenceLength: the length
-   * the WebGPU layout is fitted to (prepare.ts `planJobMemory`). Default maxSequenceLength (collated rows are
-   * padded no further; RL: prompt + completion, padded as scored).
-   */
-  rowLength?(maxSequenceLength: number, hp: Hyperparameters, config: ModelConfig): number;
   /**
    * The base model stays the run's model (RL: it is the reference policy), so a full-update checkpoint gives only
    * the trained values; otherwise such a checkpoint is itself the model to go on from.

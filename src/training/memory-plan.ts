@@ -16,6 +16,7 @@ import type { HalfWeights } from '../models/generate';
 import { batchWidth, generationShape } from '../models/generation-shape';
 import { MemoryLayout } from '../models/memory-layout';
 import { paddedLength } from './alignment/padding';
+import { promptLength, rlRowLength } from './alignment/rl/rows';
 import type { LoadedModel, ResolvedAdapter } from '../models/model';
 import type { EngineScale } from '../vocabulary';
 import { Hyperparameters, defaultSequenceLength } from './hyperparameters';
@@ -42,10 +43,12 @@ export interface MemoryJob {
   trainableParameters: number;
   method: MethodName;
   batchSize: number;
-  /** Tokens per sample the model sees (prompt tuning's virtual tokens included). */
+  /** Tokens per sample the model sees (prompt tuning's virtual tokens included), maxSequenceLength's. */
   sequenceLength: number;
   /** RL: completions per prompt (each one a row of the update's batch). */
   numGenerations?: number;
+  /** RL: the widest row its steps run of `sequenceLength` tokens (`stepLength`); absent, `sequenceLength`. */
+  rowLength?: (sequenceLength: number) => number;
 }
 
 export interface MemoryEstimate {
@@ -247,13 +250,18 @@ export function checkGenerationMemory(
 }
 
 /**
- * The validation prompts evalMetricsAtEpochEnd generates for, where known: the longest one's tokens (as an
- * evaluation encodes it, run-evaluation.ts `longestEvaluationPrompt` on the worker, the API's prompt-fit.ts
- * `longestFittingPrompt`) and the model's positions.
+ * The validation prompts evalMetricsAtEpochEnd generates for, where known: the longest one's tokens and how many
+ * there are (those an evaluation encodes within the model's positions, run-evaluation.ts
+ * `measureEvaluationPrompts` on the worker, the API's prompt-fit.ts `fittingPrompts`), and the model's positions.
  */
-export interface ValidationPrompts {
-  longestTokens: number;
+export interface ValidationPrompts extends PromptsExtent {
   maxPositions: number;
+}
+
+/** The longest of some prompts, in tokens, and how many there are. */
+export interface PromptsExtent {
+  longestTokens: number;
+  count: number;
 }
 
 /**
@@ -274,10 +282,10 @@ export function validationPromptWidth(
 
 /**
  * The budget a training job's steps may use where evalMetricsAtEpochEnd generates answers during it (validation.ts,
- * `batchSize` rows at a time, `validationPromptWidth` wide): `budget` less what that generation adds while the
- * training's sessions stay resident. It casts 16-bit weights at each use (halfWeights 'cast'); the base
- * checkpoint's mapped pages are the training's; a full update's trained weights are copied by the host and each
- * session, an adapter's likewise.
+ * `batchSize` rows at a time, no more than there are prompts where they are known and none where there are none,
+ * `validationPromptWidth` wide): `budget` less what that generation adds while the training's sessions stay
+ * resident. It casts 16-bit weights at each use (halfWeights 'cast'); the base checkpoint's mapped pages are the
+ * training's; a full update's trained weights are copied by the host and each session, an adapter's likewise.
  */
 export function lessTrainingGeneration(
   budget: MemoryBudget,
@@ -288,11 +296,12 @@ export function lessTrainingGeneration(
     validationPrompts?: ValidationPrompts;
   },
 ): MemoryBudget {
-  if (!o.hp.evalMetricsAtEpochEnd) return budget;
+  const rows = Math.min(job.batchSize, o.validationPrompts?.count ?? job.batchSize);
+  if (!o.hp.evalMetricsAtEpochEnd || rows === 0) return budget;
   const virtualTokens = virtualTokensOf(o.scale, o.hp);
   const promptWidth = validationPromptWidth(job, virtualTokens, o.hp.evalMaxNewTokens, o.validationPrompts);
   const extra = trainingGenerationBytes(job, o.scale, 'cast', {
-    batchSize: job.batchSize,
+    batchSize: rows,
     promptWidth,
     maxNewTokens: o.hp.evalMaxNewTokens,
     virtualTokens,
@@ -389,8 +398,8 @@ export function lessRlSampling(
   const rows = stepRows(job);
   const maxNewTokens = o.hp.maxNewTokens;
   const virtualTokens = virtualTokensOf(o.scale, o.hp);
-  // sampling-driver.ts: prompts are tokenized to what the completion leaves of maxSequenceLength.
-  const promptWidth = Math.max(job.sequenceLength - virtualTokens - maxNewTokens + 1, 1);
+  // The sampling driver tokenizes prompts to what the completion leaves of maxSequenceLength.
+  const promptWidth = Math.max(promptLength(job.sequenceLength - virtualTokens, o.hp), 1);
   const sampling = trainingGenerationBytes(job, o.scale, halfWeights, {
     batchSize: rows,
     promptWidth,
@@ -461,12 +470,17 @@ export function stepRows(job: MemoryJob): number {
   return job.batchSize;
 }
 
+/** Tokens in each row of a step: collated rows are padded no further; RL's are prompt + completion, as scored. */
+export function stepLength(job: MemoryJob): number {
+  return job.rowLength?.(job.sequenceLength) ?? job.sequenceLength;
+}
+
 /** The peak resident memory of one optimizer step of `job` under `layout`. */
 export function estimatePeak(job: MemoryJob, layout: MemoryLayout = {}): MemoryEstimate {
   const { hiddenSize: c, numLayers: l, numHeads: h, numKvHeads: kv, headDim: d } = job.shape;
   const { intermediateSize: inter, vocabSize: v } = job.shape;
   const b = stepRows(job);
-  const t = job.sequenceLength;
+  const t = stepLength(job);
   const k = CALIBRATION;
   const frozen = Math.max(job.parameters - job.trainableParameters, 0);
   const perLayer =
@@ -726,7 +740,13 @@ export function memoryJob(
     scale: EngineScale;
     hp: Pick<
       Hyperparameters,
-      'batchSize' | 'maxSequenceLength' | 'numVirtualTokens' | 'loraRank' | 'loraTargets' | 'numGenerations'
+      | 'batchSize'
+      | 'maxSequenceLength'
+      | 'numVirtualTokens'
+      | 'loraRank'
+      | 'loraTargets'
+      | 'numGenerations'
+      | 'maxNewTokens'
     >;
     maxPositions: number;
   },
@@ -741,6 +761,11 @@ export function memoryJob(
     method: o.method,
     batchSize: o.hp.batchSize,
     sequenceLength: text + virtual,
-    ...(o.method === 'RL' ? { numGenerations: o.hp.numGenerations } : {}),
+    ...(o.method === 'RL'
+      ? {
+          numGenerations: o.hp.numGenerations,
+          rowLength: (n: number) => virtual + rlRowLength(n - virtual, o.hp, o.maxPositions),
+        }
+      : {}),
   };
 }

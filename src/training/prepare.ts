@@ -10,7 +10,7 @@ import { UserInputError } from '../errors';
 import { checkSequenceLength } from '../models/config';
 import { LoadedModel, loadModel } from '../models/model';
 import { DatasetRow, SftRow } from '../data';
-import { longestEvaluationPrompt } from '../evaluation/run-evaluation';
+import { measureEvaluationPrompts } from '../evaluation/run-evaluation';
 import { TokenizeOptions } from '../data/examples';
 import { LogEntry, TrainerStateFile, readMoments, readTrainerState } from './checkpoint';
 import type { Driver } from './driver';
@@ -32,6 +32,7 @@ import {
   memoryJob,
   parameterCount,
   planTrainingMemory,
+  stepLength,
   stepRows,
 } from './memory-plan';
 import { rewardModelSize } from './alignment/reward-checkpoint';
@@ -195,7 +196,7 @@ export function checkResumable(
  * The run's memory plan (memory-plan.ts `planTrainingMemory`) against this process's budget, and on a GPU provider
  * the device's (`jobBudget`), less what evalMetricsAtEpochEnd's generation and RL's sampling and scoring with
  * `reward` add: a job that cannot fit fails here, before any weight is read or graph built. On WebGPU the layout is
- * then fitted to the storage-binding limit (models/webgpu-fit.ts) for the widest row the method's driver runs.
+ * then fitted to the storage-binding limit (models/webgpu-fit.ts) for the widest row a step runs (`stepLength`).
  */
 export function planJobMemory(
   model: LoadedModel,
@@ -217,9 +218,7 @@ export function planJobMemory(
   });
   if (req.executionProvider !== 'webgpu') return plan;
   // The widest row the method really runs (RL: prompt + completion, padded), virtual tokens included.
-  const text = job.sequenceLength - virtualTokenCount(req);
-  const rowLength = req.method.driver?.rowLength?.(text, req.hyperparameters, model.config) ?? text;
-  const run = { batch: stepRows(job), tokens: job.sequenceLength - text + rowLength };
+  const run = { batch: stepRows(job), tokens: stepLength(job) };
   return { ...plan, layout: webgpuMemoryLayout(plan.layout, model.config, run) };
 }
 
@@ -235,12 +234,12 @@ function validationPrompts(
   const hp = req.hyperparameters;
   if (!rows || !hp.evalMetricsAtEpochEnd || req.method.datasetKind !== 'SFT') return undefined;
   const maxPositions = model.config.maxPositionEmbeddings;
-  const longestTokens = longestEvaluationPrompt(rows as readonly SftRow[], model.tokenizer, {
+  const measured = measureEvaluationPrompts(rows as readonly SftRow[], model.tokenizer, {
     maxPositions,
     virtualTokens: virtualTokenCount(req),
     maxNewTokens: hp.evalMaxNewTokens,
   });
-  return { longestTokens, maxPositions };
+  return { ...measured, maxPositions };
 }
 
 /** The trainer's optimizer settings from a run's hyperparameters. */

@@ -22,6 +22,7 @@ import { DatasetEntity, DatasetSplit, EvaluatedModelKind, TrainingJobEntity } fr
 import { quote } from '../../errors';
 import { splitRow } from '../../evaluation/run-evaluation';
 import { TOKENIZER_FILES } from '../../models/checkpoint-folder';
+import type { PromptsExtent } from '../../training/memory-plan';
 import { runnableModule } from '../../util/runnable-module';
 import { badInput } from '../errors';
 import type { GeneratingModel } from './generating-model';
@@ -167,14 +168,14 @@ async function checkTokenizerFiles(modelDir: string): Promise<void> {
 }
 
 /**
- * The longest prompt (its tokens and index), how many prompts do not leave room within `room` tokens, and the
- * longest that does (`fitting`).
+ * The longest prompt (its tokens and index), how many prompts there are (`count`) and how many do not leave room
+ * within `room` tokens, and the longest that does (`fitting`).
  */
 async function measure(
   modelDir: string,
   prompts: Prompts,
   room: number,
-): Promise<{ tokens: number; index: number; tooLong: number; fitting: number }> {
+): Promise<{ tokens: number; index: number; count: number; tooLong: number; fitting: number }> {
   await checkTokenizerFiles(modelDir);
   const { file, execArgv } = runnableModule(path.join(__dirname, 'prompt-lengths-thread'));
   const worker = new Worker(file, {
@@ -195,9 +196,10 @@ async function measure(
     }
   };
   try {
-    const longest = { tokens: 0, index: 0, tooLong: 0, fitting: 0 };
+    const longest = { tokens: 0, index: 0, count: 0, tooLong: 0, fitting: 0 };
     for await (const { indices, rows } of prompts.batches()) {
       const lengths = await lengthsOf(rows);
+      longest.count += lengths.length;
       lengths.forEach((tokens, i) => {
         if (!leavesRoom(tokens, room)) longest.tooLong++;
         else longest.fitting = Math.max(longest.fitting, tokens);
@@ -211,17 +213,18 @@ async function measure(
 }
 
 /**
- * The longest of `prompts` (in tokens, encoded as the worker will) that leaves room to generate within `room`
- * tokens, those that do not being skipped (as a training's evaluation skips them); null where the model's
+ * The longest of `prompts` (in tokens, encoded as the worker will) that leave room to generate within `room` tokens
+ * and how many do, those that do not being skipped (as a training's evaluation skips them); null where the model's
  * tokenizer cannot encode them.
  */
-export async function longestFittingPrompt(
+export async function fittingPrompts(
   modelDir: string,
   prompts: Prompts,
   room: number,
-): Promise<number | null> {
+): Promise<PromptsExtent | null> {
   try {
-    return (await withThread(() => measure(modelDir, prompts, room))).fitting;
+    const m = await withThread(() => measure(modelDir, prompts, room));
+    return { longestTokens: m.fitting, count: m.count - m.tooLong };
   } catch (err) {
     if (err instanceof TokenizerFailure) return null;
     throw err;

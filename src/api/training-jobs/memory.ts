@@ -20,7 +20,7 @@ import {
 import type { MethodName } from '../../training/methods';
 import { type ScaleName, engineName } from '../../vocabulary';
 import { refuseOverBudget } from '../common/memory';
-import { longestFittingPrompt, trainingValidationPrompts } from '../common/prompt-fit';
+import { fittingPrompts, trainingValidationPrompts } from '../common/prompt-fit';
 
 /** RL's reward model: its REWARD_MODEL job and that job's base model. */
 export interface StoredRewardModel {
@@ -44,8 +44,8 @@ export async function jobValidationPrompts(
   const virtual = virtualTokensOf(engineName(parameterScale), hp);
   const prompts = trainingValidationPrompts(db, dataset, hp.validationSplitRatio, hp.seed);
   const room = promptRoom(model.maxSequenceLength, virtual, hp.evalMaxNewTokens);
-  const longestTokens = await longestFittingPrompt(model.path, prompts, room);
-  return longestTokens === null ? undefined : { longestTokens, maxPositions: model.maxSequenceLength };
+  const fitting = await fittingPrompts(model.path, prompts, room);
+  return fitting === null ? undefined : { ...fitting, maxPositions: model.maxSequenceLength };
 }
 
 /**

@@ -21,7 +21,8 @@ import { Batch, HostTensor, Objective, ObjectiveOutputs } from '../objective';
 import { CausalLMForward } from '../parameterization';
 import { shiftLabels } from '../sft';
 import { dpoTerms, preferenceMetricSums, sequenceLogProbs } from './losses';
-import { LogProbsOptions, PaddingOptions, TokenLogProbs, scoredBatch } from './log-probs';
+import { LogProbsOptions, TokenLogProbs, scoredBatch } from './log-probs';
+import type { PaddingOptions } from './padding';
 import { pairedInputs, splitPairs } from './paired-batch';
 
 export const DEFAULT_BETA = 0.1;

@@ -19,7 +19,7 @@ import { ortTensor } from '../ort-tensors';
 import { CausalLMForward } from '../parameterization';
 import { shiftLabels, targetCrossEntropy } from '../sft';
 import { BesideTrainingOptions, besideTrainingSession } from '../beside-training';
-import { padRows, paddedLength } from './padding';
+import { PaddingOptions, SCORED_BUCKET, padRows } from './padding';
 
 export interface ScoredRow {
   ids: readonly number[];
@@ -31,14 +31,6 @@ export interface TokenLogProbsResult {
   /** (N, T) row-major; T is the padded length. */
   values: Float32Array;
   shape: [number, number];
-}
-
-export interface PaddingOptions {
-  /** Pad lengths up to a multiple of this. Default 16. */
-  bucket?: number;
-  /** The model's position range (padding never goes beyond it). */
-  maxLength?: number;
-  padTokenId?: number;
 }
 
 /** Blocked attention and a chunked head follow `memoryLayout` (no backward here, so nothing is recomputed). */
@@ -56,19 +48,12 @@ interface Compiled {
   noiseNames: { name: string; size: number }[];
 }
 
-const DEFAULT_BUCKET = 16;
-
-/** The padded width T of scored rows whose longest is `longest` tokens (as `scoredBatch` pads them). */
-export function scoredLength(longest: number, o: PaddingOptions = {}): number {
-  return paddedLength(longest, o.bucket ?? DEFAULT_BUCKET, o.maxLength);
-}
-
 /** Rows right-padded into (N, T) with labels: ids at positions >= from, IGNORE_INDEX elsewhere. */
 export function scoredBatch(rows: readonly ScoredRow[], o: PaddingOptions = {}): ScoredBatch {
   const padded = padRows(
     rows.map((r) => r.ids),
     o.padTokenId ?? 0,
-    o.bucket ?? DEFAULT_BUCKET,
+    o.bucket ?? SCORED_BUCKET,
     o.maxLength,
   );
   const [n, t] = padded.shape;

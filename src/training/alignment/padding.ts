@@ -14,6 +14,22 @@ export function paddedLength(longest: number, bucket = 1, limit = Infinity): num
   return Math.max(longest, Math.min(Math.ceil(longest / bucket) * bucket, limit));
 }
 
+/** How scored rows (log-probabilities', and the steps' of RL) are padded. */
+export interface PaddingOptions {
+  /** Pad lengths up to a multiple of this. Default SCORED_BUCKET. */
+  bucket?: number;
+  /** The model's position range (padding never goes beyond it). */
+  maxLength?: number;
+  padTokenId?: number;
+}
+
+export const SCORED_BUCKET = 16;
+
+/** The padded width T of scored rows whose longest is `longest` tokens (as log-probs.ts `scoredBatch` pads them). */
+export function scoredLength(longest: number, o: PaddingOptions = {}): number {
+  return paddedLength(longest, o.bucket ?? SCORED_BUCKET, o.maxLength);
+}
+
 /** Right-pad `rows` with `pad` to their `paddedLength`. */
 export function padRows(
   rows: readonly (readonly number[])[],

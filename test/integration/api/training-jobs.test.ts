@@ -158,17 +158,18 @@ describe('training jobs through the API (no worker)', () => {
   });
 
   it("counts evalMetricsAtEpochEnd's generation, as wide as the validation prompts, beside the training", async () => {
-    // Job-held-out validation rows (seed 7, a quarter of 8): the API measures the rows the worker will answer.
+    // Job-held-out validation rows (seed 7, a quarter of 16): the API measures the rows the worker will answer.
     const seed = 7;
-    const heldOut = new Set(splitTrainValidation(8, 0.25, seed).validation);
+    const heldOutOf = (rows: number) => new Set(splitTrainValidation(rows, 0.25, seed).validation);
+    const heldOut = heldOutOf(16);
     const long = 'How many? '.repeat(60);
-    const dataset = async (name: string, longAt: (i: number) => boolean, split = {}) =>
+    const dataset = async (name: string, longAt: (i: number) => boolean, split = {}, rows = 16) =>
       (
         await api.admin(CREATE_DATASET, {
           input: {
             name,
             kind: 'SFT',
-            jsonl: Array.from({ length: 8 }, (_, i) =>
+            jsonl: Array.from({ length: rows }, (_, i) =>
               JSON.stringify({ prompt: longAt(i) ? long : `Q${i}?`, response: ' 1' }),
             ).join('\n'),
             ...split,
@@ -181,6 +182,8 @@ describe('training jobs through the API (no worker)', () => {
     const splitAt = { validationSplitRatio: 0.25, splitSeed: seed };
     const longSplit = await dataset('long-split', (i) => heldOut.has(i), splitAt);
     const shortSplit = await dataset('short-split', (i) => !heldOut.has(i), splitAt);
+    // Two long validation prompts of 8 rows: the generation's batch is those two, not the job's four.
+    const fewValidation = await dataset('few-validation', (i) => heldOutOf(8).has(i), {}, 8);
     const before = await jobCount();
     const plain = { batchSize: 4, validationSplitRatio: 0.25, seed };
     const evaluating = { ...plain, evalMetricsAtEpochEnd: true, evalMaxNewTokens: 1024 };
@@ -207,6 +210,7 @@ describe('training jobs through the API (no worker)', () => {
       expect((await create(shortSplit, { ...evaluating, validationSplitRatio: 0 })).errors).toBeUndefined();
       expect((await create(sftId, evaluating)).errors).toBeUndefined();
       expect((await create(longValidation, plain)).errors).toBeUndefined();
+      expect((await create(fewValidation, evaluating)).errors).toBeUndefined();
     } finally {
       delete process.env.WHETSTONE_MEMORY_BUDGET;
     }

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { checkJobMemory } from '../../../src/api/training-jobs/memory';
 import { sessionProcessEnv } from '../../../src/engine/allocator';
 import { UserInputError } from '../../../src/errors';
 import { Generator } from '../../../src/models/generate';
@@ -30,6 +31,7 @@ import {
   planMemory,
   planTrainingMemory,
   shapeOf,
+  stepLength,
   storedRewardModel,
 } from '../../../src/training/memory-plan';
 import { runTrainingJob } from '../../../src/training/run-job';
@@ -94,6 +96,41 @@ test("RL's share is the reward model's weights plus the larger of the sampling g
   expect(scoring.weights).toBe(PARAMETERS * 4 * REWARD_HOST_COPIES);
   const full = storedRewardModel(SHAPE, PARAMETERS, 'full');
   expect(estimateRewardScoring(full, rows, 1026).parts.weights).toBe(PARAMETERS * 4); // a float32 folder, mapped
+});
+
+test("RL's steps are estimated at the width its rows are padded to, the API's check at creation included", () => {
+  // A prompt of up to 1,000 - 256 + 1 tokens and its 256-token completion, padded as scored (to a multiple of 16).
+  const { hp, job } = rlJob({ maxSequenceLength: 1000 });
+  expect(stepLength(job)).toBe(1008);
+  const at = (sequenceLength: number) => estimatePeak({ ...job, rowLength: undefined, sequenceLength });
+  expect(estimatePeak(job)).toEqual(at(1008));
+  expect(estimatePeak(job).totalBytes).toBeGreaterThan(at(1000).totalBytes);
+  expect(planMemory(job, 256 * GIB).estimate).toEqual(at(1008));
+  // Prompt tuning's virtual tokens come before the padded text.
+  const pt = RL({ batchSize: 2, maxSequenceLength: 1000, maxNewTokens: 256, numVirtualTokens: 20 });
+  const ptJob = memoryJob(SHAPE, PARAMETERS, {
+    method: 'RL',
+    scale: 'prompt_tuning',
+    hp: pt,
+    maxPositions: 32_768,
+  });
+  expect(ptJob.sequenceLength).toBe(1020);
+  expect(stepLength(ptJob)).toBe(1028);
+  // The API's check at creation: a budget that the unpadded steps would fit refuses the job.
+  const frugal = LAYOUTS[LAYOUTS.length - 1];
+  const sampling = -lessRlSampling(NONE, job, { scale: 'lora', hp }, 'cast').bytes;
+  const limit = estimatePeak(job, frugal).totalBytes + sampling;
+  expect(estimatePeak({ ...job, rowLength: undefined }, frugal).totalBytes + sampling + KIB).toBeLessThan(
+    limit - KIB,
+  );
+  const model = { shape: SHAPE, parameterCount: PARAMETERS, maxSequenceLength: 32_768 };
+  const check = (bytes: number) => () =>
+    checkJobMemory(model, 'RL', 'LORA', { ...hp, executionProvider: 'CPU' }, undefined, undefined, {
+      bytes,
+      what: 'b',
+    });
+  expect(check(limit - KIB)).toThrow(/^this job needs an estimated/);
+  expect(check(limit + KIB)).not.toThrow();
 });
 
 test('the share grows with the completions per prompt, the new tokens and the reward model', () => {

@@ -1,19 +1,22 @@
 /**
  * evalMetricsAtEpochEnd's generation in the memory plan is as wide as the validation prompts it answers
  * (memory-plan.ts `validationPromptWidth`): the longest one's padded width where the prompts are known (the
- * worker's tokenized validation rows, `planJobMemory`), prompts as long as the training's text otherwise.
+ * worker's tokenized validation rows, `planJobMemory`), prompts as long as the training's text otherwise; and its
+ * batch has no more rows than there are prompts.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DatasetRow } from '../../../src/data';
-import { longestEvaluationPrompt } from '../../../src/evaluation/run-evaluation';
+import { measureEvaluationPrompts } from '../../../src/evaluation/run-evaluation';
 import { writeDemoModel } from '../../../src/models/demo';
 import { batchWidth } from '../../../src/models/generation-shape';
 import { LoadedModel, loadModel } from '../../../src/models/model';
 import { parseHyperparameters } from '../../../src/training/hyperparameters';
 import {
   type MemoryBudget,
+  type PromptsExtent,
+  type ValidationPrompts,
   lessTrainingGeneration,
   memoryJob,
   parameterCount,
@@ -38,10 +41,8 @@ describe("the width of evalMetricsAtEpochEnd's generation", () => {
     hp,
   });
   /** What the generation takes off a budget. */
-  const share = (
-    r: ReturnType<typeof o>,
-    validationPrompts?: { longestTokens: number; maxPositions: number },
-  ) => -lessTrainingGeneration(NONE, r.job, { scale: r.scale, hp: r.hp, validationPrompts }).bytes;
+  const share = (r: ReturnType<typeof o>, validationPrompts?: ValidationPrompts) =>
+    -lessTrainingGeneration(NONE, r.job, { scale: r.scale, hp: r.hp, validationPrompts }).bytes;
 
   test.each([
     ['lora', 0],
@@ -52,7 +53,7 @@ describe("the width of evalMetricsAtEpochEnd's generation", () => {
       scale === 'lora' ? 'LORA' : 'PROMPT_TUNING',
     );
     const r = o(scale, hp);
-    const known = { longestTokens: 40, maxPositions: 32_768 };
+    const known = { longestTokens: 40, count: 4, maxPositions: 32_768 };
     expect(validationPromptWidth(r.job, virtual, 256)).toBe(2048);
     expect(validationPromptWidth(r.job, virtual, 256, known)).toBe(batchWidth(40, 32_768, virtual, 256));
     expect(batchWidth(40, 32_768, virtual, 256)).toBe(64);
@@ -61,7 +62,18 @@ describe("the width of evalMetricsAtEpochEnd's generation", () => {
     expect(share(r, known)).toBe(share({ ...asWide, job: { ...r.job, sequenceLength: 64 + virtual } }));
     expect(share(r, known)).toBeLessThan(share(r) / 4);
     // A prompt as wide as the training's text costs what the bound does.
-    expect(share(r, { longestTokens: 2048, maxPositions: 32_768 })).toBe(share(r));
+    expect(share(r, { longestTokens: 2048, count: 4, maxPositions: 32_768 })).toBe(share(r));
+  });
+
+  test('no more rows than there are validation prompts, and none without any', () => {
+    const prompts = (count: number) => ({ longestTokens: 40, count, maxPositions: 32_768 });
+    const batch = (batchSize: number) => o('lora', SFT({ batchSize, evalMaxNewTokens: 256 }));
+    expect(share(batch(8), prompts(2))).toBeLessThan(share(batch(8), prompts(8)));
+    expect(share(batch(8), prompts(2))).toBe(share(batch(2), prompts(8)));
+    expect(share(batch(8), prompts(8))).toBe(share(batch(8), prompts(20)));
+    // validation.ts builds no Generator where no prompt leaves room to answer.
+    const none = batch(8);
+    expect(lessTrainingGeneration(NONE, none.job, { ...none, validationPrompts: prompts(0) })).toBe(NONE);
   });
 });
 
@@ -100,22 +112,27 @@ describe("the worker's plan measures its validation rows", () => {
       hp,
       maxPositions,
     });
-    const share = (longestTokens?: number) =>
+    const share = (prompts?: PromptsExtent) =>
       -lessTrainingGeneration(NONE, job, {
         scale: 'lora',
         hp,
-        validationPrompts: longestTokens === undefined ? undefined : { longestTokens, maxPositions },
+        validationPrompts: prompts && { ...prompts, maxPositions },
       }).bytes;
     const beside = (r?: DatasetRow[]) => planJobMemory(model, req, undefined, r).besideBytes;
     const long = rows('How many? '.repeat(30));
-    const longest = longestEvaluationPrompt(long as never, model.tokenizer, {
+    const measured = measureEvaluationPrompts(long as never, model.tokenizer, {
       maxPositions,
       virtualTokens: 0,
       maxNewTokens: 64,
     });
-    expect(longest).toBe(model.tokenizer.encode('How many? '.repeat(30)).length);
-    expect(beside(long)).toBe(share(longest));
-    expect(beside(rows('Q: two?'))).toBe(share(model.tokenizer.encode('Q: two?').length));
+    // Two prompts, fewer than the batch of 4.
+    const longestTokens = model.tokenizer.encode('How many? '.repeat(30)).length;
+    expect(measured).toEqual({ longestTokens, count: 2 });
+    expect(beside(long)).toBe(share(measured));
+    expect(beside(long)).toBeLessThan(share({ longestTokens, count: 4 }));
+    expect(beside(rows('Q: two?'))).toBe(
+      share({ longestTokens: model.tokenizer.encode('Q: two?').length, count: 2 }),
+    );
     expect(beside(rows('Q: two?'))).toBeLessThan(beside(long));
     expect(beside()).toBe(share());
     expect(beside()).toBeGreaterThan(beside(long));

@@ -13,8 +13,8 @@ import { GenerateRequest, Generator, type HalfWeights } from '../../../models/ge
 import { Batch, HostTensor, Objective } from '../../objective';
 import { TrainState } from '../../train-state';
 import { StepResult, Trainer, TrainerOptions } from '../../trainer';
-import { PaddingOptions, ScoredRow, TokenLogProbs, scoredBatch, scoredLength } from '../log-probs';
-import type { ModelConfig } from '../../../models/config';
+import { ScoredRow, TokenLogProbs, scoredBatch } from '../log-probs';
+import type { PaddingOptions } from '../padding';
 import { LoadedModel } from '../../../models/model';
 import { Parameterization } from '../../parameterization';
 import { trainedModel } from '../../validation';
@@ -22,6 +22,7 @@ import { ReferencePolicy, referencePolicy } from './reference';
 import { groupAdvantages, rewardStats } from './advantages';
 import { RL_BATCH } from './rl-objective';
 import { RewardFunction, Sample } from './rewards';
+import { rlPadding } from './rows';
 
 /** The sampling and update schedule of RL; the loss itself (clip range, KL weight) is the objective's. */
 export interface RlSettings {
@@ -60,16 +61,6 @@ export interface RlIteration {
   /** Seconds spent in each phase. */
   timings: RlTimings;
 }
-
-/** How RL pads its scored rows (prompt + completion): the log-probabilities' and the update steps' (N, T). */
-const rlPadding = (c: ModelConfig): PaddingOptions => ({
-  padTokenId: c.padTokenId ?? 0,
-  maxLength: c.maxPositionEmbeddings,
-});
-
-/** The width T of RL's scored rows (and so of its log-probability sessions and steps) of at most `longest` tokens. */
-export const rlScoredLength = (longest: number, c: ModelConfig): number =>
-  scoredLength(longest, rlPadding(c));
 
 const seconds = (since: number) => (performance.now() - since) / 1000;
 

@@ -17,8 +17,9 @@ import type { Driver } from '../../driver';
 import { Hyperparameters } from '../../hyperparameters';
 import { loadRewardModel } from '../reward-checkpoint';
 import { RewardScorer } from '../reward-scorer';
-import { RlSettings, RlTrainer, rlScoredLength } from './rl-trainer';
+import { RlSettings, RlTrainer } from './rl-trainer';
 import { rewardModelRewards } from './rewards';
+import { promptLength } from './rows';
 
 export function rlSettings(hp: Hyperparameters): RlSettings {
   return {
@@ -31,15 +32,10 @@ export function rlSettings(hp: Hyperparameters): RlSettings {
   };
 }
 
-/** A prompt may take what the completion leaves of maxSequenceLength. */
-const promptLength = (maxLength: number, hp: Hyperparameters) => maxLength - hp.maxNewTokens + 1;
-
 const promptIds = (examples: unknown[]) => (examples as PromptExample[]).map((e) => e.promptIds);
 
 export const SAMPLING_ITERATIONS: Driver = {
   exampleLength: promptLength,
-  // The longest prompt and its longest completion, padded as the trainer pads them for scoring and the update.
-  rowLength: (maxLength, hp, config) => rlScoredLength(promptLength(maxLength, hp) + hp.maxNewTokens, config),
   keepsBaseModel: true,
   async start(run) {
     const { req, rng } = run;
