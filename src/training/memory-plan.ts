@@ -500,8 +500,8 @@ export function estimatePeak(job: MemoryJob, layout: MemoryLayout = {}): MemoryE
   const held = chunk < t ? k.chunkedLossRows * t : 0;
   const logits = (k.logitCopies * chunk + held) * b * width * F32;
   // With checkpointed layers a 16-bit checkpoint's frozen weights stay 16-bit, each layer's cast to float32 while
-  // it runs, and the head's once per loss chunk (checkpoint.ts `upcast`): one float32 head exists while the loss
-  // runs. Otherwise the casts are folded into float32 initializers.
+  // it runs, and the head's once for the chunked loss (nn.ts `linearCrossEntropy`): one float32 head exists while
+  // the loss runs. Otherwise the casts are folded into float32 initializers.
   const stored = job.shape.weightBytes ?? F32;
   const weights =
     layout.checkpointLayers && stored < F32 ? frozen * stored + v * c * F32 : frozen * F32 * k.weightCopies;
