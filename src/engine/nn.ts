@@ -3,7 +3,7 @@
  * fused.ts), so every op can run on the GPU providers (no LogSoftmax, OneHot or SoftmaxCrossEntropyLoss, which fall back to the CPU).
  */
 import { gradients } from './autodiff';
-import { checkpoint, token } from './checkpoint';
+import { checkpoint, dependOn, token } from './checkpoint';
 import { fused, rmsNorm as fusedRmsNorm, swiglu as fusedSwiglu } from './fused';
 import { DType, Graph, Tensor } from './graph';
 import * as op from './ops';
@@ -138,15 +138,19 @@ export function linearCrossEntropy(
 }
 
 /**
- * perRow(x) (N) where row r's value depends on x's row r alone, with d value_r / d x_r computed at once, in the
- * forward pass (a fused form): the backward pass scales it by each row's incoming gradient.
+ * perRow(x) (N) where row r's value depends on x's row r alone, with d value_r / d x_r computed with the values, in
+ * the forward pass (a fused form): the backward pass scales it by each row's incoming gradient.
  */
 function gradientInForward(x: Tensor, perRow: (x: Tensor) => Tensor): Tensor {
   return fused([x], ([xi]) => {
     const values = perRow(xi);
-    const [perRowGradient] = gradients(op.reduceSum(values, [0]), [xi]); // (N, C)
+    const made = gradients(op.reduceSum(values, [0]), [xi])[0]; // (N, C)
+    // Each waits for the other, so that onnxruntime makes both while their intermediates (the chunk's logits)
+    // exist: left to itself it runs each where it is first read, the values at the very end of the step (the loss)
+    // and the gradient in the backward pass, keeping every chunk's logits until then.
+    const perRowGradient = dependOn(made, token([values]));
     return {
-      outputs: [values],
+      outputs: [dependOn(values, token([made]))],
       gradient: ([g], need) => [need(0) ? op.mul(perRowGradient, op.unsqueeze(g as Tensor, [1])) : null],
     };
   })[0];
