@@ -155,3 +155,44 @@ test('a frozen-head linear cross-entropy refuses a head that needs a gradient', 
   const losses = nn.linearCrossEntropy(x, w, g.constant([0, 1, 2, 3], 'int64', [4]), 2, { frozenHead: true });
   expect(() => gradients(op.reduceSum(losses, [0]), [x, w])).toThrow(/fused form reads .*needs a gradient/);
 });
+
+test("with a frozen head, each chunk's loss and gradient run before the next chunk's logits are made", async () => {
+  // onnxruntime runs a node where it is first needed: left to itself it made the chunks' losses at the very end of
+  // the step, so every chunk's logits lived until then (a 2,048-token step in chunks of 256 peaked 1,755 MiB
+  // instead of 717).
+  const g = new Graph();
+  const x = g.param('x', [12, 4]);
+  const head = g.constant(randn([50, 4], 3), 'float32', [50, 4]);
+  const targets = g.constant([0, 5, -100, 3, 3, 1, 7, 2, 4, 9, 11, 1], 'int64', [12]);
+  const losses = nn.linearCrossEntropy(x, head, targets, 3, { frozenHead: true });
+  const loss = op.reduceSum(losses, [0]);
+  g.output('loss', loss);
+  g.output('dx', gradients(loss, [x])[0]);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'whetstone-chunk-order-'));
+  try {
+    const s = await createSession(g, {
+      ortOptions: { enableProfiling: true, profileFilePrefix: path.join(dir, 'run') },
+    });
+    await s.run({ x: randn([12, 4], 5) });
+    await s.release();
+    const file = fs.readdirSync(dir).find((f) => f.endsWith('.json'))!;
+    const events = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as {
+      cat: string;
+      ts: number;
+      args?: { op_name?: string; output_type_shape?: Record<string, number[]>[] };
+    }[];
+    // In execution order: L for a chunk's logits (a (3, 50) product), G for its loss's GatherElements.
+    const order = events
+      .filter((e) => e.cat === 'Node')
+      .sort((a, b) => a.ts - b.ts)
+      .map((e) => {
+        const shape = Object.values(e.args?.output_type_shape?.[0] ?? {})[0]?.join();
+        if (e.args?.op_name === 'GatherElements') return 'G';
+        return e.args?.op_name === 'Gemm' && shape === '3,50' ? 'L' : '';
+      })
+      .join('');
+    expect(order).toBe('LGLGLGLG');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
