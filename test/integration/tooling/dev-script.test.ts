@@ -1,9 +1,12 @@
 /**
  * `npm run dev` (scripts/dev.sh) against the test PostgreSQL and Redis: it refuses a taken port before starting
  * anything, prints its banner only once the API answers, and when one of its two processes dies it stops the
- * other and exits non-zero, saying which one died.
+ * other and exits non-zero, saying which one died. The processes a run started are found by a marker in their
+ * environment, not from what the script prints, so one it leaves behind is seen (and stopped here).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { createTestEnv, type TestEnv } from '../support/env';
@@ -30,16 +33,46 @@ function alive(pid: number): boolean {
   }
 }
 
+type Role = 'API' | 'worker';
+const ROLES: Record<string, Role> = { 'dist/src/server.js': 'API', 'dist/src/worker/main.js': 'worker' };
+
+/** The API and worker processes whose environment holds `marker`. */
+function processesOf(marker: string): { pid: number; role: Role }[] {
+  const found: { pid: number; role: Role }[] = [];
+  for (const entry of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      if (!fs.readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(marker)) continue;
+      const args = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      const role = args.map((a) => ROLES[a]).find(Boolean);
+      if (role) found.push({ pid: Number(entry), role });
+    } catch {
+      // Exited meanwhile, or not ours to read.
+    }
+  }
+  return found;
+}
+
+async function healthy(port: number): Promise<boolean> {
+  try {
+    return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok;
+  } catch {
+    return false;
+  }
+}
+
 interface DevRun {
   child: ChildProcess;
+  /** NAME=value in the environment of the run and everything it starts. */
+  marker: string;
   output: () => string;
   exited: Promise<number | null>;
   waitFor(pattern: RegExp): Promise<RegExpMatchArray>;
 }
 
 function runDev(env: Record<string, string>): DevRun {
+  const id = randomBytes(6).toString('hex');
   const child = spawn('bash', [SCRIPT], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...env, WHETSTONE_DEV_TEST_RUN: id },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -54,7 +87,7 @@ function runDev(env: Record<string, string>): DevRun {
       await new Promise((r) => setTimeout(r, 100));
     }
   };
-  return { child, output: () => output, exited, waitFor };
+  return { child, marker: `WHETSTONE_DEV_TEST_RUN=${id}`, output: () => output, exited, waitFor };
 }
 
 describe('npm run dev', () => {
@@ -69,6 +102,7 @@ describe('npm run dev', () => {
   afterAll(async () => {
     for (const r of runs) if (r.child.exitCode === null) r.child.kill('SIGTERM');
     await Promise.all(runs.map((r) => r.exited));
+    for (const r of runs) for (const p of processesOf(r.marker)) process.kill(p.pid, 'SIGKILL');
     await env.dispose();
   });
 
@@ -80,6 +114,8 @@ describe('npm run dev', () => {
       const run = runDev({ ...env.env, PORT: String(port), HOST: '0.0.0.0' });
       runs.push(run);
       expect(await run.exited).toBe(1);
+      // No worker left on the queue (one used to stay after the API's EADDRINUSE).
+      expect(processesOf(run.marker)).toEqual([]);
       expect(run.output()).toMatch(new RegExp(`port ${port} is in use`));
       expect(run.output()).not.toMatch(/building|API:|worker/);
     } finally {
@@ -87,18 +123,33 @@ describe('npm run dev', () => {
     }
   });
 
-  it('prints its banner once the API answers; when the worker dies it stops the API and says so', async () => {
-    const port = await freePort();
-    const run = runDev({ ...env.env, PORT: String(port), HOST: '127.0.0.1' });
-    runs.push(run);
-    const api = Number((await run.waitFor(/API: .*pid (\d+)\)/))[1]);
-    const worker = Number((await run.waitFor(/worker: +pid (\d+)/))[1]);
-    // The banner came after the API answered: it answers at once.
-    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).ok).toBe(true);
+  describe('running', () => {
+    let run: DevRun;
+    let port: number;
+    beforeAll(async () => {
+      port = await freePort();
+      run = runDev({ ...env.env, PORT: String(port), HOST: '127.0.0.1' });
+      runs.push(run);
+    });
 
-    process.kill(worker, 'SIGKILL');
-    expect(await run.exited).toBe(1);
-    expect(run.output()).toMatch(/the worker exited \(code 137\): stopping the other process/);
-    expect(alive(api)).toBe(false);
+    it('prints its banner once the API answers', async () => {
+      await run.waitFor(/API: /);
+      expect(await healthy(port)).toBe(true);
+    });
+
+    it('when the worker dies it stops the API, exits non-zero and says so', async () => {
+      while (!(await healthy(port))) await new Promise((r) => setTimeout(r, 200));
+      const started = processesOf(run.marker);
+      expect(started.map((p) => p.role).sort()).toEqual(['API', 'worker']);
+      const pidOf = (role: Role) => started.find((p) => p.role === role)!.pid;
+
+      process.kill(pidOf('worker'), 'SIGKILL');
+      const code = await run.exited;
+      // Nothing left running without its parent (the API used to stay).
+      expect(processesOf(run.marker)).toEqual([]);
+      expect(alive(pidOf('API'))).toBe(false);
+      expect(code).toBe(1);
+      expect(run.output()).toMatch(/the worker exited \(code 137\): stopping the other process/);
+    });
   });
 });

@@ -2,9 +2,11 @@
  * The job runner on the real engine and the demo model, in this process (its job processes are real children):
  * a job process killed with SIGKILL (as the out-of-memory killer does) is retried from its last checkpoint, every
  * attempt is stored with its cause and shown on the job; after the last attempt the job is FAILED and can be
- * resumed without a checkpoint, from the start; a cancel stops the run within one optimizer step; a process the
- * kernel's out-of-memory killer really ends (a cgroup memory limit) is stored as out of memory and retried.
+ * resumed without a checkpoint, from the start; a process that died just before the worker wrote to it is retried
+ * too; a cancel stops the run within one optimizer step; a process the kernel's out-of-memory killer really ends
+ * (a cgroup memory limit) is stored as out of memory and retried.
  */
+import fs from 'node:fs';
 import type Bull from 'bull';
 import Redis from 'ioredis';
 import type { StepEventPayload } from '../../../src/queue/events';
@@ -61,6 +63,17 @@ const oomTestName =
   'reason' in cgroup
     ? `stores a real kernel OOM kill as out of memory (skipped: ${cgroup.reason})`
     : 'stores a real kernel OOM kill (cgroup memory limit) as out of memory and retries from the last checkpoint';
+
+/** Blocks until `pid` has died (a zombie, not yet reaped), so this event loop has not yet seen its exit. */
+function waitUntilDead(pid: number): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 5000; i++) {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return;
+    Atomics.wait(pause, 0, 0, 1);
+  }
+  throw new Error(`process ${pid} did not die`);
+}
 
 describe('job runner: retries, attempts, cancel (real engine, demo model)', () => {
   let api: TestApi;
@@ -184,6 +197,26 @@ describe('job runner: retries, attempts, cancel (real engine, demo model)', () =
     const metrics: { step: number; recordedAt: string }[] = done.metrics;
     expect(metrics.map((m) => m.step)).toEqual(Array.from({ length: done.totalSteps }, (_, i) => i + 1));
     for (const m of metrics) expect(new Date(m.recordedAt) >= resumedAt).toBe(m.step > 4);
+  });
+
+  it('retries job processes that died just before the worker wrote to them (EPIPE), as any death', async () => {
+    // Whether such a write fails (EPIPE) or is dropped with the closed channel is a race: several deaths.
+    const deaths = 12;
+    const id = await createJob('killed-before-write', 1000);
+    const run = runner(deaths + 1);
+    const killed = new Set<number>();
+    onStep = () => {
+      const pid = pids[pids.length - 1];
+      if (killed.has(pid)) return;
+      killed.add(pid);
+      process.kill(pid, 'SIGKILL');
+      // Dead before this step's acknowledgement is written, which the worker does before it sees the exit.
+      waitUntilDead(pid);
+    };
+    for (let i = 0; i < deaths; i++) await expect(run.handle(bullJob(id))).rejects.toBeInstanceOf(RetryError);
+    const attempts = (await job(id)).attemptHistory as Attempt[];
+    expect(attempts.map((a) => a.outcome)).toEqual(Array(deaths).fill('CRASHED'));
+    for (const a of attempts) expect(a.cause).toMatch(/killed \(SIGKILL/);
   });
 
   it('fails the job after the last attempt; it resumes without a checkpoint, from the start', async () => {
