@@ -88,13 +88,13 @@ export const CALIBRATION = {
    * the loss is chunked) covers the excess. The loss is not its cause: hidden 896 with a vocabulary of 32,000 shows
    * the same excess (2 layers, 4,096 tokens: 3,958 MiB measured), and it comes with the second layer (1, 2 and 4
    * layers: 2,304, 3,958 and 4,155 MiB; at 2,048 tokens 1,000, 1,610 and 1,587 for 1, 2 and 3): about one
-   * (heads, T, T) float32 tensor and one layer's working set more than the other terms count. Its cause, found by
-   * counting the process's live allocations (not onnxruntime's live tensors, which stay small): onnxruntime's
-   * sequential allocation planner gives a dead buffer to a later tensor of the same size, and holds it until then.
-   * Each attention block's buffers (a size of its own: its key count) are next needed by the same block of the
-   * next layer, or by its backward pass, so every block's few buffers are held at once (2,048 tokens, 14 heads, 2
-   * layers: 4 buffers of each of the 16 block sizes, 624 MB). onnxruntime's parallel mode plans no such reuse (that
-   * step peaked 529 instead of 1,222 MiB) but ran it 2x slower; onnxruntime-node offers no switch for the reuse.
+   * (heads, T, T) float32 tensor and one layer's working set more than the other terms count. Its likely cause:
+   * the process's live allocations at the peak hold 4-5 buffers of each attention block's size (2,048 tokens, 14
+   * heads, 2 layers: all 16 block sizes, 500-620 MB) while onnxruntime's live tensors stay small, which is what its
+   * sequential allocation planner does when it gives a dead buffer to a later tensor of the same size and holds it
+   * until then (a block's size, its key count, is next needed by the same block of the next layer or of the backward
+   * pass). onnxruntime's parallel mode plans no such reuse; that step peaked 529 instead of 1,222 MiB, but ran 2x
+   * slower, and onnxruntime-node offers no switch for the reuse alone.
    */
   chunkedLossRows: 1.4,
   /** Trainable float32 tensors per parameter: value, gradient, two moments, and the step's new three. */
