@@ -93,18 +93,19 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
  * (chunk, V) are made, reduced and dropped. `head` is W, or a function from a chunk's rows to its logits, built
  * inside each chunk: a 16-bit head is then upcast there (checkpoint.ts `upcast`).
  *
- * With `frozenHead` (nothing in the head is trained) each chunk's gradient with respect to its rows is computed in
- * the forward pass, while its logits exist, as Liger-Kernel does: a row's loss depends on its row alone, so that
- * gradient times the row's incoming gradient is the backward pass, and the head is neither recomputed nor cast
- * again there (a third fewer head products). Otherwise each chunk is a checkpointed region, recomputed in the
- * backward pass, and W's gradient is summed chunk by chunk.
+ * With `rowGradientInForward` (for a head that is not trained, where the rows will be differentiated) each chunk's
+ * gradient with respect to its rows is computed in the forward pass, while its logits exist, as Liger-Kernel does: a
+ * row's loss depends on its row alone, so that gradient times the row's incoming gradient is the backward pass, and
+ * the head is neither recomputed nor cast again there (a third fewer head products). Otherwise each chunk is a
+ * checkpointed region, recomputed in the backward pass, and W's gradient is summed chunk by chunk; a graph that is
+ * not differentiated runs each chunk once.
  */
 export function linearCrossEntropy(
   x: Tensor,
   head: Tensor | ((rows: Tensor) => Tensor),
   targets: Tensor,
   chunk: number,
-  opts: { ignoreIndex?: number; frozenHead?: boolean } = {},
+  opts: { ignoreIndex?: number; rowGradientInForward?: boolean } = {},
 ): Tensor {
   const n = x.shape[0];
   if (!Number.isInteger(chunk) || chunk < 1)
@@ -120,7 +121,7 @@ export function linearCrossEntropy(
       ignoreIndex: opts.ignoreIndex ?? -100,
       reduction: 'none',
     });
-  if (!opts.frozenHead) {
+  if (!opts.rowGradientInForward) {
     const losses = rows.map((r, i) => checkpoint([r], ([c]) => [chunkLoss(c, i)])[0]);
     return losses.length === 1 ? losses[0] : op.concat(losses, 0);
   }

@@ -142,7 +142,7 @@ test.each([1, 2, 9])(
       const head = g.constant(w, 'float32', [6, 4]);
       const targets = g.constant([0, 5, -100, 3, 3, 1, -100, 2, 4], 'int64', [9]);
       return saving
-        ? nn.linearCrossEntropy(x, head, targets, chunk, { frozenHead: true })
+        ? nn.linearCrossEntropy(x, head, targets, chunk, { rowGradientInForward: true })
         : nn.crossEntropy(nn.linear(x, head), targets, { reduction: 'none' });
     });
     for (const [plain, saving] of pairs) expect(worst(saving, plain)).toBeLessThan(1e-6);
@@ -152,7 +152,9 @@ test.each([1, 2, 9])(
 test('a frozen-head linear cross-entropy refuses a head that needs a gradient', () => {
   const g = new Graph();
   const [x, w] = [g.param('x', [4, 3]), g.param('w', [5, 3])];
-  const losses = nn.linearCrossEntropy(x, w, g.constant([0, 1, 2, 3], 'int64', [4]), 2, { frozenHead: true });
+  const losses = nn.linearCrossEntropy(x, w, g.constant([0, 1, 2, 3], 'int64', [4]), 2, {
+    rowGradientInForward: true,
+  });
   expect(() => gradients(op.reduceSum(losses, [0]), [x, w])).toThrow(/fused form reads .*needs a gradient/);
 });
 
@@ -164,7 +166,7 @@ test("with a frozen head, each chunk's loss and gradient run before the next chu
   const x = g.param('x', [12, 4]);
   const head = g.constant(randn([50, 4], 3), 'float32', [50, 4]);
   const targets = g.constant([0, 5, -100, 3, 3, 1, 7, 2, 4, 9, 11, 1], 'int64', [12]);
-  const losses = nn.linearCrossEntropy(x, head, targets, 3, { frozenHead: true });
+  const losses = nn.linearCrossEntropy(x, head, targets, 3, { rowGradientInForward: true });
   const loss = op.reduceSum(losses, [0]);
   g.output('loss', loss);
   g.output('dx', gradients(loss, [x])[0]);

@@ -471,7 +471,7 @@ const cases: GradCase[] = [
     build: (g, [rows]) => {
       const head = g.constant(randn([6, 3], 3), 'float32', [6, 3]);
       const losses = nn.linearCrossEntropy(rows, head, i64(g, [2, -100, 0, 5, 3], [5]), 2, {
-        frozenHead: true,
+        rowGradientInForward: true,
       });
       return op.mul(losses, g.constant([0.5, 1, -2, 1.5, 3], 'float32', [5])); // unequal incoming gradients
     },
