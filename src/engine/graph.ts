@@ -225,6 +225,11 @@ export class Graph {
   /** Fused forms (fused.ts) for RMSNorm, RoPE and SwiGLU: fewer nodes, hand-written gradients; off: the plain chains. */
   fuse = true;
   /**
+   * Whether gradients will be taken of this graph (a training step's): forms that make their gradient in the
+   * forward pass (nn.ts `linearCrossEntropy`) do so only then.
+   */
+  differentiated = false;
+  /**
    * Linear layers reading one input (q/k/v, gate/up) as one product against their weights joined along the output
    * axis, then split (models/families/builder.ts `linears`). 'free': only where joining makes no second copy of a
    * frozen weight (trainable weights, frozen weights adjacent in their file or held as copies); 'graph': frozen

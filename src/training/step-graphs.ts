@@ -96,6 +96,7 @@ function buildObjective(
   opts: GraphOptions,
 ): { g: Graph; out: ObjectiveOutputs } {
   const g = layoutGraph(opts);
+  g.differentiated = true;
   const precision = !opts.mixedPrecision
     ? 'float32'
     : opts.mixedPrecisionCompute === 'float32'

@@ -60,9 +60,9 @@ export function buildFamily(g: Graph, m: LoadedModel, opts: CausalLMOptions): Ca
           const [batch, t, c] = hidden.shape;
           const flat = op.reshape(hidden, [batch * t, c]);
           const head = (rows: Tensor) => b.lmLogits(rows, family.embeddingName(m));
-          // An adapter is trained through the rows; a frozen graph needs no gradient, a full update the head's.
+          // A step graph that trains no head needs the rows' gradient only; a full update needs the head's too.
           const losses = nn.linearCrossEntropy(flat, head, op.reshape(targets, [batch * t]), chunk, {
-            rowGradientInForward: opts.policy === 'adapter',
+            rowGradientInForward: g.differentiated && !b.trainsBase,
           });
           return op.reshape(losses, [batch, t]);
         }

@@ -183,3 +183,19 @@ test('RL: old log-probabilities and the policy update follow the plain graphs', 
   };
   await expectSameRuns(new RlObjective(p.forward, p.initial, { clipEpsilon: 0.2, klCoef: 0.05 }), batch, 2);
 });
+
+test.each([
+  ['lora', 1],
+  ['full', 2],
+] as const)(
+  "a %s step graph's chunked loss runs each chunk's cross-entropy %i time(s) (an adapter's rows get their gradient in the forward pass; a trained head's chunks are recomputed)",
+  async (scale, times) => {
+    const p = params(await loadModel(path.join(REFS, 'qwen2-tiny')), scale);
+    const batch = sftBatch();
+    const step = buildGradientGraph(new SftObjective(p.forward, p.initial), batch, RECOMPUTED);
+    const [examples, t] = batch.tensors.input_ids.shape;
+    const chunks = Math.ceil((examples * t) / RECOMPUTED.memoryLayout.lossChunk!);
+    const picks = step.graph.nodes.filter((n) => n.opType === 'GatherElements').length;
+    expect(picks).toBe(times * chunks);
+  },
+);
