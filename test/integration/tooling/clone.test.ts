@@ -1,7 +1,7 @@
 /**
  * A clone has what its tests and readers need: the fixtures are read from the repository, no test source names a
- * path beside it (they used to read ../shared/fixtures), and the documentation's relative links lead to files in
- * it (the README linked to ../shared/docs).
+ * path beside it (they used to read the team's shared fixtures folder next to the clone), and the documentation's
+ * relative links lead to files in it (the README linked to the shared docs folder).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
