@@ -21,20 +21,25 @@ export function checkpoint(
   const g: Graph = inputs[0].graph;
   if (!inputs.some((t) => isFloat(t.dtype))) throw new Error('checkpoint: needs a float input');
   const start = g.nodes.length;
-  const previous = g.weightToken;
-  g.weightToken = token(inputs.filter((t) => isFloat(t.dtype)));
-  let outputs: Tensor[];
-  try {
-    outputs = build(inputs);
-  } finally {
-    g.weightToken = previous;
-  }
+  const outputs = withWeightToken(token(inputs.filter((t) => isFloat(t.dtype))), () => build(inputs));
   for (const t of outputs) {
     if (!t.node || t.node.id < start)
       throw new Error(`checkpoint: output ${t} is not computed by the region`);
   }
   g.addRegion({ start, end: g.nodes.length - 1, inputs, outputs, build, matmulDtype: g.matmulDtype });
   return outputs;
+}
+
+/** build(), with the 16-bit weights it upcasts (`upcast`) read only once `t` exists. */
+export function withWeightToken<T>(t: Tensor, build: () => T): T {
+  const g = t.graph;
+  const previous = g.weightToken;
+  g.weightToken = t;
+  try {
+    return build();
+  } finally {
+    g.weightToken = previous;
+  }
 }
 
 /** A float32 scalar that depends on every tensor in `ts` (their first elements summed). */

@@ -3,7 +3,7 @@
  * fused.ts), so every op can run on the GPU providers (no LogSoftmax, OneHot or SoftmaxCrossEntropyLoss, which fall back to the CPU).
  */
 import { gradients } from './autodiff';
-import { checkpoint, dependOn, token } from './checkpoint';
+import { checkpoint, dependOn, token, withWeightToken } from './checkpoint';
 import { fused, rmsNorm as fusedRmsNorm, swiglu as fusedSwiglu } from './fused';
 import { DType, Graph, Tensor } from './graph';
 import * as op from './ops';
@@ -121,21 +121,15 @@ export function linearCrossEntropy(
       ignoreIndex: opts.ignoreIndex ?? -100,
       reduction: 'none',
     });
-  if (!opts.rowGradientInForward) {
-    const losses = rows.map((r, i) => checkpoint([r], ([c]) => [chunkLoss(c, i)])[0]);
-    return losses.length === 1 ? losses[0] : op.concat(losses, 0);
-  }
-  // A 16-bit head's casts wait for x, not for each chunk: one float32 head, made when the loss starts (onnxruntime
-  // merges the identical casts), serves every chunk and dies with the last.
-  const g = x.graph;
-  const previous = g.weightToken;
-  g.weightToken = token([op.detach(x)]); // detached: a token carries no gradient
-  try {
-    const losses = rows.map((r, i) => gradientInForward(r, (c) => chunkLoss(c, i)));
-    return losses.length === 1 ? losses[0] : op.concat(losses, 0);
-  } finally {
-    g.weightToken = previous;
-  }
+  // With the gradient made in the forward pass, a 16-bit head's casts wait for x, not for each chunk: one float32
+  // head, made when the loss starts (onnxruntime merges the identical casts), serves every chunk and dies with the
+  // last. The token is detached: it carries no gradient.
+  const losses = opts.rowGradientInForward
+    ? withWeightToken(token([op.detach(x)]), () =>
+        rows.map((r, i) => gradientInForward(r, (c) => chunkLoss(c, i))),
+      )
+    : rows.map((r, i) => checkpoint([r], ([c]) => [chunkLoss(c, i)])[0]);
+  return losses.length === 1 ? losses[0] : op.concat(losses, 0);
 }
 
 /**
