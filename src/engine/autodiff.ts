@@ -452,15 +452,9 @@ function backward(
     const wait = token([...grads.filter((g): g is Tensor => g !== null), ...barrier.after]);
     const copies = region.inputs.map((x) => (isFloat(x.dtype) ? dependOn(x, wait) : x));
     const start = graph.nodes.length;
-    const previous = { matmulDtype: graph.matmulDtype, weightToken: graph.weightToken };
-    graph.matmulDtype = region.matmulDtype;
-    graph.weightToken = wait;
-    let outputs: Tensor[];
-    try {
-      outputs = region.build(copies);
-    } finally {
-      Object.assign(graph, previous);
-    }
+    const outputs = graph.withSettings({ matmulDtype: region.matmulDtype, weightToken: wait }, () =>
+      region.build(copies),
+    );
     const end = graph.nodes.length - 1;
     // Tensors from before the recomputation that it reads and that need a gradient (weights, keys and values).
     const captured = new Set<Tensor>();

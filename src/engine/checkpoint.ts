@@ -32,14 +32,7 @@ export function checkpoint(
 
 /** build(), with the 16-bit weights it upcasts (`upcast`) read only once `t` exists. */
 export function withWeightToken<T>(t: Tensor, build: () => T): T {
-  const g = t.graph;
-  const previous = g.weightToken;
-  g.weightToken = t;
-  try {
-    return build();
-  } finally {
-    g.weightToken = previous;
-  }
+  return t.graph.withSettings({ weightToken: t }, build);
 }
 
 /** A float32 scalar that depends on every tensor in `ts` (their first elements summed). */

@@ -348,6 +348,17 @@ export class Graph {
   }
 
   /** Mark nodes as a recomputed region (checkpoint.ts) or a fused form (fused.ts); regions nest or are disjoint. */
+  /** build(), with some of the settings nodes are built under changed for its duration. */
+  withSettings<T>(settings: Partial<Pick<Graph, 'matmulDtype' | 'weightToken'>>, build: () => T): T {
+    const previous = { matmulDtype: this.matmulDtype, weightToken: this.weightToken };
+    Object.assign(this, settings);
+    try {
+      return build();
+    } finally {
+      Object.assign(this, previous);
+    }
+  }
+
   addRegion(region: Region): void {
     this.regions.set(region.end, region);
   }

@@ -21,13 +21,7 @@ export type { MatmulDtype };
 
 /** Build with MatMul/Gemm of float32 operands computed in `dtype`; restores the graph's previous setting. */
 export function withMatmulPrecision<T>(g: Graph, dtype: MatmulDtype, build: () => T): T {
-  const previous = g.matmulDtype;
-  g.matmulDtype = dtype;
-  try {
-    return build();
-  } finally {
-    g.matmulDtype = previous;
-  }
+  return g.withSettings({ matmulDtype: dtype }, build);
 }
 
 /** Name of the scalar float32 feed holding the loss scale S. */
